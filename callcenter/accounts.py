@@ -1,0 +1,92 @@
+"""Creating users and agents: the one place their rules live (CLI, first-run page, admin page)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .models import Agent, Role, User
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+EXTENSION = re.compile(r"[0-9]{2,10}")
+MIN_PASSWORD = 8
+# The passwords that guessing tools try first; a call center's admin must not have one.
+COMMON_PASSWORDS = frozenset({
+    "password", "password1", "password123", "12345678", "123456789", "1234567890",
+    "qwertyuiop", "qwerty123", "iloveyou", "admin123", "administrator", "letmein1",
+    "welcome1", "changeme", "freeswitch", "cluecon1", "callcenter", "passw0rd",
+})
+
+
+class AccountError(ValueError):
+    """A user cannot be created or changed as asked; the message says why."""
+
+
+def check_password(password: str, username: str = "") -> str:
+    if not password:
+        raise AccountError("password is empty")
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"password is too short: use at least {MIN_PASSWORD} characters")
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 3 or (
+            username and username.lower() in lowered):
+        raise AccountError("password is too easy to guess: avoid common words, repeated "
+                           "characters and the username")
+    return password
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.strip().lower())
+    except ValueError:
+        raise AccountError(f"unknown role {value!r}: use one of "
+                           + ", ".join(r.value for r in Role)) from None
+
+
+def create_user(session: Session, username: str, password: str, role: Role | str,
+                extension: str | None = None) -> User:
+    """Add a user (and its Agent row when it has an extension). Nothing is written unless every
+    check passes; the caller's transaction commits it."""
+    username = username.strip().lower()
+    if not USERNAME.fullmatch(username):
+        raise AccountError("username must be 2-64 characters: lowercase letters, digits, "
+                           "'.', '_' or '-', starting with a letter or digit")
+    role = parse_role(role) if isinstance(role, str) else role
+    check_password(password, username)
+    if extension:
+        extension = extension.strip()
+        if not EXTENSION.fullmatch(extension):
+            raise AccountError(f"extension {extension!r} must be 2-10 digits")
+    elif role is Role.AGENT:
+        raise AccountError("an agent needs a SIP extension (2-10 digits)")
+    if session.scalar(select(exists().where(User.username == username))):
+        raise AccountError(f"username {username!r} is taken")
+    if extension and session.scalar(select(exists().where(Agent.extension == extension))):
+        raise AccountError(f"extension {extension} already belongs to another agent")
+    user = User(username=username, password_hash=generate_password_hash(password), role=role,
+                active=True)
+    session.add(user)
+    if extension:
+        user.agent = Agent(extension=extension)
+    session.flush()
+    return user
+
+
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    # Hash even for an unknown user, so timing does not tell which usernames exist.
+    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not user.active or not valid:
+        return None
+    return user
+
+
+def admin_exists(session: Session) -> bool:
+    return bool(session.scalar(select(exists().where(User.role == Role.ADMIN,
+                                                     User.active.is_(True)))))

@@ -1,0 +1,92 @@
+"""create_app(settings) — the Flask app factory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, g, jsonify, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .config import Settings
+from .db import Database
+from .paths import STATIC_DIR, TEMPLATES_DIR
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the web layer may reach: settings, the database, and (when serving) the switch."""
+    settings: Settings
+    db: Database
+    switch: Any = None                    # the running switch link, set by `callcenter serve`
+    admin_known: bool = field(default=False)
+
+    def db_session(self) -> Session:
+        """The request's database session, closed when the request ends."""
+        if "db_session" not in g:
+            g.db_session = self.db.sessions()
+        return g.db_session
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None,
+               switch: Any = None) -> Flask:
+    from .web import access, admin, auth, pages
+
+    settings = settings or Settings.from_env()
+    app = Flask("callcenter", template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="callcenter_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        MAX_CONTENT_LENGTH=4 * 1024 * 1024,
+    )
+    services = Services(settings=settings, db=db or Database(settings.database_url), switch=switch)
+    app.extensions["callcenter"] = services
+
+    for blueprint in (auth.bp, pages.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    access.init_app(app)
+
+    @app.context_processor
+    def page_globals():
+        return {"simulated_switch": settings.simulated, "current_user": g.get("user")}
+
+    @app.teardown_request
+    def close_db_session(exc):
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+    @app.errorhandler(SQLAlchemyError)
+    def database_unavailable(exc):
+        log.error("database error on %s %s: %s", request.method, request.path,
+                  str(exc).splitlines()[0])
+        message = "The database is unavailable; nothing was saved. Try again shortly."
+        if access.wants_json():
+            return jsonify(error=message), 503
+        return render_template("error.html", code=503, message=message), 503
+
+    for code, message in ((400, None), (403, "Your role may not open this page."),
+                          (404, "There is no such page."), (405, "Method not allowed.")):
+        app.register_error_handler(code, _error_page(code, message))
+    return app
+
+
+def _error_page(code: int, message: str | None):
+    from .web.access import wants_json
+
+    def handler(exc):
+        text = message or getattr(exc, "description", None) or "Bad request."
+        if wants_json():
+            return jsonify(error=text), code
+        return render_template("error.html", code=code, message=text), code
+
+    return handler

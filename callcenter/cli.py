@@ -1,0 +1,140 @@
+"""The `callcenter` command.
+
+`serve` patches gevent before anything else is imported, so this module imports nothing heavy at
+the top. Every failure is one line on stderr that says what to fix, and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+
+class CommandFailed(Exception):
+    """A command cannot go on; its message is printed as the one-line error."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        # Before Flask, SQLAlchemy or sockets are imported anywhere in this process.
+        from gevent import monkey
+
+        monkey.patch_all()
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line, never a traceback, for the errors we know
+        known = _known_errors()
+        if isinstance(exc, known):
+            print(f"callcenter: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    from .accounts import AccountError
+    from .config import ConfigError
+    from .db import DatabaseError
+
+    return (CommandFailed, ConfigError, DatabaseError, AccountError)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callcenter",
+                                     description="Call-center controller for FreeSWITCH")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web app and the switch link")
+    serve.set_defaults(run=_serve)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="migrate to the newest schema")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    upgrade.set_defaults(run=_db_upgrade)
+    downgrade = db_commands.add_parser("downgrade", help="migrate back to REVISION")
+    downgrade.add_argument("revision")
+    downgrade.set_defaults(run=_db_downgrade)
+
+    user = commands.add_parser("user", help="users")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser(
+        "add", help="add a user; the password is prompted for, or read from standard input")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, help="agent, supervisor or admin")
+    add.add_argument("--extension", help="SIP extension (agents)")
+    add.set_defaults(run=_user_add)
+
+    simulate = commands.add_parser("simulate", help="run the FreeSWITCH simulator on its own")
+    simulate.add_argument("--port", type=int, default=0, help="ESL port (0: any free port)")
+    simulate.add_argument("--password", help="ESL password (default: generated and printed)")
+    simulate.set_defaults(run=_simulate)
+    return parser
+
+
+def _settings():
+    from .config import Settings
+
+    return Settings.from_env()
+
+
+def _db_upgrade(args) -> None:
+    from . import db
+
+    settings = _settings()
+    db.upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}")
+
+
+def _db_downgrade(args) -> None:
+    from . import db
+
+    db.downgrade(_settings().database_url, args.revision)
+    print(f"database at {args.revision}")
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Password again: "):
+            raise CommandFailed("the two passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _user_add(args) -> None:
+    from .accounts import check_password, create_user, parse_role
+    from .db import Database
+
+    role = parse_role(args.role)
+    settings = _settings()
+    database = Database(settings.database_url)
+    database.check_reachable()
+    if not database.has_table("users"):
+        raise CommandFailed("the database has no schema yet: run `callcenter db upgrade` first")
+    password = check_password(_read_password(), args.username)
+    with database.session() as session:
+        user = create_user(session, args.username, password, role, args.extension)
+        detail = f" with extension {user.agent.extension}" if user.agent else ""
+    print(f"added {role.value} {user.username}{detail}")
+
+
+def _serve(args) -> None:
+    from .server import run
+
+    run(_settings())
+
+
+def _simulate(args) -> None:
+    import secrets
+
+    from .sim import serve_forever
+
+    serve_forever(args.port, args.password or secrets.token_urlsafe(16))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

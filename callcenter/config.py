@@ -1,0 +1,224 @@
+"""Settings from CALLCENTER_* environment variables, with safe defaults.
+
+Secrets are never built in: a missing Flask secret key or FreeSWITCH HTTP credential is generated
+once and kept under the instance directory (mode 0600); a missing ESL password while a FreeSWITCH
+host is set is refused. The README's settings table mirrors `SETTINGS` below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names it and says what to fix."""
+
+
+# name, default (None: derived or generated), one-line description. The README table follows this.
+SETTINGS: tuple[tuple[str, str, str], ...] = (
+    ("CALLCENTER_INSTANCE_DIR", "./instance", "where the SQLite file, generated secrets and "
+     "recordings live by default"),
+    ("CALLCENTER_DATABASE_URL", "sqlite:///<instance>/callcenter.db", "SQLAlchemy URL; "
+     "PostgreSQL in production: postgresql+psycopg://user:pass@host/db"),
+    ("CALLCENTER_HTTP_BIND", "127.0.0.1:8080", "address:port the web server listens on "
+     "(port 0 picks a free one and prints it)"),
+    ("CALLCENTER_PUBLIC_URL", "http://<bind>", "how browsers and FreeSWITCH reach the controller; "
+     "https makes the session cookie Secure"),
+    ("CALLCENTER_SECRET_KEY", "generated, kept in <instance>/secrets.json", "Flask session key"),
+    ("CALLCENTER_ESL_HOST", "unset: the built-in simulator", "FreeSWITCH Event Socket host"),
+    ("CALLCENTER_ESL_PORT", "8021", "FreeSWITCH Event Socket port"),
+    ("CALLCENTER_ESL_PASSWORD", "required when CALLCENTER_ESL_HOST is set", "Event Socket "
+     "password (never FreeSWITCH's well-known default)"),
+    ("CALLCENTER_FREESWITCH_HTTP_USER", "generated, kept in <instance>/secrets.json",
+     "user FreeSWITCH presents to the xml_curl and json_cdr endpoints"),
+    ("CALLCENTER_FREESWITCH_HTTP_PASSWORD", "generated, kept in <instance>/secrets.json",
+     "its password"),
+    ("CALLCENTER_SIP_DOMAIN", "the host of CALLCENTER_PUBLIC_URL", "SIP domain agents register to"),
+    ("CALLCENTER_SOFTPHONE_WSS_URL", "wss://<sip domain>:7443", "where browser softphones "
+     "register (FreeSWITCH's wss-binding)"),
+    ("CALLCENTER_ICE_SERVERS", "[] (none)", "JSON list of RTCIceServer objects for the softphone"),
+    ("CALLCENTER_GATEWAY", "carrier", "FreeSWITCH gateway that carries calls to customers"),
+    ("CALLCENTER_OUTBOUND_CALLER_ID", "unset: the carrier's default", "number customers see "
+     "(never an agent's extension)"),
+    ("CALLCENTER_RECORDINGS_DIR", "<instance>/recordings", "where call recordings are written"),
+    ("CALLCENTER_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_dir: Path
+    database_url: str
+    http_host: str
+    http_port: int
+    public_url: str
+    secret_key: str
+    esl_host: str | None
+    esl_port: int
+    esl_password: str | None
+    freeswitch_http_user: str
+    freeswitch_http_password: str
+    sip_domain: str
+    softphone_wss_url: str
+    gateway: str
+    outbound_caller_id: str | None
+    recordings_dir: Path
+    log_level: str = "INFO"
+    ice_servers: list[dict] = field(default_factory=list)
+
+    @property
+    def simulated(self) -> bool:
+        """No FreeSWITCH configured: the built-in simulator is the switch."""
+        return self.esl_host is None
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        instance_dir = Path(get("CALLCENTER_INSTANCE_DIR") or "instance").resolve()
+        database_url = get("CALLCENTER_DATABASE_URL") or f"sqlite:///{instance_dir}/callcenter.db"
+        check_database_url(database_url)
+        http_host, http_port = parse_bind(get("CALLCENTER_HTTP_BIND") or "127.0.0.1:8080")
+        public_url = (get("CALLCENTER_PUBLIC_URL") or f"http://{http_host}:{http_port}").rstrip("/")
+        public = urlsplit(public_url)
+        if public.scheme not in ("http", "https") or not public.hostname:
+            raise ConfigError(
+                f"CALLCENTER_PUBLIC_URL must be an http(s) URL like https://cc.example.com, "
+                f"not {public_url!r}")
+        esl_host = get("CALLCENTER_ESL_HOST")
+        esl_password = get("CALLCENTER_ESL_PASSWORD")
+        if esl_host and not esl_password:
+            raise ConfigError(
+                "CALLCENTER_ESL_HOST is set but CALLCENTER_ESL_PASSWORD is not: set it to the "
+                "password in FreeSWITCH's event_socket.conf.xml")
+        if esl_host and esl_password == "ClueCon":  # noqa: S105 - refusing it, not using it
+            raise ConfigError(
+                "CALLCENTER_ESL_PASSWORD is FreeSWITCH's well-known default: choose your own in "
+                "event_socket.conf.xml and here")
+        sip_domain = get("CALLCENTER_SIP_DOMAIN") or public.hostname
+        needed = [key for key, name in _GENERATED.items() if not get(name)]
+        kept = _kept_secrets(instance_dir, needed)
+        return cls(
+            instance_dir=instance_dir,
+            database_url=database_url,
+            http_host=http_host,
+            http_port=http_port,
+            public_url=public_url,
+            secret_key=get("CALLCENTER_SECRET_KEY") or kept.get("secret_key", ""),
+            esl_host=esl_host,
+            esl_port=_port(get("CALLCENTER_ESL_PORT") or "8021", "CALLCENTER_ESL_PORT"),
+            esl_password=esl_password,
+            freeswitch_http_user=get("CALLCENTER_FREESWITCH_HTTP_USER")
+            or kept.get("freeswitch_http_user", ""),
+            freeswitch_http_password=get("CALLCENTER_FREESWITCH_HTTP_PASSWORD")
+            or kept.get("freeswitch_http_password", ""),
+            sip_domain=sip_domain,
+            softphone_wss_url=get("CALLCENTER_SOFTPHONE_WSS_URL") or f"wss://{sip_domain}:7443",
+            ice_servers=_ice_servers(get("CALLCENTER_ICE_SERVERS") or "[]"),
+            gateway=get("CALLCENTER_GATEWAY") or "carrier",
+            outbound_caller_id=get("CALLCENTER_OUTBOUND_CALLER_ID"),
+            recordings_dir=Path(get("CALLCENTER_RECORDINGS_DIR")
+                                or instance_dir / "recordings").resolve(),
+            log_level=_log_level(get("CALLCENTER_LOG_LEVEL") or "INFO"),
+        )
+
+
+def check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"CALLCENTER_DATABASE_URL is not a database URL: {url!r} (examples: "
+            "sqlite:///instance/callcenter.db, postgresql+psycopg://user:pass@host/dbname)"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"CALLCENTER_DATABASE_URL: {parsed.get_backend_name()!r} is not supported; "
+            "use sqlite:/// or postgresql+psycopg://")
+
+
+def parse_bind(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise ConfigError(f"CALLCENTER_HTTP_BIND must be address:port like 127.0.0.1:8080, "
+                          f"not {value!r}")
+    return host.strip("[]"), _port(port, "CALLCENTER_HTTP_BIND", allow_zero=True)
+
+
+def _port(value: str, name: str, allow_zero: bool = False) -> int:
+    if not value.isdigit() or not (0 if allow_zero else 1) <= int(value) <= 65535:
+        raise ConfigError(f"{name}: {value!r} is not a TCP port number")
+    return int(value)
+
+
+def _ice_servers(value: str) -> list[dict]:
+    try:
+        servers = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"CALLCENTER_ICE_SERVERS is not JSON: {exc}") from None
+    if not isinstance(servers, list) or not all(
+        isinstance(s, dict) and "urls" in s for s in servers
+    ):
+        raise ConfigError('CALLCENTER_ICE_SERVERS must be a JSON list like '
+                          '[{"urls": "stun:stun.example.com:3478"}]')
+    return servers
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"CALLCENTER_LOG_LEVEL: {value!r} is not DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+_GENERATED = {
+    "secret_key": "CALLCENTER_SECRET_KEY",
+    "freeswitch_http_user": "CALLCENTER_FREESWITCH_HTTP_USER",
+    "freeswitch_http_password": "CALLCENTER_FREESWITCH_HTTP_PASSWORD",
+}
+
+
+def _kept_secrets(instance_dir: Path, needed: list[str]) -> dict[str, str]:
+    """Secrets generated on first need and kept in <instance>/secrets.json, so restarts (and
+    FreeSWITCH's copy of the HTTP credentials) stay valid."""
+    if not needed:
+        return {}
+    path = instance_dir / "secrets.json"
+    kept: dict[str, str] = {}
+    if path.exists():
+        try:
+            kept = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{path} is unreadable ({exc}): fix or delete it") from None
+    missing = [k for k in needed if not kept.get(k)]
+    if missing:
+        kept.setdefault("secret_key", secrets.token_hex(32))
+        kept.setdefault("freeswitch_http_user", "freeswitch")
+        kept.setdefault("freeswitch_http_password", secrets.token_urlsafe(24))
+        try:
+            instance_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(kept, fh, indent=2)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise ConfigError(f"cannot keep generated secrets in {path}: {exc}") from None
+    return kept

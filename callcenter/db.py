@@ -1,0 +1,124 @@
+"""Engine, sessions and migrations.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on; PostgreSQL goes through
+psycopg 3, which cooperates with gevent. Schema changes only ever go through alembic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .paths import MIGRATIONS_DIR
+
+
+class DatabaseError(Exception):
+    """The database cannot be used; the message says what to fix."""
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            try:
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(f"cannot create the SQLite directory: {exc}") from None
+        engine = create_engine(url, connect_args={"timeout": 15})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.drivername == "postgresql":
+        # Plain postgresql:// would pick psycopg2; psycopg 3 is the one we install.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """One engine and its session factory."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back on any error."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def check_reachable(self) -> None:
+        try:
+            with self.engine.connect():
+                pass
+        except OperationalError as exc:
+            raise DatabaseError(
+                f"cannot reach the database {make_url(self.url).render_as_string()}: "
+                f"{_first_line(exc.orig or exc)}") from None
+
+    def is_current(self) -> bool:
+        """True when the schema is at the newest migration."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        with self.engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+        return current == set(ScriptDirectory.from_config(alembic_config(self.url)).get_heads())
+
+    def has_table(self, name: str) -> bool:
+        return inspect(self.engine).has_table(name)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # alembic reads options through ConfigParser: escape % in passwords.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
+    Database(url).check_reachable()
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"migration failed: {_first_line(exc)}") from None
+
+
+def downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
+    Database(url).check_reachable()
+    command.downgrade(alembic_config(url), revision)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

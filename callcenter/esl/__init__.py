@@ -1,0 +1,1 @@
+"""The link to FreeSWITCH: Event Socket parsing, connection and command building."""

@@ -1,0 +1,221 @@
+"""The data model: users, agents, queues and their tiers, and the CDR (Call + CallLeg).
+
+The database is the one source of truth. Times are stored in UTC. Enumerations are stored as
+short strings with a CHECK constraint, so SQLite and PostgreSQL hold the same schema.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    # Named constraints: alembic's batch mode on SQLite needs names to alter them.
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=16,
+                values_callable=lambda members: [m.value for m in members],
+                validate_strings=True)
+
+
+class Role(enum.StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class AgentStatus(enum.StrEnum):
+    """What the agent chose."""
+    LOGGED_OUT = "logged_out"
+    AVAILABLE = "available"
+    ON_BREAK = "on_break"
+
+
+class AgentState(enum.StrEnum):
+    """What calls did; only the switchboard changes it."""
+    IDLE = "idle"
+    RESERVED = "reserved"
+    RINGING = "ringing"
+    IN_CALL = "in_call"
+    WRAP_UP = "wrap_up"
+
+
+class QueueStrategy(enum.StrEnum):
+    LONGEST_IDLE = "longest_idle"
+    ROUND_ROBIN = "round_robin"
+    TOP_DOWN = "top_down"
+    FEWEST_CALLS = "fewest_calls"
+    RANDOM = "random"
+    RING_ALL = "ring_all"
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class LegRole(enum.StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+
+class HangupBy(enum.StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    agent: Mapped[Agent | None] = relationship(back_populates="user", uselist=False)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role.value}>"
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    extension: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[AgentStatus] = mapped_column(_enum(AgentStatus, "agent_status"),
+                                                default=AgentStatus.LOGGED_OUT)
+    state: Mapped[AgentState] = mapped_column(_enum(AgentState, "agent_state"),
+                                              default=AgentState.IDLE)
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    wrapup_seconds: Mapped[int] = mapped_column(Integer, default=10)
+    max_no_answer: Mapped[int] = mapped_column(Integer, default=3)
+    no_answer_count: Mapped[int] = mapped_column(Integer, default=0)
+    always_record: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_call_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(back_populates="agent")
+    tiers: Mapped[list[QueueAgent]] = relationship(back_populates="agent",
+                                                   cascade="all, delete-orphan")
+
+
+class Queue(Base):
+    __tablename__ = "queues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    strategy: Mapped[QueueStrategy] = mapped_column(_enum(QueueStrategy, "queue_strategy"),
+                                                    default=QueueStrategy.LONGEST_IDLE)
+    hold_music: Mapped[str] = mapped_column(String(255), default="local_stream://moh")
+    max_wait_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    service_level_seconds: Mapped[int] = mapped_column(Integer, default=20)
+    agent_ring_seconds: Mapped[int] = mapped_column(Integer, default=20)
+    wrapup_seconds: Mapped[int | None] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+    tiers: Mapped[list[QueueAgent]] = relationship(back_populates="queue",
+                                                   cascade="all, delete-orphan")
+
+
+class QueueAgent(Base):
+    """An agent's tier in a queue: lower levels are offered calls first, then by position."""
+    __tablename__ = "queue_agents"
+
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, default=1)
+    position: Mapped[int] = mapped_column(Integer, default=1)
+
+    queue: Mapped[Queue] = relationship(back_populates="tiers")
+    agent: Mapped[Agent] = relationship(back_populates="tiers")
+
+
+class Call(Base):
+    """The CDR: one customer interaction, keyed by the cc_call_id the controller gives it."""
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    direction: Mapped[Direction] = mapped_column(_enum(Direction, "direction"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"))
+    customer_number: Mapped[str] = mapped_column(String(32), default="")
+    caller_id: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ringing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bridged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ring_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    hold_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    hangup_by: Mapped[HangupBy | None] = mapped_column(_enum(HangupBy, "hangup_by"))
+    disposition: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
+    recording_path: Mapped[str | None] = mapped_column(String(512))
+
+    agent: Mapped[Agent | None] = relationship()
+    queue: Mapped[Queue | None] = relationship()
+    legs: Mapped[list[CallLeg]] = relationship(back_populates="call",
+                                               cascade="all, delete-orphan")
+
+    # CDR search: by time, and by agent, queue or number within a time range.
+    __table_args__ = (
+        Index("ix_calls_created_at", "created_at"),
+        Index("ix_calls_agent_created", "agent_id", "created_at"),
+        Index("ix_calls_queue_created", "queue_id", "created_at"),
+        Index("ix_calls_customer_created", "customer_number", "created_at"),
+    )
+
+
+class CallLeg(Base):
+    """One FreeSWITCH channel, keyed by its UUID (ours for originated legs, FreeSWITCH's for an
+    inbound caller). A resync maps `show channels` rows back to calls through these rows."""
+    __tablename__ = "call_legs"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    role: Mapped[LegRole] = mapped_column(_enum(LegRole, "leg_role"))
+    channel_name: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    raw_cdr: Mapped[str | None] = mapped_column(Text)
+
+    call: Mapped[Call] = relationship(back_populates="legs")

@@ -1,0 +1,1 @@
+"""Flask blueprints: auth, admin, agent, api, live, freeswitch."""

@@ -1,0 +1,65 @@
+"""Administration: users and agents."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from ..accounts import AccountError, create_user
+from ..models import Role, User
+from .access import requires
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.route("/users")
+@requires(Role.ADMIN)
+def users():
+    session = current_app.extensions["callcenter"].db_session()
+    rows = session.scalars(select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", users=rows, roles=list(Role), form={}, error=None)
+
+
+@bp.route("/users", methods=["POST"])
+@requires(Role.ADMIN)
+def add_user():
+    form = request.form
+    db = current_app.extensions["callcenter"].db
+    try:
+        with db.session() as s:
+            create_user(s, form.get("username", ""), form.get("password", ""),
+                        form.get("role", ""), form.get("extension") or None)
+    except AccountError as exc:
+        session = current_app.extensions["callcenter"].db_session()
+        rows = session.scalars(select(User).order_by(User.username)).all()
+        return render_template("admin/users.html", users=rows, roles=list(Role),
+                               form=form, error=str(exc)), 400
+    flash(f"User {form.get('username', '').strip().lower()} added.")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@requires(Role.ADMIN)
+def set_active(user_id: int):
+    db = current_app.extensions["callcenter"].db
+    active = request.form.get("active") == "1"
+    with db.session() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            abort(404)
+        if user.id == g.user.id and not active:
+            flash("You cannot deactivate yourself.")
+            return redirect(url_for("admin.users"))
+        user.active = active
+    flash(f"User {user.username} {'activated' if active else 'deactivated'}.")
+    return redirect(url_for("admin.users"))

@@ -1,0 +1,104 @@
+"""Login, logout, and the first-run page that creates the first admin."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from ..accounts import AccountError, admin_exists, authenticate, create_user
+from ..models import Role
+from .access import access_of, public, requires
+
+bp = Blueprint("auth", __name__)
+
+
+def _services():
+    return current_app.extensions["callcenter"]
+
+
+def needs_first_admin() -> bool:
+    services = _services()
+    if not services.admin_known:
+        services.admin_known = admin_exists(services.db_session())
+    return not services.admin_known
+
+
+@bp.before_app_request
+def send_to_first_run():
+    """Until an admin exists, people are sent to the first-run page (FreeSWITCH is not)."""
+    if request.endpoint in (None, "auth.setup", "static", "pages.health"):
+        return None
+    if access_of(current_app, request.endpoint).kind == "freeswitch":
+        return None
+    if needs_first_admin():
+        return redirect(url_for("auth.setup"))
+    return None
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@public
+def setup():
+    """Exists only while there is no admin: creates it, in one transaction."""
+    if not needs_first_admin():
+        abort(404)
+    error = None
+    if request.method == "POST":
+        username = request.form.get("username", "")
+        password = request.form.get("password", "")
+        if password != request.form.get("confirm", ""):
+            error = "the two passwords differ"
+        else:
+            db = _services().db
+            try:
+                with db.session() as s:
+                    if admin_exists(s):      # someone finished first
+                        abort(404)
+                    create_user(s, username, password, Role.ADMIN)
+            except AccountError as exc:
+                error = str(exc)
+            else:
+                _services().admin_known = True
+                flash("Administrator created. Log in to continue.")
+                return redirect(url_for("auth.login"))
+    return render_template("setup.html", error=error,
+                           username=request.form.get("username", "")), (400 if error else 200)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    error = None
+    if request.method == "POST":
+        user = authenticate(_services().db_session(), request.form.get("username", ""),
+                            request.form.get("password", ""))
+        if user is None:
+            error = "wrong username or password"
+        else:
+            session.clear()
+            session["user_id"] = user.id
+            target = request.args.get("next", "")
+            # Only same-site paths: never an open redirect.
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("pages.home")
+            return redirect(target)
+    return render_template("login.html", error=error,
+                           username=request.form.get("username", "")), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+def logout():
+    session.clear()
+    g.user = None
+    flash("You are logged out.")
+    return redirect(url_for("auth.login"))

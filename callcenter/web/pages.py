@@ -1,0 +1,34 @@
+"""The home page (by role), the agent's page, and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, url_for
+
+from ..models import Role
+from .access import public, requires
+
+bp = Blueprint("pages", __name__)
+ALL_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+
+
+@bp.route("/")
+@requires(*ALL_ROLES)
+def home():
+    if g.user.role is Role.AGENT:
+        return redirect(url_for("pages.agent"))
+    return render_template("home.html")
+
+
+@bp.route("/agent")
+@requires(*ALL_ROLES)
+def agent():
+    return render_template("agent.html", agent=g.user.agent)
+
+
+@bp.route("/healthz")
+@public
+def health():
+    services = current_app.extensions["callcenter"]
+    switch = services.switch
+    return jsonify(ok=True, switch="simulated" if services.settings.simulated else "freeswitch",
+                   switch_connected=bool(getattr(switch, "connected", False)))

@@ -1,0 +1,1 @@
+"""Alembic migrations (a top-level folder, installed with the package)."""

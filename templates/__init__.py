@@ -1,0 +1,1 @@
+"""Jinja2 templates (a top-level folder, installed as package data)."""

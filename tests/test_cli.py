@@ -1,0 +1,96 @@
+"""The `callcenter` command: each bad input is a one-line error, exit non-zero, nothing written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from callcenter import db as dbmod
+from callcenter.models import Role, User
+from tests.conftest import PASSWORD
+
+
+def run(args, env, stdin=""):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+    full_env.update(env)
+    return subprocess.run([sys.executable, "-m", "callcenter.cli", *args], input=stdin,
+                          capture_output=True, text=True, env=full_env, timeout=60)
+
+
+def one_line_error(result, fragment):
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("callcenter: error:"), result.stderr
+    assert fragment in lines[0]
+
+
+def users(settings):
+    database = dbmod.Database(settings.database_url)
+    with database.session() as s:
+        rows = [(u.username, u.role, u.agent.extension if u.agent else None)
+                for u in s.scalars(select(User).order_by(User.id))]
+    database.dispose()
+    return rows
+
+
+def test_db_upgrade_then_user_add(env, settings):
+    result = run(["db", "upgrade"], env)
+    assert result.returncode == 0, result.stderr
+    result = run(["user", "add", "Alice", "--role", "agent", "--extension", "1000"], env,
+                 PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    assert "added agent alice with extension 1000" in result.stdout
+    run(["user", "add", "sam", "--role", "supervisor"], env, PASSWORD + "\n")
+    assert users(settings) == [("alice", Role.AGENT, "1000"), ("sam", Role.SUPERVISOR, None)]
+
+
+@pytest.mark.parametrize("args, stdin, fragment", [
+    (["--role", "boss"], PASSWORD, "unknown role 'boss'"),
+    (["--role", "agent", "--extension", "1000"], PASSWORD, "username 'alice' is taken"),
+    (["--role", "agent"], PASSWORD, "needs a SIP extension"),
+    (["--role", "admin"], "", "password is empty"),
+    (["--role", "admin"], "abc", "too short"),
+    (["--role", "admin"], "aaaaaaaaaa", "too easy"),
+])
+def test_user_add_refusals(env, settings, args, stdin, fragment):
+    assert run(["db", "upgrade"], env).returncode == 0
+    assert run(["user", "add", "alice", "--role", "agent", "--extension", "1000"], env,
+               PASSWORD).returncode == 0
+    before = users(settings)
+    one_line_error(run(["user", "add", "alice" if "taken" in fragment else "bob", *args], env,
+                       stdin), fragment)
+    assert users(settings) == before
+
+
+def test_duplicate_extension_is_refused(env, settings):
+    assert run(["db", "upgrade"], env).returncode == 0
+    run(["user", "add", "alice", "--role", "agent", "--extension", "1000"], env, PASSWORD)
+    one_line_error(run(["user", "add", "bob", "--role", "agent", "--extension", "1000"], env,
+                       PASSWORD), "extension 1000 already belongs")
+    assert [u[0] for u in users(settings)] == ["alice"]
+
+
+def test_user_add_before_migrations_says_so(env):
+    one_line_error(run(["user", "add", "bob", "--role", "admin"], env, PASSWORD),
+                   "run `callcenter db upgrade` first")
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ({"CALLCENTER_DATABASE_URL": "nonsense"}, "not a database URL"),
+    ({"CALLCENTER_DATABASE_URL": "postgresql+psycopg://u:secretpw@127.0.0.1:9/x"},
+     "cannot reach the database"),
+    ({"CALLCENTER_ESL_HOST": "127.0.0.1"}, "CALLCENTER_ESL_PASSWORD is not"),
+])
+def test_bad_settings_stop_every_command(env, extra, fragment):
+    result = run(["db", "upgrade"], {**env, **extra})
+    one_line_error(result, fragment)
+    assert "secretpw" not in result.stderr
+
+
+def test_serve_refuses_an_unmigrated_database(env):
+    one_line_error(run(["serve"], {**env, "CALLCENTER_HTTP_BIND": "127.0.0.1:0"}),
+                   "run `callcenter db upgrade`")

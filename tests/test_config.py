@@ -1,0 +1,81 @@
+"""Settings: defaults, generated-and-kept secrets, and clear errors for bad values."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from callcenter.config import SETTINGS, ConfigError, Settings
+
+
+def test_defaults(tmp_path):
+    s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path)})
+    assert s.database_url == f"sqlite:///{tmp_path}/callcenter.db"
+    assert (s.http_host, s.http_port) == ("127.0.0.1", 8080)
+    assert s.public_url == "http://127.0.0.1:8080"
+    assert s.simulated and s.esl_host is None and s.esl_port == 8021
+    assert s.sip_domain == "127.0.0.1" and s.softphone_wss_url == "wss://127.0.0.1:7443"
+    assert s.ice_servers == [] and s.gateway == "carrier" and s.outbound_caller_id is None
+    assert s.recordings_dir == tmp_path / "recordings"
+
+
+def test_generated_secrets_are_kept_private_and_stable(tmp_path):
+    first = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path)})
+    again = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path)})
+    assert len(first.secret_key) >= 32 and first.secret_key == again.secret_key
+    assert first.freeswitch_http_password == again.freeswitch_http_password
+    path = tmp_path / "secrets.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["secret_key"] == first.secret_key
+    other = tmp_path / "other"
+    assert Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(other)}).secret_key != first.secret_key
+
+
+def test_explicit_secrets_write_nothing(tmp_path):
+    s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path),
+                           "CALLCENTER_SECRET_KEY": "k" * 40,
+                           "CALLCENTER_FREESWITCH_HTTP_USER": "fs",
+                           "CALLCENTER_FREESWITCH_HTTP_PASSWORD": "pw-from-env"})
+    assert (s.secret_key, s.freeswitch_http_user, s.freeswitch_http_password) == (
+        "k" * 40, "fs", "pw-from-env")
+    assert not (tmp_path / "secrets.json").exists()
+
+
+def test_freeswitch_host_and_derived_values(tmp_path):
+    s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path),
+                           "CALLCENTER_ESL_HOST": "10.1.2.3", "CALLCENTER_ESL_PASSWORD": "s3cret",
+                           "CALLCENTER_PUBLIC_URL": "https://cc.example.com/",
+                           "CALLCENTER_ICE_SERVERS": '[{"urls": "stun:stun.example.com"}]'})
+    assert not s.simulated and s.esl_password == "s3cret"
+    assert s.public_url == "https://cc.example.com" and s.secure_cookies
+    assert s.sip_domain == "cc.example.com"
+    assert s.softphone_wss_url == "wss://cc.example.com:7443"
+    assert s.ice_servers == [{"urls": "stun:stun.example.com"}]
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"CALLCENTER_ESL_HOST": "fs"}, "CALLCENTER_ESL_PASSWORD is not"),
+    ({"CALLCENTER_ESL_HOST": "fs", "CALLCENTER_ESL_PASSWORD": "ClueCon"}, "well-known default"),
+    ({"CALLCENTER_DATABASE_URL": "not a url"}, "not a database URL"),
+    ({"CALLCENTER_DATABASE_URL": "mysql://u@h/db"}, "not supported"),
+    ({"CALLCENTER_HTTP_BIND": "8080"}, "address:port"),
+    ({"CALLCENTER_HTTP_BIND": "127.0.0.1:99999"}, "not a TCP port"),
+    ({"CALLCENTER_ESL_PORT": "abc"}, "CALLCENTER_ESL_PORT"),
+    ({"CALLCENTER_PUBLIC_URL": "ftp://x"}, "http(s) URL"),
+    ({"CALLCENTER_ICE_SERVERS": "{"}, "not JSON"),
+    ({"CALLCENTER_ICE_SERVERS": '["stun:x"]'}, "JSON list like"),
+    ({"CALLCENTER_LOG_LEVEL": "LOUD"}, "CALLCENTER_LOG_LEVEL"),
+])
+def test_bad_settings_are_named(tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path), **env})
+
+
+def test_readme_documents_every_setting():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for name, _default, _text in SETTINGS:
+        assert f"`{name}`" in readme, f"{name} missing from the README's settings table"

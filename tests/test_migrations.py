@@ -1,0 +1,42 @@
+"""Upgrading an empty database gives exactly the models' schema, and downgrade works."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from callcenter import db as dbmod
+from callcenter.models import Base
+
+
+def test_upgrade_gives_the_models_schema(settings):
+    dbmod.upgrade(settings.database_url)
+    database = dbmod.Database(settings.database_url)
+    with database.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    assert database.is_current()
+    names = set(inspect(database.engine).get_table_names())
+    assert {"users", "agents", "queues", "queue_agents", "calls", "call_legs"} <= names
+    indexes = {ix["name"] for ix in inspect(database.engine).get_indexes("calls")}
+    assert {"ix_calls_created_at", "ix_calls_agent_created", "ix_calls_queue_created",
+            "ix_calls_customer_created"} <= indexes
+    database.dispose()
+
+
+def test_downgrade_to_base_and_back(settings):
+    dbmod.upgrade(settings.database_url)
+    dbmod.downgrade(settings.database_url, "base")
+    database = dbmod.Database(settings.database_url)
+    assert set(inspect(database.engine).get_table_names()) == {"alembic_version"}
+    assert not database.is_current()
+    dbmod.upgrade(settings.database_url)
+    assert database.is_current()
+    database.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(database):
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -1,0 +1,99 @@
+"""Every route declares how it is authenticated, and anonymous or wrong-role access is refused."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from callcenter.models import Role
+from callcenter.web.access import UNSAFE_METHODS, Access, access_of
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:int:)?[^>]+>", "1", rule.rule)
+        if rule.endpoint == "static":
+            path = "/static/app.css"
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.endpoint, method, path
+
+
+def test_every_route_declares_its_access(app):
+    kinds = {}
+    for endpoint, _method, _path in _routes(app):
+        access = access_of(app, endpoint)
+        assert isinstance(access, Access) and access.kind in ("public", "session", "freeswitch")
+        if access.kind == "session":
+            assert access.roles, f"{endpoint} declares a session but no role"
+        kinds[endpoint] = access.kind
+    assert kinds["auth.login"] == "public" and kinds["admin.users"] == "session"
+
+
+def test_an_undeclared_route_stops_the_app(settings, database):
+    from flask import Blueprint
+
+    from callcenter.app import create_app
+    from callcenter.web import access
+
+    app = create_app(settings, database)
+    bp = Blueprint("stray", __name__)
+    bp.add_url_rule("/stray", "stray", lambda: "x")
+    app.register_blueprint(bp)
+    with pytest.raises(RuntimeError, match="stray.stray"):
+        access.init_app(app)
+
+
+def test_anonymous_is_refused_everywhere_but_public_routes(app, client, admin):
+    for endpoint, method, path in _routes(app):
+        access = access_of(app, endpoint)
+        response = client.open(path, method=method)
+        if access.kind == "session":
+            if method in UNSAFE_METHODS:
+                assert response.status_code == 400, (endpoint, method)   # no CSRF token
+            else:
+                assert response.status_code in (302, 401), (endpoint, method)
+                if response.status_code == 302:
+                    assert "/login" in response.headers["Location"]
+        elif access.kind == "freeswitch":
+            assert response.status_code == 401, (endpoint, method)
+        else:
+            assert response.status_code < 500, (endpoint, method)
+
+
+def test_wrong_role_is_refused(app, client, auth, admin, make_user):
+    make_user("alice", Role.AGENT)
+    auth.login("alice")
+    token = auth.csrf("/agent")
+    checked = 0
+    for endpoint, method, path in _routes(app):
+        access = access_of(app, endpoint)
+        if access.kind != "session" or Role.AGENT in access.roles:
+            continue
+        response = client.open(path, method=method, headers={"X-CSRF-Token": token})
+        assert response.status_code == 403, (endpoint, method)
+        checked += 1
+    assert checked >= 3      # the admin pages at least
+
+
+def test_freeswitch_routes_need_the_http_credentials(app, client, settings):
+    from callcenter.web.access import freeswitch
+
+    # A probe route of this kind, beside whatever FreeSWITCH endpoints the app has.
+    app.add_url_rule("/freeswitch/probe", "fs_probe", freeswitch(lambda: "ok"),
+                     methods=["POST"])
+    good = base64.b64encode(f"{settings.freeswitch_http_user}:"
+                            f"{settings.freeswitch_http_password}".encode()).decode()
+    bad = base64.b64encode(f"{settings.freeswitch_http_user}:nope".encode()).decode()
+    checked = 0
+    for endpoint, method, path in _routes(app):
+        if access_of(app, endpoint).kind != "freeswitch":
+            continue
+        assert client.open(path, method=method).status_code == 401
+        assert client.open(path, method=method,
+                           headers={"Authorization": f"Basic {bad}"}).status_code == 401
+        assert client.open(path, method=method,
+                           headers={"Authorization": f"Basic {good}"}).status_code != 401
+        checked += 1
+    assert checked >= 1
