@@ -1,0 +1,1 @@
+"""A FreeSWITCH simulator speaking the real Event Socket wire protocol."""
