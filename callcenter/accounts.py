@@ -8,10 +8,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .esl.commands import CommandError, valid_extension
 from .models import Agent, Role, User
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
-EXTENSION = re.compile(r"[0-9]{2,10}")
 MIN_PASSWORD = 8
 # The passwords that guessing tools try first; a call center's admin must not have one.
 COMMON_PASSWORDS = frozenset({
@@ -57,9 +57,10 @@ def create_user(session: Session, username: str, password: str, role: Role | str
     role = parse_role(role) if isinstance(role, str) else role
     check_password(password, username)
     if extension:
-        extension = extension.strip()
-        if not EXTENSION.fullmatch(extension):
-            raise AccountError(f"extension {extension!r} must be 2-10 digits")
+        try:
+            extension = valid_extension(extension.strip())
+        except CommandError as exc:     # the same rule FreeSWITCH dial strings are held to
+            raise AccountError(str(exc)) from None
     elif role is Role.AGENT:
         raise AccountError("an agent needs a SIP extension (2-10 digits)")
     if session.scalar(select(exists().where(User.username == username))):

@@ -103,7 +103,7 @@ def test_admin_adds_agent_and_errors_are_clear(client, auth, admin, database):
         ({"username": "carol", "role": "agent", "extension": "1006"}, "is taken"),
         ({"username": "dave", "role": "agent", "extension": "1005"}, "already belongs"),
         ({"username": "dave", "role": "boss", "extension": "1007"}, "unknown role"),
-        ({"username": "dave", "role": "agent", "extension": "10a"}, "must be 2-10 digits"),
+        ({"username": "dave", "role": "agent", "extension": "10a"}, "extension: only digits, 2-10"),
         ({"username": "dave", "role": "agent"}, "needs a SIP extension"),
         ({"username": "d ave", "role": "agent", "extension": "1008"}, "username must be"),
     ):
