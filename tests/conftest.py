@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 
 import pytest
 
@@ -15,6 +16,33 @@ from callcenter.config import Settings
 from callcenter.models import Role
 
 PASSWORD = "Tr1cky-Horse-42"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer()
+    if not server.available:
+        pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """An empty database of this test's own on the session's PostgreSQL server."""
+    from sqlalchemy import create_engine, text
+
+    name = f"cc_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield postgres_server.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture

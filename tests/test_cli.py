@@ -94,3 +94,13 @@ def test_bad_settings_stop_every_command(env, extra, fragment):
 def test_serve_refuses_an_unmigrated_database(env):
     one_line_error(run(["serve"], {**env, "CALLCENTER_HTTP_BIND": "127.0.0.1:0"}),
                    "run `callcenter db upgrade`")
+
+
+def test_postgresql_upgrade_and_user_add(env, postgres_url):
+    pg_env = {**env, "CALLCENTER_DATABASE_URL": postgres_url}
+    assert run(["db", "upgrade"], pg_env).returncode == 0
+    result = run(["user", "add", "alice", "--role", "agent", "--extension", "1000"], pg_env,
+                 PASSWORD)
+    assert result.returncode == 0, result.stderr
+    one_line_error(run(["user", "add", "bob", "--role", "agent", "--extension", "1000"], pg_env,
+                       PASSWORD), "extension 1000 already belongs")

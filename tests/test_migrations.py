@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -10,9 +11,16 @@ from callcenter import db as dbmod
 from callcenter.models import Base
 
 
-def test_upgrade_gives_the_models_schema(settings):
-    dbmod.upgrade(settings.database_url)
-    database = dbmod.Database(settings.database_url)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, settings):
+    if request.param == "sqlite":
+        return settings.database_url
+    return request.getfixturevalue("postgres_url")
+
+
+def test_upgrade_gives_the_models_schema(url):
+    dbmod.upgrade(url)
+    database = dbmod.Database(url)
     with database.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
@@ -25,13 +33,13 @@ def test_upgrade_gives_the_models_schema(settings):
     database.dispose()
 
 
-def test_downgrade_to_base_and_back(settings):
-    dbmod.upgrade(settings.database_url)
-    dbmod.downgrade(settings.database_url, "base")
-    database = dbmod.Database(settings.database_url)
+def test_downgrade_to_base_and_back(url):
+    dbmod.upgrade(url)
+    dbmod.downgrade(url, "base")
+    database = dbmod.Database(url)
     assert set(inspect(database.engine).get_table_names()) == {"alembic_version"}
     assert not database.is_current()
-    dbmod.upgrade(settings.database_url)
+    dbmod.upgrade(url)
     assert database.is_current()
     database.dispose()
 

@@ -1,0 +1,58 @@
+"""Run `callcenter serve` / `callcenter simulate` as a subprocess and wait on what it prints."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import subprocess
+import sys
+import time
+
+
+class ServerProcess:
+    def __init__(self, args: list[str], env: dict[str, str]):
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+        full_env.update(env)
+        full_env["PYTHONUNBUFFERED"] = "1"
+        self.proc = subprocess.Popen([sys.executable, "-m", "callcenter.cli", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=full_env)
+        self.output: list[str] = []
+        self._buffer = b""
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match:
+        """Block until a printed line matches; fail with everything printed so far."""
+        regex = re.compile(pattern)
+        for line in self.output:
+            if match := regex.search(line):
+                return match
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not self._selector.select(remaining):
+                break
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            self._buffer += chunk
+            *lines, self._buffer = self._buffer.split(b"\n")
+            for raw in lines:
+                line = raw.decode(errors="replace")
+                self.output.append(line)
+                if match := regex.search(line):
+                    return match
+        raise AssertionError(f"no line matching {pattern!r}; output:\n" + "\n".join(self.output))
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._selector.close()
+        self.proc.stdout.close()
+        return self.proc.returncode
