@@ -4,16 +4,20 @@ built-in simulator, in one gevent process. The caller has already monkey-patched
 from __future__ import annotations
 
 import logging
+import secrets
 import signal
 
 import gevent
 from gevent.event import Event
 from gevent.pywsgi import WSGIServer
+from sqlalchemy import select
 
 from .app import create_app
 from .config import Settings
 from .db import Database, DatabaseError
+from .esl.connection import Link
 from .log import setup_logging
+from .models import Agent
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +30,13 @@ def run(settings: Settings) -> None:
         raise DatabaseError("the database schema is not current: run `callcenter db upgrade`")
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
 
-    app = create_app(settings, database)
+    switch = start_switch(settings, database)
+    app = create_app(settings, database, switch.link)
     server = WSGIServer((settings.http_host, settings.http_port), app, log=None,
                         error_log=logging.getLogger("callcenter.http"))
     server.start()
     # Tests start us on port 0 and read this line to find the port.
     print(f"callcenter serving on http://{settings.http_host}:{server.server_port}", flush=True)
-    log.info("switch: %s", "built-in simulator" if settings.simulated
-             else f"FreeSWITCH at {settings.esl_host}:{settings.esl_port}")
 
     stop = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -41,4 +44,43 @@ def run(settings: Settings) -> None:
     stop.wait()
     log.info("stopping")
     server.stop(timeout=5)
+    switch.stop()
     database.dispose()
+
+
+class Switch:
+    """The ESL link, and the simulator behind it when no FreeSWITCH is configured."""
+
+    def __init__(self, link: Link, simulator=None):
+        self.link = link
+        self.simulator = simulator
+
+    def stop(self) -> None:
+        self.link.stop()
+        if self.simulator is not None:
+            self.simulator.stop()
+
+
+def start_switch(settings: Settings, database: Database) -> Switch:
+    simulator = None
+    if settings.simulated:
+        from .sim import Simulator
+
+        # A loopback port and a password of this run only: nothing outside can drive it.
+        password = secrets.token_urlsafe(18)
+        simulator = Simulator(password, domain=settings.sip_domain, gateway=settings.gateway,
+                              recordings_dir=str(settings.recordings_dir), auto_register=True)
+        simulator.start()
+        # The demo's softphones: every agent's extension is registered, as a browser would be.
+        with database.session() as session:
+            for extension in session.scalars(select(Agent.extension)):
+                simulator.register(extension)
+        host, port = "127.0.0.1", simulator.port
+        log.info("switch: built-in simulator on 127.0.0.1:%d", port)
+    else:
+        host, port, password = settings.esl_host, settings.esl_port, settings.esl_password
+        log.info("switch: FreeSWITCH at %s:%d", host, port)
+    link = Link(host, port, password)
+    link.on_resync(lambda: log.info("switch link up: %s:%d", host, port))
+    link.start()
+    return Switch(link, simulator)

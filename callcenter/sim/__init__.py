@@ -1,1 +1,42 @@
-"""A FreeSWITCH simulator speaking the real Event Socket wire protocol."""
+"""A FreeSWITCH simulator speaking the real Event Socket wire protocol.
+
+It stands in for FreeSWITCH 1.10 in tests, in the embedded demo (`callcenter serve` without
+CALLCENTER_ESL_HOST) and in load benchmarks. It copies the captures of a real FreeSWITCH
+1.10.12 in tests/fixtures/esl/: for every captured flow, each leg gets the same events in
+the same order, each with the same header names (channel variables included), and the
+replies are FreeSWITCH's (tests/sim/test_fidelity.py replays them all).
+
+Where it knowingly differs from FreeSWITCH:
+
+- No SIP, RTP or audio: far ends are scripted (Behaviour); SIP details inside variables
+  (tags, branches, SDP, ports, call-ids) are made up in the captured shapes.
+- Not sent: PRESENCE_IN and CODEC for channels, CALL_UPDATE, MESSAGE_QUERY. Variables the
+  captures show first on a CALL_UPDATE appear on the leg's next event instead.
+- CHANNEL_HANGUP_COMPLETE's leading Hangup-Cause appears once, not twice (an Event holds a
+  dict of headers).
+- Variable order inside an event may differ (names and values are FreeSWITCH's); a few values
+  that raced in the captures are fixed here: the b leg's bridge_hangup_cause is set before
+  its HANGUP_COMPLETE, and its Channel-Call-UUID goes back to its own uuid there.
+- The event order across legs can differ where FreeSWITCH's threads interleave (per leg it
+  is the captured order); an `api` reply always precedes the events the command caused.
+- Under load FreeSWITCH lets uuid_bridge win two races: before the originate returns (job
+  -ERR ORIGINATOR_CANCEL) and after it, before &park() runs (no CHANNEL_PARK). The
+  simulator opens those windows only when asked (originate_settle_ms, app_delay_ms).
+- `fsctl shutdown` sends 7 MODULE_UNLOAD events rather than ~210, and disconnects at once.
+- Originate takes one dial string (no `,`/`|` lists): user/<ext>, sofia/gateway/<gw>/<n>,
+  loopback/<n> (a single "-a" leg that answers as scripted) and error/<cause>.
+- The dialplan: an inbound DID runs the shipped public extension (set outside_call, export
+  RFC2822_DATE, set cc_queue=<queue>, park); any other extension just parks.
+- Hold music on a held leg's partner ends at once ("FILE NOT FOUND"), as on the captured
+  switch, which had no MOH files. A sound file plays for 3 s; silence_stream://N for N ms;
+  tone and local streams until broken.
+- Recordings are silent 8 kHz 16-bit stereo WAV files as long as the recording lasted.
+- `event xml`, sendmsg/sendevent, log, myevents, userauth and linger are refused.
+- The capture notes say eavesdrop's MEDIA_BUG_START names the listener in Media-Bug-Target;
+  the capture itself names the eavesdropped leg, and so does the simulator.
+"""
+
+from callcenter.sim.endpoints import Behaviour
+from callcenter.sim.simulator import CallGenerator, Simulator, serve_forever
+
+__all__ = ["Behaviour", "CallGenerator", "Simulator", "serve_forever"]

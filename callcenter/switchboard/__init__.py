@@ -1,1 +1,1 @@
-"""The call-center brain: legs, calls, agents, queues, dialer, CDR. Imports neither Flask nor sockets."""
+"""The call-center brain: legs, calls, agents, queues, dialer, CDR (no Flask, no sockets)."""

@@ -39,13 +39,12 @@ def fs_cleanup(piece: str, delim: str) -> str:
     while i < len(piece):
         ch = piece[i]
         nxt = piece[i + 1] if i + 1 < len(piece) else ""
-        if ch == "\\" and nxt and (nxt in "'\"\\" or (delim and nxt == delim)
-                                   or nxt in _UNESCAPE):
+        if ch == "\\" and nxt and (nxt in "'\"\\" or (delim and nxt == delim) or nxt in _UNESCAPE):
             out.append(_UNESCAPE.get(nxt, nxt) if nxt not in "'\"\\" and nxt != delim else nxt)
             end = len(out)
             i += 2
             continue
-        if ch == "'" and (inside or "'" in piece[i + 1:]):
+        if ch == "'" and (inside or "'" in piece[i + 1 :]):
             inside = not inside
             if inside:
                 end = len(out)
@@ -79,7 +78,7 @@ def fs_separate(buf: str, delim: str, arraylen: int) -> list[str]:
             continue
         if ch == "\\":
             i += 1
-        elif ch == "'" and (delim == " " or inside or "'" in buf[i + 1:]):
+        elif ch == "'" and (delim == " " or inside or "'" in buf[i + 1 :]):
             inside = not inside
         elif ch == delim and not inside:
             bounds[-1][1] = i
@@ -107,7 +106,7 @@ def fs_originate(arg: str) -> tuple[dict[str, str], str, str, str | None, int]:
     while data.startswith("{"):
         end = fs_end_paren(data, "{", "}")
         assert end is not None, "unterminated {} block"
-        block, data = data[1:end], data[end + 1:]
+        block, data = data[1:end], data[end + 1 :]
         sep = ","
         if block.startswith("^^"):
             sep, block = block[2], block[3:]
@@ -125,9 +124,13 @@ def fs_originate(arg: str) -> tuple[dict[str, str], str, str, str | None, int]:
 def test_model_reads_the_fixture_originate_like_freeswitch():
     variables, endpoint, app, arg, argc = fs_originate(
         "{origination_uuid=" + U1 + ",sip_h_Call-Info=<sip:127.0.0.1>;answer-after=0,"
-        "cc_call_id=C3}user/1000 &eavesdrop(" + U2 + ")")
-    assert variables == {"origination_uuid": U1, "cc_call_id": "C3",
-                         "sip_h_Call-Info": "<sip:127.0.0.1>;answer-after=0"}
+        "cc_call_id=C3}user/1000 &eavesdrop(" + U2 + ")"
+    )
+    assert variables == {
+        "origination_uuid": U1,
+        "cc_call_id": "C3",
+        "sip_h_Call-Info": "<sip:127.0.0.1>;answer-after=0",
+    }
     assert (endpoint, app, arg, argc) == ("user/1000", "eavesdrop", U2, 2)
     # The model knows the tricks the builders must keep out:
     assert fs_originate("{a=1,b=2}user/1 &park()")[0] == {"a": "1", "b": "2"}
@@ -138,6 +141,7 @@ def test_model_reads_the_fixture_originate_like_freeswitch():
 
 
 # ------------------------------------------------------------ fixtures, byte for byte
+
 
 def _sent_commands() -> list[str]:
     sent = []
@@ -187,8 +191,11 @@ def _rebuild(command: str) -> str:
         "uuid_setvar": lambda: c.uuid_setvar(*args),
         "uuid_broadcast": lambda: c.uuid_broadcast(*args),
         "uuid_break": lambda: c.uuid_break(args[0], all_=args[1:] == ["all"]),
-        "show": lambda: {"channels": c.show_channels, "calls": c.show_calls,
-                         "registrations": c.show_registrations}[args[0]](),
+        "show": lambda: {
+            "channels": c.show_channels,
+            "calls": c.show_calls,
+            "registrations": c.show_registrations,
+        }[args[0]](),
         "status": c.status,
     }
     return builders[word]()
@@ -202,25 +209,47 @@ def test_builders_reproduce_every_command_sent_to_the_real_freeswitch():
             continue  # auth, event subscription, exit and the deliberate unknown command
         assert _rebuild(command) == command
         kinds.add(command.split(" ")[0])
-    assert kinds == {"originate", "uuid_bridge", "uuid_kill", "uuid_hold", "uuid_record",
-                     "uuid_setvar", "uuid_broadcast", "uuid_break", "show", "status"}
+    assert kinds == {
+        "originate",
+        "uuid_bridge",
+        "uuid_kill",
+        "uuid_hold",
+        "uuid_record",
+        "uuid_setvar",
+        "uuid_broadcast",
+        "uuid_break",
+        "show",
+        "status",
+    }
 
 
 def test_click_to_dial_commands_as_captured():
-    agent = c.originate(U1, c.user_endpoint("1000"), {
-        "cc_call_id": "C3-plain", **c.auto_answer_variables("127.0.0.1"),
-        "origination_caller_id_number": "5550100"})
+    agent = c.originate(
+        U1,
+        c.user_endpoint("1000"),
+        {
+            "cc_call_id": "C3-plain",
+            **c.auto_answer_variables("127.0.0.1"),
+            "origination_caller_id_number": "5550100",
+        },
+    )
     assert agent == (
         "originate {origination_uuid=b3e87bde-e8a1-4b53-914c-7510438f0a9a,cc_call_id=C3-plain,"
         "sip_h_Call-Info=<sip:127.0.0.1>;answer-after=0,origination_caller_id_number=5550100}"
-        "user/1000 &park()")
-    customer = c.originate(U2, c.gateway_endpoint("carrier", "15551234567"),
-                           {"cc_call_id": "C3-plain", "originate_timeout": "30"})
+        "user/1000 &park()"
+    )
+    customer = c.originate(
+        U2,
+        c.gateway_endpoint("carrier", "15551234567"),
+        {"cc_call_id": "C3-plain", "originate_timeout": "30"},
+    )
     assert customer == (
         "originate {origination_uuid=6e662c44-09d2-4db9-aae7-27302366a333,cc_call_id=C3-plain,"
-        "originate_timeout=30}sofia/gateway/carrier/15551234567 &park()")
+        "originate_timeout=30}sofia/gateway/carrier/15551234567 &park()"
+    )
     assert c.uuid_broadcast(U1, "tone_stream://%(2000,4000,440,480);loops=-1") == (
-        f"uuid_broadcast {U1} tone_stream://%(2000,4000,440,480);loops=-1 aleg")
+        f"uuid_broadcast {U1} tone_stream://%(2000,4000,440,480);loops=-1 aleg"
+    )
 
 
 # ------------------------------------------------------------ exact texts
@@ -231,21 +260,36 @@ BUILT = [
     (lambda: c.gateway_endpoint("carrier", "+15551234567"), "sofia/gateway/carrier/+15551234567"),
     (lambda: c.loopback_endpoint("5550100"), "loopback/5550100/default"),
     (lambda: c.loopback_endpoint("5550100", "public"), "loopback/5550100/public"),
-    (lambda: c.originate(U1.upper(), "user/1000@10.0.0.5"),
-     f"originate {{origination_uuid={U1}}}user/1000@10.0.0.5 &park()"),
-    (lambda: c.originate(U1, "user/1000", {"park_timeout": 120, "cc_queue": "sales"}, app="echo"),
-     f"originate {{origination_uuid={U1},park_timeout=120,cc_queue=sales}}user/1000 &echo()"),
-    (lambda: c.originate(U1, "loopback/5550100/default", app="playback",
-                         app_arg="/usr/share/sounds/welcome.wav"),
-     f"originate {{origination_uuid={U1}}}loopback/5550100/default"
-     " &playback(/usr/share/sounds/welcome.wav)"),
-    (lambda: c.originate(U1, "user/1000", {"origination_caller_id_name": "Acme Sales, Inc."}),
-     f"originate {{origination_uuid={U1},origination_caller_id_name=Acme\\sSales\\,\\sInc.}}"
-     "user/1000 &park()"),
-    (lambda: c.eavesdrop(U1, "user/1002", U2, {"cc_call_id": "C6"}),
-     f"originate {{origination_uuid={U1},cc_call_id=C6}}user/1002 &eavesdrop({U2})"),
-    (lambda: c.auto_answer_variables("pbx.example.com"),
-     {"sip_h_Call-Info": "<sip:pbx.example.com>;answer-after=0"}),
+    (
+        lambda: c.originate(U1.upper(), "user/1000@10.0.0.5"),
+        f"originate {{origination_uuid={U1}}}user/1000@10.0.0.5 &park()",
+    ),
+    (
+        lambda: c.originate(
+            U1, "user/1000", {"park_timeout": 120, "cc_queue": "sales"}, app="echo"
+        ),
+        f"originate {{origination_uuid={U1},park_timeout=120,cc_queue=sales}}user/1000 &echo()",
+    ),
+    (
+        lambda: c.originate(
+            U1, "loopback/5550100/default", app="playback", app_arg="/usr/share/sounds/welcome.wav"
+        ),
+        f"originate {{origination_uuid={U1}}}loopback/5550100/default"
+        " &playback(/usr/share/sounds/welcome.wav)",
+    ),
+    (
+        lambda: c.originate(U1, "user/1000", {"origination_caller_id_name": "Acme Sales, Inc."}),
+        f"originate {{origination_uuid={U1},origination_caller_id_name=Acme\\sSales\\,\\sInc.}}"
+        "user/1000 &park()",
+    ),
+    (
+        lambda: c.eavesdrop(U1, "user/1002", U2, {"cc_call_id": "C6"}),
+        f"originate {{origination_uuid={U1},cc_call_id=C6}}user/1002 &eavesdrop({U2})",
+    ),
+    (
+        lambda: c.auto_answer_variables("pbx.example.com"),
+        {"sip_h_Call-Info": "<sip:pbx.example.com>;answer-after=0"},
+    ),
     (lambda: c.uuid_answer(U1), f"uuid_answer {U1}"),
     (lambda: c.uuid_bridge(U1, U2), f"uuid_bridge {U1} {U2}"),
     (lambda: c.uuid_kill(U1), f"uuid_kill {U1} NORMAL_CLEARING"),
@@ -254,27 +298,39 @@ BUILT = [
     (lambda: c.uuid_hold(U1), f"uuid_hold {U1}"),
     (lambda: c.uuid_hold(U1, off=True), f"uuid_hold off {U1}"),
     (lambda: c.uuid_transfer(U1, "5000"), f"uuid_transfer {U1} 5000 XML default"),
-    (lambda: c.uuid_transfer(U1, "sales", bleg=True, context="public"),
-     f"uuid_transfer {U1} -bleg sales XML public"),
-    (lambda: c.uuid_broadcast(U1, "/var/sounds/moh.wav", "both"),
-     f"uuid_broadcast {U1} /var/sounds/moh.wav both"),
-    (lambda: c.uuid_broadcast(U1, "local_stream://moh", "holdb"),
-     f"uuid_broadcast {U1} local_stream://moh holdb"),
+    (
+        lambda: c.uuid_transfer(U1, "sales", bleg=True, context="public"),
+        f"uuid_transfer {U1} -bleg sales XML public",
+    ),
+    (
+        lambda: c.uuid_broadcast(U1, "/var/sounds/moh.wav", "both"),
+        f"uuid_broadcast {U1} /var/sounds/moh.wav both",
+    ),
+    (
+        lambda: c.uuid_broadcast(U1, "local_stream://moh", "holdb"),
+        f"uuid_broadcast {U1} local_stream://moh holdb",
+    ),
     (lambda: c.uuid_break(U1), f"uuid_break {U1} all"),
     (lambda: c.uuid_break(U1, all_=False), f"uuid_break {U1}"),
-    (lambda: c.uuid_record(U1, "start", "/var/tmp/rec-1.wav"),
-     f"uuid_record {U1} start /var/tmp/rec-1.wav"),
+    (
+        lambda: c.uuid_record(U1, "start", "/var/tmp/rec-1.wav"),
+        f"uuid_record {U1} start /var/tmp/rec-1.wav",
+    ),
     (lambda: c.uuid_setvar(U1, "cc_call_id", "C5-plain"), f"uuid_setvar {U1} cc_call_id C5-plain"),
-    (lambda: c.uuid_setvar(U1, "cc_note", "vip, call back"),
-     f"uuid_setvar {U1} cc_note vip,\\scall\\sback"),
+    (
+        lambda: c.uuid_setvar(U1, "cc_note", "vip, call back"),
+        f"uuid_setvar {U1} cc_note vip,\\scall\\sback",
+    ),
     (lambda: c.uuid_send_dtmf(U1, "123#*A"), f"uuid_send_dtmf {U1} 123#*A"),
     (c.show_channels, "show channels as json"),
     (c.show_calls, "show calls as json"),
     (c.show_registrations, "show registrations as json"),
     (c.sofia_status, "sofia status"),
     (c.status, "status"),
-    (lambda: c.flush_inbound_reg("internal", "1000", "127.0.0.1"),
-     "sofia profile internal flush_inbound_reg 1000@127.0.0.1"),
+    (
+        lambda: c.flush_inbound_reg("internal", "1000", "127.0.0.1"),
+        "sofia profile internal flush_inbound_reg 1000@127.0.0.1",
+    ),
 ]
 
 
@@ -286,10 +342,11 @@ def test_builder_output(build, expected):
 def test_free_text_reaches_freeswitch_unchanged():
     name = "Acme Sales, Inc. #2"
     variables, endpoint, app, arg, argc = fs_originate(
-        c.originate(U1, "user/1000", {"origination_caller_id_name": name})[len("originate "):])
+        c.originate(U1, "user/1000", {"origination_caller_id_name": name})[len("originate ") :]
+    )
     assert variables == {"origination_uuid": U1, "origination_caller_id_name": name}
     assert (endpoint, app, arg, argc) == ("user/1000", "park", "", 2)
-    argv = fs_separate(c.uuid_setvar(U1, "cc_note", name)[len("uuid_setvar "):], " ", 3)
+    argv = fs_separate(c.uuid_setvar(U1, "cc_note", name)[len("uuid_setvar ") :], " ", 3)
     assert argv == [U1, "cc_note", name]
 
 
@@ -314,16 +371,26 @@ def test_validators_accept_and_clean(check, value, cleaned):
 
 
 REFUSED = [
-    (c.valid_number, "12", "number"), (c.valid_number, "+" + "1" * 21, "number"),
-    (c.valid_number, "++123", "number"), (c.valid_number, "１２３", "number"),
-    (c.valid_extension, "1", "extension"), (c.valid_extension, "12345678901", "extension"),
-    (c.valid_domain, "256.1.1.1", "domain"), (c.valid_domain, "-a.com", "domain"),
-    (c.valid_domain, "a..com", "domain"), (c.valid_domain, "a" * 64 + ".com", "domain"),
-    (c.valid_gateway, "-bleg", "gateway"), (c.valid_file_path, "rec.wav", "file"),
-    (c.valid_file_path, "/var/../etc/passwd", "file"), (c.valid_file_path, "/var//x", "file"),
-    (c.valid_file_path, "/var/./x", "file"), (c.valid_file_path, "/" + "a" * 300, "file"),
-    (c.valid_digits, "12e", "dtmf"), (c.valid_cause, "normal_clearing", "cause"),
-    (c.valid_uuid, U1[:-1], "uuid"), (c.valid_uuid, 12345, "uuid"),
+    (c.valid_number, "12", "number"),
+    (c.valid_number, "+" + "1" * 21, "number"),
+    (c.valid_number, "++123", "number"),
+    (c.valid_number, "１２３", "number"),
+    (c.valid_extension, "1", "extension"),
+    (c.valid_extension, "12345678901", "extension"),
+    (c.valid_domain, "256.1.1.1", "domain"),
+    (c.valid_domain, "-a.com", "domain"),
+    (c.valid_domain, "a..com", "domain"),
+    (c.valid_domain, "a" * 64 + ".com", "domain"),
+    (c.valid_gateway, "-bleg", "gateway"),
+    (c.valid_file_path, "rec.wav", "file"),
+    (c.valid_file_path, "/var/../etc/passwd", "file"),
+    (c.valid_file_path, "/var//x", "file"),
+    (c.valid_file_path, "/var/./x", "file"),
+    (c.valid_file_path, "/" + "a" * 300, "file"),
+    (c.valid_digits, "12e", "dtmf"),
+    (c.valid_cause, "normal_clearing", "cause"),
+    (c.valid_uuid, U1[:-1], "uuid"),
+    (c.valid_uuid, 12345, "uuid"),
     (lambda v: c.valid_media(v), "system::rm", "path"),
     (lambda v: c.valid_media(v), "tone_stream://%(1,2,3);loops=-1)", "path"),
     (lambda v: c.valid_media(v), "file_string:///a.wav!/b.wav", "path"),
@@ -340,16 +407,25 @@ REFUSED = [
     (lambda v: c.originate(U1, "user/1000", app=v), "bridge", "app"),
     (lambda v: c.originate(U1, "user/1000", app_arg=v), "x", "park argument"),
     # FreeSWITCH would cut this at the first ')' and play nothing (see the captures' README).
-    (lambda v: c.originate(U1, "user/1000", app="playback", app_arg=v),
-     "tone_stream://%(200,100,440);loops=-1", "playback argument"),
+    (
+        lambda v: c.originate(U1, "user/1000", app="playback", app_arg=v),
+        "tone_stream://%(200,100,440);loops=-1",
+        "playback argument",
+    ),
     (lambda v: c.originate(U1, "user/1000", {"origination_uuid": v}), U2, "origination_uuid"),
     (lambda v: c.originate(U1, "user/1000", {"park_timeout": v}), "0", "park_timeout"),
     (lambda v: c.originate(U1, "user/1000", {"park_timeout": v}), "3601", "park_timeout"),
     (lambda v: c.originate(U1, "user/1000", {"park_timeout": v}), True, "park_timeout"),
-    (lambda v: c.originate(U1, "user/1000", {"sip_h_Call-Info": v}),
-     "<sip:a.com>;answer-after=0;x=1", "sip_h_Call-Info"),
-    (lambda v: c.originate(U1, "user/1000", {"ignore_early_media": v}), "yes",
-     "ignore_early_media"),
+    (
+        lambda v: c.originate(U1, "user/1000", {"sip_h_Call-Info": v}),
+        "<sip:a.com>;answer-after=0;x=1",
+        "sip_h_Call-Info",
+    ),
+    (
+        lambda v: c.originate(U1, "user/1000", {"ignore_early_media": v}),
+        "yes",
+        "ignore_early_media",
+    ),
     (lambda v: c.originate(U1, v), "sofia/internal/1000@a.com", "endpoint"),
     (lambda v: c.originate(U1, v), "user/1000@", "endpoint"),
     (lambda v: c.originate(U1, v), "loopback/5550100", "endpoint"),
@@ -368,11 +444,51 @@ def test_refusals_name_the_field(check, value, field):
 # ------------------------------------------------------------ injection corpus
 
 INJECTIONS = [
-    "&", "&park()", "{", "}", "{origination_uuid=x}", "[", "]", ",", ",foo=bar", "'", "^^:",
-    "|", ")", " ", " &echo()", "\n", "\r", "\r\napi fsctl shutdown", "\t", "\x00", "%0A",
-    "\\", "\\s", "$", "${uuid}", "::", ";", "=", "\"", "<", ">", "(",
-    "\uff06", "\uff0c", "\uff5b", "\u2028", "\u2029", "\u00a0", "\u200b", "\u02bc", "\u2019",
-    "\uff11", "\u0661", "\u2024", "\ufe50",
+    "&",
+    "&park()",
+    "{",
+    "}",
+    "{origination_uuid=x}",
+    "[",
+    "]",
+    ",",
+    ",foo=bar",
+    "'",
+    "^^:",
+    "|",
+    ")",
+    " ",
+    " &echo()",
+    "\n",
+    "\r",
+    "\r\napi fsctl shutdown",
+    "\t",
+    "\x00",
+    "%0A",
+    "\\",
+    "\\s",
+    "$",
+    "${uuid}",
+    "::",
+    ";",
+    "=",
+    '"',
+    "<",
+    ">",
+    "(",
+    "\uff06",
+    "\uff0c",
+    "\uff5b",
+    "\u2028",
+    "\u2029",
+    "\u00a0",
+    "\u200b",
+    "\u02bc",
+    "\u2019",
+    "\uff11",
+    "\u0661",
+    "\u2024",
+    "\ufe50",
 ]
 LOOKALIKE_LETTERS = ["\u0430", "\uff41"]  # Cyrillic a, fullwidth a: letters, fine in free text
 TOO_LONG = "9" * 5000
@@ -409,23 +525,41 @@ PARAMETERS: list[tuple[str, str, Callable[[str], object], bool]] = [
     ("leg uuid", U1, *_strict(lambda v: c.originate(v, "user/1000"))),
     ("endpoint", "user/1000", *_strict(lambda v: c.originate(U1, v))),
     ("variable name", "cc_queue", *_strict(lambda v: c.originate(U1, "user/1000", {v: "x"}))),
-    ("origination_caller_id_number", "5550100",
-     *_strict(lambda v: c.originate(U1, "user/1000", {"origination_caller_id_number": v}))),
-    ("origination_caller_id_name", "Acme",
-     *_free(lambda v: c.originate(U1, "user/1000", {"origination_caller_id_name": v}))),
+    (
+        "origination_caller_id_number",
+        "5550100",
+        *_strict(lambda v: c.originate(U1, "user/1000", {"origination_caller_id_number": v})),
+    ),
+    (
+        "origination_caller_id_name",
+        "Acme",
+        *_free(lambda v: c.originate(U1, "user/1000", {"origination_caller_id_name": v})),
+    ),
     ("cc_note", "Acme", *_free(lambda v: c.originate(U1, "user/1000", {"cc_note": v}))),
-    ("originate_timeout", "30",
-     *_strict(lambda v: c.originate(U1, "user/1000", {"originate_timeout": v}))),
+    (
+        "originate_timeout",
+        "30",
+        *_strict(lambda v: c.originate(U1, "user/1000", {"originate_timeout": v})),
+    ),
     ("park_timeout", "30", *_strict(lambda v: c.originate(U1, "user/1000", {"park_timeout": v}))),
     ("cc_call_id", "C1", *_strict(lambda v: c.originate(U1, "user/1000", {"cc_call_id": v}))),
     ("cc_queue", "sales", *_strict(lambda v: c.originate(U1, "user/1000", {"cc_queue": v}))),
-    ("sip_h_Call-Info", "<sip:a.com>;answer-after=0",
-     *_strict(lambda v: c.originate(U1, "user/1000", {"sip_h_Call-Info": v}))),
+    (
+        "sip_h_Call-Info",
+        "<sip:a.com>;answer-after=0",
+        *_strict(lambda v: c.originate(U1, "user/1000", {"sip_h_Call-Info": v})),
+    ),
     ("app", "park", *_strict(lambda v: c.originate(U1, "user/1000", app=v))),
-    ("eavesdrop argument", U2,
-     *_strict(lambda v: c.originate(U1, "user/1000", app="eavesdrop", app_arg=v))),
-    ("playback argument", "/a.wav",
-     *_strict(lambda v: c.originate(U1, "user/1000", app="playback", app_arg=v))),
+    (
+        "eavesdrop argument",
+        U2,
+        *_strict(lambda v: c.originate(U1, "user/1000", app="eavesdrop", app_arg=v)),
+    ),
+    (
+        "playback argument",
+        "/a.wav",
+        *_strict(lambda v: c.originate(U1, "user/1000", app="playback", app_arg=v)),
+    ),
     ("target uuid", U2, *_strict(lambda v: c.eavesdrop(U1, "user/1002", v))),
     ("uuid", U1, *_strict(c.uuid_answer)),
     ("first uuid", U1, *_strict(lambda v: c.uuid_bridge(v, U2))),
@@ -439,8 +573,11 @@ PARAMETERS: list[tuple[str, str, Callable[[str], object], bool]] = [
     ("context", "default", *_strict(lambda v: c.uuid_transfer(U1, "5000", context=v))),
     ("uuid", U1, *_strict(lambda v: c.uuid_broadcast(v, "/a.wav"))),
     ("path", "/a.wav", *_strict(lambda v: c.uuid_broadcast(U1, v))),
-    ("path", "tone_stream://%(2000,4000,440,480);loops=-1",
-     *_strict(lambda v: c.uuid_broadcast(U1, v))),
+    (
+        "path",
+        "tone_stream://%(2000,4000,440,480);loops=-1",
+        *_strict(lambda v: c.uuid_broadcast(U1, v)),
+    ),
     ("path", "local_stream://moh", *_strict(lambda v: c.uuid_broadcast(U1, v))),
     ("leg", "aleg", *_strict(lambda v: c.uuid_broadcast(U1, "/a.wav", v))),
     ("uuid", U1, *_strict(c.uuid_break)),
@@ -479,25 +616,29 @@ def test_free_text_escapes_what_it_does_not_refuse():
     for value in ("a b", "a,b", "a , b", "a  b"):
         built = c.quote_value(value, "name")
         assert " " not in built and "," not in built.replace("\\,", "")
-        assert fs_separate("{x=" + built + "}", " ", 10) == ["{x=" + value.replace(
-            ",", "\\,") + "}"]
+        assert fs_separate("{x=" + built + "}", " ", 10) == [
+            "{x=" + value.replace(",", "\\,") + "}"
+        ]
 
 
 # ------------------------------------------------------------ property: any string
 
-ALPHABET = st.sampled_from(list(
-    "0123456789aZ_+-.,:/@#*!? &{}[]()'\"\\^|$=;<>%\n\r\t\x00\u2028\uff0c\u00e9"))
+ALPHABET = st.sampled_from(
+    list("0123456789aZ_+-.,:/@#*!? &{}[]()'\"\\^|$=;<>%\n\r\t\x00\u2028\uff0c\u00e9")
+)
 ANY_TEXT = st.one_of(st.text(ALPHABET, max_size=30), st.text(max_size=30))
 
 
 def near(seed: str) -> st.SearchStrategy[str]:
     """The seed with a few characters inserted: mostly still valid, sometimes an attack."""
+
     def insert(edits: list[tuple[int, str]]) -> str:
         value = seed
         for position, char in edits:
             at = position % (len(value) + 1)
             value = value[:at] + char + value[at:]
         return value
+
     return st.lists(st.tuples(st.integers(0, 99), ALPHABET), max_size=3).map(insert)
 
 
@@ -508,26 +649,34 @@ PROPERTY_CASES: list[tuple[str, str, Callable[[str], str], int]] = [
     ("domain", "a.example.com", lambda v: c.originate(U1, c.user_endpoint("1000", v)), 3),
     ("loopback", "default", lambda v: c.originate(U1, c.loopback_endpoint("5550100", v)), 3),
     ("endpoint", "user/1000@a.com", lambda v: c.originate(U1, v), 3),
-    ("caller name", "Acme Sales, Inc.",
-     lambda v: c.originate(U1, "user/1000", {"origination_caller_id_name": v}), 3),
+    (
+        "caller name",
+        "Acme Sales, Inc.",
+        lambda v: c.originate(U1, "user/1000", {"origination_caller_id_name": v}),
+        3,
+    ),
     ("variable name", "cc_note", lambda v: c.originate(U1, "user/1000", {v: "x"}), 3),
     ("call id", "C3-plain", lambda v: c.originate(U1, "user/1000", {"cc_call_id": v}), 3),
-    ("app arg", "/var/a.wav",
-     lambda v: c.originate(U1, "user/1000", app="playback", app_arg=v), 3),
+    ("app arg", "/var/a.wav", lambda v: c.originate(U1, "user/1000", app="playback", app_arg=v), 3),
     ("setvar value", "vip, call back", lambda v: c.uuid_setvar(U1, "cc_note", v), 4),
     ("setvar name", "cc_note", lambda v: c.uuid_setvar(U1, v, "x"), 4),
     ("kill cause", "USER_BUSY", lambda v: c.uuid_kill(U1, v), 3),
     ("transfer", "5000", lambda v: c.uuid_transfer(U1, v, context=v), 5),
-    ("broadcast", "tone_stream://%(2000,4000,440,480);loops=-1",
-     lambda v: c.uuid_broadcast(U1, v), 4),
+    (
+        "broadcast",
+        "tone_stream://%(2000,4000,440,480);loops=-1",
+        lambda v: c.uuid_broadcast(U1, v),
+        4,
+    ),
     ("record", "/var/tmp/rec-1.wav", lambda v: c.uuid_record(U1, "start", v), 4),
     ("dtmf", "123#", lambda v: c.uuid_send_dtmf(U1, v), 3),
     ("flush", "internal", lambda v: c.flush_inbound_reg(v, "1000", "a.com"), 5),
 ]
 
 
-@pytest.mark.parametrize(("name", "seed", "build", "tokens"), PROPERTY_CASES,
-                         ids=[p[0] for p in PROPERTY_CASES])
+@pytest.mark.parametrize(
+    ("name", "seed", "build", "tokens"), PROPERTY_CASES, ids=[p[0] for p in PROPERTY_CASES]
+)
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_string_is_refused_or_stays_in_its_place(name, seed, build, tokens, data):
@@ -569,9 +718,18 @@ MISSING = [
     "-ERR Unable to find session for UUID\n",
 ]
 NOT_MISSING = [
-    "+OK\n", "+OK Success\n", f"+OK {U2}\n", "-ERR Operation failed\n", "-ERROR\n",
-    "-ERR USER_BUSY\n", "-ERR NO_ANSWER\n", "-ERR ORIGINATOR_CANCEL\n",
-    "-ERR foobar Command not found!\n", "-USAGE: <uuid> [cause]\n", "", "-ERR\n",
+    "+OK\n",
+    "+OK Success\n",
+    f"+OK {U2}\n",
+    "-ERR Operation failed\n",
+    "-ERROR\n",
+    "-ERR USER_BUSY\n",
+    "-ERR NO_ANSWER\n",
+    "-ERR ORIGINATOR_CANCEL\n",
+    "-ERR foobar Command not found!\n",
+    "-USAGE: <uuid> [cause]\n",
+    "",
+    "-ERR\n",
 ]
 
 
@@ -586,10 +744,18 @@ def test_other_replies_are_not_a_gone_channel(reply):
     assert not c.is_missing_channel(reply)
 
 
-@pytest.mark.parametrize(("reply", "ok"), [
-    ("+OK\n", True), ("+OK Job-UUID: 7f4db78a-17d7-11dd-b7a0-db4edd065621", True),
-    (f"+OK {U2}\n", True), ("+OK Message sent\n", True), ("-ERR USER_BUSY\n", False),
-    ("-ERR invalid\n", False), ("", False), ("-USAGE: x\n", False),
-])
+@pytest.mark.parametrize(
+    ("reply", "ok"),
+    [
+        ("+OK\n", True),
+        ("+OK Job-UUID: 7f4db78a-17d7-11dd-b7a0-db4edd065621", True),
+        (f"+OK {U2}\n", True),
+        ("+OK Message sent\n", True),
+        ("-ERR USER_BUSY\n", False),
+        ("-ERR invalid\n", False),
+        ("", False),
+        ("-USAGE: x\n", False),
+    ],
+)
 def test_is_ok(reply, ok):
     assert c.is_ok(reply) is ok

@@ -1,0 +1,283 @@
+"""The simulator as a whole: the switch, its registrations and far ends, the ESL server.
+
+Embedded in `callcenter serve` (no CALLCENTER_ESL_HOST) or standalone with
+`callcenter simulate` (serve_forever), and driven directly by tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import gevent
+from gevent.event import Event as GeventEvent
+
+from callcenter.clock import Clock, RealClock
+from callcenter.sim import reports
+from callcenter.sim.api import Api
+from callcenter.sim.bus import EventBus
+from callcenter.sim.channels import Channel
+from callcenter.sim.directory import Directory
+from callcenter.sim.endpoints import Behaviour, Endpoints
+from callcenter.sim.events import EventFactory
+from callcenter.sim.server import SHUTTING_DOWN, EslServer
+from callcenter.sim.switch import Switch
+from callcenter.sim.variables import SIP_FOR_CAUSE
+
+HEARTBEAT_S = 20.0
+
+# A few of the modules FreeSWITCH reports unloading at shutdown (it reports ~210).
+_UNLOADED_FIRST = (
+    ("application", "db", "Insert to the db", "[insert|delete]/<realm>/<key>/<val>", ""),
+    ("api", "db", "db get/set", "[insert|delete|select|exists|count|list]/<realm>/<key>/<value>",
+     "mod_db"),
+    ("limit", "db", "", "", ""),
+    ("chat", "sip", "", "", ""),
+)
+_UNLOADED_LAST = (
+    ("generic", "mod_syslog", "", "", ""),
+    ("api", "local_stream", "manage local streams",
+     "<show|start|reload|stop|hup> <local_stream_name>", "mod_local_stream"),
+    ("api", "fifo", "Return data about a fifo", "list|list_verbose|count|debug|status", "mod_fifo"),
+)
+
+
+class CallGenerator:
+    """Inbound calls injected at a steady rate (see Simulator.generate_calls)."""
+
+    def __init__(self, sim: Simulator, rate_cps: float, count: int,
+                 make: Callable[[int], str]) -> None:
+        if rate_cps <= 0:
+            raise ValueError("rate_cps must be positive")
+        self.sim = sim
+        self.interval = 1.0 / rate_cps
+        self.count = count
+        self.make = make
+        self.uuids: list[str] = []
+        self.done = GeventEvent()
+        self._stopped = False
+        self._next(0)
+
+    def _next(self, index: int) -> None:
+        if self._stopped or index >= self.count or self.sim.stopped.is_set():
+            self.done.set()
+            return
+        self.uuids.append(self.make(index))
+        if index + 1 >= self.count:
+            self.done.set()
+            return
+        self.sim.clock.call_later(self.interval, self._next, index + 1)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.done.set()
+
+
+class Simulator:
+    """A FreeSWITCH stand-in speaking the Event Socket protocol on 127.0.0.1.
+
+    auto_register: every user/<ext> counts as registered (the embedded demo); register()
+    still fires the sofia::register events a switchboard tracks.
+    originate_settle_ms: time between a leg's answer and its originate returning; a
+    uuid_bridge inside it makes the job report -ERR ORIGINATOR_CANCEL (as under load).
+    app_delay_ms: time between the originate returning +OK and the leg starting its
+    application (&park()); a uuid_bridge inside it bridges a leg that never parked.
+    Both default to 0: the leg parks at once, as on an idle FreeSWITCH.
+    """
+
+    def __init__(self, password: str, *, host: str = "127.0.0.1", port: int = 0,
+                 clock: Clock | None = None, domain: str = "127.0.0.1",
+                 gateway: str = "carrier", recordings_dir: str | None = None,
+                 auto_register: bool = False, originate_settle_ms: float = 0,
+                 app_delay_ms: float = 0) -> None:
+        if not password:
+            raise ValueError("the simulator needs an ESL password")
+        self.clock: Clock = clock or RealClock()
+        self.factory = EventFactory(self.clock)
+        self.bus = EventBus(self.factory.skip)
+        self.directory = Directory(self.bus, self.factory, domain, auto_register=auto_register)
+        self.endpoints = Endpoints()
+        self.switch = Switch(self.clock, self.bus, self.factory, self.directory, self.endpoints,
+                             domain=domain, gateway=gateway, recordings_dir=recordings_dir,
+                             originate_settle_s=originate_settle_ms / 1000,
+                             app_delay_s=app_delay_ms / 1000)
+        self.api = Api(self)
+        self.server = EslServer(self, password, host, port)
+        self.host = host
+        self.password = password
+        self.stopped = GeventEvent()
+        self._shut_down = False
+        self._beat = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.server.start()
+        self._beat = self.clock.call_later(HEARTBEAT_S, self._heartbeat)
+
+    def _heartbeat(self) -> None:
+        """FreeSWITCH's HEARTBEAT every 20 s (clients use it as proof the link is alive)."""
+        if self.stopped.is_set():
+            return
+        sw = self.switch
+        up = sw.clock.now() - sw.started
+        uptime = reports.status(sw).split("\n", 1)[0][3:]
+        sw.fire_plain("HEARTBEAT", [
+            ("Event-Info", "System Ready"), ("Up-Time", uptime),
+            ("FreeSWITCH-Version", "1.10.12-release+git~20240802T210227Z~a88d069d6f~64bit"),
+            ("Uptime-msec", str(int(up * 1000))), ("Session-Count", str(len(sw.channels))),
+            ("Max-Sessions", "1000"), ("Session-Per-Sec", "30"), ("Session-Per-Sec-Last", "0"),
+            ("Session-Per-Sec-Max", "0"), ("Session-Per-Sec-FiveMin", "0"),
+            ("Session-Since-Startup", str(sw.sessions_total)),
+            ("Session-Peak-Max", str(sw.sessions_peak)),
+            ("Session-Peak-FiveMin", str(sw.sessions_peak)), ("Idle-CPU", "99.000000"),
+        ])
+        sw.bus.fire("RE_SCHEDULE", lambda: self.factory.plain("RE_SCHEDULE", [
+            ("Task-ID", "1"), ("Task-Desc", "heartbeat"), ("Task-Group", "core"),
+            ("Task-Runtime", str(int(sw.clock.now() + HEARTBEAT_S))),
+        ], calling=("switch_scheduler.c", "switch_scheduler_execute", 73)))
+        self._beat = self.clock.call_later(HEARTBEAT_S, self._heartbeat)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def stop(self) -> None:
+        """Close every connection and stop listening; calls are dropped without events."""
+        self.stopped.set()
+        if self._beat is not None:
+            self._beat.cancel()
+        self.server.stop()
+        for ch in self.switch.channels.values():
+            for timer in ch.timers:
+                timer.cancel()
+
+    def shutdown(self) -> None:
+        """What `fsctl shutdown` does (07-shutdown capture): hang up every call, fire
+        SHUTDOWN and the unload events, then disconnect every ESL client."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        sw = self.switch
+        sw.hangup_all("SYSTEM_SHUTDOWN")
+        sw.fire_plain("SHUTDOWN", [("Event-Info", "System Shutting Down")])
+        for entry in _UNLOADED_FIRST:
+            self._module_unload(*entry)
+        sw.fire_plain("CUSTOM", [("profile-name", "external"), ("Gateway", sw.gateway)],
+                      subclass="sofia::gateway_delete")
+        for profile, port in (("internal", 5060), ("external", 5080)):
+            sw.fire_plain("UNPUBLISH", [
+                ("service", "_sip._udp,_sip._tcp,_sip._sctp"), ("port", str(port)),
+                ("module_name", "mod_sofia"), ("profile_name", profile),
+                ("profile_uri", f"sip:mod_sofia@127.0.0.1:{port}")])
+        for entry in _UNLOADED_LAST:
+            self._module_unload(*entry)
+        self.server.disconnect_all(SHUTTING_DOWN)
+        self.server.stop()
+        self.stopped.set()
+
+    def _module_unload(self, kind: str, name: str, description: str, syntax: str,
+                       key: str) -> None:
+        headers = [("type", kind), ("name", name)]
+        if description:
+            headers += [("description", description), ("syntax", syntax)]
+        if key:
+            headers += [("key", key),
+                        ("filename", f"/usr/local/freeswitch/lib/freeswitch/mod/{key}.so")]
+        self.switch.fire_plain("MODULE_UNLOAD", headers)
+
+    # --- the outside world ---------------------------------------------------------------
+
+    def register(self, extension: str) -> None:
+        """A softphone registers extension `extension` (sofia::register)."""
+        self.directory.register(extension)
+
+    def unregister(self, extension: str) -> None:
+        self.directory.unregister(extension)
+
+    def script(self, target: str, behaviour: Behaviour) -> None:
+        """How the far end at a number or extension behaves from now on."""
+        self.endpoints.script(target, behaviour)
+
+    @property
+    def default_customer(self) -> Behaviour:
+        return self.endpoints.default_customer
+
+    @default_customer.setter
+    def default_customer(self, behaviour: Behaviour) -> None:
+        self.endpoints.default_customer = behaviour
+
+    @property
+    def default_agent(self) -> Behaviour:
+        return self.endpoints.default_agent
+
+    @default_agent.setter
+    def default_agent(self, behaviour: Behaviour) -> None:
+        self.endpoints.default_agent = behaviour
+
+    def inject_inbound(self, did: str, caller: str, queue: str, *,
+                       caller_name: str = "Customer") -> str:
+        """A customer dials `did`; the call parks with cc_queue=<queue>. Returns its uuid."""
+        return self.switch.inbound(did, caller, caller_name=caller_name, queue=queue).uuid
+
+    def generate_calls(self, rate_cps: float, count: int, *, did: str = "5550100",
+                       queue: str = "sales", first_caller: int = 15550000000,
+                       behaviour: Behaviour | None = None) -> CallGenerator:
+        """Inject `count` inbound calls at `rate_cps` per second, callers numbered from
+        `first_caller`; `behaviour` (if given) scripts each caller."""
+        def make(index: int) -> str:
+            caller = str(first_caller + index)
+            if behaviour is not None:
+                self.endpoints.script(caller, behaviour)
+            return self.inject_inbound(did, caller, queue)
+
+        return CallGenerator(self, rate_cps, count, make)
+
+    def far_end_answers(self, uuid: str) -> bool:
+        """The phone or customer at the far end of an outbound leg answers now (200 OK)."""
+        ch = self.switch.channels.get(uuid)
+        if ch is None or ch.direction != "outbound" or ch.answered:
+            return False
+        self.switch.far_answer(ch)
+        return True
+
+    def far_end_hangs_up(self, uuid: str, cause: str = "NORMAL_CLEARING") -> bool:
+        """The far end leaves now: BYE if answered; else an inbound caller cancels and an
+        outbound leg is refused with `cause` (USER_BUSY, CALL_REJECTED ...)."""
+        ch = self.switch.channels.get(uuid)
+        if ch is None:
+            return False
+        if ch.answered:
+            self.switch.far_bye(ch)
+        elif ch.direction == "inbound":
+            self.switch.far_cancel(ch)
+        elif cause in SIP_FOR_CAUSE:
+            self.switch.far_refuse(ch, cause)
+        else:
+            self.switch.hangup(ch, cause, by_far_end=True)
+        return True
+
+    @property
+    def channels(self) -> Mapping[str, Channel]:
+        """The live legs by uuid (read-only)."""
+        return types.MappingProxyType(self.switch.channels)
+
+
+def serve_forever(port: int, password: str, *, host: str = "127.0.0.1",
+                  print_fn: Callable[..., Any] = print, **kw: Any) -> None:
+    """`callcenter simulate`: serve until SIGTERM/SIGINT or `fsctl shutdown`."""
+    sim = Simulator(password, host=host, port=port, **kw)
+    sim.start()
+    print_fn(f"ESL simulator listening on {host}:{sim.port} password {password}")
+    sys.stdout.flush()
+    handlers = [gevent.signal_handler(sig, sim.stopped.set)
+                for sig in (signal.SIGTERM, signal.SIGINT)]
+    try:
+        sim.stopped.wait()
+    finally:
+        for handler in handlers:
+            handler.cancel()
+        sim.stop()
