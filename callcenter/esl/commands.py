@@ -149,14 +149,14 @@ def valid_domain(value: str, field: str = "domain") -> str:
     return value
 
 
-def valid_gateway(value: str, field: str = "gateway") -> str:
-    """A sofia gateway name: letters, digits, '_', '.', '-', 1-64 characters."""
-    return _match(_NAME, value, field, "letters, digits, '_', '.', '-' (not first), 1-64")
-
-
 def valid_name(value: str, field: str) -> str:
-    """A queue, profile or dialplan-context name: letters, digits, '_', '.', '-', 1-64."""
+    """A queue, profile, gateway or dialplan-context name: letters, digits, '_', '.', '-'."""
     return _match(_NAME, value, field, "letters, digits, '_', '.', '-' (not first), 1-64")
+
+
+def valid_gateway(value: str, field: str = "gateway") -> str:
+    """A sofia gateway name."""
+    return valid_name(value, field)
 
 
 def valid_call_id(value: str, field: str = "cc_call_id") -> str:
