@@ -104,20 +104,21 @@ def alembic_config(url: str):
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    _migrate("upgrade", url, revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    _migrate("downgrade", url, revision)
+
+
+def _migrate(direction: str, url: str, revision: str) -> None:
     from alembic import command
 
     Database(url).check_reachable()
     try:
-        command.upgrade(alembic_config(url), revision)
+        getattr(command, direction)(alembic_config(url), revision)
     except SQLAlchemyError as exc:
         raise DatabaseError(f"migration failed: {_first_line(exc)}") from None
-
-
-def downgrade(url: str, revision: str) -> None:
-    from alembic import command
-
-    Database(url).check_reachable()
-    command.downgrade(alembic_config(url), revision)
 
 
 def _first_line(exc: BaseException) -> str:
