@@ -34,7 +34,7 @@ class Services:
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
                switch: Any = None) -> Flask:
-    from .web import access, admin, auth, pages
+    from .web import access, admin, api, auth, freeswitch, live, pages
 
     settings = settings or Settings.from_env()
     app = Flask("callcenter", template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     services = Services(settings=settings, db=db or Database(settings.database_url), switch=switch)
     app.extensions["callcenter"] = services
 
-    for blueprint in (auth.bp, pages.bp, admin.bp):
+    for blueprint in (auth.bp, pages.bp, admin.bp, api.bp, freeswitch.bp, live.bp):
         app.register_blueprint(blueprint)
     access.init_app(app)
 
