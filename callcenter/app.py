@@ -23,6 +23,8 @@ class Services:
     settings: Settings
     db: Database
     switch: Any = None                    # the running switch link, set by `callcenter serve`
+    switchboard: Any = None               # the call-center brain, set by `callcenter serve`
+    hub: Any = None                       # live pushes (callcenter.live.Hub), set by `serve`
     admin_known: bool = field(default=False)
 
     def db_session(self) -> Session:
@@ -33,7 +35,7 @@ class Services:
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
-               switch: Any = None) -> Flask:
+               switch: Any = None, switchboard: Any = None, hub: Any = None) -> Flask:
     from .web import access, admin, api, auth, freeswitch, live, pages
 
     settings = settings or Settings.from_env()
@@ -46,7 +48,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
     )
-    services = Services(settings=settings, db=db or Database(settings.database_url), switch=switch)
+    services = Services(settings=settings, db=db or Database(settings.database_url),
+                        switch=switch, switchboard=switchboard, hub=hub)
     app.extensions["callcenter"] = services
 
     for blueprint in (auth.bp, pages.bp, admin.bp, api.bp, freeswitch.bp, live.bp):
