@@ -38,8 +38,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from .accounts import AccountError
     from .config import ConfigError
     from .db import DatabaseError
+    from .fsconf.site import SiteError
 
-    return (CommandFailed, ConfigError, DatabaseError, AccountError)
+    return (CommandFailed, ConfigError, DatabaseError, AccountError, SiteError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,6 +73,30 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=int, default=0, help="ESL port (0: any free port)")
     simulate.add_argument("--password", help="ESL password (default: generated and printed)")
     simulate.set_defaults(run=_simulate)
+
+    fs_config = commands.add_parser(
+        "fs-config", help="write FreeSWITCH's site.xml from the controller's settings")
+    fs_config.add_argument("file", nargs="?", help="site.xml (or its directory) to write, "
+                           "keeping its FREESWITCH_* values; standard output if omitted")
+    fs_config.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                           help="a FREESWITCH_* value to change (repeatable)")
+    fs_config.set_defaults(run=_fs_config)
+
+    fs_check = commands.add_parser(
+        "fs-check", help="check a FreeSWITCH configuration directory against the settings")
+    fs_check.add_argument("directory", help="the directory holding freeswitch.xml")
+    fs_check.add_argument("--certs-dir", help="FreeSWITCH's certificate directory (its -certs "
+                          "option), when site.xml leaves it to FreeSWITCH")
+    fs_check.set_defaults(run=_fs_check)
+
+    cdr = commands.add_parser("cdr", help="call detail records")
+    cdr_commands = cdr.add_subparsers(dest="cdr_command", required=True)
+    cdr_import = cdr_commands.add_parser(
+        "import", help="load the CDR files mod_json_cdr left in its err-log-dir (idempotent)")
+    cdr_import.add_argument("directory", help="mod_json_cdr's err-log-dir")
+    cdr_import.add_argument("--remove", action="store_true",
+                            help="delete each file once its leg is in the database")
+    cdr_import.set_defaults(run=_cdr_import)
     return parser
 
 
@@ -122,10 +147,74 @@ def _user_add(args) -> None:
     print(f"added {role.value} {user.username}{detail}")
 
 
+def _cdr_import(args) -> int:
+    from pathlib import Path
+
+    from .db import Database
+    from .switchboard.cdr import import_directory
+
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise CommandFailed(f"{directory} is not a directory: give mod_json_cdr's err-log-dir")
+    database = Database(_settings().database_url)
+    try:
+        database.check_reachable()
+        if not database.has_table("calls"):
+            raise CommandFailed("the database has no schema yet: run `callcenter db upgrade` first")
+        report = import_directory(database, directory, remove=args.remove)
+    finally:
+        database.dispose()
+    for path, reason in report.failed:
+        print(f"callcenter: cdr import: {path}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
 def _serve(args) -> None:
     from .server import run
 
     run(_settings())
+
+
+def _fs_config(args) -> None:
+    from pathlib import Path
+
+    from .fsconf import site
+
+    own = site.parse_assignments(args.set)
+    if args.file is None:
+        if own:
+            raise CommandFailed("--set needs the site.xml FILE to write")
+        sys.stdout.write(site.render(_settings()))
+        return
+    path = Path(args.file)
+    if path.is_dir():
+        path = path / site.SITE_FILE
+    kept = site.read_own_values(path) if path.exists() else {}
+    site.write(path, site.render(_settings(), kept | own))
+    print(f"wrote {path}")
+
+
+def _fs_check(args) -> int:
+    from pathlib import Path
+
+    from .fsconf.checks import check_tree
+
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise CommandFailed(f"{directory} is not a directory: give the one holding "
+                            "freeswitch.xml")
+    certs = Path(args.certs_dir) if args.certs_dir else None
+    if certs is not None and not certs.is_dir():
+        raise CommandFailed(f"--certs-dir {certs} is not a directory")
+    problems = check_tree(directory, _settings(), certs_dir=certs)
+    for problem in problems:
+        print(f"{directory}/{problem}" if problem.where else f"{directory}: {problem}")
+    if problems:
+        print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
+        return 1
+    print(f"{directory}: no problems found")
+    return 0
 
 
 def _simulate(args) -> None:

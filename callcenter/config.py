@@ -35,6 +35,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_ESL_PORT", "8021", "FreeSWITCH Event Socket port"),
     ("CALLCENTER_ESL_PASSWORD", "required when CALLCENTER_ESL_HOST is set", "Event Socket "
      "password (never FreeSWITCH's well-known default)"),
+    ("CALLCENTER_FREESWITCH_HTTP_URL", "CALLCENTER_PUBLIC_URL", "how FreeSWITCH reaches the "
+     "controller (xml_curl directory, json_cdr), when not the way browsers do"),
     ("CALLCENTER_FREESWITCH_HTTP_USER", "generated, kept in <instance>/secrets.json",
      "user FreeSWITCH presents to the xml_curl and json_cdr endpoints"),
     ("CALLCENTER_FREESWITCH_HTTP_PASSWORD", "generated, kept in <instance>/secrets.json",
@@ -62,6 +64,7 @@ class Settings:
     esl_host: str | None
     esl_port: int
     esl_password: str | None
+    freeswitch_http_url: str
     freeswitch_http_user: str
     freeswitch_http_password: str
     sip_domain: str
@@ -109,6 +112,8 @@ class Settings:
             raise ConfigError(
                 "CALLCENTER_ESL_PASSWORD is FreeSWITCH's well-known default: choose your own in "
                 "event_socket.conf.xml and here")
+        freeswitch_http_url = _http_url(get("CALLCENTER_FREESWITCH_HTTP_URL") or public_url,
+                                        "CALLCENTER_FREESWITCH_HTTP_URL")
         sip_domain = get("CALLCENTER_SIP_DOMAIN") or public.hostname
         needed = [key for key, name in _GENERATED.items() if not get(name)]
         kept = _kept_secrets(instance_dir, needed)
@@ -122,6 +127,7 @@ class Settings:
             esl_host=esl_host,
             esl_port=_port(get("CALLCENTER_ESL_PORT") or "8021", "CALLCENTER_ESL_PORT"),
             esl_password=esl_password,
+            freeswitch_http_url=freeswitch_http_url,
             freeswitch_http_user=get("CALLCENTER_FREESWITCH_HTTP_USER")
             or kept.get("freeswitch_http_user", ""),
             freeswitch_http_password=get("CALLCENTER_FREESWITCH_HTTP_PASSWORD")
@@ -135,6 +141,14 @@ class Settings:
                                 or instance_dir / "recordings").resolve(),
             log_level=_log_level(get("CALLCENTER_LOG_LEVEL") or "INFO"),
         )
+
+
+def _http_url(value: str, name: str) -> str:
+    url = value.rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"{name} must be an http(s) URL like http://10.0.0.5:8080, not {value!r}")
+    return url
 
 
 def check_database_url(url: str) -> None:

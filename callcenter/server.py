@@ -10,14 +10,14 @@ import signal
 import gevent
 from gevent.event import Event
 from gevent.pywsgi import WSGIServer
-from sqlalchemy import select
 
 from .app import create_app
 from .config import Settings
 from .db import Database, DatabaseError
 from .esl.connection import Link
+from .live import Hub
 from .log import setup_logging
-from .models import Agent
+from .switchboard import Switchboard
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def run(settings: Settings) -> None:
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
 
     switch = start_switch(settings, database)
-    app = create_app(settings, database, switch.link)
+    app = create_app(settings, database, switch.link, switch.board, switch.hub)
     server = WSGIServer((settings.http_host, settings.http_port), app, log=None,
                         error_log=logging.getLogger("callcenter.http"))
     server.start()
@@ -49,14 +49,16 @@ def run(settings: Settings) -> None:
 
 
 class Switch:
-    """The ESL link, and the simulator behind it when no FreeSWITCH is configured."""
+    """The ESL link, the switchboard on it, the live hub it pushes to, and the simulator behind
+    the link when no FreeSWITCH is configured."""
 
-    def __init__(self, link: Link, simulator=None):
-        self.link = link
+    def __init__(self, link: Link, board: Switchboard, hub: Hub, simulator=None):
+        self.link, self.board, self.hub = link, board, hub
         self.simulator = simulator
 
     def stop(self) -> None:
         self.link.stop()
+        self.board.stop()
         if self.simulator is not None:
             self.simulator.stop()
 
@@ -71,10 +73,6 @@ def start_switch(settings: Settings, database: Database) -> Switch:
         simulator = Simulator(password, domain=settings.sip_domain, gateway=settings.gateway,
                               recordings_dir=str(settings.recordings_dir), auto_register=True)
         simulator.start()
-        # The demo's softphones: every agent's extension is registered, as a browser would be.
-        with database.session() as session:
-            for extension in session.scalars(select(Agent.extension)):
-                simulator.register(extension)
         host, port = "127.0.0.1", simulator.port
         log.info("switch: built-in simulator on 127.0.0.1:%d", port)
     else:
@@ -82,5 +80,15 @@ def start_switch(settings: Settings, database: Database) -> Switch:
         log.info("switch: FreeSWITCH at %s:%d", host, port)
     link = Link(host, port, password)
     link.on_resync(lambda: log.info("switch link up: %s:%d", host, port))
+    hub = Hub()
+    board = Switchboard.from_settings(settings, link, database, hub)
+    if simulator is not None:
+        # The demo's softphones: each agent's extension is registered as soon as the
+        # switchboard knows the agent, as a browser would register it.
+        def softphone(view) -> None:
+            registration = simulator.directory.register(view.extension)
+            board.roster.note_registration(view.extension, registration.call_id)
+        board.roster.discovered = softphone
+    board.start()
     link.start()
-    return Switch(link, simulator)
+    return Switch(link, board, hub, simulator)

@@ -1,1 +1,8 @@
-"""The call-center brain: legs, calls, agents, queues, dialer, CDR (no Flask, no sockets)."""
+"""The call-center brain: legs and calls from FreeSWITCH's events, agents, the dialer, CDRs.
+Imports neither Flask nor sockets."""
+
+from .agents import AgentError
+from .board import Switchboard
+from .dialer import DialError, SwitchUnavailable
+
+__all__ = ["AgentError", "DialError", "SwitchUnavailable", "Switchboard"]

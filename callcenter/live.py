@@ -1,0 +1,205 @@
+"""The live hub: the switchboard publishes small deltas, each browser socket reads its own queue.
+
+Everything runs in one gevent hub. `Hub.publish` runs in the switchboard's greenlet, so it never
+blocks, never yields and never raises: each subscription has a bounded queue, and a subscription
+that falls behind has its queue dropped and is owed a fresh snapshot instead (amortised O(1) for
+the publisher: every queued message is appended once and freed once). A snapshot reflects the
+state when it is taken, so the messages dropped with the queue lose nothing.
+
+Every message carries `seq`, one hub-wide counter. A supervisor's subscription sees every seq;
+an agent's sees a rising subset (only its own agent's messages). A snapshot carries the seq it
+was taken at; messages after it have a higher seq.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from gevent.event import Event
+
+log = logging.getLogger(__name__)
+
+SnapshotProvider = Callable[[int | None], dict]
+
+
+def empty_view(agent_id: int | None) -> dict:
+    """The snapshot before the switchboard provides one: nothing to show."""
+    return {"agents": [], "calls": []}
+
+
+class Message(dict):
+    """A delivered message. One instance is shared by every subscriber, so nobody may change it;
+    `text` is its JSON, encoded once however many sockets send it."""
+
+    __slots__ = ("_text",)
+
+    @property
+    def text(self) -> str:
+        try:
+            return self._text
+        except AttributeError:
+            self._text = json.dumps(self, separators=(",", ":"), default=str)
+            return self._text
+
+
+def encode(message: dict) -> str:
+    """JSON text for a socket frame (cached on hub messages)."""
+    if isinstance(message, Message):
+        return message.text
+    return json.dumps(message, separators=(",", ":"), default=str)
+
+
+class Hub:
+    def __init__(self, queue_size: int = 256) -> None:
+        if not isinstance(queue_size, int) or queue_size < 1:
+            raise ValueError(f"queue_size must be a positive integer, not {queue_size!r}")
+        self.queue_size = queue_size
+        self._seq = 0
+        self._everything: set[Subscription] = set()           # supervisors and admins
+        self._by_agent: dict[int, set[Subscription]] = {}
+        self._count = 0
+        self._snapshot: SnapshotProvider = empty_view
+
+    @property
+    def seq(self) -> int:
+        """The seq of the last message published (0 before the first)."""
+        return self._seq
+
+    @property
+    def subscribers(self) -> int:
+        return self._count
+
+    def set_snapshot(self, provider: SnapshotProvider) -> None:
+        """provider(agent_id) -> {"agents": [...], "calls": [...]} for that agent's view;
+        provider(None) -> everything (supervisors/admins). Default provider: empty lists."""
+        if not callable(provider):
+            raise TypeError(f"the snapshot provider must be callable, not {provider!r}")
+        self._snapshot = provider
+
+    def publish(self, message: dict, agent_id: int | None = None) -> None:
+        """Deliver to every supervisor/admin subscription, and to subscriptions of agent_id.
+        Adds "seq" (one hub-wide counter). Never blocks, never yields, never raises."""
+        try:
+            if not isinstance(message, dict):
+                log.error("live: dropped a message that is not a dict: %r", message)
+                return
+            self._seq += 1
+            delivered = Message(message)
+            delivered["seq"] = self._seq
+            for subscription in self._everything:
+                subscription._deliver(delivered)
+            if agent_id is not None:
+                for subscription in self._by_agent.get(agent_id, ()):
+                    subscription._deliver(delivered)
+        except Exception:       # the switchboard's greenlet must go on whatever happens here
+            log.exception("live: a message was not delivered")
+
+    def subscribe(self, agent_id: int | None) -> Subscription:
+        """agent_id None: sees everything."""
+        if agent_id is not None and (not isinstance(agent_id, int) or isinstance(agent_id, bool)):
+            raise TypeError(f"agent_id must be an int or None, not {agent_id!r}")
+        subscription = Subscription(self, agent_id)
+        if agent_id is None:
+            self._everything.add(subscription)
+        else:
+            self._by_agent.setdefault(agent_id, set()).add(subscription)
+        self._count += 1
+        return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        if subscription.agent_id is None:
+            self._everything.discard(subscription)
+        else:
+            mine = self._by_agent.get(subscription.agent_id)
+            if mine is not None:
+                mine.discard(subscription)
+                if not mine:
+                    del self._by_agent[subscription.agent_id]
+        self._count -= 1
+
+    def _take_snapshot(self, agent_id: int | None) -> Message:
+        # The seq is read before the provider runs: if the provider yields and messages are
+        # published meanwhile, they follow the snapshot (a client may apply one twice; deltas
+        # carry whole objects, so that is harmless), and none is lost.
+        seq = self._seq
+        snapshot = Message({"type": "snapshot", "seq": seq, **self._snapshot(agent_id)})
+        snapshot["type"], snapshot["seq"] = "snapshot", seq
+        return snapshot
+
+
+class Subscription:
+    """One socket's view of the hub. Read it from one greenlet at a time."""
+
+    def __init__(self, hub: Hub, agent_id: int | None) -> None:
+        self.agent_id = agent_id
+        self.overflows = 0                  # how many times its queue was dropped
+        self._hub = hub
+        self._limit = hub.queue_size
+        self._queue: deque[Message] = deque()
+        self._owed_snapshot = True          # the first message is always a snapshot
+        self._closed = False
+        self._waiting = False
+        self._ready = Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _deliver(self, message: Message) -> None:
+        # The publisher's path: plain attribute work, and Event.set only schedules a wake-up.
+        if self._owed_snapshot:
+            return                          # the snapshot it will get covers this message
+        queue = self._queue
+        if len(queue) >= self._limit:
+            queue.clear()
+            self._owed_snapshot = True
+            self.overflows += 1
+        else:
+            queue.append(message)
+        if self._waiting:
+            self._ready.set()
+
+    def get(self, timeout: float | None = None) -> dict | None:
+        """The next message; the first is {"type": "snapshot", "seq": <hub seq now>, **view}.
+        After an overflow, the queued messages are dropped and the next get() returns a fresh
+        snapshot. None on timeout, or once closed."""
+        if self._closed:
+            return None
+        if not self._owed_snapshot and not self._queue:
+            self._ready.clear()
+            self._waiting = True
+            try:
+                self._ready.wait(timeout)
+            finally:
+                self._waiting = False
+            if self._closed:
+                return None
+        if self._owed_snapshot:
+            self._owed_snapshot = False
+            self._queue.clear()
+            try:
+                return self._hub._take_snapshot(self.agent_id)
+            except BaseException:
+                self._owed_snapshot = True
+                raise
+        if self._queue:
+            return self._queue.popleft()
+        return None
+
+    def close(self) -> None:
+        """Leave the hub; a greenlet waiting in get() wakes with None. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.clear()
+        self._hub._unsubscribe(self)
+        self._ready.set()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

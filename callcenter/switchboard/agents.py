@@ -1,0 +1,266 @@
+"""Agents as the switchboard sees them: status (chosen by the agent), state (set by calls),
+softphone registration (from sofia events) and the wrap-up timer.
+
+The in-memory roster is the live truth; every change is written to the database through the
+store and published to the live hub.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..clock import Clock, Timer
+from ..esl.protocol import Event
+from ..models import Agent, AgentState, AgentStatus, User
+
+log = logging.getLogger(__name__)
+
+
+class AgentError(Exception):
+    """An action an agent may not take now; the message says why, for the agent to read."""
+
+
+@dataclass
+class AgentView:
+    """One agent in memory. `contacts` are the registration tokens (SIP Call-IDs) of its
+    softphones: one agent may have several tabs or devices registered at once."""
+    id: int
+    extension: str
+    name: str
+    status: AgentStatus
+    state: AgentState
+    wrapup_seconds: int
+    always_record: bool
+    contacts: set[str] = field(default_factory=set)
+    call_id: str | None = None            # the call it is on (or wrapping up)
+    wrapup_timer: Timer | None = None
+    active: bool = True
+
+    @property
+    def registered(self) -> bool:
+        return bool(self.contacts)
+
+    def as_message(self) -> dict:
+        return {"id": self.id, "extension": self.extension, "name": self.name,
+                "status": self.status.value, "state": self.state.value,
+                "registered": self.registered, "call_id": self.call_id}
+
+
+def _when(clock: Clock) -> datetime:
+    return datetime.fromtimestamp(clock.now(), UTC)
+
+
+class Roster:
+    """Every agent, their registration, status and state."""
+
+    def __init__(self, clock: Clock, submit: Callable[[Callable[[Session], None]], None],
+                 publish: Callable[[dict, int | None], None],
+                 load: Callable[[], Iterable[tuple[Agent, User]]],
+                 discovered: Callable[[AgentView], None] | None = None) -> None:
+        self._clock = clock
+        self.discovered = discovered  # told of each agent the roster learns of
+        self._submit = submit
+        self._publish = publish
+        self._load = load
+        self.agents: dict[int, AgentView] = {}
+        self._by_extension: dict[str, int] = {}
+        # Registrations seen for extensions that are not (yet) agents: kept so an agent added
+        # later is known to be registered.
+        self._contacts: dict[str, set[str]] = {}
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """(Re)read agents from the database; registrations and live states are kept."""
+        for agent, user in self._load():
+            view = self.agents.get(agent.id)
+            if view is None:
+                view = AgentView(agent.id, agent.extension, user.username, agent.status,
+                                 agent.state, agent.wrapup_seconds, agent.always_record,
+                                 contacts=self._contacts.setdefault(agent.extension, set()))
+                # A state left by a previous run with no call behind it is stale.
+                if view.state is not AgentState.IDLE:
+                    view.state = AgentState.IDLE
+                    self._write(view, state=True)
+                self.agents[agent.id] = view
+                self._by_extension[agent.extension] = agent.id
+                if self.discovered is not None:
+                    self.discovered(view)
+            else:
+                view.wrapup_seconds, view.always_record = agent.wrapup_seconds, agent.always_record
+                view.status, view.name = agent.status, user.username
+            view.active = user.active
+            if view.registered != agent.registered:
+                self._write(view, registered=True)
+            self._by_extension[agent.extension] = agent.id
+
+    def get(self, agent_id: int) -> AgentView:
+        view = self.agents.get(agent_id)
+        if view is None:
+            self.reload()  # added since we started
+            view = self.agents.get(agent_id)
+        if view is None:
+            raise AgentError("you are not set up as an agent")
+        return view
+
+    def by_extension(self, extension: str) -> AgentView | None:
+        agent_id = self._by_extension.get(extension)
+        return self.agents.get(agent_id) if agent_id is not None else None
+
+    # -- status: chosen by the agent ------------------------------------------------------------
+
+    def set_status(self, agent_id: int, status: AgentStatus) -> AgentView:
+        view = self.get(agent_id)
+        if view.status is not status:
+            view.status = status
+            self._write(view, status=True)
+            self._announce(view)
+        return view
+
+    # -- state: set by calls --------------------------------------------------------------------
+
+    def set_state(self, view: AgentView, state: AgentState, call_id: str | None) -> None:
+        if view.wrapup_timer is not None:
+            view.wrapup_timer.cancel()
+            view.wrapup_timer = None
+        changed = view.state is not state or view.call_id != call_id
+        view.state, view.call_id = state, call_id
+        if changed:
+            self._write(view, state=True)
+            self._announce(view)
+
+    def wrap_up(self, view: AgentView, call_id: str) -> None:
+        """After a call the agent talked on: Wrap-up for its wrap-up time, then Idle."""
+        if view.wrapup_seconds <= 0:
+            self.set_state(view, AgentState.IDLE, None)
+            return
+        self.set_state(view, AgentState.WRAP_UP, call_id)
+        view.wrapup_timer = self._clock.call_later(view.wrapup_seconds, self._wrapup_over,
+                                                   view, call_id)
+
+    def finish_wrap_up(self, view: AgentView) -> None:
+        """The agent is done early (disposition saved, or a new call)."""
+        if view.state is AgentState.WRAP_UP:
+            self.set_state(view, AgentState.IDLE, None)
+
+    def _wrapup_over(self, view: AgentView, call_id: str) -> None:
+        if view.state is AgentState.WRAP_UP and view.call_id == call_id:
+            view.wrapup_timer = None
+            self.set_state(view, AgentState.IDLE, None)
+
+    # -- registration: from sofia events ----------------------------------------------------------
+
+    def on_register(self, event: Event) -> None:
+        self._registration(event, add=True)
+
+    def on_unregister(self, event: Event) -> None:
+        self._registration(event, add=False)
+
+    def _registration(self, event: Event, add: bool) -> None:
+        if event.get("profile-name", "internal") != "internal":
+            return
+        extension = event.get("from-user") or event.get("user") or event.get("username")
+        token = event.get("call-id") or event.get("contact") or ""
+        if not extension:
+            return
+        contacts = self._contacts.setdefault(extension, set())
+        before = bool(contacts)
+        if add:
+            contacts.add(token)
+        elif token in contacts:
+            contacts.discard(token)
+        else:
+            contacts.clear()  # an unregister we cannot match: trust it for the extension
+        self._registration_changed(extension, before)
+
+    def note_registration(self, extension: str, token: str) -> None:
+        """A registration known before its sofia::register event arrives (the built-in
+        simulator registers an agent's softphone the moment the agent appears)."""
+        contacts = self._contacts.setdefault(extension, set())
+        before = bool(contacts)
+        contacts.add(token)
+        self._registration_changed(extension, before)
+
+    def mark_unregistered(self, extension: str) -> None:
+        """FreeSWITCH said USER_NOT_REGISTERED for an agent we believed registered."""
+        contacts = self._contacts.setdefault(extension, set())
+        before = bool(contacts)
+        contacts.clear()
+        self._registration_changed(extension, before)
+
+    def resync_registrations(self, reply: str) -> None:
+        """Rebuild registrations from `show registrations as json`."""
+        try:
+            rows = json.loads(reply).get("rows") or []
+        except (ValueError, AttributeError):
+            log.warning("show registrations: unreadable reply %r", reply[:200])
+            return
+        seen: dict[str, set[str]] = {}
+        for row in rows:
+            user = row.get("reg_user")
+            if user:
+                seen.setdefault(user, set()).add(row.get("token") or row.get("url") or "")
+        for extension in set(self._contacts) | set(seen):
+            contacts = self._contacts.setdefault(extension, set())
+            before = bool(contacts)
+            contacts.clear()
+            contacts.update(seen.get(extension, ()))
+            self._registration_changed(extension, before)
+
+    def _registration_changed(self, extension: str, before: bool) -> None:
+        view = self.by_extension(extension)
+        if view is None or view.registered == before:
+            return
+        log.info("agent %s %s", extension, "registered" if view.registered else "unregistered",
+                 extra={"agent": extension})
+        self._write(view, registered=True)
+        self._announce(view)
+
+    # -- persistence and pushes ----------------------------------------------------------------
+
+    def _announce(self, view: AgentView) -> None:
+        self._publish({"type": "agent", "agent": view.as_message()}, view.id)
+
+    def _write(self, view: AgentView, *, status: bool = False, state: bool = False,
+               registered: bool = False) -> None:
+        values: dict = {}
+        now = _when(self._clock)
+        if status:
+            values.update(status=view.status, status_changed_at=now)
+        if state:
+            values.update(state=view.state, state_changed_at=now)
+        if registered:
+            values.update(registered=view.registered)
+        agent_id = view.id
+
+        def write(session: Session) -> None:
+            session.execute(update(Agent).where(Agent.id == agent_id).values(**values))
+
+        self._submit(write)
+
+    def note_call_ended(self, view: AgentView) -> None:
+        now = _when(self._clock)
+        agent_id = view.id
+
+        def write(session: Session) -> None:
+            session.execute(update(Agent).where(Agent.id == agent_id)
+                            .values(last_call_ended_at=now))
+
+        self._submit(write)
+
+
+def load_agents(session_factory) -> Callable[[], list[tuple[Agent, User]]]:
+    """A loader reading every agent with its user, detached from the session."""
+    def load() -> list[tuple[Agent, User]]:
+        with session_factory() as session:
+            rows = session.execute(select(Agent, User).join(User, Agent.user_id == User.id)).all()
+            session.expunge_all()
+            return [(agent, user) for agent, user in rows]
+    return load

@@ -1,0 +1,300 @@
+"""The switchboard: wires FreeSWITCH's events to legs, calls, agents, the dialer and the CDR
+writer, and offers the actions the web layer may ask for.
+
+Everything here runs in gevent greenlets without locks: handlers never yield while state is
+half-changed (commands go out through the Sender, writes through the Store, pushes through the
+hub, none of which yields).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from ..clock import Clock, RealClock
+from ..esl import commands
+from ..esl.connection import ESLError
+from ..esl.protocol import Event
+from ..models import AgentState, AgentStatus, CallLeg, HangupBy
+from ..models import Call as CallRow
+from .agents import AgentError, AgentView, Roster, load_agents
+from .cdr import LegRecord, write_leg
+from .dialer import Dialer, DialError, DialTimes, SwitchUnavailable
+from .legs import Call, Happened, Leg, Legs, Outcome, Progress
+from .resync import bridged_pairs, json_rows, rebuild
+from .sender import Sender
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+CHANNEL_EVENTS = (
+    "CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
+    "CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HOLD", "CHANNEL_UNHOLD",
+    "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
+)
+# The cause a call is closed with when FreeSWITCH no longer has its legs after a reconnect
+# (it restarted, or the calls ended while we were away and their CDRs come by json_cdr).
+LOST_CAUSE = "LOSE_RACE"
+
+
+def _when(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+class Switchboard:
+    def __init__(self, link, database, *, hub=None, clock: Clock | None = None,
+                 domain: str = "127.0.0.1", gateway: str = "carrier",
+                 caller_id: str | None = None, times: DialTimes | None = None) -> None:
+        self.link = link
+        self.clock = clock or RealClock()
+        self.hub = hub
+        self.sessions = database.sessions
+        self.store = Store(database.sessions)
+        self.sender = Sender(link)
+        self.legs = Legs()
+        self.roster = Roster(self.clock, self.store.submit, self._publish,
+                             load_agents(database.sessions))
+        self.dialer = Dialer(legs=self.legs, roster=self.roster, sender=self.sender,
+                             clock=self.clock, domain=domain, gateway=gateway,
+                             caller_id=caller_id, times=times or DialTimes(),
+                             ended=self._finish, changed=self._announce)
+        for name in CHANNEL_EVENTS:
+            link.on(name, self._on_channel)
+        link.on("sofia::register", self.roster.on_register)
+        link.on("sofia::unregister", self.roster.on_unregister)
+        link.on("sofia::expire", self.roster.on_unregister)
+        link.on_resync(self._resync)
+        if hub is not None:
+            hub.set_snapshot(self.snapshot)
+
+    @classmethod
+    def from_settings(cls, settings, link, database, hub=None, clock=None) -> Switchboard:
+        return cls(link, database, hub=hub, clock=clock, domain=settings.sip_domain,
+                   gateway=settings.gateway, caller_id=settings.outbound_caller_id)
+
+    def start(self) -> None:
+        self.roster.reload()
+        self.store.start()
+
+    def stop(self) -> None:
+        self.store.stop()
+
+    # -- actions (called from web requests) ------------------------------------------------------
+
+    def dial(self, agent_id: int, number: str) -> Call:
+        agent = self.roster.get(agent_id)
+        call = self.dialer.dial(agent, number, connected=self.link.connected)
+        self._write_new_call(call, agent)
+        self._announce(call)
+        log.info("dial %s for agent %s", call.number, agent.extension,
+                 extra={"call_id": call.id, "agent": agent.extension})
+        return call
+
+    def hang_up(self, call_id: str, by: HangupBy = HangupBy.AGENT) -> Call:
+        call = self.legs.calls.get(call_id)
+        if call is None or call.ended:
+            raise DialError("this call has already ended")
+        if not self.link.connected:
+            raise SwitchUnavailable("the phone system (FreeSWITCH) is unreachable; "
+                                    "try again in a moment")
+        self.dialer.hang_up(call, by)
+        log.info("hang up by %s", by.value, extra={"call_id": call.id})
+        return call
+
+    def set_status(self, agent_id: int, status: AgentStatus) -> AgentView:
+        return self.roster.set_status(agent_id, status)
+
+    def agent(self, agent_id: int) -> AgentView:
+        return self.roster.get(agent_id)
+
+    def call(self, call_id: str) -> Call | None:
+        return self.legs.calls.get(call_id)
+
+    def snapshot(self, agent_id: int | None) -> dict:
+        if agent_id is None:
+            agents = list(self.roster.agents.values())
+            calls = list(self.legs.calls.values())
+        else:
+            agents = [a for a in self.roster.agents.values() if a.id == agent_id]
+            calls = [c for c in self.legs.calls.values() if c.agent_id == agent_id]
+        return {"agents": [a.as_message() for a in agents],
+                "calls": [c.as_message() for c in calls]}
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def _on_channel(self, event: Event) -> None:
+        applied = self.legs.apply(event)
+        if applied is None:
+            return
+        leg, happened = applied
+        call = self.legs.call_of(leg)
+        if call is None:
+            return
+        if happened is Happened.COMPLETED:
+            leg.recorded = True
+            self._record_leg(event)
+        elif happened is Happened.CREATED:
+            self._write_leg_seen(leg)
+        if happened is Happened.BRIDGED:
+            self.dialer.on_bridged(call)
+        if not call.ended:
+            self.dialer.on_leg(call, leg, happened, event)
+        if happened in (Happened.HUNG_UP, Happened.COMPLETED):
+            self._maybe_finish(call)
+
+    def _maybe_finish(self, call: Call) -> None:
+        if call.ended:
+            return
+        if all(leg.completed or (not leg.seen and leg.hung_up) for leg in self.legs.legs_of(call)):
+            self._finish(call)
+
+    def _finish(self, call: Call) -> None:
+        """Every leg is gone: the agent moves on, the page hears how it ended."""
+        if call.ended:
+            return
+        call.progress = Progress.ENDED
+        call.ended_at = self.clock.now()
+        if call.outcome is None:
+            call.outcome, call.cause = Outcome.FAILED, call.cause or "NORMAL_UNSPECIFIED"
+        self.dialer._cancel_timers(call)
+        agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
+        if agent is not None and agent.call_id == call.id:
+            agent_leg = self.legs.legs.get(call.agent_leg or "")
+            if agent_leg is not None and agent_leg.answered:
+                self.roster.wrap_up(agent, call.id)
+            else:
+                self.roster.set_state(agent, AgentState.IDLE, None)
+            self.roster.note_call_ended(agent)
+        if not all(leg.recorded for leg in self.legs.legs_of(call)):
+            self._write_unrecorded_legs(call)
+        self._announce(call)
+        log.info("call ended: %s (%s)", call.outcome.value, call.cause,
+                 extra={"call_id": call.id})
+        self.legs.forget(call)
+
+    def _resync(self) -> None:
+        """After (re)connecting: registrations and live legs from FreeSWITCH itself. Calls
+        whose legs are all gone are closed; calls live in FreeSWITCH but unknown here (the
+        controller restarted) are rebuilt from the database."""
+        try:
+            self.roster.resync_registrations(self.link.api(commands.show_registrations()))
+            channels = json_rows(self.link.api(commands.show_channels()), "show channels")
+            calls = json_rows(self.link.api(commands.show_calls()), "show calls")
+        except ESLError as exc:
+            log.warning("resync failed: %s", exc)
+            return
+        if channels is None or calls is None:
+            return
+        live = {row["uuid"]: row for row in channels if row.get("uuid")}
+        for call in list(self.legs.calls.values()):
+            for leg in list(self.legs.legs_of(call)):
+                if leg.alive and leg.seen and leg.uuid not in live:
+                    # Gone while we were away: its CDR (if FreeSWITCH lived) comes by json_cdr.
+                    leg.hung_up = leg.completed = True
+                    leg.cause = leg.cause or LOST_CAUSE
+            if all(not leg.alive for leg in self.legs.legs_of(call)) and not call.ended:
+                if call.outcome is None:
+                    call.outcome, call.cause, call.hangup_by = (
+                        Outcome.FAILED, LOST_CAUSE, HangupBy.SYSTEM)
+                self._finish(call)
+        self.store.flush(10)  # the rows a rebuild reads must be written first
+        with self.sessions() as session:
+            rebuilt = rebuild(session, self.legs, live, bridged_pairs(calls))
+        for call in rebuilt:
+            self._adopt(call)
+
+    def _adopt(self, call: Call) -> None:
+        """A call rebuilt after a restart: the agent is on it, a lone leg is released."""
+        log.info("call rebuilt from FreeSWITCH: %s", call.progress.value,
+                 extra={"call_id": call.id})
+        agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
+        if agent is not None:
+            self.roster.set_state(agent, AgentState.IN_CALL, call.id)
+        alive = [leg for leg in self.legs.legs_of(call) if leg.alive]
+        if len(alive) == 1 and alive[0].bridged_to is None:
+            # Half a call (its partner left while we were away, or was never dialled).
+            self.dialer.hang_up(call, HangupBy.SYSTEM)
+        elif call.progress is not Progress.ANSWERED:
+            self.dialer.restart_timer(call)
+        self._announce(call)
+        if all(not leg.alive for leg in self.legs.legs_of(call)):
+            self._finish(call)
+
+    # -- pushes and writes ------------------------------------------------------------------------
+
+    def _publish(self, message: dict, agent_id: int | None) -> None:
+        if self.hub is not None:
+            self.hub.publish(message, agent_id)
+
+    def _announce(self, call: Call) -> None:
+        self._publish({"type": "call", "call": call.as_message()}, call.agent_id)
+
+    def _write_new_call(self, call: Call, agent: AgentView) -> None:
+        row = dict(id=call.id, direction=call.direction, agent_id=agent.id,
+                   customer_number=call.number, caller_id=call.caller_id,
+                   created_at=_when(call.created))
+        legs = [(leg.uuid, leg.role) for leg in self.legs.legs_of(call)]
+        created = _when(call.created)
+
+        def write(session: Session) -> None:
+            # A json_cdr post may have created the rows first (a call that ended at once).
+            if session.get(CallRow, row["id"]) is None:
+                session.add(CallRow(**row))
+            for uuid, role in legs:
+                if session.get(CallLeg, uuid) is None:
+                    session.add(CallLeg(uuid=uuid, call_id=row["id"], role=role,
+                                        created_at=created))
+
+        self.store.submit(write)
+
+    def _write_leg_seen(self, leg: Leg) -> None:
+        """A leg we originated exists: its row lets a resync find the call again."""
+        uuid, call_id, role, name = leg.uuid, leg.call_id, leg.role, leg.channel_name
+        created = _when(self.clock.now())
+
+        def write(session: Session) -> None:
+            row = session.get(CallLeg, uuid)
+            if row is None:
+                session.add(CallLeg(uuid=uuid, call_id=call_id, role=role, channel_name=name,
+                                    created_at=created))
+            elif not row.channel_name:
+                row.channel_name = name
+
+        self.store.submit(write)
+
+    def _record_leg(self, event: Event) -> None:
+        try:
+            record = LegRecord.from_event(event)
+        except ValueError as exc:
+            log.error("unreadable CHANNEL_HANGUP_COMPLETE for %s: %s", event.uuid, exc)
+            return
+        self.store.submit(lambda session: write_leg(session, record))
+
+    def _write_unrecorded_legs(self, call: Call) -> None:
+        """Legs that ended with no CHANNEL_HANGUP_COMPLETE of their own (never created, or gone
+        while we were away): what we know goes on their rows and on the call, where nothing
+        better is there yet. A json_cdr post for them, if one comes, recomputes the summary."""
+        call_id, cause = call.id, call.cause
+        by, ended = call.hangup_by or HangupBy.SYSTEM, _when(call.ended_at)
+        legs = [(leg.uuid, leg.cause or cause) for leg in self.legs.legs_of(call)
+                if not leg.recorded]
+
+        def write(session: Session) -> None:
+            row = session.get(CallRow, call_id)
+            if row is None:
+                return
+            row.hangup_cause = row.hangup_cause or cause
+            row.hangup_by = row.hangup_by or by
+            row.ended_at = row.ended_at or ended
+            for uuid, leg_cause in legs:
+                session.execute(update(CallLeg).where(CallLeg.uuid == uuid,
+                                                      CallLeg.ended_at.is_(None))
+                                .values(hangup_cause=leg_cause, ended_at=ended))
+
+        self.store.submit(write)
+
+
+__all__ = ["AgentError", "Switchboard"]

@@ -1,0 +1,576 @@
+"""The one CDR writer: ESL hangup events, mod_json_cdr posts and `cdr import` files meet here.
+
+Each FreeSWITCH leg ends with one CHANNEL_HANGUP_COMPLETE event and (with mod_json_cdr) one JSON
+document; both carry the same channel variables, so both become the same `LegRecord`, and
+`write_leg` upserts it by leg UUID. Either path alone gives the full CDR; both give the same rows.
+
+What a record says comes from the channel variables the switchboard sets on every leg
+(`cc_call_id`, `cc_role`, `cc_agent_id`, `cc_direction`, `cc_customer_number`, `cc_caller_id`,
+`cc_queue`, and `cc_hangup_by` just before it hangs a leg up for someone) and from FreeSWITCH's
+own (`*_uepoch` times, `billsec`, `hold_accum_seconds`, `hangup_cause`,
+`sip_hangup_disposition`). Where ours are missing (older captures, a leg tagged late):
+- role: a leg on the `sofia/internal/` profile or dialled as `user/...` is an agent's, any
+  other the customer's;
+- direction: `cc_queue` means inbound; a customer leg's own FreeSWITCH direction tells too (an
+  inbound caller is FreeSWITCH-inbound, a customer we dialled is FreeSWITCH-outbound); an agent
+  leg alone cannot tell.
+
+The Call's summary is recomputed from all its legs on every write (`summarize`), so the order
+legs arrive in never matters. Each leg's record is kept in CallLeg.raw_cdr: FreeSWITCH's own
+document when the JSON path brought one, else a small document of the same shape built from the
+event (marked `"cc_source": "esl"`, and replaced when FreeSWITCH's arrives).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote, unquote_plus
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ..models import Agent, Call, CallLeg, Direction, HangupBy, LegRole, Queue, utcnow
+
+if TYPE_CHECKING:
+    from ..db import Database
+    from ..esl.protocol import Event
+
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UUID = re.compile(r"[A-Za-z0-9-]{1,36}")
+_MAX_UEPOCH_DIGITS = 17  # about the year 5000: anything longer is garbage, not a time
+_ESL_SOURCE = "esl"
+# Lengths of the columns the cc_* values land in: a longer value is refused, not cut.
+_LIMITS = {"cc_call_id": 64, "cc_customer_number": 32, "cc_caller_id": 32, "cc_queue": 64}
+
+
+class CdrError(ValueError):
+    """A CDR that cannot be read; the message names what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class LegRecord:
+    """One leg's final account, from either path."""
+
+    uuid: str
+    call_id: str | None                # None: not a call-center leg
+    role: LegRole
+    agent_id: int | None = None
+    direction: Direction | None = None
+    customer_number: str = ""
+    caller_id: str = ""
+    queue_name: str | None = None
+    channel_name: str = ""
+    started: datetime | None = None
+    progress: datetime | None = None   # first ringing or early media
+    answered: datetime | None = None
+    bridged: datetime | None = None
+    ended: datetime | None = None
+    billsec: int = 0
+    hold_seconds: int = 0
+    hangup_cause: str | None = None
+    hangup_disposition: str | None = None
+    hangup_by_hint: HangupBy | None = None
+    raw: str | None = None             # the JSON document, on the JSON path only
+
+    @classmethod
+    def from_event(cls, event: Event) -> LegRecord:
+        """From a CHANNEL_HANGUP_COMPLETE `callcenter.esl.protocol.Event`."""
+        name = event.get("Event-Name")
+        if name != "CHANNEL_HANGUP_COMPLETE":
+            raise CdrError(f"a CDR comes from CHANNEL_HANGUP_COMPLETE, not {name or 'nothing'}")
+
+        def variable(key: str) -> str | None:
+            return event.get("variable_" + key)
+
+        return _read(variable,
+                     uuid=event.get("Unique-ID") or variable("uuid"),
+                     channel_name=event.get("Channel-Name") or variable("channel_name"),
+                     channel_direction=variable("direction") or event.get("Call-Direction"),
+                     cause=variable("hangup_cause") or event.get("Hangup-Cause"),
+                     raw=None)
+
+    @classmethod
+    def from_json_cdr(cls, document: str | bytes) -> LegRecord:
+        """From a mod_json_cdr document (variable values URL-encoded or not)."""
+        text = _text(document)
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise CdrError(f"the CDR is not JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise CdrError(f"the CDR is a JSON {type(doc).__name__}, not an object")
+        variables = doc.get("variables")
+        if not isinstance(variables, dict):
+            raise CdrError('the CDR has no "variables" object')
+
+        def variable(key: str) -> str | None:
+            value = variables.get(key)
+            if value is None:
+                return None
+            if not isinstance(value, str):
+                raise CdrError(f"variable {key} is a JSON {type(value).__name__}, not a string")
+            # mod_json_cdr URL-encodes values by default (encode-values); decoding a value it
+            # left plain changes nothing unless it holds a '%', which ours never do.
+            return unquote(value)
+
+        profile = _caller_profile(doc)
+        channel_data = doc.get("channel_data")
+        channel_data = channel_data if isinstance(channel_data, dict) else {}
+        return _read(variable,
+                     uuid=variable("uuid") or _str(profile.get("uuid")),
+                     channel_name=variable("channel_name") or _str(profile.get("chan_name")),
+                     channel_direction=variable("direction") or _str(channel_data.get("direction")),
+                     cause=variable("hangup_cause"),
+                     raw=text)
+
+    def as_json_cdr(self) -> str:
+        """The record as a small document of mod_json_cdr's shape that reads back the same."""
+        values: dict[str, str | None] = {
+            "uuid": self.uuid, "cc_call_id": self.call_id, "cc_role": self.role.value,
+            "cc_agent_id": None if self.agent_id is None else str(self.agent_id),
+            "cc_direction": self.direction.value if self.direction else None,
+            "cc_customer_number": self.customer_number, "cc_caller_id": self.caller_id,
+            "cc_queue": self.queue_name, "channel_name": self.channel_name,
+            "start_uepoch": _uepoch(self.started), "progress_uepoch": _uepoch(self.progress),
+            "answer_uepoch": _uepoch(self.answered), "bridge_uepoch": _uepoch(self.bridged),
+            "end_uepoch": _uepoch(self.ended), "billsec": str(self.billsec),
+            "hold_accum_seconds": str(self.hold_seconds), "hangup_cause": self.hangup_cause,
+            "sip_hangup_disposition": self.hangup_disposition,
+            "cc_hangup_by": self.hangup_by_hint.value if self.hangup_by_hint else None,
+        }
+        variables = {k: quote(v, safe="") for k, v in values.items() if v}
+        return json.dumps({"cc_source": _ESL_SOURCE, "variables": variables},
+                          separators=(",", ":"))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _read(variable: Callable[[str], str | None], *, uuid: str | None, channel_name: str | None,
+          channel_direction: str | None, cause: str | None, raw: str | None) -> LegRecord:
+    if not uuid:
+        raise CdrError("the CDR names no leg (no uuid)")
+    if not _UUID.fullmatch(uuid):
+        raise CdrError(f"leg uuid {uuid[:60]!r} is not a FreeSWITCH UUID")
+
+    def fail(message: str) -> CdrError:
+        return CdrError(f"CDR of leg {uuid}: {message}")
+
+    def ours(key: str) -> str:
+        value = (variable(key) or "").strip()
+        if len(value) > _LIMITS.get(key, 64):
+            raise fail(f"{key} is longer than {_LIMITS.get(key, 64)} characters: {value[:80]!r}")
+        return value
+
+    def choice(key: str, kind: type):
+        value = ours(key)
+        if not value:
+            return None
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(m.value for m in kind)
+            raise fail(f"{key} {value!r} is not one of {allowed}") from None
+
+    def time(key: str) -> datetime | None:
+        value = (variable(key) or "0").strip()
+        if not value.isascii() or not value.isdigit() or len(value) > _MAX_UEPOCH_DIGITS:
+            raise fail(f"{key} {value[:40]!r} is not a time in microseconds since 1970")
+        return None if int(value) == 0 else EPOCH + timedelta(microseconds=int(value))
+
+    def count(key: str) -> int:
+        value = (variable(key) or "0").strip()
+        if not value.isascii() or not value.isdigit() or len(value) > 9:
+            raise fail(f"{key} {value[:40]!r} is not a number of seconds")
+        return int(value)
+
+    agent_text = ours("cc_agent_id")
+    if agent_text and not (agent_text.isascii() and agent_text.isdigit() and len(agent_text) < 10):
+        raise fail(f"cc_agent_id {agent_text!r} is not an agent id")
+    channel_name = (channel_name or "")[:255]
+    queue_name = ours("cc_queue") or None
+    role = choice("cc_role", LegRole) or _infer_role(channel_name, variable)
+    direction = choice("cc_direction", Direction)
+    if direction is None and queue_name:
+        direction = Direction.INBOUND
+    elif direction is None and role is LegRole.CUSTOMER and channel_direction in ("inbound",
+                                                                                  "outbound"):
+        direction = Direction(channel_direction)
+    progress = [t for t in (time("progress_uepoch"), time("progress_media_uepoch")) if t]
+    return LegRecord(
+        uuid=uuid,
+        call_id=ours("cc_call_id") or None,
+        role=role,
+        agent_id=int(agent_text) if agent_text else None,
+        direction=direction,
+        customer_number=ours("cc_customer_number"),
+        caller_id=ours("cc_caller_id"),
+        queue_name=queue_name,
+        channel_name=channel_name,
+        started=time("start_uepoch"),
+        progress=min(progress) if progress else None,
+        answered=time("answer_uepoch"),
+        bridged=time("bridge_uepoch"),
+        ended=time("end_uepoch"),
+        billsec=count("billsec"),
+        hold_seconds=count("hold_accum_seconds"),
+        hangup_cause=(cause or "").strip()[:64] or None,
+        hangup_disposition=(variable("sip_hangup_disposition") or "").strip() or None,
+        hangup_by_hint=choice("cc_hangup_by", HangupBy),
+        raw=raw,
+    )
+
+
+def _infer_role(channel_name: str, variable: Callable[[str], str | None]) -> LegRole:
+    """No cc_role: agents' phones register on the internal profile and are dialled as user/."""
+    if (channel_name.startswith("sofia/internal/") or variable("originate_endpoint") == "user"
+            or variable("dialed_user")):
+        return LegRole.AGENT
+    return LegRole.CUSTOMER
+
+
+def _text(document: str | bytes) -> str:
+    if isinstance(document, str):
+        return document
+    try:
+        return bytes(document).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CdrError(f"the CDR is not UTF-8 text: {exc}") from None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _caller_profile(doc: dict) -> dict:
+    # mod_json_cdr adds "callflow" once per caller profile under the same key; JSON parsers keep
+    # the last, some writers make it a list. Only a fallback for uuid and channel name.
+    callflow = doc.get("callflow")
+    if isinstance(callflow, list):
+        callflow = callflow[0] if callflow else None
+    profile = callflow.get("caller_profile") if isinstance(callflow, dict) else None
+    return profile if isinstance(profile, dict) else {}
+
+
+def _uepoch(when: datetime | None) -> str | None:
+    return None if when is None else str((when - EPOCH) // timedelta(microseconds=1))
+
+
+def json_cdr_text(data: bytes | str) -> str:
+    """The JSON document in what mod_json_cdr posts or leaves in its err-log-dir: raw JSON
+    (`encode=false`), `cdr=<url-encoded JSON>` / url-encoded JSON (`encode=true`), or
+    `cdr=<base64>` / base64 (`encode=base64`)."""
+    text = _text(data).strip()
+    if text.startswith("cdr="):
+        text = text[4:]
+    if text.startswith("%"):
+        text = unquote_plus(text).strip()
+    elif text and not text.startswith(("{", "[")):
+        try:
+            text = base64.b64decode(text.replace("\n", ""), validate=True).decode().strip()
+        except (binascii.Error, ValueError):
+            text = ""
+        if not text.startswith("{"):
+            raise CdrError("the CDR is neither JSON nor URL-encoded or base64 JSON")
+    if not text:
+        raise CdrError("the CDR is empty")
+    return text
+
+
+# --- the summary -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallSummary:
+    direction: Direction
+    created_at: datetime
+    ringing_at: datetime | None
+    answered_at: datetime | None
+    bridged_at: datetime | None
+    ended_at: datetime | None
+    ring_seconds: int
+    talk_seconds: int
+    hold_seconds: int
+    hangup_cause: str | None
+    hangup_by: HangupBy | None
+
+
+_ROLE_ORDER = {LegRole.CUSTOMER: 0, LegRole.AGENT: 1, LegRole.SUPERVISOR: 2}
+_FAR = datetime.max.replace(tzinfo=UTC)
+
+
+def _leg_order(leg: LegRecord) -> tuple:
+    return (_ROLE_ORDER[leg.role], leg.started or _FAR, leg.uuid)
+
+
+def _end_order(leg: LegRecord) -> tuple:
+    # Who ended first; at the same instant, the leg whose far end hung up (recv_*) came first.
+    received = (leg.hangup_disposition or "").startswith("recv_")
+    return (leg.ended or _FAR, 0 if received else 1, *_leg_order(leg))
+
+
+def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
+    """The Call's summary from all its legs (`call` lends its own created_at and direction).
+
+    created_at: earliest of the call's own and the legs' starts; ringing_at / answered_at: the
+    customer leg's first progress (ringing or early media) / answer; bridged_at: earliest bridge;
+    ended_at: latest leg end. ring_seconds: customer answered (else its end) minus its start.
+    talk_seconds: from the later of the bridge and the customer's answer to the end (an agent
+    bridged on early media hears ringback, not the customer), 0 if the customer never answered.
+    hold_seconds: the most any leg held. hangup_cause: the customer leg's, else that of the leg
+    that ended first. hangup_by: a leg's cc_hangup_by, else the first leg to end: `recv_*` (its
+    far end hung up) gives that leg's side (supervisor counts as agent), else `system`.
+    Seconds are whole, rounded down, never negative.
+    """
+    legs = sorted(legs, key=_leg_order)
+    customer = next((leg for leg in legs if leg.role is LegRole.CUSTOMER), None)
+    by_end = sorted(legs, key=_end_order)
+    ended = [leg for leg in by_end if leg.ended]
+    first = ended[0] if ended else None
+
+    own = _aware(getattr(call, "created_at", None))
+    starts = [leg.started for leg in legs if leg.started] + ([own] if own else [])
+    bridges = [leg.bridged for leg in legs if leg.bridged]
+    ended_at = max((leg.ended for leg in ended), default=None)
+    bridged_at = min(bridges, default=None)
+
+    ring = talk = 0
+    if customer is not None and customer.started:
+        ring = _seconds(customer.started, customer.answered or customer.ended)
+    if customer is not None and customer.answered and bridged_at and ended_at:
+        talk = _seconds(max(bridged_at, customer.answered), ended_at)
+
+    cause = customer.hangup_cause if customer is not None else None
+    hint = next((leg.hangup_by_hint for leg in by_end if leg.hangup_by_hint), None)
+    if hint is None and first is not None:
+        if (first.hangup_disposition or "").startswith("recv_"):
+            hint = HangupBy.CUSTOMER if first.role is LegRole.CUSTOMER else HangupBy.AGENT
+        else:
+            hint = HangupBy.SYSTEM
+    said = next((leg.direction for leg in legs if leg.direction), None)
+    return CallSummary(
+        direction=said or getattr(call, "direction", None) or Direction.OUTBOUND,
+        created_at=min(starts, default=None) or utcnow(),
+        ringing_at=customer.progress if customer else None,
+        answered_at=customer.answered if customer else None,
+        bridged_at=bridged_at,
+        ended_at=ended_at,
+        ring_seconds=ring,
+        talk_seconds=talk,
+        hold_seconds=max((leg.hold_seconds for leg in legs), default=0),
+        hangup_cause=cause or (first.hangup_cause if first else None),
+        hangup_by=hint,
+    )
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int:
+    if start is None or end is None:
+        return 0
+    return max(0, (end - start) // timedelta(seconds=1))
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if when is None or when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=UTC)
+
+
+# --- the writer ------------------------------------------------------------------------------
+
+
+def write_leg(session: Session, record: LegRecord) -> Call | None:
+    """Upsert the leg by UUID and its Call by cc_call_id, recompute the Call's summary from all
+    its legs, and flush (the caller commits). None when the leg is not ours: no cc_call_id and
+    no CallLeg row of that UUID.
+
+    Idempotent, and the same whichever path brings a leg first. Safe against a second writer of
+    the same call in another transaction: missing rows are inserted with ON CONFLICT DO NOTHING
+    (no IntegrityError to recover from), then the Call row is locked (SELECT ... FOR UPDATE on
+    PostgreSQL; SQLite has one writer at a time anyway) before its legs are read, so the second
+    writer waits and then summarizes both legs instead of overwriting the first one's summary.
+    """
+    session.flush()  # our own pending rows first, so the inserts below see them
+    known = session.get(CallLeg, record.uuid)
+    # A leg we track stays in its call: one tagged too late (hung up before uuid_setvar) has
+    # no cc_call_id, and a leg never moves between calls.
+    call_id = known.call_id if known is not None else record.call_id
+    if call_id is None:
+        return None
+    if record.call_id not in (None, call_id):
+        log.warning("leg %s belongs to call %s, its CDR says %s: kept in %s",
+                    record.uuid, call_id, record.call_id, call_id)
+    first_seen = record.started or record.ended or utcnow()
+    _insert_missing(session, Call, id=call_id, direction=record.direction or Direction.OUTBOUND,
+                    created_at=first_seen)
+    call = _locked(session, Call, Call.id, call_id)
+    _insert_missing(session, CallLeg, uuid=record.uuid, call_id=call_id, role=record.role,
+                    created_at=first_seen)
+    leg = _locked(session, CallLeg, CallLeg.uuid, record.uuid)
+    _merge_leg(leg, record)
+    session.flush()
+
+    rows = session.scalars(select(CallLeg).where(CallLeg.call_id == call.id)).all()
+    records = [_stored_record(row) for row in rows]
+    _fill_switchboard_fields(session, call, records)
+    summary = summarize(call, records)
+    for name, value in vars(summary).items():
+        setattr(call, name, value)
+    session.flush()
+    return call
+
+
+def _insert_missing(session: Session, model: type, **values: Any) -> None:
+    table = model.__table__
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if dialect not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"the CDR writer does not support {dialect}")
+    session.execute(insert(table).values(**values).on_conflict_do_nothing())
+
+
+def _locked(session: Session, model: type, key: Any, value: str):
+    query = select(model).where(key == value).with_for_update()
+    return session.scalars(query.execution_options(populate_existing=True)).one()
+
+
+def _merge_leg(leg: CallLeg, record: LegRecord) -> None:
+    # The record is the leg's final word on times and cause; the row's role (the switchboard's)
+    # stays. FreeSWITCH's own document replaces one we built from the event, never the reverse.
+    if record.channel_name:
+        leg.channel_name = record.channel_name
+    if record.started:
+        leg.created_at = record.started
+    leg.answered_at = record.answered
+    leg.ended_at = record.ended
+    leg.hangup_cause = record.hangup_cause
+    if record.raw is not None:
+        if leg.raw_cdr is None or _built_from_event(leg.raw_cdr):
+            leg.raw_cdr = record.raw
+    elif leg.raw_cdr is None:
+        leg.raw_cdr = record.as_json_cdr()
+
+
+def _built_from_event(raw: str) -> bool:
+    try:
+        return json.loads(raw).get("cc_source") == _ESL_SOURCE
+    except (ValueError, AttributeError):
+        return False
+
+
+def _stored_record(row: CallLeg) -> LegRecord:
+    if row.raw_cdr is not None:
+        try:
+            record = LegRecord.from_json_cdr(row.raw_cdr)
+            return replace(record, role=row.role, call_id=row.call_id)
+        except CdrError as exc:  # only what parsed was stored; say so if that ever changes
+            log.error("stored CDR of leg %s no longer reads: %s", row.uuid, exc)
+    # A leg the switchboard knows whose CDR has not come (yet): what its row says.
+    return LegRecord(uuid=row.uuid, call_id=row.call_id, role=row.role,
+                     channel_name=row.channel_name, started=_aware(row.created_at),
+                     answered=_aware(row.answered_at), ended=_aware(row.ended_at),
+                     hangup_cause=row.hangup_cause)
+
+
+def _fill_switchboard_fields(session: Session, call: Call, legs: Iterable[LegRecord]) -> None:
+    """What the switchboard writes is kept; what it left empty the legs fill in."""
+    legs = sorted(legs, key=_leg_order)
+    if not call.customer_number:
+        call.customer_number = next((leg.customer_number for leg in legs
+                                     if leg.customer_number), "")
+    if not call.caller_id:
+        call.caller_id = next((leg.caller_id for leg in legs if leg.caller_id), "")
+    if call.agent_id is None:
+        for agent_id in dict.fromkeys(leg.agent_id for leg in legs if leg.agent_id is not None):
+            if session.get(Agent, agent_id) is not None:  # a deleted agent leaves it empty
+                call.agent_id = agent_id
+                break
+    if call.queue_id is None:
+        for name in dict.fromkeys(leg.queue_name for leg in legs if leg.queue_name):
+            queue_id = session.scalar(select(Queue.id).where(Queue.name == name))
+            if queue_id is not None:
+                call.queue_id = queue_id
+                break
+
+
+# --- importing mod_json_cdr's err-log-dir ----------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    imported: list[Path] = field(default_factory=list)
+    already_present: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)            # legs that are not ours
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"imported {len(self.imported)}, already present {len(self.already_present)}, "
+                f"skipped {len(self.skipped)} not ours, failed {len(self.failed)}")
+
+
+CDR_FILE_SUFFIX = ".cdr.json"
+
+
+def import_directory(db: Database, path: str | Path, *, remove: bool = False) -> ImportReport:
+    """Load the `[a_]<uuid>.cdr.json` files mod_json_cdr leaves in its err-log-dir (also in the
+    dated subdirectories `rotate` makes), one transaction per file. A file that cannot be read
+    or written is reported and left where it is; the rest still import. With `remove`, a file
+    whose leg is now in the database is deleted. Running it twice changes nothing the second
+    time. Raises DatabaseError when the database stops answering (nothing later is tried).
+    """
+    from ..db import DatabaseError
+
+    report = ImportReport()
+    for file in sorted(Path(path).rglob("*" + CDR_FILE_SUFFIX)):
+        if not file.is_file():
+            continue
+        try:
+            record = _read_file(file)
+            with db.session() as session:
+                known = session.get(CallLeg, record.uuid)
+                present = known is not None and known.raw_cdr is not None
+                call = write_leg(session, record)
+        except (OSError, CdrError) as exc:
+            report.failed.append((file, str(exc)))
+            continue
+        except OperationalError as exc:
+            raise DatabaseError(f"the database stopped answering at {file}: "
+                                f"{_first_line(exc.orig or exc)}") from None
+        except SQLAlchemyError as exc:
+            report.failed.append((file, f"database refused it: {_first_line(exc)}"))
+            continue
+        if call is None:
+            report.skipped.append(file)
+            continue
+        (report.already_present if present else report.imported).append(file)
+        if remove:
+            try:
+                file.unlink()
+            except OSError as exc:
+                report.failed.append((file, f"in the database, but not removed: {exc}"))
+    return report
+
+
+def _read_file(file: Path) -> LegRecord:
+    record = LegRecord.from_json_cdr(json_cdr_text(file.read_bytes()))
+    named = file.name[: -len(CDR_FILE_SUFFIX)].removeprefix("a_")
+    if _UUID.fullmatch(named) and len(named) == 36 and named != record.uuid:
+        raise CdrError(f"the file is named for leg {named}, but its CDR is of leg {record.uuid}")
+    return record
+
+
+def _first_line(exc: object) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

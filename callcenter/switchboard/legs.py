@@ -1,0 +1,268 @@
+"""Legs (one FreeSWITCH channel each, keyed by UUID) and the calls they make up, built from
+channel events.
+
+FreeSWITCH's event order is not always the textbook one: a leg's first event may not be
+CHANNEL_CREATE, an agent leg can be bridged before its `park` ran (no PARK at all), and a
+leg we originated can produce events before the originate's reply. So a leg is registered
+*before* its originate is sent (we chose its UUID), and each event only moves a leg forward:
+what was seen stays seen, whatever order it arrives in.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from ..esl.protocol import Event
+from ..models import Direction, HangupBy, LegRole
+
+log = logging.getLogger(__name__)
+
+
+class Happened(enum.Enum):
+    """What an event meant for its leg, once (a repeated event means nothing new)."""
+    CREATED = "created"
+    RINGING = "ringing"               # 180 (CHANNEL_PROGRESS)
+    EARLY_MEDIA = "early_media"       # 183 with SDP (CHANNEL_PROGRESS_MEDIA)
+    ANSWERED = "answered"
+    PARKED = "parked"
+    BRIDGED = "bridged"
+    UNBRIDGED = "unbridged"
+    HELD = "held"
+    UNHELD = "unheld"
+    HUNG_UP = "hung_up"
+    COMPLETED = "completed"           # CHANNEL_HANGUP_COMPLETE: the leg's CDR is final
+
+
+@dataclass
+class Leg:
+    uuid: str
+    call_id: str
+    role: LegRole
+    channel_name: str = ""
+    seen: bool = False                # any channel event arrived
+    ringing: bool = False
+    early_media: bool = False
+    answered: bool = False
+    parked: bool = False
+    bridged_to: str | None = None     # the partner while bridged
+    was_bridged: bool = False
+    held: bool = False
+    hung_up: bool = False
+    kill_sent: bool = False           # we asked FreeSWITCH to hang it up
+    completed: bool = False
+    recorded: bool = False            # its CHANNEL_HANGUP_COMPLETE reached the CDR writer
+    cause: str | None = None
+    disposition: str | None = None    # sip_hangup_disposition: recv_bye, send_cancel ...
+
+    @property
+    def alive(self) -> bool:
+        return not self.hung_up
+
+
+class Progress(enum.StrEnum):
+    """Where a call is, as the agent's page shows it."""
+    DIALING_AGENT = "dialing_agent"   # ringing the agent's own softphone
+    DIALING = "dialing"               # the agent answered; the customer's number is dialled
+    RINGING = "ringing"               # the customer's phone rings (180)
+    EARLY_MEDIA = "early_media"       # the carrier sends audio before the answer (183)
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+class Outcome(enum.StrEnum):
+    """How a call ended."""
+    ANSWERED = "answered"                   # talked, then someone hung up
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"                       # rejected or failed, with a cause
+    CANCELLED = "cancelled"                 # the agent hung up before the customer answered
+    AGENT_NO_ANSWER = "agent_no_answer"     # the agent's softphone did not pick up
+    AGENT_NOT_REGISTERED = "agent_not_registered"
+
+
+@dataclass
+class Call:
+    """One customer interaction in memory; the Call row (the CDR) is written from it."""
+    id: str
+    direction: Direction
+    agent_id: int | None
+    number: str
+    caller_id: str = ""
+    created: float = 0.0
+    agent_leg: str | None = None
+    customer_leg: str | None = None
+    progress: Progress = Progress.DIALING_AGENT
+    outcome: Outcome | None = None
+    cause: str | None = None
+    hangup_by: HangupBy | None = None
+    ringing_at: float | None = None
+    answered_at: float | None = None
+    bridged_at: float | None = None
+    ended_at: float | None = None
+    bridge_sent: bool = False
+    recording: str | None = None
+    timers: list = field(default_factory=list)
+
+    @property
+    def ended(self) -> bool:
+        return self.progress is Progress.ENDED
+
+    def as_message(self) -> dict:
+        return {
+            "id": self.id, "direction": self.direction.value, "agent_id": self.agent_id,
+            "number": self.number, "caller_id": self.caller_id, "progress": self.progress.value,
+            "outcome": self.outcome.value if self.outcome else None, "cause": self.cause,
+            "hangup_by": self.hangup_by.value if self.hangup_by else None,
+            "created": self.created, "answered_at": self.answered_at,
+            "bridged_at": self.bridged_at, "ended_at": self.ended_at,
+            "recording": self.recording,
+        }
+
+
+class Legs:
+    """Every leg and call the switchboard knows, and what each channel event did to them."""
+
+    def __init__(self) -> None:
+        self.legs: dict[str, Leg] = {}
+        self.calls: dict[str, Call] = {}
+
+    def add_call(self, call: Call) -> Call:
+        self.calls[call.id] = call
+        return call
+
+    def add_leg(self, call: Call, uuid: str, role: LegRole) -> Leg:
+        leg = Leg(uuid, call.id, role)
+        self.legs[uuid] = leg
+        if role is LegRole.AGENT:
+            call.agent_leg = uuid
+        elif role is LegRole.CUSTOMER:
+            call.customer_leg = uuid
+        return leg
+
+    def call_of(self, leg: Leg) -> Call | None:
+        return self.calls.get(leg.call_id)
+
+    def legs_of(self, call: Call) -> Iterator[Leg]:
+        for uuid in (call.agent_leg, call.customer_leg):
+            if uuid is not None and uuid in self.legs:
+                yield self.legs[uuid]
+
+    def forget(self, call: Call) -> None:
+        for leg in list(self.legs_of(call)):
+            self.legs.pop(leg.uuid, None)
+        self.calls.pop(call.id, None)
+
+    def apply(self, event: Event) -> tuple[Leg, Happened] | None:
+        """Move the event's leg forward; None for legs that are not ours or nothing new."""
+        leg = self.legs.get(event.uuid or "")
+        if leg is None:
+            return None
+        if not leg.seen:
+            leg.seen = True
+            leg.channel_name = event.get("Channel-Name") or leg.channel_name
+        transition = _TRANSITIONS.get(event.name)
+        if transition is None:
+            return None
+        move, result = transition
+        if not move(leg, event):
+            return None
+        # FreeSWITCH reports a bridge once, on the first UUID given to uuid_bridge.
+        if result is Happened.BRIDGED and leg.bridged_to in self.legs:
+            partner = self.legs[leg.bridged_to]
+            partner.bridged_to, partner.was_bridged, partner.parked = leg.uuid, True, False
+        elif result is Happened.UNBRIDGED:
+            for partner in self.legs.values():
+                if partner.bridged_to == leg.uuid:
+                    partner.bridged_to = None
+        return leg, result
+
+
+def _created(leg: Leg, event: Event) -> bool:
+    return True
+
+
+def _ringing(leg: Leg, event: Event) -> bool:
+    if leg.ringing or leg.early_media or leg.answered:
+        return False
+    leg.ringing = True
+    return True
+
+
+def _early_media(leg: Leg, event: Event) -> bool:
+    if leg.early_media or leg.answered:
+        return False
+    leg.early_media = True
+    return True
+
+
+def _answered(leg: Leg, event: Event) -> bool:
+    if leg.answered:
+        return False
+    leg.answered = True
+    return True
+
+
+def _parked(leg: Leg, event: Event) -> bool:
+    if leg.parked:
+        return False
+    leg.parked = True
+    return True
+
+
+def _bridged(leg: Leg, event: Event) -> bool:
+    other = event.get("Other-Leg-Unique-ID") or event.get("Bridge-B-Unique-ID")
+    leg.bridged_to, leg.was_bridged, leg.parked = other, True, False
+    return True
+
+
+def _unbridged(leg: Leg, event: Event) -> bool:
+    leg.bridged_to = None
+    return True
+
+
+def _held(leg: Leg, event: Event) -> bool:
+    leg.held = True
+    return True
+
+
+def _unheld(leg: Leg, event: Event) -> bool:
+    leg.held = False
+    return True
+
+
+def _hung_up(leg: Leg, event: Event) -> bool:
+    if leg.hung_up:
+        return False
+    leg.hung_up = True
+    leg.cause = event.get("Hangup-Cause") or event.get("variable_hangup_cause") or leg.cause
+    leg.disposition = event.get("variable_sip_hangup_disposition") or leg.disposition
+    return True
+
+
+def _completed(leg: Leg, event: Event) -> bool:
+    if leg.completed:
+        return False
+    if not leg.hung_up:  # HANGUP was lost (or filtered): HANGUP_COMPLETE says it all
+        _hung_up(leg, event)
+    leg.completed = True
+    leg.disposition = event.get("variable_sip_hangup_disposition") or leg.disposition
+    return True
+
+
+# Event name -> (how it moves the leg, what that means).
+_TRANSITIONS = {
+    "CHANNEL_CREATE": (_created, Happened.CREATED),
+    "CHANNEL_PROGRESS": (_ringing, Happened.RINGING),
+    "CHANNEL_PROGRESS_MEDIA": (_early_media, Happened.EARLY_MEDIA),
+    "CHANNEL_ANSWER": (_answered, Happened.ANSWERED),
+    "CHANNEL_PARK": (_parked, Happened.PARKED),
+    "CHANNEL_BRIDGE": (_bridged, Happened.BRIDGED),
+    "CHANNEL_UNBRIDGE": (_unbridged, Happened.UNBRIDGED),
+    "CHANNEL_HOLD": (_held, Happened.HELD),
+    "CHANNEL_UNHOLD": (_unheld, Happened.UNHELD),
+    "CHANNEL_HANGUP": (_hung_up, Happened.HUNG_UP),
+    "CHANNEL_HANGUP_COMPLETE": (_completed, Happened.COMPLETED),
+}

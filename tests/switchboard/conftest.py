@@ -1,0 +1,155 @@
+"""A switchboard on a ManualClock, linked over real TCP to a simulator on the same clock."""
+
+from __future__ import annotations
+
+import gevent
+import gevent.event
+import pytest
+from sqlalchemy import select
+
+from callcenter.clock import ManualClock
+from callcenter.esl.connection import Link
+from callcenter.models import Agent, Call, CallLeg
+from callcenter.sim import Simulator
+from callcenter.switchboard import Switchboard
+from callcenter.switchboard.dialer import DialTimes
+
+SIM_PASSWORD = "switchboard-test-password"
+NUMBER = "15551234567"
+CALLER_ID = "5550100"
+TIMES = DialTimes(agent_ring=20, customer_ring=30, timer_margin=2, park=120, partner_grace=5)
+
+
+class RecordingLink:
+    """The real Link, with every command the switchboard sends written down."""
+
+    def __init__(self, link: Link) -> None:
+        self._link = link
+        self.commands: list[str] = []
+
+    def api(self, command, timeout=None):
+        self.commands.append(command)
+        return self._link.api(command, timeout)
+
+    def bgapi(self, command, timeout=None):
+        self.commands.append(command)
+        return self._link.bgapi(command, timeout)
+
+    def __getattr__(self, name):
+        return getattr(self._link, name)
+
+
+class RecordingHub:
+    """Stands in for the live hub: keeps what was published, to whom."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[dict, int | None]] = []
+        self.snapshot = None
+
+    def set_snapshot(self, provider) -> None:
+        self.snapshot = provider
+
+    def publish(self, message: dict, agent_id: int | None = None) -> None:
+        self.messages.append((message, agent_id))
+
+    def progress(self, call_id: str) -> list[str]:
+        """The call's progress as its agent's page saw it, repeats folded."""
+        seen: list[str] = []
+        for message, _ in self.messages:
+            call = message.get("call")
+            if message["type"] == "call" and call["id"] == call_id:
+                if not seen or seen[-1] != call["progress"]:
+                    seen.append(call["progress"])
+        return seen
+
+    def agent_states(self, agent_id: int) -> list[str]:
+        states: list[str] = []
+        for message, _ in self.messages:
+            if message["type"] == "agent" and message["agent"]["id"] == agent_id:
+                if not states or states[-1] != message["agent"]["state"]:
+                    states.append(message["agent"]["state"])
+        return states
+
+
+class Rig:
+    def __init__(self, sim: Simulator, clock: ManualClock, board: Switchboard,
+                 link: RecordingLink, hub: RecordingHub, database) -> None:
+        self.sim, self.clock, self.board, self.link, self.hub = sim, clock, board, link, hub
+        self.database = database
+
+    def settle(self) -> None:
+        """Wait until the switchboard has handled every event the simulator has sent, and
+        every command those events caused has been answered (then again, until quiet)."""
+        with gevent.Timeout(10, AssertionError("the switchboard did not settle")):
+            while True:
+                sent = self.board.sender.sent
+                # A job's result travels behind every event sent before it.
+                self.link._link.bgapi("status").get(5)
+                self.board.sender.wait_idle()
+                if self.board.sender.sent == sent:
+                    break
+        assert self.board.store.flush(10), "database writes did not finish"
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.settle()
+
+    def commands(self, start: int = 0) -> list[str]:
+        """Commands sent, uuids shortened to their role in the call for readability."""
+        return self.link.commands[start:]
+
+    def rows(self):
+        with self.database.session() as session:
+            calls = session.scalars(select(Call)).all()
+            legs = session.scalars(select(CallLeg)).all()
+            session.expunge_all()
+            return calls, legs
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def agent_id(make_user, database) -> int:
+    user_id = make_user("alice", extension="1000")
+    with database.session() as session:
+        return session.scalar(select(Agent.id).where(Agent.user_id == user_id))
+
+
+@pytest.fixture
+def rig_factory(clock, database, tmp_path, agent_id):
+    made = []
+
+    def make(**sim_options) -> Rig:
+        sim = Simulator(SIM_PASSWORD, clock=clock, recordings_dir=str(tmp_path), **sim_options)
+        sim.start()
+        link = RecordingLink(Link("127.0.0.1", sim.port, SIM_PASSWORD, backoff_initial=0.01))
+        hub = RecordingHub()
+        board = Switchboard(link, database, hub=hub, clock=clock, domain="127.0.0.1",
+                            gateway="carrier", caller_id=CALLER_ID, times=TIMES)
+        board.start()
+        resynced = gevent.event.Event()
+        link.on_resync(resynced.set)
+        link.start()
+        assert resynced.wait(5), "the link never came up"
+        rig = Rig(sim, clock, board, link, hub, database)
+        sim.register("1000")
+        rig.settle()
+        assert link.commands == ["show registrations as json", "show channels as json",
+                                 "show calls as json"]
+        link.commands.clear()
+        made.append(rig)
+        return rig
+
+    yield make
+    for rig in made:
+        rig.link.stop()
+        rig.board.stop()
+        rig.sim.stop()
+
+
+@pytest.fixture
+def rig(rig_factory) -> Rig:
+    return rig_factory()
