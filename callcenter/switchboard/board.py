@@ -118,6 +118,11 @@ class Switchboard:
             agents = list(self.roster.agents.values())
             calls = list(self.legs.calls.values())
         else:
+            if agent_id not in self.roster.agents:
+                try:
+                    self.roster.get(agent_id)  # added since we started: load it now
+                except AgentError:
+                    pass
             agents = [a for a in self.roster.agents.values() if a.id == agent_id]
             calls = [c for c in self.legs.calls.values() if c.agent_id == agent_id]
         return {"agents": [a.as_message() for a in agents],

@@ -245,9 +245,11 @@ def test_agent_hangs_up_while_bridged_on_early_media(rig, agent_id):
     assert row.hangup_by is HangupBy.AGENT
 
 
-def test_bridge_before_park_job_says_originator_cancel(rig_factory, agent_id):
-    """Under load the customer job reports ORIGINATOR_CANCEL for a call that talked."""
-    rig = rig_factory(originate_settle_ms=50)
+@pytest.mark.parametrize("timing", [{"originate_settle_ms": 50}, {"app_delay_ms": 50}])
+def test_bridge_before_park_job_says_originator_cancel(rig_factory, agent_id, timing):
+    """Under load the customer job reports ORIGINATOR_CANCEL for a call that talked, or the
+    bridge reaches a leg whose park never ran: channel events decide, not the job."""
+    rig = rig_factory(**timing)
     rig.sim.script(NUMBER, Behaviour.answer(0))
     call = dial(rig, agent_id)
     agent, customer = legs_of(call)
