@@ -157,6 +157,18 @@ BROKEN = [
     ("event-socket-empty-password", _edit(ESL, 'value="$${CALLCENTER_ESL_PASSWORD}"', 'value=""'),
      (ESL, '"password"'), "the event socket password is empty: FreeSWITCH then uses its "
                           "well-known default ClueCon"),
+    ("event-socket-not-configured",
+     lambda root, certs: (root / ESL).unlink(), None,
+     'no <configuration name="event_socket.conf"> (usually '
+     'autoload_configs/event_socket.conf.xml): the controller cannot connect'),
+    ("carrier-registers-without-credentials",
+     _edit("site.xml", "FREESWITCH_CARRIER_REGISTER=false", "FREESWITCH_CARRIER_REGISTER=true"),
+     ("sip_profiles/external.xml", "<gateway name"),
+     "gateway 'carrier' registers with an empty username or password"),
+    ("example-password-left-over",
+     _edit("site.xml", "</include>",
+           '  <X-PRE-PROCESS cmd="set" data="default_password=1234"/>\n</include>'),
+     None, "default_password is 1234, FreeSWITCH's example password: remove it"),
     ("wss-certificate-missing", _no_certificate, (INTERNAL, "tls-cert-dir"),
      "no WSS certificate in"),
     ("wss-certificate-without-key", _certificate_without_key, (INTERNAL, "tls-cert-dir"),
@@ -183,6 +195,11 @@ BROKEN = [
      (CDR, '"cred"'), "json_cdr credentials have an empty user or password"),
     ("json-cdr-encoded", _edit(CDR, '"encode" value="false"', '"encode" value="base64"'),
      (CDR, "<configuration"), "encode must be false"),
+    ("json-cdr-100-continue", _edit(CDR, '    <param name="timeout" value="5"/>\n',
+                                    '    <param name="timeout" value="5"/>\n    <param name='
+                                    '"disable-100-continue" value="true"/>\n'),
+     (CDR, "<configuration"), "disable-100-continue is true: in FreeSWITCH 1.10 it drops the "
+                              "Content-Type header"),
     ("json-cdr-a-legs-only", _edit(CDR, '"log-b-leg" value="true"', '"log-b-leg" value="false"'),
      (CDR, "<configuration"), "log-b-leg is false"),
     ("json-cdr-no-retries", _edit(CDR, '"retries" value="2"', '"retries" value="0"'),

@@ -105,10 +105,6 @@ def _deferred(tree: Tree, value: str, what: str, setting: str) -> str | None:
     return f"{what}: depends on {', '.join(reasons)}, which fs-check cannot know"
 
 
-def _where(tree: Tree, *elements: ET.Element | None) -> str:
-    return next((w for w in (tree.where(e) for e in elements if e is not None) if w), "")
-
-
 def _profile(tree: Tree, name: str) -> ET.Element | None:
     return next((p for p in tree.profiles() if p.get("name") == name), None)
 
@@ -206,9 +202,10 @@ def check_passwords(tree: Tree, settings: Settings) -> Iterator[Problem]:
     for profile in tree.profiles():
         for gateway in profile.iter("gateway"):
             register = (param(gateway, "register", None) or "false").lower()
-            if register in ("true", "yes", "on", "1") and not param(gateway, "password", None):
+            if register in ("true", "yes", "on", "1") and not (
+                    param(gateway, "username", None) and param(gateway, "password", None)):
                 yield Problem(tree.where(gateway), f"gateway {gateway.get('name')!r} registers "
-                                                   "with an empty password")
+                                                   "with an empty username or password")
     if tree.variables.get("default_password") == "1234":
         yield Problem("", "default_password is 1234, FreeSWITCH's example password: remove it")
 
@@ -309,6 +306,9 @@ def check_json_cdr(tree: Tree, settings: Settings) -> Iterator[Problem]:
         yield Problem(where, f"auth-scheme is {scheme}: the controller expects basic")
     if (param(cdr, "encode") or "true").lower() not in ("false", "no", "off", "0"):
         yield Problem(where, "encode must be false: the controller takes the raw JSON document")
+    if (param(cdr, "disable-100-continue") or "false").lower() in ("true", "yes", "on", "1"):
+        yield Problem(where, "disable-100-continue is true: in FreeSWITCH 1.10 it drops the "
+                             "Content-Type header, so the raw JSON arrives labelled as a form")
     if (param(cdr, "log-b-leg") or "true").lower() in ("false", "no", "off", "0"):
         yield Problem(where, "log-b-leg is false: the CDRs of legs FreeSWITCH bridges to would "
                              "never arrive")
