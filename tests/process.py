@@ -38,9 +38,10 @@ class ServerProcess:
                 break
             self._buffer += chunk
             *lines, self._buffer = self._buffer.split(b"\n")
-            for raw in lines:
-                line = raw.decode(errors="replace")
-                self.output.append(line)
+            # Keep every line of the chunk (a later wait_for may need one after the match).
+            new = [raw.decode(errors="replace") for raw in lines]
+            self.output.extend(new)
+            for line in new:
                 if match := regex.search(line):
                     return match
         raise AssertionError(f"no line matching {pattern!r}; output:\n" + "\n".join(self.output))
