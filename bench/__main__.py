@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ("esl_throughput",)
+BENCHMARKS = ("esl_throughput", "cps")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="run the FreeSWITCH simulator on its own")
     simulate.add_argument("--port", type=int, default=0, help="ESL port (0: any free port)")
     simulate.add_argument("--password", help="ESL password (default: generated and printed)")
+    simulate.add_argument("--register", action="append", default=[], metavar="FIRST-LAST",
+                          type=_sim_option("parse_extensions"),
+                          help="extensions whose softphones are registered from the start")
+    simulate.add_argument("--customer-answer-ms", type=int, metavar="MS",
+                          help="customers ring, then answer MS ms after the call (default 1500)")
+    simulate.add_argument("--customer-hangup-s", type=float, metavar="S",
+                          help="customers hang up S seconds after answering (default: never)")
+    simulate.add_argument("--script", action="append", default=[],
+                          metavar="NUMBER=ANSWER_MS[:HANGUP_S]", type=_sim_option("parse_script"),
+                          help="how the customer at NUMBER behaves (repeatable)")
     simulate.set_defaults(run=_simulate)
 
     fs_config = commands.add_parser(
@@ -217,12 +227,34 @@ def _fs_check(args) -> int:
     return 0
 
 
+def _sim_option(parser_name: str):
+    """An argparse type from callcenter.sim.simulator: its ValueError becomes the message."""
+    def parse(text: str):
+        from .sim import simulator
+
+        try:
+            return getattr(simulator, parser_name)(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = parser_name
+    return parse
+
+
 def _simulate(args) -> None:
     import secrets
 
     from .sim import serve_forever
+    from .sim.simulator import customer_behaviour
 
-    serve_forever(args.port, args.password or secrets.token_urlsafe(16))
+    customer = None
+    if args.customer_answer_ms is not None or args.customer_hangup_s is not None:
+        try:
+            customer = customer_behaviour(args.customer_answer_ms, args.customer_hangup_s)
+        except ValueError as exc:
+            raise CommandFailed(f"simulate: {exc}") from None
+    serve_forever(args.port, args.password or secrets.token_urlsafe(16),
+                  register=[ext for extensions in args.register for ext in extensions],
+                  customer=customer, scripts=dict(args.script))
 
 
 if __name__ == "__main__":

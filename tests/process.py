@@ -23,10 +23,11 @@ class ServerProcess:
         self._selector = selectors.DefaultSelector()
         self._selector.register(self.proc.stdout, selectors.EVENT_READ)
 
-    def wait_for(self, pattern: str, timeout: float = 20.0) -> re.Match:
-        """Block until a printed line matches; fail with everything printed so far."""
+    def wait_for(self, pattern: str, timeout: float = 20.0, after: int = 0) -> re.Match:
+        """Block until a printed line matches (ignoring the first `after` lines); fail with
+        everything printed so far."""
         regex = re.compile(pattern)
-        for line in self.output:
+        for line in self.output[after:]:
             if match := regex.search(line):
                 return match
         deadline = time.monotonic() + timeout

@@ -1,4 +1,5 @@
-"""The throughput benchmark's readers each count every replayed event (figures live in bench/)."""
+"""The benchmarks run small: the throughput readers count every replayed event, and a quick
+calls-per-second run loses no CDR (the figures themselves live in bench/)."""
 
 from __future__ import annotations
 
@@ -13,3 +14,26 @@ pytestmark = pytest.mark.slow
 def test_each_reader_counts_every_event(reader):
     result = esl_throughput.run_reader(reader, esl_throughput.load_frames("large"), 1500)
     assert result["events"] == 1500 and result["seconds"] > 0 and result["rss_mb"] > 0
+
+
+def test_calls_per_second_quick_run_loses_no_cdr():
+    from bench import cps
+
+    figures = cps.run(cps.QUICK)
+    steps = figures["steps"]
+    assert [step.rate for step in steps] == list(cps.QUICK.rates)
+    for step in steps:
+        assert step.placed == step.offered > 0 and not step.refused, step
+        assert step.completed == step.cdrs == step.placed and step.settled, step
+        assert step.left_in_switch == 0, "no leg outlives its call in the switch"
+        assert step.outcomes == {"answered": step.placed}, step.outcomes
+        # Every dial and every bridge was timed, by the controller and by the driver.
+        assert step.api_to_originate["count"] == step.media_to_bridge["count"] == step.placed
+        assert step.http_dial["count"] == step.placed
+        assert step.rss_peak_mb > 0 and step.cpu["controller"] > 0
+    held = figures["held"]
+    assert held["calls_up"] == held["placed"] == cps.QUICK.concurrent
+    assert held["cdrs"] == held["placed"] and held["hangup_status"] == {200: held["placed"]}
+    assert held["left_in_switch"] == 0
+    table = cps.report(figures, cps.QUICK)
+    assert f"{cps.QUICK.concurrent} calls up at once" in table and "goal >= 300" in table

@@ -42,6 +42,7 @@ class Api:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.switch = sim.switch
+        self.dtmf_sent: list[tuple[str, str]] = []  # (uuid, digits) sent to far ends
         self.commands: dict[str, Callable[[str], str | Pending]] = {
             "status": lambda arg: reports.status(self.switch),
             "version": lambda arg: f"FreeSWITCH Version {reports.VERSION} (simulator)\n",
@@ -54,6 +55,7 @@ class Api:
             "uuid_break": self.uuid_break,
             "uuid_record": self.uuid_record,
             "uuid_setvar": self.uuid_setvar,
+            "uuid_send_dtmf": self.uuid_send_dtmf,
             "uuid_getvar": self.uuid_getvar,
             "uuid_transfer": self.uuid_transfer,
             "uuid_answer": self.uuid_answer,
@@ -222,6 +224,17 @@ class Api:
             return "-ERR No variable specified\n"
         ch.set_var(words[1], words[2] if len(words) > 2 and words[2] != "" else None)
         return "+OK\n"
+
+    def uuid_send_dtmf(self, arg: str) -> str:
+        # mod_commands 1.10.12: no event; the digits go to the leg's far end.
+        words = arg.split()
+        if len(words) < 2:
+            return "-USAGE: <uuid> <dtmf_data>\n"
+        ch = self._channel(words[0])
+        if ch is None:
+            return "-ERR Cannot locate session!\n"
+        self.dtmf_sent.append((ch.uuid, words[1]))
+        return f"+OK {words[0]} sent DTMF {words[1]}.\n"
 
     def uuid_getvar(self, arg: str) -> str:
         words = arg.split()

@@ -6,16 +6,18 @@ Embedded in `callcenter serve` (no CALLCENTER_ESL_HOST) or standalone with
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import gevent
 from gevent.event import Event as GeventEvent
 
 from callcenter.clock import Clock, RealClock
+from callcenter.esl.commands import CommandError, valid_extension, valid_number
 from callcenter.sim import reports
 from callcenter.sim.api import Api
 from callcenter.sim.bus import EventBus
@@ -266,10 +268,71 @@ class Simulator:
         return types.MappingProxyType(self.switch.channels)
 
 
+MAX_REGISTERED = 100_000
+
+
+def parse_extensions(text: str) -> list[str]:
+    """`1000-1999` or `1000`: extensions for serve_forever's `register`."""
+    first, dash, last = text.partition("-")
+    try:
+        first = valid_extension(first.strip())
+        last = valid_extension(last.strip()) if dash else first
+    except CommandError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    if len(first) != len(last) or int(last) < int(first):
+        raise ValueError(f"{text!r}: give FIRST-LAST with FIRST <= LAST and as many digits")
+    if int(last) - int(first) >= MAX_REGISTERED:
+        raise ValueError(f"{text!r}: at most {MAX_REGISTERED} extensions")
+    return [str(n).zfill(len(first)) for n in range(int(first), int(last) + 1)]
+
+
+def customer_behaviour(answer_ms: int | None, hangup_s: float | None) -> Behaviour:
+    """A customer whose phone rings, answers after `answer_ms` (None: the simulator's default)
+    and hangs up `hangup_s` seconds later (None or 0: stays until hung up)."""
+    if answer_ms is not None and answer_ms < 0:
+        raise ValueError("the answer time cannot be negative")
+    if hangup_s is not None and not (math.isfinite(hangup_s) and hangup_s >= 0):
+        raise ValueError("the hang-up time must be a number of seconds, 0 or more")
+    if answer_ms is None:
+        answer_ms = Endpoints().default_customer.answer_after_ms
+    return Behaviour.answer(answer_ms, hangup_after_s=hangup_s or None)
+
+
+def parse_script(text: str) -> tuple[str, Behaviour]:
+    """`NUMBER=ANSWER_MS[:HANGUP_S]`: how the customer at NUMBER behaves."""
+    shape = f"{text!r}: give NUMBER=ANSWER_MS[:HANGUP_S], e.g. 5551234=200:3"
+    number, equals, times = text.partition("=")
+    answer, _, hangup = times.partition(":")
+    if not equals:
+        raise ValueError(shape)
+    try:
+        number = valid_number(number.strip(), "number")
+    except CommandError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    try:
+        answer_ms, hangup_s = int(answer), float(hangup) if hangup else None
+    except ValueError:
+        raise ValueError(shape) from None
+    try:
+        return number, customer_behaviour(answer_ms, hangup_s)
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+
+
 def serve_forever(port: int, password: str, *, host: str = "127.0.0.1",
-                  print_fn: Callable[..., Any] = print, **kw: Any) -> None:
-    """`callcenter simulate`: serve until SIGTERM/SIGINT or `fsctl shutdown`."""
+                  print_fn: Callable[..., Any] = print, register: Iterable[str] = (),
+                  customer: Behaviour | None = None, scripts: Mapping[str, Behaviour] | None = None,
+                  **kw: Any) -> None:
+    """`callcenter simulate`: serve until SIGTERM/SIGINT or `fsctl shutdown`. `register`:
+    extensions whose softphones are registered from the start; `customer`: how customers
+    behave by default; `scripts`: how the customer at a given number behaves."""
     sim = Simulator(password, host=host, port=port, **kw)
+    for extension in register:
+        sim.register(extension)
+    if customer is not None:
+        sim.default_customer = customer
+    for number, behaviour in (scripts or {}).items():
+        sim.script(number, behaviour)
     sim.start()
     print_fn(f"ESL simulator listening on {host}:{sim.port} password {password}")
     sys.stdout.flush()

@@ -3,6 +3,7 @@ Imports neither Flask nor sockets."""
 
 from .agents import AgentError
 from .board import Switchboard
+from .controls import ControlError
 from .dialer import DialError, SwitchUnavailable
 
-__all__ = ["AgentError", "DialError", "SwitchUnavailable", "Switchboard"]
+__all__ = ["AgentError", "ControlError", "DialError", "SwitchUnavailable", "Switchboard"]

@@ -9,7 +9,9 @@ hub, none of which yields).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -22,10 +24,12 @@ from ..models import AgentState, AgentStatus, CallLeg, HangupBy
 from ..models import Call as CallRow
 from .agents import AgentError, AgentView, Roster, load_agents
 from .cdr import LegRecord, write_leg
+from .controls import ControlError, Controls, Transfer
 from .dialer import Dialer, DialError, DialTimes, SwitchUnavailable
 from .legs import Call, Happened, Leg, Legs, Outcome, Progress
 from .resync import bridged_pairs, json_rows, rebuild
 from .sender import Sender
+from .stats import SwitchboardStats, stamped_at
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -47,22 +51,30 @@ def _when(ts: float | None) -> datetime | None:
 class Switchboard:
     def __init__(self, link, database, *, hub=None, clock: Clock | None = None,
                  domain: str = "127.0.0.1", gateway: str = "carrier",
-                 caller_id: str | None = None, times: DialTimes | None = None) -> None:
+                 caller_id: str | None = None, times: DialTimes | None = None,
+                 recordings_dir: str | Path | None = None) -> None:
         self.link = link
         self.clock = clock or RealClock()
         self.hub = hub
         self.sessions = database.sessions
         self.store = Store(database.sessions)
         self.sender = Sender(link)
+        self.stats = SwitchboardStats()
         self.legs = Legs()
         self.roster = Roster(self.clock, self.store.submit, self._publish,
                              load_agents(database.sessions))
         self.dialer = Dialer(legs=self.legs, roster=self.roster, sender=self.sender,
                              clock=self.clock, domain=domain, gateway=gateway,
                              caller_id=caller_id, times=times or DialTimes(),
-                             ended=self._finish, changed=self._announce)
+                             ended=self._finish, changed=self._announce, stats=self.stats)
+        self.controls = Controls(legs=self.legs, roster=self.roster, sender=self.sender,
+                                 clock=self.clock, dialer=self.dialer, submit=self.store.submit,
+                                 changed=self._announce, publish=self._publish,
+                                 connected=lambda: self.link.connected,
+                                 recordings_dir=recordings_dir)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
+        link.on("RECORD_STOP", self.controls.on_record)
         link.on("sofia::register", self.roster.on_register)
         link.on("sofia::unregister", self.roster.on_unregister)
         link.on("sofia::expire", self.roster.on_unregister)
@@ -73,7 +85,8 @@ class Switchboard:
     @classmethod
     def from_settings(cls, settings, link, database, hub=None, clock=None) -> Switchboard:
         return cls(link, database, hub=hub, clock=clock, domain=settings.sip_domain,
-                   gateway=settings.gateway, caller_id=settings.outbound_caller_id)
+                   gateway=settings.gateway, caller_id=settings.outbound_caller_id,
+                   recordings_dir=settings.recordings_dir)
 
     def start(self) -> None:
         self.roster.reload()
@@ -84,9 +97,13 @@ class Switchboard:
 
     # -- actions (called from web requests) ------------------------------------------------------
 
-    def dial(self, agent_id: int, number: str) -> Call:
+    def dial(self, agent_id: int, number: str, requested_at: float | None = None) -> Call:
+        """`requested_at`: time.perf_counter() when the request arrived, for the figures."""
         agent = self.roster.get(agent_id)
-        call = self.dialer.dial(agent, number, connected=self.link.connected)
+        started = time.perf_counter() if requested_at is None else requested_at
+        call = self.dialer.dial(agent, number, connected=self.link.connected, sent=lambda: (
+            self.stats.api_to_originate.add(time.perf_counter() - started)))
+        self.stats.placed += 1
         self._write_new_call(call, agent)
         self._announce(call)
         log.info("dial %s for agent %s", call.number, agent.extension,
@@ -102,6 +119,54 @@ class Switchboard:
                                     "try again in a moment")
         self.dialer.hang_up(call, by)
         log.info("hang up by %s", by.value, extra={"call_id": call.id})
+        return call
+
+    # In-call controls (controls.py); each raises ControlError when it cannot be used now.
+
+    def hold(self, call_id: str) -> Call:
+        call = self._live(call_id)
+        self.controls.hold(call)
+        return call
+
+    def unhold(self, call_id: str) -> Call:
+        call = self._live(call_id)
+        self.controls.unhold(call)
+        return call
+
+    def send_dtmf(self, call_id: str, digits: str) -> Call:
+        call = self._live(call_id)
+        self.controls.send_dtmf(call, digits)
+        return call
+
+    def record(self, call_id: str, on: bool) -> Call:
+        call = self._live(call_id)
+        if on:
+            self.controls.start_recording(call)
+        else:
+            self.controls.stop_recording(call)
+        return call
+
+    def transfer(self, call_id: str, *, number: str | None = None,
+                 agent_id: int | None = None) -> Transfer:
+        """Blind transfer to a number or to another agent (exactly one of them)."""
+        call = self._live(call_id)
+        if agent_id is not None:
+            try:
+                target = self.roster.get(agent_id)
+            except AgentError:
+                raise commands.CommandError("agent_id", f"there is no agent {agent_id}") from None
+            return self.controls.transfer_to_agent(call, target)
+        return self.controls.transfer_to_number(call, number or "")
+
+    def set_disposition(self, call_id: str, agent_id: int | None, disposition: object,
+                        notes: object) -> tuple[str, str | None]:
+        agent = self.roster.agents.get(agent_id) if agent_id is not None else None
+        return self.controls.dispose(call_id, agent, disposition, notes)
+
+    def _live(self, call_id: str) -> Call:
+        call = self.legs.calls.get(call_id)
+        if call is None or call.ended:
+            raise ControlError("this call has already ended")
         return call
 
     def set_status(self, agent_id: int, status: AgentStatus) -> AgentView:
@@ -131,8 +196,14 @@ class Switchboard:
     # -- events ----------------------------------------------------------------------------------
 
     def _on_channel(self, event: Event) -> None:
+        self.stats.note_depths(self.link.stats()["queue_depth"], self.store.depth)
+        stamped = stamped_at(event)
+        if stamped is not None:
+            self.stats.event_lag.add(self.clock.now() - stamped)
         applied = self.legs.apply(event)
         if applied is None:
+            if event.uuid in self.legs.orphans:
+                self._orphan(event)
             return
         leg, happened = applied
         call = self.legs.call_of(leg)
@@ -145,10 +216,22 @@ class Switchboard:
             self._write_leg_seen(leg)
         if happened is Happened.BRIDGED:
             self.dialer.on_bridged(call)
-        if not call.ended:
+        if not call.ended and not self.controls.on_leg(call, leg, happened):
             self.dialer.on_leg(call, leg, happened, event)
         if happened in (Happened.HUNG_UP, Happened.COMPLETED):
             self._maybe_finish(call)
+
+    def _orphan(self, event: Event) -> None:
+        """An event for a leg of a call already closed: hang the leg up if it is alive, and
+        let its CDR in when it is gone."""
+        uuid = event.uuid
+        if event.name == "CHANNEL_HANGUP_COMPLETE":
+            del self.legs.orphans[uuid]
+            self._record_leg(event)
+        elif event.name in ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_PARK",
+                            "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
+            log.warning("leg %s of a closed call is up: hanging it up", uuid, extra={"leg": uuid})
+            self.sender.api(commands.uuid_kill(uuid, "NORMAL_CLEARING"))
 
     def _maybe_finish(self, call: Call) -> None:
         if call.ended:
@@ -165,6 +248,7 @@ class Switchboard:
         if call.outcome is None:
             call.outcome, call.cause = Outcome.FAILED, call.cause or "NORMAL_UNSPECIFIED"
         self.dialer._cancel_timers(call)
+        self.controls.finished(call)
         agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
         if agent is not None and agent.call_id == call.id:
             agent_leg = self.legs.legs.get(call.agent_leg or "")
@@ -176,6 +260,7 @@ class Switchboard:
         if not all(leg.recorded for leg in self.legs.legs_of(call)):
             self._write_unrecorded_legs(call)
         self._announce(call)
+        self.stats.call_ended(call.outcome.value)
         log.info("call ended: %s (%s)", call.outcome.value, call.cause,
                  extra={"call_id": call.id})
         self.legs.forget(call)
@@ -276,7 +361,11 @@ class Switchboard:
         except ValueError as exc:
             log.error("unreadable CHANNEL_HANGUP_COMPLETE for %s: %s", event.uuid, exc)
             return
-        self.store.submit(lambda session: write_leg(session, record))
+        self.store.submit(lambda session: self._write_cdr_leg(session, record))
+
+    def _write_cdr_leg(self, session: Session, record: LegRecord) -> None:
+        write_leg(session, record)
+        self.stats.cdr_legs_written += 1
 
     def _write_unrecorded_legs(self, call: Call) -> None:
         """Legs that ended with no CHANNEL_HANGUP_COMPLETE of their own (never created, or gone
@@ -302,4 +391,4 @@ class Switchboard:
         self.store.submit(write)
 
 
-__all__ = ["AgentError", "Switchboard"]
+__all__ = ["AgentError", "ControlError", "Switchboard"]

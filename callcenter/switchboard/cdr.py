@@ -83,6 +83,7 @@ class LegRecord:
     hangup_cause: str | None = None
     hangup_disposition: str | None = None
     hangup_by_hint: HangupBy | None = None
+    transfer: str | None = None        # cc_transfer: the leg's part in a blind transfer
     raw: str | None = None             # the JSON document, on the JSON path only
 
     @classmethod
@@ -150,6 +151,7 @@ class LegRecord:
             "hold_accum_seconds": str(self.hold_seconds), "hangup_cause": self.hangup_cause,
             "sip_hangup_disposition": self.hangup_disposition,
             "cc_hangup_by": self.hangup_by_hint.value if self.hangup_by_hint else None,
+            "cc_transfer": self.transfer,
         }
         variables = {k: quote(v, safe="") for k, v in values.items() if v}
         return json.dumps({"cc_source": _ESL_SOURCE, "variables": variables},
@@ -230,6 +232,7 @@ def _read(variable: Callable[[str], str | None], *, uuid: str | None, channel_na
         hangup_cause=(cause or "").strip()[:64] or None,
         hangup_disposition=(variable("sip_hangup_disposition") or "").strip() or None,
         hangup_by_hint=choice("cc_hangup_by", HangupBy),
+        transfer=ours("cc_transfer") or None,
         raw=raw,
     )
 
@@ -308,6 +311,7 @@ class CallSummary:
     hangup_by: HangupBy | None
 
 
+_BESIDE = frozenset({"joining", "left"})  # cc_transfer values of legs that did not end a call
 _ROLE_ORDER = {LegRole.CUSTOMER: 0, LegRole.AGENT: 1, LegRole.SUPERVISOR: 2}
 _FAR = datetime.max.replace(tzinfo=UTC)
 
@@ -330,16 +334,20 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
     ended_at: latest leg end. ring_seconds: customer answered (else its end) minus its start.
     talk_seconds: from the later of the bridge and the customer's answer to the end (an agent
     bridged on early media hears ringback, not the customer), 0 if the customer never answered.
-    hold_seconds: the most any leg held. hangup_cause: the customer leg's, else that of the leg
-    that ended first. hangup_by: a leg's cc_hangup_by, else the first leg to end: `recv_*` (its
-    far end hung up) gives that leg's side (supervisor counts as agent), else `system`.
+    hold_seconds: the customer's own hold or the agent legs' holds added up (one agent leg at a
+    time, through transfers), whichever is more. hangup_cause: the customer leg's, else that of
+    the leg that ended first. hangup_by: a leg's cc_hangup_by, else the first leg to end:
+    `recv_*` (its far end hung up) gives that leg's side (supervisor counts as agent), else
+    `system`. Both pass over the legs a transfer put beside the call (cc_transfer `joining`: a
+    new leg that never joined; `left`: the agent leg it replaced): they did not end it.
     Seconds are whole, rounded down, never negative.
     """
     legs = sorted(legs, key=_leg_order)
     customer = next((leg for leg in legs if leg.role is LegRole.CUSTOMER), None)
     by_end = sorted(legs, key=_end_order)
     ended = [leg for leg in by_end if leg.ended]
-    first = ended[0] if ended else None
+    enders = [leg for leg in ended if leg.transfer not in _BESIDE] or ended
+    first = enders[0] if enders else None
 
     own = _aware(getattr(call, "created_at", None))
     starts = [leg.started for leg in legs if leg.started] + ([own] if own else [])
@@ -354,7 +362,8 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
         talk = _seconds(max(bridged_at, customer.answered), ended_at)
 
     cause = customer.hangup_cause if customer is not None else None
-    hint = next((leg.hangup_by_hint for leg in by_end if leg.hangup_by_hint), None)
+    hint = next((leg.hangup_by_hint for leg in by_end
+                 if leg.hangup_by_hint and leg.transfer not in _BESIDE), None)
     if hint is None and first is not None:
         if (first.hangup_disposition or "").startswith("recv_"):
             hint = HangupBy.CUSTOMER if first.role is LegRole.CUSTOMER else HangupBy.AGENT
@@ -370,7 +379,8 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
         ended_at=ended_at,
         ring_seconds=ring,
         talk_seconds=talk,
-        hold_seconds=max((leg.hold_seconds for leg in legs), default=0),
+        hold_seconds=max(customer.hold_seconds if customer is not None else 0,
+                         sum(leg.hold_seconds for leg in legs if leg is not customer)),
         hangup_cause=cause or (first.hangup_cause if first else None),
         hangup_by=hint,
     )

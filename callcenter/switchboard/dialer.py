@@ -24,7 +24,8 @@ from ..esl.protocol import Event
 from ..models import AgentState, Direction, HangupBy, LegRole
 from .agents import AgentError, AgentView, Roster
 from .legs import Call, Happened, Leg, Legs, Outcome, Progress
-from .sender import Sender
+from .sender import Sender, Sent
+from .stats import SwitchboardStats, stamped_at
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,9 @@ class DialTimes:
 class Dialer:
     def __init__(self, *, legs: Legs, roster: Roster, sender: Sender, clock: Clock,
                  domain: str, gateway: str, caller_id: str | None, times: DialTimes,
-                 ended, changed) -> None:
+                 ended, changed, stats: SwitchboardStats | None = None) -> None:
         self.legs, self.roster, self.sender, self.clock = legs, roster, sender, clock
+        self.stats = stats or SwitchboardStats()
         self.domain, self.gateway, self.caller_id = domain, gateway, caller_id
         self.times = times
         self._ended = ended        # ended(call): the switchboard finishes the call
@@ -71,7 +73,9 @@ class Dialer:
 
     # -- the agent presses Dial ---------------------------------------------------------------
 
-    def dial(self, agent: AgentView, number: str, *, connected: bool) -> Call:
+    def dial(self, agent: AgentView, number: str, *, connected: bool,
+             sent: Sent | None = None) -> Call:
+        """`sent` is called just before the agent's originate is written."""
         number = commands.valid_number(number, "number")
         if not agent.active:
             raise DialError("your account is deactivated")
@@ -97,7 +101,8 @@ class Dialer:
         self.legs.add_call(call)
         self.legs.add_leg(call, leg, LegRole.AGENT)
         self.roster.set_state(agent, AgentState.RINGING, call.id)
-        self.sender.bgapi(command, lambda reply, error: self._agent_job(call, reply, error))
+        self.sender.bgapi(command, lambda reply, error: self._agent_job(call, reply, error),
+                          sent=sent)
         return call
 
     def _tags(self, call: Call, role: LegRole) -> dict[str, str]:
@@ -122,7 +127,7 @@ class Dialer:
         if leg.role is LegRole.AGENT:
             self._agent_leg(call, leg, happened)
         elif leg.role is LegRole.CUSTOMER:
-            self._customer_leg(call, leg, happened)
+            self._customer_leg(call, leg, happened, event)
 
     def _agent_leg(self, call: Call, leg: Leg, happened: Happened) -> None:
         if happened is Happened.ANSWERED and call.progress is Progress.DIALING_AGENT:
@@ -142,7 +147,7 @@ class Dialer:
                     self._decide(call, Outcome.CANCELLED, "ORIGINATOR_CANCEL", HangupBy.AGENT)
             self._release_partner(call, leg, "ORIGINATOR_CANCEL")
 
-    def _customer_leg(self, call: Call, leg: Leg, happened: Happened) -> None:
+    def _customer_leg(self, call: Call, leg: Leg, happened: Happened, event: Event) -> None:
         now = self.clock.now()
         agent_leg = call.agent_leg
         if happened is Happened.RINGING and call.progress is Progress.DIALING:
@@ -154,14 +159,14 @@ class Dialer:
             if call.ringing_at is None:
                 call.ringing_at = now
             call.progress = Progress.EARLY_MEDIA
-            self._bridge(call)
+            self._bridge(call, event)
             self._changed(call)
         elif happened is Happened.ANSWERED:
             call.answered_at = now
             if call.ringing_at is None:
                 call.ringing_at = now
             call.progress = Progress.ANSWERED
-            self._bridge(call)
+            self._bridge(call, event)
             self._cancel_timers(call)
             self._changed(call)
         elif happened is Happened.BRIDGED:
@@ -207,14 +212,17 @@ class Dialer:
         call.timers.append(self.clock.call_later(
             self.times.customer_ring + self.times.timer_margin, self._no_answer, call))
 
-    def _bridge(self, call: Call) -> None:
+    def _bridge(self, call: Call, media: Event) -> None:
         if call.bridge_sent:
             return
         call.bridge_sent = True
         agent, customer = call.agent_leg, call.customer_leg
+        # From when FreeSWITCH stamped the media event: the wait in our event queue counts.
+        media_at = stamped_at(media) or self.clock.now()
         self.sender.api(commands.uuid_break(agent))
         self.sender.api(commands.uuid_bridge(agent, customer),
-                        lambda reply, error: self._bridge_reply(call, reply, error))
+                        lambda reply, error: self._bridge_reply(call, reply, error),
+                        sent=lambda: self.stats.media_to_bridge.add(self.clock.now() - media_at))
 
     def _bridge_reply(self, call: Call, reply: str | None, error: ESLError | None) -> None:
         if error is None and commands.is_ok(reply or ""):
@@ -241,6 +249,10 @@ class Dialer:
         if leg is None or leg.seen or call.ended or (reply or "").startswith("+OK"):
             return
         cause = _job_cause(reply, error)
+        if error is not None:
+            # No result (a timeout under overload, a lost link): the leg may exist all the
+            # same, parked with the agent's softphone picked up. We chose its UUID: kill it.
+            self._hang_up(leg.uuid, "NORMAL_CLEARING")
         agent = self.roster.agents.get(call.agent_id)
         if cause == "USER_NOT_REGISTERED":
             if agent is not None:
@@ -261,8 +273,10 @@ class Dialer:
             if call.outcome is not None:  # up now, but the call is over
                 self._hang_up(uuid_, "ORIGINATOR_CANCEL")
             return
-        # Refused before any channel existed (e.g. an unknown gateway).
+        # Refused before any channel existed (e.g. an unknown gateway), or no result at all.
         cause = _job_cause(reply, error)
+        if error is not None:
+            self._hang_up(uuid_, "NORMAL_CLEARING")
         leg.hung_up = leg.completed = True
         leg.cause = cause
         if call.outcome is None:

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..esl.protocol import Event
 from ..models import Direction, HangupBy, LegRole
 
 log = logging.getLogger(__name__)
+
+
+ORPHANS_KEPT = 10000  # legs of closed calls still watched for (a few minutes at full load)
 
 
 class Happened(enum.Enum):
@@ -103,7 +108,14 @@ class Call:
     bridged_at: float | None = None
     ended_at: float | None = None
     bridge_sent: bool = False
-    recording: str | None = None
+    recording: str | None = None      # the file being recorded now (controls.py)
+    recording_leg: str | None = None  # the leg it is recorded on
+    recordings: int = 0               # recordings started in this call (numbers the files)
+    held: bool = False                # the agent's leg is on hold: the customer hears music
+    transfer: Any = None              # controls.Transfer: the last transfer, while it matters
+    # Legs beside the current agent_leg/customer_leg: a transfer's new leg until it is bridged,
+    # then the agent leg it replaced.
+    others: list[str] = field(default_factory=list)
     timers: list = field(default_factory=list)
 
     @property
@@ -118,7 +130,8 @@ class Call:
             "hangup_by": self.hangup_by.value if self.hangup_by else None,
             "created": self.created, "answered_at": self.answered_at,
             "bridged_at": self.bridged_at, "ended_at": self.ended_at,
-            "recording": self.recording,
+            "recording": self.recording, "held": self.held,
+            "transfer": self.transfer.as_message() if self.transfer is not None else None,
         }
 
 
@@ -128,15 +141,19 @@ class Legs:
     def __init__(self) -> None:
         self.legs: dict[str, Leg] = {}
         self.calls: dict[str, Call] = {}
+        self.orphans: OrderedDict[str, str] = OrderedDict()  # leg uuid -> its call id
 
     def add_call(self, call: Call) -> Call:
         self.calls[call.id] = call
         return call
 
-    def add_leg(self, call: Call, uuid: str, role: LegRole) -> Leg:
+    def add_leg(self, call: Call, uuid: str, role: LegRole, *, current: bool = True) -> Leg:
+        """`current=False`: a leg joining in a transfer, not (yet) the call's agent leg."""
         leg = Leg(uuid, call.id, role)
         self.legs[uuid] = leg
-        if role is LegRole.AGENT:
+        if not current:
+            call.others.append(uuid)
+        elif role is LegRole.AGENT:
             call.agent_leg = uuid
         elif role is LegRole.CUSTOMER:
             call.customer_leg = uuid
@@ -146,13 +163,19 @@ class Legs:
         return self.calls.get(leg.call_id)
 
     def legs_of(self, call: Call) -> Iterator[Leg]:
-        for uuid in (call.agent_leg, call.customer_leg):
+        for uuid in (call.agent_leg, call.customer_leg, *call.others):
             if uuid is not None and uuid in self.legs:
                 yield self.legs[uuid]
 
     def forget(self, call: Call) -> None:
         for leg in list(self.legs_of(call)):
             self.legs.pop(leg.uuid, None)
+            if not leg.recorded:
+                # Closed here without FreeSWITCH's word that the leg is gone (an originate
+                # whose reply never came, a leg lost in a resync): if it shows up, it goes.
+                self.orphans[leg.uuid] = leg.call_id
+                if len(self.orphans) > ORPHANS_KEPT:
+                    self.orphans.popitem(last=False)
         self.calls.pop(call.id, None)
 
     def apply(self, event: Event) -> tuple[Leg, Happened] | None:

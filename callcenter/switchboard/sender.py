@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 # A reply callback gets FreeSWITCH's reply text, or the ESLError that prevented one.
 Reply = Callable[[str | None, ESLError | None], None]
+# Called in the command's greenlet just before it is written (the latency figures end there).
+Sent = Callable[[], None]
 
 
 class Sender:
@@ -31,31 +33,33 @@ class Sender:
         self.sent = 0
         self.failed = 0
 
-    def api(self, command: str, then: Reply | None = None) -> None:
-        self._spawn(self._api, command, then)
+    def api(self, command: str, then: Reply | None = None, sent: Sent | None = None) -> None:
+        self._spawn(self._api, command, then, sent)
 
-    def bgapi(self, command: str, then: Reply | None = None) -> None:
+    def bgapi(self, command: str, then: Reply | None = None, sent: Sent | None = None) -> None:
         """Start a background job; `then` gets the job's result (the BACKGROUND_JOB body)."""
-        self._spawn(self._bgapi, command, then)
+        self._spawn(self._bgapi, command, then, sent)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until every command sent so far has FreeSWITCH's reply (a background job's
         reply is its acceptance; its result comes later)."""
         return self._idle.wait(timeout)
 
-    def _spawn(self, run: Callable, command: str, then: Reply | None) -> None:
+    def _spawn(self, run: Callable, command: str, then: Reply | None, sent: Sent | None) -> None:
         self.sent += 1
         self._in_flight += 1
         self._idle.clear()
-        gevent.spawn(run, command, then)
+        gevent.spawn(run, command, then, sent)
 
-    def _api(self, command: str, then: Reply | None) -> None:
+    def _api(self, command: str, then: Reply | None, sent: Sent | None) -> None:
+        _note_sent(sent)
         try:
             self._finish(command, then, self._link.api(command), None)
         except ESLError as exc:
             self._finish(command, then, None, exc)
 
-    def _bgapi(self, command: str, then: Reply | None) -> None:
+    def _bgapi(self, command: str, then: Reply | None, sent: Sent | None) -> None:
+        _note_sent(sent)
         try:
             job = self._link.bgapi(command)
         except ESLError as exc:
@@ -87,3 +91,12 @@ class Sender:
         finally:
             if not acknowledged:
                 self._acknowledged()
+
+
+def _note_sent(sent: Sent | None) -> None:
+    if sent is None:
+        return
+    try:
+        sent()
+    except Exception:  # a figure must never stop a command
+        log.exception("sent hook %r failed", sent)

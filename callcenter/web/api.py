@@ -1,4 +1,5 @@
-"""The JSON API the agent's page calls: dial, call progress, status.
+"""The JSON API the agent's page calls: dial, call progress, in-call controls, dispositions,
+the agent's recent calls, status.
 
 Every answer is JSON, errors included: 422 names what is wrong with the input, 409 says why the
 agent cannot do it now, 503 says the phone system or database is unreachable.
@@ -6,12 +7,17 @@ agent cannot do it now, 503 says the phone system or database is unreachable.
 
 from __future__ import annotations
 
+import math
+import time
+
 from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import and_, or_, select
 
 from ..esl.commands import CommandError
 from ..esl.connection import ESLError
-from ..models import AgentStatus, Call, HangupBy, Role
-from ..switchboard import AgentError, DialError, SwitchUnavailable
+from ..models import AgentState, AgentStatus, Call, HangupBy, Role
+from ..switchboard import AgentError, ControlError, DialError, SwitchUnavailable
+from ..switchboard.stats import process_memory
 from .access import requires
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -64,13 +70,27 @@ def not_an_agent(exc: AgentError):
     return jsonify(error=str(exc)), 403
 
 
+@bp.errorhandler(ControlError)
+def cannot_now(exc: ControlError):
+    return jsonify(error=str(exc)), 409
+
+
+class NoSuchCall(Exception):
+    pass
+
+
+@bp.errorhandler(NoSuchCall)
+def no_such_call(exc: NoSuchCall):
+    return jsonify(error="no such call"), 404
+
+
 @bp.post("/calls")
 @requires(*STAFF)
 def dial():
     number = _body().get("number")
     if not isinstance(number, str):
         raise CommandError("number", "give the number to dial as text")
-    call = _board().dial(_my_agent_id(), number.strip())
+    call = _board().dial(_my_agent_id(), number.strip(), requested_at=g.get("received_at"))
     return jsonify(call=call.as_message()), 201
 
 
@@ -114,6 +134,143 @@ def set_status():
     return jsonify(agent=view.as_message())
 
 
+# -- in-call controls: the caller's own live call (403 someone else's, 409 one that ended) ------
+
+
+def _my_live_call(call_id: str):
+    board = _board()
+    live = board.call(call_id)
+    if live is None:
+        row = _services().db_session().get(Call, call_id)
+        if row is None:
+            raise NoSuchCall()
+        _check_mine(row.agent_id)
+        raise ControlError("this call has already ended")
+    _check_mine(live.agent_id)
+    return board, live
+
+
+@bp.post("/calls/<call_id>/hold")
+@requires(*STAFF)
+def hold(call_id: str):
+    board, live = _my_live_call(call_id)
+    return jsonify(call=board.hold(live.id).as_message())
+
+
+@bp.post("/calls/<call_id>/unhold")
+@requires(*STAFF)
+def unhold(call_id: str):
+    board, live = _my_live_call(call_id)
+    return jsonify(call=board.unhold(live.id).as_message())
+
+
+@bp.post("/calls/<call_id>/dtmf")
+@requires(*STAFF)
+def send_dtmf(call_id: str):
+    board, live = _my_live_call(call_id)
+    digits = _body().get("digits")
+    if not isinstance(digits, str):
+        raise CommandError("digits", "give the tones to send as text, e.g. \"123#\"")
+    return jsonify(call=board.send_dtmf(live.id, digits).as_message())
+
+
+@bp.post("/calls/<call_id>/record")
+@requires(*STAFF)
+def record(call_id: str):
+    board, live = _my_live_call(call_id)
+    action = _body().get("action")
+    if action not in ("start", "stop"):
+        raise CommandError("action", "start or stop")
+    return jsonify(call=board.record(live.id, action == "start").as_message())
+
+
+@bp.post("/calls/<call_id>/transfer")
+@requires(*STAFF)
+def transfer(call_id: str):
+    """Blind transfer: {"number": "..."} or {"agent_id": N}. 202: under way; the live socket
+    tells how it went (call.transfer.state: ringing, connecting, done or failed)."""
+    board, live = _my_live_call(call_id)
+    body = _body()
+    number, agent_id = body.get("number"), body.get("agent_id")
+    if (number is None) == (agent_id is None):
+        raise CommandError("number", "give either the number or the agent_id to transfer to")
+    if number is not None and not isinstance(number, str):
+        raise CommandError("number", "give the number to transfer to as text")
+    if agent_id is not None and (not isinstance(agent_id, int) or isinstance(agent_id, bool)):
+        raise CommandError("agent_id", "give the agent's id as a number")
+    if number is not None:
+        board.transfer(live.id, number=number.strip())
+    else:
+        board.transfer(live.id, agent_id=agent_id)
+    return jsonify(call=live.as_message()), 202
+
+
+@bp.post("/calls/<call_id>/disposition")
+@requires(*STAFF)
+def disposition(call_id: str):
+    """{"disposition": "sale", "notes": "..."}: once the call has ended, or while the agent
+    wraps up its part of it; ends that wrap-up."""
+    board = _board()
+    body = _body()
+    row = _services().db_session().get(Call, call_id)
+    live = board.call(call_id)
+    if row is None and live is None:
+        raise NoSuchCall()
+    mine = g.user.agent.id if g.user.agent is not None else None
+    if g.user.role is Role.AGENT:
+        owners = {live.agent_id if live is not None else None,
+                  row.agent_id if row is not None else None}
+        if mine is None or mine not in owners and not _wrapping_up(board, mine, call_id):
+            raise AgentError("this is not your call")
+    value, notes = board.set_disposition(call_id, mine, body.get("disposition"),
+                                         body.get("notes"))
+    message = cdr_message(row) if row is not None else live.as_message()
+    return jsonify(call=message | {"disposition": value, "notes": notes})
+
+
+def _wrapping_up(board, agent_id: int, call_id: str) -> bool:
+    view = board.roster.agents.get(agent_id)
+    return view is not None and view.call_id == call_id and view.state is AgentState.WRAP_UP
+
+
+@bp.get("/calls")
+@requires(*STAFF)
+def list_calls():
+    """Recent calls from the CDR, newest first: ?mine=1 for the caller's own (agents must ask
+    for theirs), limit=1-100 (20), before=<call id> for the page after that call."""
+    mine = request.args.get("mine", "0")
+    if mine not in ("0", "1"):
+        raise CommandError("mine", "1 for your own calls, 0 or nothing for everyone's")
+    limit = request.args.get("limit", "20")
+    if not limit.isascii() or not limit.isdigit() or not 1 <= int(limit) <= 100:
+        raise CommandError("limit", f"a whole number from 1 to 100 (got {limit[:20]!r})")
+    limit = int(limit)
+    query = select(Call).order_by(Call.created_at.desc(), Call.id.desc())
+    if mine == "1":
+        query = query.where(Call.agent_id == _my_agent_id())
+    elif g.user.role is Role.AGENT:
+        raise AgentError("agents see their own calls only: ask with ?mine=1")
+    session = _services().db_session()
+    before = request.args.get("before")
+    if before is not None:
+        cursor = session.get(Call, before)
+        if cursor is None:
+            raise CommandError("before", "the id of a call from the previous page")
+        query = query.where(or_(Call.created_at < cursor.created_at,
+                                and_(Call.created_at == cursor.created_at,
+                                     Call.id < cursor.id)))
+    rows = session.scalars(query.limit(limit + 1)).all()
+    board = _services().switchboard
+    calls = []
+    for row in rows[:limit]:
+        item = cdr_message(row)
+        live = board.call(row.id) if board is not None else None
+        if live is not None and not live.ended:
+            item["progress"] = live.progress.value
+        calls.append(item)
+    return jsonify(calls=calls, next=rows[limit - 1].id if len(rows) > limit else None)
+
+
 def _check_mine(agent_id: int | None) -> None:
     if g.user.role is Role.AGENT and (g.user.agent is None or agent_id != g.user.agent.id):
         raise AgentError("this is not your call")
@@ -130,5 +287,41 @@ def cdr_message(row: Call) -> dict:
         "ring_seconds": row.ring_seconds, "talk_seconds": row.talk_seconds,
         "hold_seconds": row.hold_seconds, "cause": row.hangup_cause,
         "hangup_by": row.hangup_by.value if row.hangup_by else None,
-        "disposition": row.disposition, "recording": row.recording_path,
+        "disposition": row.disposition, "notes": row.notes, "recording": row.recording_path,
     }
+
+
+# -- figures for supervisors and the calls-per-second benchmark ---------------------------------
+
+
+@bp.before_app_request
+def _stamp_arrival():
+    # A dial's "API request -> originate sent" figure starts here, before the session lookup.
+    g.received_at = time.perf_counter()
+
+
+@bp.get("/stats")
+@requires(Role.SUPERVISOR, Role.ADMIN)
+def stats():
+    """Latency percentiles, call counters, queue peaks (since=<unix time> adds the peaks since
+    then), the link's counters and this process's memory."""
+    since = request.args.get("since")
+    if since is not None:
+        try:
+            since = float(since)
+        except ValueError:
+            since = math.nan
+        if not math.isfinite(since):
+            raise CommandError("since", "give a time in seconds since the epoch")
+    board = _board()
+    calls = list(board.legs.calls.values())
+    agents = list(board.roster.agents.values())
+    return jsonify(board.stats.as_dict(since) | {
+        "live_calls": len(calls),
+        "bridged_calls": sum(1 for call in calls if call.bridged_at is not None),
+        "agents": {"known": len(agents), "registered": sum(a.registered for a in agents)},
+        "store": {"depth": board.store.depth, "written": board.store.written,
+                  "failed": board.store.failed},
+        "link": board.link.stats(),
+        "memory": process_memory(),
+    })

@@ -308,3 +308,29 @@ def test_agent_presses_hang_up_while_the_customer_rings(rig, agent_id):
     row, legs = only_call(rig)
     assert row.hangup_by is HangupBy.AGENT and row.answered_at is None
     assert legs[LegRole.CUSTOMER].hangup_cause == "ORIGINATOR_CANCEL"
+
+
+def test_an_originate_whose_reply_is_lost_leaves_no_leg(rig, agent_id):
+    """Under overload the reply can come after the command timeout: the call is closed, and
+    the leg FreeSWITCH created all the same is hung up when it shows up."""
+    import gevent
+
+    from callcenter.esl.connection import CommandTimeout
+
+    real = rig.link._link.bgapi
+
+    def reply_lost(command, timeout=None):
+        rig.link.commands.append(command)
+        gevent.spawn(real, command, timeout)  # FreeSWITCH gets it and runs it...
+        raise CommandTimeout("no reply within 10s")  # ...but the reply comes too late
+
+    rig.link.bgapi = reply_lost
+    call = dial(rig, agent_id)
+    rig.settle()
+    last = [m for m, _ in rig.hub.messages if m["type"] == "call"][-1]["call"]
+    assert (last["outcome"], last["cause"]) == ("failed", "SWITCH_UNREACHABLE")
+    assert f"uuid_kill {call.agent_leg} NORMAL_CLEARING" in rig.commands()
+    assert dict(rig.sim.channels) == {}
+    row, legs = only_call(rig)
+    assert row.ended_at is not None and legs[LegRole.AGENT].ended_at is not None
+    assert rig.board.agent(agent_id).state is AgentState.IDLE
