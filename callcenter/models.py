@@ -219,3 +219,30 @@ class CallLeg(Base):
     raw_cdr: Mapped[str | None] = mapped_column(Text)
 
     call: Mapped[Call] = relationship(back_populates="legs")
+
+
+class SipCredential(Base):
+    """One login's SIP password for an agent's extension (mod_xml_curl's directory serves it).
+
+    Only FreeSWITCH's `a1_hash` (md5 of extension:domain:password) is kept; the password is
+    derived from `login_key` and the server's secret key (callcenter.credentials), so neither
+    the database nor the session cookie holds it. `live_agent_id` is the agent's id while the
+    credential may be used and NULL once revoked: its unique constraint lets an agent hold one
+    live credential at a time, so every login of the agent (a second tab) shares it.
+    """
+    __tablename__ = "sip_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
+                                          index=True)
+    live_agent_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    login_key: Mapped[str] = mapped_column(String(64), unique=True)
+    extension: Mapped[str] = mapped_column(String(16))
+    domain: Mapped[str] = mapped_column(String(255))
+    a1_hash: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_why: Mapped[str | None] = mapped_column(String(32))
+
+    agent: Mapped[Agent] = relationship()

@@ -13,6 +13,7 @@ from gevent.pywsgi import WSGIServer
 
 from .app import create_app
 from .config import Settings
+from .credentials import Credentials, start_sweeper
 from .db import Database, DatabaseError
 from .esl.connection import Link
 from .live import Hub
@@ -31,6 +32,8 @@ def run(settings: Settings) -> None:
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
 
     switch = start_switch(settings, database)
+    # Expired SIP credentials are revoked (registration flushed, agent Logged Out) by this.
+    sweeper = start_sweeper(Credentials.of(settings, switch.board), database)
     app = create_app(settings, database, switch.link, switch.board, switch.hub)
     server = WSGIServer((settings.http_host, settings.http_port), app, log=None,
                         error_log=logging.getLogger("callcenter.http"))
@@ -44,6 +47,7 @@ def run(settings: Settings) -> None:
     stop.wait()
     log.info("stopping")
     server.stop(timeout=5)
+    sweeper.stop()
     switch.stop()
     database.dispose()
 

@@ -325,3 +325,25 @@ def stats():
         "link": board.link.stats(),
         "memory": process_memory(),
     })
+
+
+# -- the softphone's registration: this login's SIP credentials ---------------------------------
+
+
+@bp.get("/softphone")
+@requires(*STAFF)
+def softphone():
+    """What the agent's softphone registers with: its extension, this login's SIP password (the
+    agent's live credential; a new one if it expired or was revoked), where to register, ICE
+    servers, and whether the switch is the simulator (which then plays the phone itself)."""
+    from ..credentials import Credentials
+
+    services = _services()
+    _my_agent_id()
+    phone = Credentials.of(services.settings, services.switchboard).issue(
+        services.db_session(), g.user.agent)
+    return jsonify(extension=phone.extension, domain=phone.domain,
+                   wss_url=services.settings.softphone_wss_url, password=phone.password,
+                   expires_at=phone.expires_at.isoformat(),
+                   ice_servers=services.settings.ice_servers,
+                   simulated=services.settings.simulated), 200, {"Cache-Control": "no-store"}

@@ -16,6 +16,7 @@ from flask import (
 )
 
 from ..accounts import AccountError, admin_exists, authenticate, create_user
+from ..credentials import Credentials
 from ..models import Role
 from .access import access_of, public, requires
 
@@ -24,6 +25,10 @@ bp = Blueprint("auth", __name__)
 
 def _services():
     return current_app.extensions["callcenter"]
+
+
+def _credentials() -> Credentials:
+    return Credentials.of(_services().settings, _services().switchboard)
 
 
 def needs_first_admin() -> bool:
@@ -86,6 +91,10 @@ def login():
         else:
             session.clear()
             session["user_id"] = user.id
+            if user.agent is not None:
+                # The softphone's SIP password for this login (shared with the agent's other
+                # logins while it lives); the page fetches it from /api/softphone.
+                _credentials().issue(_services().db_session(), user.agent)
             target = request.args.get("next", "")
             # Only same-site paths: never an open redirect.
             if not target.startswith("/") or target.startswith("//"):
@@ -98,6 +107,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 def logout():
+    if g.user.agent is not None:
+        # Revoke the softphone's credential, flush its registration, go Logged Out.
+        _credentials().revoke(_services().db_session(), g.user.agent.id)
     session.clear()
     g.user = None
     flash("You are logged out.")

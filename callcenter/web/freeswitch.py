@@ -1,5 +1,5 @@
-"""Endpoints FreeSWITCH calls over HTTP with its basic credentials: mod_json_cdr posts (and,
-later, the mod_xml_curl directory)."""
+"""Endpoints FreeSWITCH calls over HTTP with its basic credentials: mod_json_cdr posts and the
+mod_xml_curl directory."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..credentials import Credentials
 from ..switchboard.cdr import CdrError, LegRecord, json_cdr_text, write_leg
 from .access import freeswitch
+from .directory import DirectoryRequestError, answer_lookup
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +50,20 @@ def json_cdr():
                   (str(exc).splitlines() or [type(exc).__name__])[0])
         return jsonify(error="the database is unavailable; nothing was written"), 503
     return jsonify(call_id=call_id, leg=record.uuid)
+
+
+@bp.post("/directory")
+@freeswitch
+def directory():
+    """mod_xml_curl's directory lookups: a REGISTER (`action=sip_auth`) or `originate user/EXT`
+    (`action=user_call`) of an agent with a live SIP credential gets its user entry; anything
+    else "not found", and FreeSWITCH falls back to its static directory. A post we cannot read
+    gets 400 naming the problem (FreeSWITCH treats any error as not found)."""
+    services = current_app.extensions["callcenter"]
+    credentials = Credentials.of(services.settings, services.switchboard)
+    try:
+        document = answer_lookup(request.form, credentials, services.db_session())
+    except DirectoryRequestError as exc:
+        log.warning("directory lookup refused: %s", exc)
+        return str(exc) + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    return document, 200, {"Content-Type": "text/xml; charset=utf-8"}

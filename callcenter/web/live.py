@@ -26,6 +26,7 @@ from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 from wsproto.frame_protocol import CloseReason
 
+from ..credentials import Credentials, keep_alive_while_open
 from ..live import Hub, Subscription, encode
 from ..models import Agent, Role
 from .access import Access, access_of
@@ -132,14 +133,26 @@ def _serve(ws) -> None:
     hub = live_hub()
     subscription = hub.subscribe(agent_id)
     log.info("live: %s connected; %d subscribed", who, hub.subscribers)
+    keeper = _keep_softphone_alive(agent_id)
     try:
         LiveSocket(ws, subscription).run()
     finally:
+        if keeper is not None:
+            keeper.stop()
         subscription.close()
         log.info("live: %s disconnected; %d subscribed", who, hub.subscribers)
 
 
 sock.route("/live", bp=bp, endpoint="socket")(live_socket)
+
+
+def _keep_softphone_alive(agent_id: int | None):
+    """While an agent's page is open, its SIP credential does not expire."""
+    if agent_id is None:
+        return None
+    services = current_app.extensions["callcenter"]
+    credentials = Credentials.of(services.settings, services.switchboard)
+    return keep_alive_while_open(credentials, services.db, agent_id)
 
 
 def _end_http_connection() -> None:

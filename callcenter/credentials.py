@@ -1,0 +1,321 @@
+"""Per-login SIP credentials for agents' softphones; FreeSWITCH reads them through mod_xml_curl.
+
+At web login an agent gets a random SIP password for its extension, valid for `LIFETIME` and
+kept alive while its live socket is open. Every login of the same agent (a second tab, another
+browser) shares the one live credential, so a new tab never evicts the phone of the first.
+Logout or expiry revokes it: FreeSWITCH's registration of the extension is flushed and the agent
+goes Logged Out.
+
+Where the password lives: nowhere. The database keeps FreeSWITCH's `a1-hash` and a random
+`login_key`; the password is HMAC(server secret key, login_key), derived again whenever a page
+of that agent asks for it. So neither the database nor the session cookie holds the password,
+any session of the agent gets the same one back, and a revoked credential is gone for good (the
+next one has a new login_key). Whoever has the secret key can forge a web session anyway, so
+deriving from it gives nothing away that the key did not already give.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from .clock import Clock, RealClock, Timer
+from .esl import commands
+from .models import Agent, AgentStatus, SipCredential, User
+
+log = logging.getLogger(__name__)
+
+LIFETIME = timedelta(hours=12)
+KEEP_ALIVE_SECONDS = 300.0      # how often an open live socket pushes the expiry on
+SWEEP_SECONDS = 60.0            # how often expired credentials are looked for and revoked
+KEEP_REVOKED = timedelta(days=30)
+PROFILE = "internal"            # the sofia profile agents register to (sip_profiles/internal.xml)
+USER_CONTEXT = "agents"
+# The same dial-string as freeswitch-conf/directory/domain.xml: sofia contacts only (the product
+# loads no verto module). A test holds the two together.
+DIAL_STRING = ("{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}"
+               "${sofia_contact(*/${dialed_user}@${dialed_domain})}")
+
+
+class Why:
+    """Why a credential was revoked (SipCredential.revoked_why)."""
+    LOGOUT = "logout"
+    EXPIRED = "expired"
+    REPLACED = "replaced"       # no longer matches the agent (extension, domain or secret key)
+
+
+@dataclass(frozen=True)
+class Softphone:
+    """What the agent's page needs to register."""
+    extension: str
+    domain: str
+    password: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class DirectoryUser:
+    """What FreeSWITCH's directory gets for a registering or called extension."""
+    extension: str
+    domain: str
+    a1_hash: str
+    caller_id_name: str
+
+
+def a1_hash(extension: str, domain: str, password: str) -> str:
+    """FreeSWITCH's a1-hash: md5 of user:realm:password (SIP digest is MD5 by definition)."""
+    return hashlib.md5(f"{extension}:{domain}:{password}".encode(),
+                       usedforsecurity=False).hexdigest()
+
+
+def derive_password(secret_key: str, login_key: str) -> str:
+    digest = hmac.new(secret_key.encode(), b"callcenter sip password\0" + login_key.encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:18]).decode()      # 24 characters, 144 bits
+
+
+class Credentials:
+    """Issue, keep alive, revoke and look up agents' SIP credentials.
+
+    Methods that change rows commit the session they are given, so FreeSWITCH's next lookup
+    sees the change; revocation then flushes the registration through the switchboard's Sender
+    and sets the agent Logged Out through its roster (without a switchboard, in the database).
+    """
+
+    def __init__(self, secret_key: str, domain: str, *, switchboard: Any = None,
+                 clock: Clock | None = None, lifetime: timedelta = LIFETIME,
+                 profile: str = PROFILE) -> None:
+        if not secret_key:
+            raise ValueError("SIP credentials need the server's secret key")
+        self.secret_key = secret_key
+        self.domain = domain
+        self.switchboard = switchboard
+        self.clock = clock or getattr(switchboard, "clock", None) or RealClock()
+        self.lifetime = lifetime
+        self.profile = profile
+
+    @classmethod
+    def of(cls, settings, switchboard: Any = None) -> Credentials:
+        return cls(settings.secret_key, settings.sip_domain, switchboard=switchboard)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.now(), UTC)
+
+    # -- issue -----------------------------------------------------------------------------------
+
+    def issue(self, session: Session, agent: Agent) -> Softphone:
+        """The agent's live credential, or a new one when it has none (commits)."""
+        row = self._live(session, agent.id)
+        if row is not None:
+            if self._usable(row, agent):
+                return self._softphone(row)
+            self._revoke(session, row, Why.EXPIRED if self._expired(row) else Why.REPLACED)
+        login_key = secrets.token_urlsafe(32)
+        password = derive_password(self.secret_key, login_key)
+        row = SipCredential(agent_id=agent.id, live_agent_id=agent.id, login_key=login_key,
+                            extension=agent.extension, domain=self.domain,
+                            a1_hash=a1_hash(agent.extension, self.domain, password),
+                            created_at=self.now(), expires_at=self.now() + self.lifetime)
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another login of the same agent issued one at the same moment: share it.
+            session.rollback()
+            row = self._live(session, agent.id)
+            if row is None or not self._usable(row, agent):
+                raise
+            return self._softphone(row)
+        log.info("SIP credential issued for extension %s until %s", agent.extension,
+                 row.expires_at.isoformat(timespec="seconds"))
+        return Softphone(agent.extension, self.domain, password, _aware(row.expires_at))
+
+    def current(self, session: Session, agent: Agent) -> Softphone | None:
+        """The agent's live credential, if it has a usable one (changes nothing)."""
+        row = self._live(session, agent.id)
+        return self._softphone(row) if row is not None and self._usable(row, agent) else None
+
+    # -- keep alive ------------------------------------------------------------------------------
+
+    def keep_alive(self, session: Session, agent_id: int) -> datetime | None:
+        """Push the live credential's expiry to a full lifetime from now (commits). An expired
+        or revoked credential is not revived: None."""
+        now = self.now()
+        row = self._live(session, agent_id)
+        if row is None or _aware(row.expires_at) <= now:
+            return None
+        row.expires_at = max(_aware(row.expires_at), now + self.lifetime)
+        expires_at = row.expires_at
+        session.commit()
+        return expires_at
+
+    # -- revoke ----------------------------------------------------------------------------------
+
+    def revoke(self, session: Session, agent_id: int, why: str = Why.LOGOUT) -> bool:
+        """End the agent's phone: revoke its live credential (if any) and flush the extension's
+        registration, and set the agent Logged Out. True when a credential was revoked."""
+        row = self._live(session, agent_id)
+        if row is None:
+            self._log_out(session, agent_id)
+            return False
+        self._revoke(session, row, why)
+        return True
+
+    def sweep(self, session: Session) -> list[int]:
+        """Revoke every expired credential; forget ones revoked long ago. The agents' ids."""
+        now = self.now()
+        expired = session.scalars(select(SipCredential).where(
+            SipCredential.live_agent_id.is_not(None), SipCredential.expires_at <= now)).all()
+        agents = []
+        for row in expired:
+            agents.append(row.agent_id)
+            self._revoke(session, row, Why.EXPIRED)
+        session.execute(delete(SipCredential).where(
+            SipCredential.live_agent_id.is_(None), SipCredential.revoked_at < now - KEEP_REVOKED))
+        session.commit()
+        return agents
+
+    def _revoke(self, session: Session, row: SipCredential, why: str) -> None:
+        agent_id, extension, domain = row.agent_id, row.extension, row.domain
+        row.live_agent_id = None
+        row.revoked_at = self.now()
+        row.revoked_why = why
+        session.commit()      # first: the phone's next REGISTER must already be refused
+        log.info("SIP credential of extension %s revoked (%s)", extension, why)
+        self._flush(extension, domain)
+        self._log_out(session, agent_id)
+
+    def _flush(self, extension: str, domain: str) -> None:
+        board = self.switchboard
+        if board is None:
+            log.warning("no switchboard in this process: the registration of %s@%s stays "
+                        "until it expires", extension, domain)
+            return
+        command = commands.flush_inbound_reg(self.profile, extension, domain)
+
+        def flushed(reply: str | None, error: Exception | None) -> None:
+            if error is not None or reply is None or not commands.is_ok(reply):
+                log.warning("could not flush the registration of %s@%s: %s", extension, domain,
+                            error or (reply or "").strip())
+
+        board.sender.api(command, then=flushed)
+
+    def _log_out(self, session: Session, agent_id: int) -> None:
+        board = self.switchboard
+        if board is None:
+            session.execute(update(Agent).where(Agent.id == agent_id)
+                            .values(status=AgentStatus.LOGGED_OUT))
+            session.commit()
+            return
+        from .switchboard import AgentError
+
+        try:
+            board.set_status(agent_id, AgentStatus.LOGGED_OUT)
+        except AgentError as exc:
+            log.warning("agent %s not set Logged Out: %s", agent_id, exc)
+
+    # -- the directory ---------------------------------------------------------------------------
+
+    def lookup(self, session: Session, extension: str, domain: str) -> DirectoryUser | None:
+        """The extension's live credential, as FreeSWITCH's directory gives it out."""
+        if domain != self.domain:
+            return None
+        found = session.execute(
+            select(SipCredential, User.username)
+            .join(Agent, Agent.id == SipCredential.live_agent_id)
+            .join(User, User.id == Agent.user_id)
+            .where(Agent.extension == extension, SipCredential.extension == extension,
+                   SipCredential.domain == domain, SipCredential.expires_at > self.now(),
+                   User.active.is_(True))).first()
+        if found is None:
+            return None
+        row, username = found
+        return DirectoryUser(row.extension, row.domain, row.a1_hash, username)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _live(self, session: Session, agent_id: int) -> SipCredential | None:
+        return session.scalar(select(SipCredential)
+                              .where(SipCredential.live_agent_id == agent_id))
+
+    def _expired(self, row: SipCredential) -> bool:
+        return _aware(row.expires_at) <= self.now()
+
+    def _usable(self, row: SipCredential, agent: Agent) -> bool:
+        """Not expired, and still what FreeSWITCH would check: the agent's extension, our
+        domain, and a password this secret key derives (a new key makes old ones useless)."""
+        return (not self._expired(row) and row.extension == agent.extension
+                and row.domain == self.domain
+                and hmac.compare_digest(row.a1_hash, a1_hash(
+                    row.extension, row.domain, derive_password(self.secret_key, row.login_key))))
+
+    def _softphone(self, row: SipCredential) -> Softphone:
+        return Softphone(row.extension, row.domain,
+                         derive_password(self.secret_key, row.login_key), _aware(row.expires_at))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time we store is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class Every:
+    """Runs `job` every `seconds` on the clock until stopped; a failing run is logged and the
+    next one still comes (a database outage must not end the keep-alive or the sweep)."""
+
+    def __init__(self, clock: Clock, seconds: float, job, what: str) -> None:
+        self.clock, self.seconds, self.job, self.what = clock, seconds, job, what
+        self._timer: Timer | None = None
+        self._stopped = False
+
+    def start(self, now: bool = True) -> Every:
+        if now:
+            self._run()
+        else:
+            self._timer = self.clock.call_later(self.seconds, self._run)
+        return self
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _run(self) -> None:
+        if self._stopped:
+            return
+        try:
+            self.job()
+        except SQLAlchemyError as exc:
+            log.error("%s failed: %s", self.what, (str(exc).splitlines() or [""])[0])
+        except Exception:
+            log.exception("%s failed", self.what)
+        if not self._stopped:
+            self._timer = self.clock.call_later(self.seconds, self._run)
+
+
+def keep_alive_while_open(credentials: Credentials, database, agent_id: int,
+                          seconds: float = KEEP_ALIVE_SECONDS) -> Every:
+    """Extend the agent's credential now and every `seconds` until `.stop()` (socket closed)."""
+    def extend() -> None:
+        with database.session() as session:
+            credentials.keep_alive(session, agent_id)
+    return Every(credentials.clock, seconds, extend, f"keep-alive of agent {agent_id}'s "
+                 "SIP credential").start()
+
+
+def start_sweeper(credentials: Credentials, database, seconds: float = SWEEP_SECONDS) -> Every:
+    """Revoke expired credentials every `seconds` (flushing their registrations)."""
+    def sweep() -> None:
+        with database.session() as session:
+            credentials.sweep(session)
+    return Every(credentials.clock, seconds, sweep, "SIP credential sweep").start()

@@ -1,0 +1,287 @@
+"""Per-login SIP credentials: issue, share with a second tab, keep alive, expire, revoke; the
+password is nowhere in the database. The switchboard is a recording stand-in here
+(tests/switchboard/test_softphone_credentials.py uses the real one)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+
+from callcenter.clock import ManualClock
+from callcenter.credentials import (
+    Credentials,
+    Why,
+    keep_alive_while_open,
+    start_sweeper,
+)
+from callcenter.models import Agent, AgentStatus, Role, SipCredential, User
+from tests.conftest import AuthActions
+
+DOMAIN = "cc.example.com"
+
+
+class RecordingSender:
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def api(self, command, then=None, sent=None):
+        self.commands.append(command)
+        if then is not None:
+            then("+OK flushing all registrations matching specified call_id\n", None)
+
+
+class RecordingBoard:
+    """The two things revocation uses: the Sender and the roster's set_status."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.sender = RecordingSender()
+        self.statuses: list[tuple[int, AgentStatus]] = []
+
+    def set_status(self, agent_id, status):
+        self.statuses.append((agent_id, status))
+
+
+@pytest.fixture
+def clock():
+    return ManualClock()
+
+
+@pytest.fixture
+def board(clock):
+    return RecordingBoard(clock)
+
+
+@pytest.fixture
+def credentials(board):
+    return Credentials("server-secret", DOMAIN, switchboard=board)
+
+
+@pytest.fixture
+def agent(make_user, database):
+    make_user("alice", Role.AGENT, extension="1001")
+    with database.session() as s:
+        agent = s.scalar(select(Agent).join(User).where(User.username == "alice"))
+        s.expunge(agent)
+        return agent
+
+
+def md5(text_: str) -> str:
+    return hashlib.md5(text_.encode(), usedforsecurity=False).hexdigest()
+
+
+def everything_stored(database) -> str:
+    """Every value of every row of every table, as one text."""
+    with database.engine.connect() as conn:
+        tables = [r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type='table'")]
+        return "\n".join(repr(row) for table in tables
+                         for row in conn.execute(text(f'SELECT * FROM "{table}"')))  # noqa: S608
+
+
+def test_issue_stores_the_a1_hash_never_the_password(credentials, agent, database, clock):
+    with database.session() as s:
+        phone = credentials.issue(s, agent)
+    assert (phone.extension, phone.domain) == ("1001", DOMAIN)
+    assert len(phone.password) >= 20
+    assert phone.expires_at.timestamp() == clock.now() + 12 * 3600
+    with database.session() as s:
+        row = s.scalar(select(SipCredential))
+        assert row.a1_hash == md5(f"1001:{DOMAIN}:{phone.password}")
+        assert (row.live_agent_id, row.revoked_at) == (agent.id, None)
+    assert phone.password not in everything_stored(database)
+
+
+def test_issue_again_shares_the_live_credential(credentials, agent, database):
+    with database.session() as s:
+        first = credentials.issue(s, agent)
+        second = credentials.issue(s, agent)
+        assert credentials.current(s, agent) == first
+        assert len(s.scalars(select(SipCredential)).all()) == 1
+    assert second == first
+
+
+def test_another_secret_key_gives_nothing_away_and_replaces_the_credential(
+        credentials, board, agent, database, clock):
+    with database.session() as s:
+        first = credentials.issue(s, agent)
+        rotated = Credentials("another-secret", DOMAIN, switchboard=board)
+        assert rotated.current(s, agent) is None      # cannot derive a password that works
+        second = rotated.issue(s, agent)
+        assert second.password != first.password
+        old = s.scalar(select(SipCredential).where(SipCredential.live_agent_id.is_(None)))
+        assert old.revoked_why == Why.REPLACED
+        assert rotated.lookup(s, "1001", DOMAIN).a1_hash == md5(
+            f"1001:{DOMAIN}:{second.password}")
+
+
+def test_keep_alive_pushes_the_expiry_on_but_never_revives(credentials, agent, database, clock):
+    with database.session() as s:
+        credentials.issue(s, agent)
+        clock.advance(11 * 3600)
+        extended = credentials.keep_alive(s, agent.id)
+        assert extended.timestamp() == clock.now() + 12 * 3600
+        clock.advance(12 * 3600)
+        assert credentials.keep_alive(s, agent.id) is None
+        assert credentials.lookup(s, "1001", DOMAIN) is None
+
+
+def test_an_open_page_keeps_it_alive_and_a_closed_one_lets_it_expire(
+        credentials, board, agent, database, clock):
+    with database.session() as s:
+        credentials.issue(s, agent)
+    keeper = keep_alive_while_open(credentials, database, agent.id, seconds=300)
+    clock.advance(30 * 3600)                   # the page stays open for 30 hours
+    with database.session() as s:
+        assert credentials.lookup(s, "1001", DOMAIN) is not None
+    keeper.stop()                              # the page is closed
+    clock.advance(12 * 3600 - 1)
+    with database.session() as s:
+        assert credentials.lookup(s, "1001", DOMAIN) is not None
+    clock.advance(1)
+    with database.session() as s:
+        assert credentials.lookup(s, "1001", DOMAIN) is None
+    assert clock.pending == 0
+
+
+def test_expiry_revokes_flushes_and_logs_the_agent_out(credentials, board, agent, database,
+                                                       clock):
+    with database.session() as s:
+        old = credentials.issue(s, agent)
+    sweeper = start_sweeper(credentials, database, seconds=60)
+    clock.advance(12 * 3600 - 60)
+    assert board.sender.commands == [] and board.statuses == []
+    clock.advance(60)
+    assert board.sender.commands == [f"sofia profile internal flush_inbound_reg 1001@{DOMAIN}"]
+    assert board.statuses == [(agent.id, AgentStatus.LOGGED_OUT)]
+    with database.session() as s:
+        row = s.scalar(select(SipCredential))
+        assert (row.live_agent_id, row.revoked_why) == (None, Why.EXPIRED)
+        assert credentials.lookup(s, "1001", DOMAIN) is None
+        fresh = credentials.issue(s, agent)         # the next login: a new password
+    assert fresh.password != old.password
+    clock.advance(600)
+    assert len(board.sender.commands) == 1           # revoked once only
+    sweeper.stop()
+
+
+def test_revoke_flushes_and_logs_out_even_without_a_credential(credentials, board, agent,
+                                                               database):
+    with database.session() as s:
+        assert credentials.revoke(s, agent.id) is False
+    assert board.sender.commands == [] and board.statuses == [(agent.id, AgentStatus.LOGGED_OUT)]
+    with database.session() as s:
+        credentials.issue(s, agent)
+        assert credentials.revoke(s, agent.id) is True
+        assert credentials.lookup(s, "1001", DOMAIN) is None
+    assert board.sender.commands == [f"sofia profile internal flush_inbound_reg 1001@{DOMAIN}"]
+
+
+def test_revoked_rows_are_forgotten_after_thirty_days(credentials, agent, database, clock):
+    with database.session() as s:
+        credentials.issue(s, agent)
+        credentials.revoke(s, agent.id)
+        credentials.issue(s, agent)
+        clock.advance(31 * 86400)
+        credentials.keep_alive(s, agent.id)
+        credentials.sweep(s)
+        assert [r.revoked_why for r in s.scalars(select(SipCredential))] == [Why.EXPIRED]
+
+
+class FlakyDatabase:
+    """The database, unreachable for its first `failures` sessions."""
+
+    def __init__(self, database, failures: int) -> None:
+        self.database, self.failures = database, failures
+
+    def session(self):
+        if self.failures > 0:
+            self.failures -= 1
+            raise OperationalError("SELECT", {}, Exception("database unreachable"))
+        return self.database.session()
+
+
+def test_the_sweep_goes_on_after_a_database_error(credentials, board, agent, database, clock):
+    with database.session() as s:
+        credentials.issue(s, agent)
+    flaky = FlakyDatabase(database, failures=3)
+    sweeper = start_sweeper(credentials, flaky, seconds=60)      # fails at once, then twice
+    clock.advance(12 * 3600)
+    assert flaky.failures == 0
+    assert board.statuses == [(agent.id, AgentStatus.LOGGED_OUT)]
+    sweeper.stop()
+
+
+# -- through the web: login issues, a second tab shares, logout revokes -------------------------
+
+
+def softphone(client):
+    reply = client.get("/api/softphone")
+    assert reply.status_code == 200, reply.json
+    return reply.json
+
+
+def test_the_softphone_gets_what_it_registers_with(app, client, auth, admin, make_user,
+                                                   settings):
+    make_user("alice", Role.AGENT, extension="1001")
+    assert client.get("/api/softphone").status_code == 401
+    auth.login("alice")
+    reply = client.get("/api/softphone")
+    assert reply.headers["Cache-Control"] == "no-store"
+    phone = reply.json
+    assert set(phone) == {"extension", "domain", "wss_url", "password", "expires_at",
+                          "ice_servers", "simulated"}
+    assert (phone["extension"], phone["domain"], phone["wss_url"], phone["ice_servers"],
+            phone["simulated"]) == ("1001", settings.sip_domain, settings.softphone_wss_url,
+                                    [], True)
+
+
+def test_a_user_without_an_extension_has_no_softphone(client, auth, admin, make_user, database):
+    make_user("sam", Role.SUPERVISOR)
+    auth.login("sam")
+    reply = client.get("/api/softphone")
+    assert reply.status_code == 403 and "extension" in reply.json["error"]
+    with database.session() as s:
+        assert s.scalars(select(SipCredential)).all() == []
+
+
+def test_login_issues_and_a_second_tab_or_login_shares_it(app, admin, make_user, database):
+    make_user("alice", Role.AGENT, extension="1001")
+    first = app.test_client()
+    AuthActions(first).login("alice")
+    with database.session() as s:
+        assert len(s.scalars(select(SipCredential)).all()) == 1      # issued at login
+    phone = softphone(first)
+    assert softphone(first) == phone                                 # a second tab
+    other = app.test_client()                                        # another login
+    AuthActions(other).login("alice")
+    assert softphone(other) == phone
+    with database.session() as s:
+        assert len(s.scalars(select(SipCredential)).all()) == 1
+    assert phone["password"] not in everything_stored(database)
+    cookie = first.get_cookie("callcenter_session")
+    assert phone["password"] not in cookie.value
+
+
+def test_logout_revokes_and_logs_the_agent_out(app, admin, make_user, database):
+    make_user("alice", Role.AGENT, extension="1001")
+    client = app.test_client()
+    auth = AuthActions(client)
+    auth.login("alice")
+    with database.session() as s:
+        s.execute(text("UPDATE agents SET status = 'available'"))
+    auth.logout()
+    with database.session() as s:
+        row = s.scalar(select(SipCredential))
+        assert (row.live_agent_id, row.revoked_why) == (None, Why.LOGOUT)
+        assert s.scalar(select(Agent.status)) is AgentStatus.LOGGED_OUT
+
+
+def test_lifetime_is_twelve_hours_by_default():
+    assert Credentials("k", DOMAIN).lifetime == timedelta(hours=12)
+    with pytest.raises(ValueError, match="secret key"):
+        Credentials("", DOMAIN)
