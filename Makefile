@@ -4,10 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+BUNDLE := callcenter/static/vendor/sip.js
 
 .PHONY: install install-test run test lint bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(BUNDLE)
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +16,14 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-install-test: $(TSTAMP)
+install-test: $(TSTAMP) $(BUNDLE)
+
+# The softphone's SIP.js from npm, bundled into one ES module (not committed). Without npm the
+# page still works against the simulator and says the softphone is unavailable.
+$(BUNDLE): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
+	else echo "npm not found: the softphone's SIP.js bundle is not built (install Node.js)" >&2; fi
 
 $(TSTAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -35,4 +43,4 @@ bench: install-test
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache node_modules callcenter/static/vendor

@@ -1,6 +1,8 @@
-// The agent's page: status, dial, hang up, and the call's progress as the switchboard pushes it
-// over the live socket (the softphone alone cannot know when the far end answered).
+// The agent's page: the softphone, status, dial, in-call controls, wrap-up and recent calls.
+// Every action goes through the REST API; the buttons follow the call as the switchboard pushes
+// it over the live socket (the softphone alone cannot know when the far end answered).
 import { connectLive } from "./live.js";
+import { Softphone } from "./softphone.js";
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
@@ -14,7 +16,13 @@ const outcomes = {
   failed: "the call failed", cancelled: "you hung up before the answer",
   agent_no_answer: "your phone did not answer", agent_not_registered: "your phone is not registered",
 };
-let current = null;  // the id of the call on the screen while it lasts
+const phoneWords = {
+  connecting: "Connecting…", registered: "Registered", offline: "Offline", refused: "Refused",
+  unavailable: "Softphone unavailable", simulated: "Simulated",
+};
+let current = null;   // the live call on the screen: {id, progress, held, recording, ...}
+let wrapping = null;  // the id of the ended call whose disposition the panel asks for
+const saved = new Map();  // call id -> disposition saved here (the CDR write may land later)
 
 async function send(method, path, body) {
   const reply = await fetch(path, {
@@ -22,15 +30,23 @@ async function send(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin",
   });
   let data = {};
-  try { data = await reply.json(); } catch (e) { data = { error: `HTTP ${reply.status}` }; }
-  if (!reply.ok) throw new Error(data.error || `HTTP ${reply.status}`);
+  try { data = await reply.json(); } catch { data = { error: `HTTP ${reply.status}` }; }
+  if (!reply.ok) {
+    const error = new Error(data.error || `HTTP ${reply.status}`);
+    error.status = reply.status;
+    throw error;
+  }
   return data;
 }
 
-function showError(text) { const box = $("dial-error"); box.textContent = text; box.hidden = !text; }
+function say(id, text) { const box = $(id); box.textContent = text || ""; box.hidden = !text; }
+const showError = (text) => say("dial-error", text);
+const callPath = (action) => `/api/calls/${encodeURIComponent(current.id)}/${action}`;
+
+// -- the call ------------------------------------------------------------------------------------
 
 function showCall(call) {
-  if (current && call.id !== current && call.progress === "ended") return;  // an older call
+  if (current && call.id !== current.id && call.progress === "ended") return;  // an older call
   let text = words[call.progress] || call.progress;
   if (call.progress === "ended") {
     text += `: ${outcomes[call.outcome] || call.outcome || ""}`;
@@ -43,20 +59,51 @@ function showCall(call) {
   const over = call.progress === "ended";
   $("dial-button").disabled = !over;
   $("hangup-button").hidden = over;
-  current = over ? null : call.id;
+  current = over ? null : call;
+  showControls(call);
+  if (over) {
+    openWrapup(call.id);
+    loadRecent();
+  }
 }
 
-function showAgent(agent) {
-  $("status").textContent = agent.status.replace("_", " ");
-  $("state").textContent = agent.state.replace("_", " ");
-  $("registered").textContent = agent.registered ? "Registered" : "Not registered";
-  $("status-select").value = agent.status;
+function showControls(call) {
+  const talking = call.progress === "answered";
+  $("in-call").hidden = !talking;
+  const hold = $("hold-button");
+  hold.textContent = call.held ? "Resume" : "Hold";
+  hold.setAttribute("aria-pressed", String(Boolean(call.held)));
+  const record = $("record-button");
+  record.textContent = call.recording ? "Stop recording" : "Record";
+  record.setAttribute("aria-pressed", String(Boolean(call.recording)));
+  const flags = [call.held && "on hold", call.recording && "recording"].filter(Boolean);
+  $("call-flags").textContent = flags.length ? `Now: ${flags.join(", ")}` : "";
+  const transfer = call.transfer;
+  const status = $("transfer-status");
+  status.textContent = transfer
+    ? `Transfer to ${transfer.to}: ${transfer.state}${transfer.cause ? ` (${transfer.cause})` : ""}`
+    : "";
+  status.dataset.state = transfer ? transfer.state : "";
+  $("transfer-button").disabled = Boolean(transfer && ["dialing", "ringing", "connecting"]
+    .includes(transfer.state));
+}
+
+// An action on the live call; its answer is the call's new state (the live socket says it too).
+async function act(action, body) {
+  if (!current) return;
+  showError("");
+  try {
+    const reply = await send("POST", callPath(action), body);
+    if (reply.call && current && reply.call.id === current.id) showCall(reply.call);
+    return reply;
+  } catch (e) { showError(e.message); }
 }
 
 $("dial-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   showError("");
   $("dial-button").disabled = true;
+  closeWrapup();
   try {
     showCall((await send("POST", "/api/calls", { number: $("number").value.trim() })).call);
   } catch (e) {
@@ -65,11 +112,95 @@ $("dial-form").addEventListener("submit", async (event) => {
   }
 });
 
-$("hangup-button").addEventListener("click", async () => {
-  if (!current) return;
-  try { await send("POST", `/api/calls/${encodeURIComponent(current)}/hangup`); }
-  catch (e) { showError(e.message); }
+$("hangup-button").addEventListener("click", () => act("hangup"));
+$("hold-button").addEventListener("click", () => act(current?.held ? "unhold" : "hold"));
+$("record-button").addEventListener("click", () =>
+  act("record", { action: current?.recording ? "stop" : "start" }));
+$("transfer-button").addEventListener("click", () => {
+  const number = $("transfer-number").value.trim();
+  if (!number) return showError("Type the number to transfer to.");
+  act("transfer", { number });
 });
+
+// The dial pad: tones into the call while talking, digits into the number field otherwise.
+$("dialpad").addEventListener("click", async (event) => {
+  const key = event.target.closest("button[data-key]")?.dataset.key;
+  if (!key) return;
+  if (current && current.progress === "answered") {
+    if (await act("dtmf", { digits: key })) $("dtmf-sent").textContent += key;
+  } else {
+    $("number").value += key;
+  }
+});
+
+// -- wrap-up and recent calls -----------------------------------------------------------------
+
+function openWrapup(callId) {
+  if (wrapping === callId) return;
+  wrapping = callId;
+  $("wrapup-call").textContent = callId;
+  $("disposition").value = "";
+  $("notes").value = "";
+  say("wrapup-error", "");
+  say("wrapup-saved", "");
+  $("wrapup").hidden = false;
+  $("dtmf-sent").textContent = "";
+}
+
+function closeWrapup() { wrapping = null; $("wrapup").hidden = true; }
+
+$("wrapup").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!wrapping) return;
+  try {
+    const { call } = await send("POST", `/api/calls/${encodeURIComponent(wrapping)}/disposition`,
+      { disposition: $("disposition").value, notes: $("notes").value });
+    saved.set(call.id, call.disposition);
+    closeWrapup();
+    say("wrapup-saved", `Saved: ${call.disposition}`);
+    loadRecent();
+  } catch (e) { say("wrapup-error", e.message); }
+});
+
+function cell(text) { const td = document.createElement("td"); td.textContent = text ?? ""; return td; }
+
+async function loadRecent() {
+  const body = $("recent-calls");
+  try {
+    const { calls } = await send("GET", "/api/calls?mine=1&limit=10");
+    body.replaceChildren(...calls.map((call) => {
+      const row = document.createElement("tr");
+      row.dataset.call = call.id;
+      const when = call.created_at ? new Date(call.created_at).toLocaleString() : "";
+      const talk = call.talk_seconds != null ? `${Math.round(call.talk_seconds)} s` : "";
+      const ended = call.progress === "ended" ? call.cause || "" : words[call.progress] || "";
+      const disposition = call.disposition ?? saved.get(call.id);
+      row.append(cell(when), cell(call.number), cell(talk), cell(ended), cell(disposition));
+      return row;
+    }));
+    if (!calls.length) {
+      const row = document.createElement("tr");
+      const empty = cell("No calls yet.");
+      empty.colSpan = 5;
+      row.append(empty);
+      body.replaceChildren(row);
+    }
+    body.dataset.count = String(calls.length);
+  } catch (e) {
+    body.replaceChildren();
+    showError(`Recent calls: ${e.message}`);
+  }
+}
+
+// -- status and the live socket -------------------------------------------------------------------
+
+function showAgent(agent) {
+  $("status").textContent = agent.status.replace("_", " ");
+  $("state").textContent = agent.state.replace("_", " ");
+  $("registered").textContent = agent.registered ? "Registered" : "Not registered";
+  $("status-select").value = agent.status;
+  if (agent.state === "wrap_up" && agent.call_id && !current) openWrapup(agent.call_id);
+}
 
 $("status-select").addEventListener("change", async () => {
   try { showAgent((await send("PUT", "/api/agents/me/status", { status: $("status-select").value })).agent); }
@@ -88,3 +219,69 @@ connectLive({
   },
   onStatus: (status) => { $("live-status").textContent = status; },
 });
+
+// -- the softphone ------------------------------------------------------------------------------
+
+function showPhone(state, detail, retryIn) {
+  const line = $("softphone-status");
+  line.dataset.state = state;
+  let text = phoneWords[state] || state;
+  if (state === "registered" && detail) text += ` as ${detail}`;
+  if (state === "simulated") text += ": the simulator registers your extension and plays the customer";
+  if (retryIn) text += ` (retrying in ${Math.ceil(retryIn / 1000)} s)`;
+  line.textContent = text;
+  say("softphone-error", state === "registered" || state === "simulated" || state === "connecting"
+    ? "" : detail);
+}
+
+async function softphoneConfig() {
+  const reply = await fetch("/api/softphone", { credentials: "same-origin" });
+  if (reply.status === 404) return null;   // this controller issues no SIP credential
+  if (!reply.ok) throw new Error(`HTTP ${reply.status}`);
+  return reply.json();
+}
+
+const phone = new Softphone({
+  fetchConfig: async () => {
+    const config = await softphoneConfig();
+    if (!config) throw new Error("the controller has no softphone credential for you");
+    return config;
+  },
+  audio: $("remote-audio"),
+  onState: showPhone,
+  onIncoming: ({ from, auto }) => {
+    if (auto) return;   // the controller's own call: answered already
+    $("incoming-from").textContent = from;
+    $("incoming").hidden = false;
+  },
+  onSession: (what, detail) => {
+    if (what !== "established") $("incoming").hidden = true;
+    if (what === "failed") say("softphone-error", detail);
+  },
+});
+$("answer-button").addEventListener("click", () => { $("incoming").hidden = true; phone.answer(); });
+$("decline-button").addEventListener("click", () => { $("incoming").hidden = true; phone.decline(); });
+$("mute-button").addEventListener("click", () => {
+  const muted = $("mute-button").getAttribute("aria-pressed") !== "true";
+  phone.setMuted(muted);
+  $("mute-button").setAttribute("aria-pressed", String(muted));
+  $("mute-button").textContent = muted ? "Unmute" : "Mute";
+});
+window.softphone = phone;   // for diagnostics from the browser console (and the browser tests)
+
+async function startPhone() {
+  let config = null;
+  try { config = await softphoneConfig(); } catch (e) { config = { error: e.message }; }
+  // The credential's own word first; without the endpoint, the page knows the switch it runs on.
+  const simulated = config ? config.simulated : $("phone").dataset.simulated === "true";
+  if (simulated) {
+    showPhone("simulated");
+  } else if (!config) {
+    showPhone("unavailable", "This controller issues no SIP credential for the softphone yet.");
+  } else {
+    phone.start();
+  }
+}
+
+loadRecent();
+startPhone();
