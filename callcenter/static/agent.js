@@ -269,6 +269,21 @@ $("mute-button").addEventListener("click", () => {
 });
 window.softphone = phone;   // for diagnostics from the browser console (and the browser tests)
 
+// Logging out ends the phone first: it unregisters while its credential is still valid, so the
+// switch stops sending calls here at once (the controller then revokes the credential and flushes
+// the registration anyway). A phone server that does not answer delays logout by 2 s at most.
+const LOGOUT_UNREGISTER_MS = 2000;
+let phoneStarted = false;   // a simulated or unavailable phone has nothing to unregister
+const logoutForm = document.querySelector('form[action$="/logout"]');
+logoutForm?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  logoutForm.querySelector("button").disabled = true;
+  if (phoneStarted) {
+    await Promise.race([phone.stop(), new Promise((done) => setTimeout(done, LOGOUT_UNREGISTER_MS))]);
+  }
+  logoutForm.submit();      // submit() fires no submit event: no loop
+});
+
 async function startPhone() {
   let config = null;
   try { config = await softphoneConfig(); } catch (e) { config = { error: e.message }; }
@@ -279,6 +294,7 @@ async function startPhone() {
   } else if (!config) {
     showPhone("unavailable", "This controller issues no SIP credential for the softphone yet.");
   } else {
+    phoneStarted = true;
     phone.start();
   }
 }

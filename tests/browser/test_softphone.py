@@ -1,6 +1,6 @@
 """The agent's softphone page in headless Debian Chromium: against the built-in simulator every
 button works through the API; the auto-answer rule; a real SIP.js registration and INVITEs over a
-small SIP-over-WebSocket endpoint (tests/browser/sipws.py)."""
+small SIP-over-WebSocket endpoint (tests/sipws.py)."""
 
 from __future__ import annotations
 
