@@ -285,3 +285,19 @@ def test_a_phone_server_that_never_answers_the_unregister_delays_logout_only_bri
     assert any(r.why == "unREGISTER left unanswered" for r in endpoint.registrations)
     assert register(endpoint.url, "1000", DOMAIN, password).status == 403
     assert endpoint.registrations[-1].why == "not in the directory"
+
+
+@pytest.mark.slow
+def test_a_refused_registration_is_shown_with_its_sip_status(controller, endpoint, chromium):
+    """The phone server refuses the credential (e.g. FreeSWITCH's directory does not know it):
+    the page says so, with the SIP status, and keeps trying."""
+    base, _directory = controller
+    endpoint.a1_of = lambda user, realm: None   # nobody is in the directory
+    page = chromium.new_page()
+    log_in(page, base, "alice")
+    page.wait_for_selector("#softphone-status[data-state=refused]", timeout=15000)
+    error = page.text_content("#softphone-error")
+    assert "Registration refused: 403" in error
+    assert page.is_visible("#softphone-error")
+    shot(page, "registration-refused")
+    assert [r.status for r in endpoint.registrations[:2]] == [401, 403]
