@@ -392,6 +392,7 @@ class Step:
     store_queue_peak: int = 0
     rss_peak_mb: float = 0.0
     cpu: dict = field(default_factory=dict)   # % of one core while dialing, by process
+    cpu_ms_per_call: float = 0.0              # controller CPU, dialing to all written, per call
     left_in_switch: int = 0                   # simulator channels still up once all ended
     settled: bool = True
 
@@ -570,6 +571,9 @@ class Bench:
             except TimeoutError as exc:
                 print(f"  rate {rate}/s: {exc.args[0].splitlines()[0]}", flush=True)
                 step.settled = False
+        if step.placed:
+            used = cpu_seconds(pids["controller"]) - cpu_before["controller"]
+            step.cpu_ms_per_call = used * 1000 / step.placed
         after = self.stats(since)
         step.rss_peak_mb = self.rss.reset()
         step.completed = after["calls"]["completed"] - before["calls"]["completed"]
@@ -662,7 +666,7 @@ COLUMNS = (
     ("rate", 5), ("placed", 6), ("refused", 7), ("got/s", 6), ("ended", 6), ("CDRs", 6),
     ("left", 4),
     ("API ms", 9), ("bridge ms", 11), ("lag ms", 11), ("HTTP ms", 9), ("evq", 4), ("dbq", 5),
-    ("RSS MB", 6), ("CPU% c/s/d", 11), ("goal", 4),
+    ("RSS MB", 6), ("CPU% c/s/d", 11), ("ms/call", 7), ("goal", 4),
 )
 
 
@@ -686,7 +690,8 @@ def report(figures: dict, plan: Plan) -> str:
         "customer's first media event (switch's timestamp) -> uuid_bridge written; lag = any "
         "channel event (switch's timestamp) -> handled; HTTP = dial round trip at the driver",
         "evq/dbq: peak ESL event queue / database write queue; RSS: controller peak; CPU: % of "
-        "one core while dialing, controller/simulator/driver",
+        "one core while dialing, controller/simulator/driver; ms/call: controller CPU from the "
+        "first dial until every call ended and was written, per call",
         "",
         _row(name for name, _ in COLUMNS),
     ]
@@ -705,6 +710,7 @@ def report(figures: dict, plan: Plan) -> str:
             step.completed, step.cdrs, step.left_in_switch, _pair(step.api_to_originate),
             _pair(step.media_to_bridge), _pair(step.event_lag), _pair(step.http_dial),
             step.event_queue_peak, step.store_queue_peak, f"{step.rss_peak_mb:.0f}", cpu,
+            f"{step.cpu_ms_per_call:.1f}",
             ("met" if ok else "MISS") + ("" if step.settled else "*"))))
     for step in figures["steps"]:
         if step.refused:

@@ -716,6 +716,12 @@ class Link:
     def bgapi(self, command: str, timeout: float | None = None) -> Job:
         return self._current().bgapi(command, timeout)
 
+    @property
+    def queue_depth(self) -> int:
+        """Events waiting now: cheap enough to read on every event (stats() builds a dict)."""
+        connection = self._connection
+        return connection.queue_depth if connection is not None else 0
+
     def stats(self) -> dict[str, int | bool]:
         connection = self._connection
         totals = dict(self._totals)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from ..clock import Clock, Timer
@@ -74,6 +74,10 @@ class Roster:
         # Registrations seen for extensions that are not (yet) agents: kept so an agent added
         # later is known to be registered.
         self._contacts: dict[str, set[str]] = {}
+        # Agent columns changed since the last write was queued: agent id -> column values.
+        # One call moves its agent through 4-5 states, so changes wait here, the last value of
+        # each column wins, and one write stores them all (one executemany per batch).
+        self._unwritten: dict[int, dict] | None = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -238,22 +242,33 @@ class Roster:
             values.update(state=view.state, state_changed_at=now)
         if registered:
             values.update(registered=view.registered)
-        agent_id = view.id
-
-        def write(session: Session) -> None:
-            session.execute(update(Agent).where(Agent.id == agent_id).values(**values))
-
-        self._submit(write)
+        self._queue_write(view.id, values)
 
     def note_call_ended(self, view: AgentView) -> None:
-        now = _when(self._clock)
-        agent_id = view.id
+        self._queue_write(view.id, {"last_call_ended_at": _when(self._clock)})
 
-        def write(session: Session) -> None:
-            session.execute(update(Agent).where(Agent.id == agent_id)
-                            .values(last_call_ended_at=now))
+    def _queue_write(self, agent_id: int, values: dict) -> None:
+        unwritten = self._unwritten
+        if unwritten is None:
+            unwritten = self._unwritten = {}
+            self._submit(lambda session: self._write_agents(session, unwritten))
+        unwritten.setdefault(agent_id, {}).update(values)
 
-        self._submit(write)
+    def _write_agents(self, session: Session, unwritten: dict[int, dict]) -> None:
+        # Changes from now on go in a new write; this one may run twice (a failed batch is
+        # retried one write at a time), so it only reads what it was given.
+        if self._unwritten is unwritten:
+            self._unwritten = None
+        by_columns: dict[tuple[str, ...], list[dict]] = {}
+        for agent_id, values in unwritten.items():
+            by_columns.setdefault(tuple(sorted(values)), []).append({"agent": agent_id, **values})
+        for rows in by_columns.values():
+            # Core, not ORM bulk-by-key: an agent deleted meanwhile matches no row and must not
+            # fail the others' write.
+            session.execute(_AGENT_BY_ID, rows)
+
+
+_AGENT_BY_ID = update(Agent.__table__).where(Agent.__table__.c.id == bindparam("agent"))
 
 
 def load_agents(session_factory) -> Callable[[], list[tuple[Agent, User]]]:

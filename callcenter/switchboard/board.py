@@ -23,7 +23,7 @@ from ..esl.protocol import Event
 from ..models import AgentState, AgentStatus, CallLeg, HangupBy
 from ..models import Call as CallRow
 from .agents import AgentError, AgentView, Roster, load_agents
-from .cdr import LegRecord, write_leg
+from .cdr import LegRecord, insert_missing, upsert, write_legs
 from .controls import ControlError, Controls, Transfer
 from .dialer import Dialer, DialError, DialTimes, SwitchUnavailable
 from .legs import Call, Happened, Leg, Legs, Outcome, Progress
@@ -42,6 +42,7 @@ CHANNEL_EVENTS = (
 # The cause a call is closed with when FreeSWITCH no longer has its legs after a reconnect
 # (it restarted, or the calls ended while we were away and their CDRs come by json_cdr).
 LOST_CAUSE = "LOSE_RACE"
+_NAMELESS = "call_legs.channel_name IS NULL OR call_legs.channel_name = ''"
 
 
 def _when(ts: float | None) -> datetime | None:
@@ -60,6 +61,8 @@ class Switchboard:
         self.store = Store(database.sessions)
         self.sender = Sender(link)
         self.stats = SwitchboardStats()
+        # Ended legs' CDRs waiting for their call's other legs, by call id (see _record_leg).
+        self._cdr_held: dict[str, list[LegRecord]] = {}
         self.legs = Legs()
         self.roster = Roster(self.clock, self.store.submit, self._publish,
                              load_agents(database.sessions))
@@ -93,6 +96,8 @@ class Switchboard:
         self.store.start()
 
     def stop(self) -> None:
+        for call_id in list(self._cdr_held):  # CDRs still waiting for a partner leg: write them
+            self._write_cdr(self._cdr_held.pop(call_id))
         self.store.stop()
 
     # -- actions (called from web requests) ------------------------------------------------------
@@ -196,7 +201,7 @@ class Switchboard:
     # -- events ----------------------------------------------------------------------------------
 
     def _on_channel(self, event: Event) -> None:
-        self.stats.note_depths(self.link.stats()["queue_depth"], self.store.depth)
+        self.stats.note_depths(self.link.queue_depth, self.store.depth)
         stamped = stamped_at(event)
         if stamped is not None:
             self.stats.event_lag.add(self.clock.now() - stamped)
@@ -211,7 +216,7 @@ class Switchboard:
             return
         if happened is Happened.COMPLETED:
             leg.recorded = True
-            self._record_leg(event)
+            self._record_leg(event, call, leg)
         elif happened is Happened.CREATED:
             self._write_leg_seen(leg)
         if happened is Happened.BRIDGED:
@@ -257,6 +262,7 @@ class Switchboard:
             else:
                 self.roster.set_state(agent, AgentState.IDLE, None)
             self.roster.note_call_ended(agent)
+        self._write_held_cdr(call)
         if not all(leg.recorded for leg in self.legs.legs_of(call)):
             self._write_unrecorded_legs(call)
         self._announce(call)
@@ -326,46 +332,60 @@ class Switchboard:
         row = dict(id=call.id, direction=call.direction, agent_id=agent.id,
                    customer_number=call.number, caller_id=call.caller_id,
                    created_at=_when(call.created))
-        legs = [(leg.uuid, leg.role) for leg in self.legs.legs_of(call)]
         created = _when(call.created)
+        legs = [dict(uuid=leg.uuid, call_id=call.id, role=leg.role, channel_name="",
+                     created_at=created) for leg in self.legs.legs_of(call)]
 
         def write(session: Session) -> None:
-            # A json_cdr post may have created the rows first (a call that ended at once).
-            if session.get(CallRow, row["id"]) is None:
-                session.add(CallRow(**row))
-            for uuid, role in legs:
-                if session.get(CallLeg, uuid) is None:
-                    session.add(CallLeg(uuid=uuid, call_id=row["id"], role=role,
-                                        created_at=created))
+            # A json_cdr post may have created the rows first (a call that ended at once):
+            # then they stay as they are.
+            session.execute(insert_missing(session, CallRow), [row])
+            if legs:
+                session.execute(insert_missing(session, CallLeg), legs)
 
         self.store.submit(write)
 
     def _write_leg_seen(self, leg: Leg) -> None:
         """A leg we originated exists: its row lets a resync find the call again."""
-        uuid, call_id, role, name = leg.uuid, leg.call_id, leg.role, leg.channel_name
-        created = _when(self.clock.now())
+        seen = dict(uuid=leg.uuid, call_id=leg.call_id, role=leg.role,
+                    channel_name=leg.channel_name, created_at=_when(self.clock.now()))
 
         def write(session: Session) -> None:
-            row = session.get(CallLeg, uuid)
-            if row is None:
-                session.add(CallLeg(uuid=uuid, call_id=call_id, role=role, channel_name=name,
-                                    created_at=created))
-            elif not row.channel_name:
-                row.channel_name = name
+            # One statement: the row if it is missing, else its channel name if it has none.
+            session.execute(upsert(session, CallLeg, ("channel_name",), _NAMELESS), [seen])
 
         self.store.submit(write)
 
-    def _record_leg(self, event: Event) -> None:
+    def _record_leg(self, event: Event, call: Call | None = None, leg: Leg | None = None) -> None:
+        """The leg's CDR, to the writer. A call's legs end together (FreeSWITCH hangs up a
+        bridged partner), so while the call's other legs are all hung up the record waits for
+        theirs, and the call is summarized once for all of them (`write_legs`) instead of once
+        per leg; `_finish` hands over whatever still waits."""
         try:
             record = LegRecord.from_event(event)
         except ValueError as exc:
             log.error("unreadable CHANNEL_HANGUP_COMPLETE for %s: %s", event.uuid, exc)
             return
-        self.store.submit(lambda session: self._write_cdr_leg(session, record))
+        if call is None or leg is None:
+            self._write_cdr([record])
+            return
+        held = self._cdr_held.setdefault(call.id, [])
+        held.append(record)
+        # Hung up: its own CHANNEL_HANGUP_COMPLETE follows (or a resync finishes the call).
+        if not all(other is leg or other.hung_up for other in self.legs.legs_of(call)):
+            self._write_cdr(self._cdr_held.pop(call.id))  # the call goes on without this leg
 
-    def _write_cdr_leg(self, session: Session, record: LegRecord) -> None:
-        write_leg(session, record)
-        self.stats.cdr_legs_written += 1
+    def _write_held_cdr(self, call: Call) -> None:
+        held = self._cdr_held.pop(call.id, None)
+        if held:
+            self._write_cdr(held)
+
+    def _write_cdr(self, records: list[LegRecord]) -> None:
+        def write(session: Session) -> None:
+            write_legs(session, records)
+            self.stats.cdr_legs_written += len(records)
+
+        self.store.submit(write)
 
     def _write_unrecorded_legs(self, call: Call) -> None:
         """Legs that ended with no CHANNEL_HANGUP_COMPLETE of their own (never created, or gone

@@ -25,20 +25,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, unquote_plus
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import NoResultFound, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from ..models import Agent, Call, CallLeg, Direction, HangupBy, LegRole, Queue, utcnow
 
@@ -413,51 +416,131 @@ def write_leg(session: Session, record: LegRecord) -> Call | None:
     PostgreSQL; SQLite has one writer at a time anyway) before its legs are read, so the second
     writer waits and then summarizes both legs instead of overwriting the first one's summary.
     """
+    call_id = write_legs(session, [record])
+    return None if call_id is None else session.get(Call, call_id)
+
+
+def write_legs(session: Session, records: Sequence[LegRecord]) -> str | None:
+    """`write_leg` for several legs at once, in the order given: the rows the same as writing
+    them one after the other, with the Call summarized once (the ESL path hands over a call's
+    legs together when they end together). Returns the (last) call id written, None if none.
+
+    Core statements, not the ORM's unit of work (this runs for every leg at full load); ORM
+    objects of these rows already in the session are expired, so they read what was written.
+    """
     session.flush()  # our own pending rows first, so the inserts below see them
-    known = session.get(CallLeg, record.uuid)
-    # A leg we track stays in its call: one tagged too late (hung up before uuid_setvar) has
-    # no cc_call_id, and a leg never moves between calls.
-    call_id = known.call_id if known is not None else record.call_id
-    if call_id is None:
-        return None
-    if record.call_id not in (None, call_id):
-        log.warning("leg %s belongs to call %s, its CDR says %s: kept in %s",
-                    record.uuid, call_id, record.call_id, call_id)
-    first_seen = record.started or record.ended or utcnow()
-    _insert_missing(session, Call, id=call_id, direction=record.direction or Direction.OUTBOUND,
-                    created_at=first_seen)
-    call = _locked(session, Call, Call.id, call_id)
-    _insert_missing(session, CallLeg, uuid=record.uuid, call_id=call_id, role=record.role,
-                    created_at=first_seen)
-    leg = _locked(session, CallLeg, CallLeg.uuid, record.uuid)
-    _merge_leg(leg, record)
-    session.flush()
+    uuids = list(dict.fromkeys(record.uuid for record in records))
+    known = dict(session.execute(select(_LEGS.c.uuid, _LEGS.c.call_id)
+                                 .where(_LEGS.c.uuid.in_(uuids))).all())
+    calls: dict[str, list[LegRecord]] = {}
+    for record in records:
+        # A leg we track stays in its call: one tagged too late (hung up before uuid_setvar)
+        # has no cc_call_id, and a leg never moves between calls.
+        call_id = known.get(record.uuid, record.call_id)
+        if call_id is None:
+            continue
+        if record.call_id not in (None, call_id):
+            log.warning("leg %s belongs to call %s, its CDR says %s: kept in %s",
+                        record.uuid, call_id, record.call_id, call_id)
+        calls.setdefault(call_id, []).append(record)
+    for call_id, legs in calls.items():
+        _write_call(session, call_id, legs)
+    return call_id if calls else None
 
-    rows = session.scalars(select(CallLeg).where(CallLeg.call_id == call.id)).all()
-    records = [_stored_record(row) for row in rows]
-    _fill_switchboard_fields(session, call, records)
-    summary = summarize(call, records)
-    for name, value in vars(summary).items():
+
+_CALLS, _LEGS = Call.__table__, CallLeg.__table__
+
+
+def _write_call(session: Session, call_id: str, records: list[LegRecord]) -> None:
+    def first_seen(record: LegRecord) -> datetime:
+        return record.started or record.ended or utcnow()
+
+    first = records[0]
+    _insert_missing(session, Call, [dict(id=call_id, direction=first.direction
+                                         or Direction.OUTBOUND, created_at=first_seen(first))])
+    (call,) = _locked(session, _CALLS, _CALLS.c.id, [call_id])
+    firsts: dict[str, LegRecord] = {}
+    for record in records:
+        firsts.setdefault(record.uuid, record)
+    _insert_missing(session, CallLeg, [
+        dict(uuid=uuid, call_id=call_id, role=record.role, created_at=first_seen(record))
+        for uuid, record in firsts.items()])
+    ours = {row.uuid: row for row in _locked(session, _LEGS, _LEGS.c.uuid, list(firsts))}
+    was = {uuid: dict(vars(row)) for uuid, row in ours.items()}
+    for record in records:
+        _merge_leg(ours[record.uuid], record)
+    changed = [row for uuid, row in ours.items() if vars(row) != was[uuid]]
+    if changed:
+        session.execute(_LEG_UPDATE, [{"key": row.uuid} | {name: getattr(row, name)
+                                                          for name in _MERGED}
+                                      for row in changed])
+
+    legs = [SimpleNamespace(**row) for row in session.execute(
+        select(_LEGS).where(_LEGS.c.call_id == call_id)).mappings()]
+    stored = [_stored_record(row) for row in legs]
+    was_call = dict(vars(call))
+    _fill_switchboard_fields(session, call, stored)
+    for name, value in vars(summarize(call, stored)).items():
         setattr(call, name, value)
-    session.flush()
-    return call
+    if vars(call) != was_call:
+        session.execute(_CALL_UPDATE, [{"key": call_id} | {name: getattr(call, name)
+                                                           for name in _SUMMED}])
+    for model, keys in ((Call, [call_id]), (CallLeg, list(ours))):
+        for key in keys:
+            loaded = session.identity_map.get(identity_key(model, key))
+            if loaded is not None:
+                session.expire(loaded)
 
 
-def _insert_missing(session: Session, model: type, **values: Any) -> None:
-    table = model.__table__
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+# What a CDR write may change, as statements built once (a statement built per write costs
+# more than running it): the leg's columns _merge_leg sets, the call's summary and the fields
+# _fill_switchboard_fields fills.
+_MERGED = ("channel_name", "created_at", "answered_at", "ended_at", "hangup_cause", "raw_cdr")
+_SUMMED = (*(f.name for f in fields(CallSummary)), "customer_number", "caller_id", "agent_id",
+           "queue_id")
+_LEG_UPDATE = update(_LEGS).where(_LEGS.c.uuid == bindparam("key"))
+_CALL_UPDATE = update(_CALLS).where(_CALLS.c.id == bindparam("key"))
+
+
+def _insert_missing(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+    session.execute(insert_missing(session, model), rows)
+
+
+def insert_missing(session: Session, model: type):
+    """INSERT ... ON CONFLICT DO NOTHING for `model`'s table in the session's dialect (built
+    once per dialect and table: building a statement costs more than running it)."""
+    return _upserts(session.get_bind().dialect.name, model, None)
+
+
+def upsert(session: Session, model: type, columns: tuple[str, ...], where: str):
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE SET `columns` from the new row, where
+    the existing row is `where` (SQL over the table's own columns); cached too."""
+    return _upserts(session.get_bind().dialect.name, model, (columns, where))
+
+
+@functools.cache
+def _upserts(dialect: str, model: type, on_conflict: tuple[tuple[str, ...], str] | None):
     if dialect not in ("postgresql", "sqlite"):
         raise RuntimeError(f"the CDR writer does not support {dialect}")
-    session.execute(insert(table).values(**values).on_conflict_do_nothing())
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
+    if on_conflict is None:
+        return insert.on_conflict_do_nothing()
+    columns, where = on_conflict
+    return insert.on_conflict_do_update(
+        index_elements=list(model.__table__.primary_key.columns),
+        set_={name: insert.excluded[name] for name in columns}, where=text(where))
 
 
-def _locked(session: Session, model: type, key: Any, value: str):
-    query = select(model).where(key == value).with_for_update()
-    return session.scalars(query.execution_options(populate_existing=True)).one()
+def _locked(session: Session, table, key: Any, values: list[str]) -> list[SimpleNamespace]:
+    """The rows, locked (FOR UPDATE) until the transaction ends, as plain objects."""
+    rows = session.execute(select(table).where(key.in_(values)).with_for_update()).mappings()
+    found = [SimpleNamespace(**row) for row in rows]
+    if len(found) != len(set(values)):  # inserted or already there a moment ago
+        raise NoResultFound(f"{table.name} rows {values} vanished while being written")
+    return found
 
 
-def _merge_leg(leg: CallLeg, record: LegRecord) -> None:
+def _merge_leg(leg: Any, record: LegRecord) -> None:  # a call_legs row as a plain object
     # The record is the leg's final word on times and cause; the row's role (the switchboard's)
     # stays. FreeSWITCH's own document replaces one we built from the event, never the reverse.
     if record.channel_name:

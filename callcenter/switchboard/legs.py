@@ -190,6 +190,7 @@ class Legs:
         if transition is None:
             return None
         move, result = transition
+        partner_before = leg.bridged_to
         if not move(leg, event):
             return None
         # FreeSWITCH reports a bridge once, on the first UUID given to uuid_bridge.
@@ -197,9 +198,9 @@ class Legs:
             partner = self.legs[leg.bridged_to]
             partner.bridged_to, partner.was_bridged, partner.parked = leg.uuid, True, False
         elif result is Happened.UNBRIDGED:
-            for partner in self.legs.values():
-                if partner.bridged_to == leg.uuid:
-                    partner.bridged_to = None
+            partner = self.legs.get(partner_before or "")
+            if partner is not None and partner.bridged_to == leg.uuid:
+                partner.bridged_to = None
         return leg, result
 
 

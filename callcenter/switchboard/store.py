@@ -5,6 +5,11 @@ and one writer greenlet runs them in batches, one transaction per batch. SQLite 
 writer at a time, and a greenlet that yielded inside a write transaction would stall every other
 writer; batching also turns hundreds of small commits a second into a few.
 
+SQLite is synchronous: while a batch runs, the whole process (events, HTTP, pushes) waits. So a
+batch also stops at a time budget (a few milliseconds), commits what it has, and the writer
+yields to the hub before the next one; a burst of writes is spread out instead of stalling
+every event behind it.
+
 A batch that fails is retried one write at a time, so one bad write loses only itself; a
 database that is down is retried with backoff and loses nothing that was submitted.
 """
@@ -12,6 +17,7 @@ database that is down is retried with backoff and loses nothing that was submitt
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -27,9 +33,12 @@ Write = Callable[[Session], object]
 
 class Store:
     def __init__(self, sessions: Callable[[], Session], *, batch: int = 500,
-                 retry_initial: float = 0.2, retry_max: float = 5.0) -> None:
+                 budget: float = 0.004, retry_initial: float = 0.2,
+                 retry_max: float = 5.0) -> None:
         self._sessions = sessions
         self._batch = batch
+        self._budget = budget  # seconds of writes per transaction before it commits
+        self._tried = 0        # writes the last transaction ran (the failing one included)
         self._retry_initial, self._retry_max = retry_initial, retry_max
         self._pending: deque[Write] = deque()
         self._wake = gevent.event.Event()
@@ -75,8 +84,9 @@ class Store:
                 continue
             batch = [self._pending[i] for i in range(min(self._batch, len(self._pending)))]
             try:
-                self._commit(batch)
+                batch = batch[:self._commit(batch, self._budget)]
             except DBAPIError as exc:
+                batch = batch[:max(1, self._tried)]
                 if exc.connection_invalidated or _unreachable(exc):
                     # The database is away: keep the batch and try again later.
                     self.retries += 1
@@ -87,6 +97,7 @@ class Store:
                     continue
                 done = self._one_by_one(batch)
             except SQLAlchemyError:
+                batch = batch[:max(1, self._tried)]
                 done = self._one_by_one(batch)
             else:
                 done = len(batch)
@@ -94,16 +105,25 @@ class Store:
             for _ in batch:
                 self._pending.popleft()
             self.written += done
+            gevent.sleep(0)  # let events and requests run between two transactions
 
-    def _commit(self, batch: list[Write]) -> None:
+    def _commit(self, batch: list[Write], budget: float | None = None) -> int:
+        """Run writes of `batch` in one transaction, stopping once `budget` seconds are spent
+        (at least one runs), and commit; returns how many ran."""
+        self._tried = 0
+        deadline = None if budget is None else time.perf_counter() + budget
         with self._sessions() as session:
             try:
                 for write in batch:
+                    self._tried += 1
                     write(session)
+                    if deadline is not None and time.perf_counter() > deadline:
+                        break
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
+        return self._tried
 
     def _one_by_one(self, batch: list[Write]) -> int:
         done = 0

@@ -18,10 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
+from sqlalchemy.orm import joinedload
 
 from ..models import Role, User
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_WITH_AGENT = (joinedload(User.agent),)  # built once: its cache key is then computed once
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,10 @@ def init_app(app: Flask) -> None:
         g.user = None
         user_id = session.get("user_id")
         if user_id is not None:
-            user = current_app.extensions["callcenter"].db_session().get(User, user_id)
+            # The agent row comes in the same SELECT: most API requests need its id, and a lazy
+            # load would be a second round trip on every request.
+            user = current_app.extensions["callcenter"].db_session().get(
+                User, user_id, options=_WITH_AGENT)
             if user is not None and user.active:
                 g.user = user
             else:

@@ -7,7 +7,7 @@ import socket
 import gevent.event
 from sqlalchemy import select
 
-from callcenter.models import Agent, AgentStatus
+from callcenter.models import Agent, AgentState, AgentStatus
 
 
 def registered_in_db(rig, agent_id) -> bool:
@@ -70,3 +70,33 @@ def test_status_is_the_agents_own_choice(rig, agent_id):
     before = len(rig.hub.messages)
     rig.board.set_status(agent_id, AgentStatus.ON_BREAK)
     assert len(rig.hub.messages) == before, "no change, no push"
+
+
+def test_changes_waiting_for_the_writer_are_written_once_the_last_value_winning(
+        rig, agent_id, make_user, database):
+    bob_user = make_user("bob", extension="1001")
+    with database.session() as session:
+        bob = session.scalar(select(Agent).where(Agent.user_id == bob_user))
+        bob_id = bob.id
+    roster = rig.board.roster
+    alice, bob_view = roster.get(agent_id), roster.get(bob_id)
+    rig.settle()
+    with database.session() as session:  # bob's row goes away behind the roster's back
+        session.delete(session.get(Agent, bob_id))
+    depth = rig.board.store.depth
+    roster.set_state(alice, AgentState.RESERVED, "call-1")
+    roster.set_state(bob_view, AgentState.RESERVED, "call-2")
+    roster.set_state(alice, AgentState.IN_CALL, "call-1")
+    roster.set_status(agent_id, AgentStatus.ON_BREAK)
+    assert rig.board.store.depth == depth + 1, "four changes of two agents: one write"
+    failed = rig.board.store.failed
+    rig.settle()
+    with database.session() as session:
+        row = session.get(Agent, agent_id)
+        assert (row.state, row.status) == (AgentState.IN_CALL, AgentStatus.ON_BREAK)
+    assert rig.board.store.failed == failed, "a deleted agent's change fails nobody's write"
+    roster.set_state(alice, AgentState.IDLE, None)  # after the write ran: a new one
+    assert rig.board.store.depth == 1
+    rig.settle()
+    with database.session() as session:
+        assert session.get(Agent, agent_id).state is AgentState.IDLE

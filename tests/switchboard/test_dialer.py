@@ -334,3 +334,26 @@ def test_an_originate_whose_reply_is_lost_leaves_no_leg(rig, agent_id):
     row, legs = only_call(rig)
     assert row.ended_at is not None and legs[LegRole.AGENT].ended_at is not None
     assert rig.board.agent(agent_id).state is AgentState.IDLE
+
+
+def test_the_legs_of_a_call_that_ends_are_written_in_one_cdr_write(rig, agent_id, monkeypatch):
+    from callcenter.switchboard import board as board_module
+
+    groups: list[list[str]] = []
+    write_legs = board_module.write_legs
+
+    def recording(session, records):
+        groups.append(sorted(record.uuid for record in records))
+        return write_legs(session, records)
+
+    monkeypatch.setattr(board_module, "write_legs", recording)
+    rig.sim.script(NUMBER, Behaviour.answer(0))
+    call = dial(rig, agent_id)
+    rig.advance(5)
+    rig.sim.far_end_hangs_up(call.customer_leg)
+    rig.settle()
+    assert groups == [sorted(legs_of(call))], "one write, the call summarized once"
+    assert rig.board.stats.cdr_legs_written == 2 and rig.board._cdr_held == {}
+    row, legs = only_call(rig)
+    assert row.talk_seconds == 5 and row.hangup_by is HangupBy.CUSTOMER
+    assert all(leg.raw_cdr and leg.ended_at is not None for leg in legs.values())
