@@ -219,8 +219,9 @@ class Switchboard:
             self._record_leg(event, call, leg)
         elif happened is Happened.CREATED:
             self._write_leg_seen(leg)
-        if happened is Happened.BRIDGED:
+        if happened is Happened.BRIDGED and call.bridged_at is None:
             self.dialer.on_bridged(call)
+            self._announce(call)  # the page (and a supervisor) see the two sides joined
         if not call.ended and not self.controls.on_leg(call, leg, happened):
             self.dialer.on_leg(call, leg, happened, event)
         if happened in (Happened.HUNG_UP, Happened.COMPLETED):

@@ -35,6 +35,9 @@ RINGBACK = "tone_stream://%(2000,4000,440,480);loops=-1"
 
 _COMING_UP = frozenset({Happened.CREATED, Happened.RINGING, Happened.EARLY_MEDIA,
                         Happened.ANSWERED, Happened.PARKED})
+BRIDGE_CHECK_S = 1.0  # a bridge not seen this long after uuid_bridge is sent again
+BRIDGE_TRIES = 3
+
 BUSY_CAUSES = frozenset({"USER_BUSY"})
 NO_ANSWER_CAUSES = frozenset({"NO_ANSWER", "NO_USER_RESPONSE", "ALLOTTED_TIMEOUT"})
 
@@ -166,8 +169,7 @@ class Dialer:
             if call.ringing_at is None:
                 call.ringing_at = now
             call.progress = Progress.ANSWERED
-            self._bridge(call, event)
-            self._cancel_timers(call)
+            self._bridge(call, event)  # the no-answer timer sees the answer and does nothing
             self._changed(call)
         elif happened is Happened.BRIDGED:
             call.bridged_at = call.bridged_at or now
@@ -223,6 +225,31 @@ class Dialer:
         self.sender.api(commands.uuid_bridge(agent, customer),
                         lambda reply, error: self._bridge_reply(call, reply, error),
                         sent=lambda: self.stats.media_to_bridge.add(self.clock.now() - media_at))
+        call.timers.append(self.clock.call_later(BRIDGE_CHECK_S, self._check_bridge, call, 1))
+
+    def _check_bridge(self, call: Call, attempt: int) -> None:
+        """A uuid_bridge that said +OK but never bridged: on a real FreeSWITCH, ringback
+        broadcast on the 180 can start playing *after* the uuid_break sent on the 183 (the break
+        found nothing queued yet), and the agent leg then sits in its endless playback while the
+        bridge waits. Break and bridge again; give up after a few tries."""
+        if call.ended or call.bridged_at is not None or call.outcome is not None:
+            return
+        legs = [self._leg(call.agent_leg), self._leg(call.customer_leg)]
+        if any(leg is None or not leg.alive for leg in legs):
+            return
+        if attempt >= BRIDGE_TRIES:
+            log.warning("bridge of %s never happened; giving up", call.id,
+                        extra={"call_id": call.id})
+            self._decide(call, Outcome.FAILED, "RECOVERY_ON_TIMER_EXPIRE", HangupBy.SYSTEM)
+            for leg in legs:
+                self._hang_up(leg.uuid, "RECOVERY_ON_TIMER_EXPIRE")
+            return
+        log.info("bridge of %s not seen after %.1fs: breaking and bridging again", call.id,
+                 BRIDGE_CHECK_S * attempt, extra={"call_id": call.id})
+        self.sender.api(commands.uuid_break(call.agent_leg))
+        self.sender.api(commands.uuid_bridge(call.agent_leg, call.customer_leg))
+        call.timers.append(self.clock.call_later(BRIDGE_CHECK_S, self._check_bridge, call,
+                                                 attempt + 1))
 
     def _bridge_reply(self, call: Call, reply: str | None, error: ESLError | None) -> None:
         if error is None and commands.is_ok(reply or ""):

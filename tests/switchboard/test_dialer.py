@@ -357,3 +357,54 @@ def test_the_legs_of_a_call_that_ends_are_written_in_one_cdr_write(rig, agent_id
     row, legs = only_call(rig)
     assert row.talk_seconds == 5 and row.hangup_by is HangupBy.CUSTOMER
     assert all(leg.raw_cdr and leg.ended_at is not None for leg in legs.values())
+
+
+def test_a_bridge_that_never_happens_is_sent_again(rig, agent_id):
+    """On a real FreeSWITCH the ringback started on the 180 can begin playing after the
+    uuid_break sent on the 183, and uuid_bridge then says +OK but never bridges."""
+    real = rig.link._link.api
+    swallowed = []
+
+    def first_bridge_lost(command, timeout=None):
+        rig.link.commands.append(command)
+        if command.startswith("uuid_bridge") and not swallowed:
+            swallowed.append(command)
+            return "+OK\n"
+        return real(command, timeout)
+
+    rig.link.api = first_bridge_lost
+    rig.sim.script(NUMBER, Behaviour.answer(500))
+    call = dial(rig, agent_id)
+    agent, customer = legs_of(call)
+    rig.advance(0.5)
+    assert rig.board.call(call.id).bridged_at is None
+    rig.advance(1.0)
+    bridges = [c for c in rig.commands() if c.startswith(("uuid_break", "uuid_bridge"))]
+    assert bridges == [f"uuid_break {agent} all", f"uuid_bridge {agent} {customer}"] * 2
+    assert rig.board.call(call.id).bridged_at is not None
+    rig.advance(5)
+    assert len([c for c in rig.commands() if c.startswith("uuid_bridge")]) == 2, "no more tries"
+    rig.sim.far_end_hangs_up(customer)
+    rig.settle()
+    assert_nothing_left(rig)
+    row, _ = only_call(rig)
+    assert row.hangup_cause == "NORMAL_CLEARING" and row.bridged_at is not None
+
+
+def test_a_bridge_that_never_happens_ends_the_call_after_three_tries(rig, agent_id):
+    real = rig.link._link.api
+
+    def bridges_lost(command, timeout=None):
+        rig.link.commands.append(command)
+        return "+OK\n" if command.startswith("uuid_bridge") else real(command, timeout)
+
+    rig.link.api = bridges_lost
+    rig.sim.script(NUMBER, Behaviour.answer(0))
+    dial(rig, agent_id)
+    for _ in range(3):
+        rig.advance(1.0)
+    assert len([c for c in rig.commands() if c.startswith("uuid_bridge")]) == 3
+    last = [m for m, _ in rig.hub.messages if m["type"] == "call"][-1]["call"]
+    assert (last["outcome"], last["cause"]) == ("failed", "RECOVERY_ON_TIMER_EXPIRE")
+    assert_nothing_left(rig)
+    assert only_call(rig)[0].ended_at is not None

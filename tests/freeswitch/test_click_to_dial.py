@@ -1,0 +1,294 @@
+"""Click-to-dial end to end against a real FreeSWITCH 1.10 (skipped unless
+CALLCENTER_TEST_FREESWITCH names its binary): the shipped tree with site.xml written by
+`callcenter fs-config` (its carrier gateway pointed at a SIP UAS this test scripts),
+`callcenter serve` as a subprocess on the event socket, the agent's phone registered over UDP
+with its login's password and auto-answering, and the agent dialling through POST /api/calls.
+What the agent's page hears on the live socket, what the phones see in SIP, and the CDR in the
+database are checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from callcenter import db as dbmod
+from callcenter.accounts import create_user
+from callcenter.models import Call, CallLeg, HangupBy, LegRole, Role
+from tests.conftest import PASSWORD
+from tests.freeswitch.drained import Drained
+from tests.freeswitch.sipudp import UdpSip
+from tests.freeswitch.support import ESL_PASSWORD, controller_env, copy_tree, make_certificate
+from tests.freeswitch.switch import free_port, freeswitch_binary
+from tests.test_live_socket import Live, receive
+
+pytestmark = pytest.mark.slow
+EXTENSION = "1077"
+NUMBER = "15551234567"
+CALLER_ID = "15550001111"
+
+
+@dataclass
+class Lab:
+    live: Live
+    phone: UdpSip
+    carrier: UdpSip
+    switch: Drained
+    server: Drained
+    database: dbmod.Database
+    agent_id: int
+    binary: str
+    esl_port: int
+
+
+def _base_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    binary = freeswitch_binary()
+    root = tmp_path_factory.mktemp("click-to-dial")
+    http_port = free_port()
+    env = controller_env(
+        root, CALLCENTER_ESL_PORT=str(free_port()), CALLCENTER_SECRET_KEY="secret-of-this-test",
+        CALLCENTER_HTTP_BIND=f"127.0.0.1:{http_port}",
+        CALLCENTER_FREESWITCH_HTTP_URL=f"http://127.0.0.1:{http_port}",
+        CALLCENTER_SOFTPHONE_WSS_URL=f"wss://127.0.0.1:{free_port()}",
+        CALLCENTER_OUTBOUND_CALLER_ID=CALLER_ID, CALLCENTER_LOG_LEVEL="DEBUG")
+    url = f"sqlite:///{root / 'instance' / 'callcenter.db'}"
+    env["CALLCENTER_DATABASE_URL"] = url
+    dbmod.upgrade(url)
+    database = dbmod.Database(url)
+    with database.session() as s:
+        create_user(s, "root", PASSWORD, Role.ADMIN)      # past the first-run page
+        user = create_user(s, "alice", PASSWORD, Role.AGENT, EXTENSION)
+        s.flush()
+        agent_id = user.agent.id
+    carrier = UdpSip("carrier")
+    conf = copy_tree(root / "conf")
+    written = subprocess.run([sys.executable, "-m", "callcenter.cli", "fs-config",
+                              str(conf / "site.xml"), "--set",
+                              f"FREESWITCH_CARRIER_PROXY=127.0.0.1:{carrier.port}"],
+                             env={**_base_environ(), **env}, capture_output=True, text=True,
+                             timeout=60)
+    assert written.returncode == 0, written.stderr
+    certs = root / "certs"
+    make_certificate(certs)
+    for name in ("log", "db", "run"):
+        (root / name).mkdir()
+    # Console mode (-nf) prints the log on stdout, which a thread keeps draining; line-buffered,
+    # or the last lines stay in stdio's buffer while nothing else happens.
+    stdbuf = shutil.which("stdbuf")
+    if stdbuf is None:
+        pytest.skip("stdbuf (coreutils) is needed to read FreeSWITCH's console")
+    switch = Drained("freeswitch", [
+        stdbuf, "-oL", binary, "-nonat", "-nf", "-conf", str(conf), "-log", str(root / "log"),
+        "-db", str(root / "db"), "-run", str(root / "run"), "-certs", str(certs)],
+        _base_environ(), cwd=str(root / "run"))
+    server = phone = live = None
+    try:
+        switch.wait_for(r"FreeSWITCH Started", 60)
+        server = Drained("callcenter", [sys.executable, "-m", "callcenter.cli", "serve"],
+                         {**_base_environ(), **env, "PYTHONUNBUFFERED": "1"})
+        base = server.wait_for(r"serving on (http://127\.0\.0\.1:\d+)").group(1)
+        server.wait_for(r"switch link up", 30)
+        live = Live(server, base)
+        ws = live.connect(live.login("alice"))
+        assert receive(ws)["type"] == "snapshot"
+        softphone = get(live, "/api/softphone")
+        phone = UdpSip(EXTENSION, softphone["password"], answer=True)
+        registered = phone.register(120)
+        assert registered.status == 200, registered.start
+        # The switchboard learns of the registration from sofia::register.
+        while not (message := receive(ws, 20))["type"] == "agent" \
+                or not message["agent"]["registered"]:
+            pass
+        ws.close()
+        yield Lab(live, phone, carrier, switch, server, database, agent_id, binary,
+                  int(env["CALLCENTER_ESL_PORT"]))
+    finally:
+        if live is not None:
+            live.close_all()
+        if phone is not None:
+            phone.close()
+        carrier.close()
+        if server is not None:
+            server.stop()
+            # Kept beside FreeSWITCH's own log, for whoever reads a failure.
+            (root / "log" / "callcenter.log").write_text("\n".join(server.lines))
+        switch.stop()
+        database.dispose()
+
+
+def get(live: Live, path: str) -> dict:
+    _cookie, opener, _token = live._log_in("alice")
+    return json.loads(opener.open(live.base + path, timeout=10).read())
+
+
+def page(lab: Lab):
+    """A live socket as alice's agent page, past its snapshot."""
+    ws = lab.live.connect(lab.live.login("alice"))
+    assert receive(ws)["type"] == "snapshot"
+    return ws
+
+
+def wait_call(ws, call_id: str, progress: str, seen: list[str] | None = None) -> dict:
+    while True:
+        message = receive(ws, timeout=30)
+        if message["type"] == "call" and message["call"]["id"] == call_id:
+            if seen is not None:
+                seen.append(message["call"]["progress"])
+            if message["call"]["progress"] == progress:
+                return message["call"]
+
+
+def wait_bridged(ws, call_id: str, seen: list[str]) -> dict:
+    while True:
+        message = receive(ws, timeout=30)
+        if message["type"] == "call" and message["call"]["id"] == call_id:
+            seen.append(message["call"]["progress"])
+            if message["call"]["bridged_at"] is not None:
+                return message["call"]
+
+
+def dial(lab: Lab) -> str:
+    reply = lab.live.api("alice", "POST", "/api/calls", {"number": NUMBER})
+    assert reply["call"]["number"] == NUMBER
+    return reply["call"]["id"]
+
+
+def cdr_with_switch_documents(lab: Lab, call_id: str, timeout: float = 30) -> Call:
+    """The Call row once FreeSWITCH's own json_cdr document has replaced the ESL-built record of
+    both legs (the posts come after the hangup events; there is nothing to await but the row)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with lab.database.session() as s:
+            row = s.get(Call, call_id)
+            legs = list(row.legs) if row is not None else []
+            if len(legs) == 2 and all(leg.raw_cdr and "cc_source" not in json.loads(leg.raw_cdr)
+                                      for leg in legs):
+                s.expunge_all()
+                return row
+        assert time.monotonic() < deadline, (
+            f"json_cdr documents never landed on {call_id}: "
+            f"{[(leg.role, (leg.raw_cdr or '')[:80]) for leg in legs]}\n{lab.server.tail(30)}")
+        time.sleep(0.2)  # polling the database: nothing signals a committed row
+
+
+def count_rows(lab: Lab, call_id: str) -> tuple[int, int]:
+    with lab.database.session() as s:
+        calls = s.scalar(select(func.count()).select_from(Call).where(Call.id == call_id))
+        legs = s.scalar(select(func.count()).select_from(CallLeg)
+                        .where(CallLeg.call_id == call_id))
+        return calls, legs
+
+
+def test_busy_customer_ends_the_call_and_the_agent_leg(lab):
+    ws = page(lab)
+    call_id = dial(lab)
+    agent = lab.phone.next_invite()
+    assert agent.acked.wait(10)
+    customer = lab.carrier.next_invite()
+    customer.respond(486)
+    assert customer.acked.wait(10), "FreeSWITCH never ACKed the 486"
+    ended = wait_call(ws, call_id, "ended")
+    assert (ended["outcome"], ended["cause"]) == ("busy", "USER_BUSY"), ended
+    # The agent's leg was parked, not bridged: the controller hangs it up.
+    assert agent.ended.wait(10) and agent.ended_by == "bye"
+
+    row = cdr_with_switch_documents(lab, call_id)
+    assert count_rows(lab, call_id) == (1, 2)
+    assert row.hangup_cause == "USER_BUSY" and row.talk_seconds == 0
+    assert row.answered_at is None and row.bridged_at is None
+    customer_leg = next(leg for leg in row.legs if leg.role is LegRole.CUSTOMER)
+    assert json.loads(customer_leg.raw_cdr)["variables"]["sip_term_status"] == "486"
+    assert_switch_clean(lab)
+
+
+@pytest.mark.parametrize("ringing", [False, True], ids=["183-200", "180-183-200"])
+def test_answered_call_is_bridged_and_the_customers_bye_ends_both_legs(lab, ringing):
+    ws = page(lab)
+    call_id = dial(lab)
+
+    agent = lab.phone.next_invite()
+    assert agent.invite.header("call-info") == "<sip:127.0.0.1>;answer-after=0"
+    assert agent.acked.wait(10), "FreeSWITCH never ACKed the agent phone's 200"
+    customer = lab.carrier.next_invite()
+    assert customer.invite.start.startswith(f"INVITE sip:{NUMBER}@127.0.0.1:{lab.carrier.port}")
+    assert CALLER_ID in customer.invite.header("from")
+
+    seen: list[str] = []
+    if ringing:       # 180 first: the controller plays ringback to the agent until media
+        customer.respond(180)
+        wait_call(ws, call_id, "ringing", seen)
+    customer.respond(183, sdp=True)
+    wait_call(ws, call_id, "early_media", seen)
+    customer.respond(200, sdp=True)
+    answered = wait_call(ws, call_id, "answered", seen)
+    assert answered["outcome"] is None
+    assert customer.acked.wait(10), "FreeSWITCH never ACKed the carrier's 200"
+    if answered["bridged_at"] is None:  # the bridge may land after the answer is pushed
+        answered = wait_bridged(ws, call_id, seen)
+    shown = get(lab.live, f"/api/calls/{call_id}")["call"]
+    assert shown["progress"] == "answered" and shown["bridged_at"] is not None, shown
+
+    # Talk for a while on purpose: the CDR's talk seconds must count it.
+    time.sleep(2.2)
+    assert customer.bye().status == 200
+    assert lab.phone.dialogs[agent.call_id].ended.wait(10), "the agent's phone got no BYE"
+    assert agent.ended_by == "bye"
+    ended = wait_call(ws, call_id, "ended", seen)
+    assert (ended["outcome"], ended["cause"], ended["hangup_by"]) == (
+        "answered", "NORMAL_CLEARING", "customer"), ended
+    steps = list(dict.fromkeys(seen))        # first sighting of each step, in order
+    assert [p for p in steps if p not in ("dialing_agent", "dialing")] == [
+        *(["ringing"] if ringing else []), "early_media", "answered", "ended"], seen
+
+    row = cdr_with_switch_documents(lab, call_id)
+    assert count_rows(lab, call_id) == (1, 2)
+    assert (row.agent_id, row.customer_number, row.caller_id) == (lab.agent_id, NUMBER, CALLER_ID)
+    assert (row.hangup_cause, row.hangup_by) == ("NORMAL_CLEARING", HangupBy.CUSTOMER)
+    assert row.answered_at and row.bridged_at and row.ended_at
+    talked = (row.ended_at - row.answered_at).total_seconds()
+    assert 2 <= row.talk_seconds <= talked + 1, (row.talk_seconds, talked)
+    roles = {leg.role: leg for leg in row.legs}
+    assert set(roles) == {LegRole.AGENT, LegRole.CUSTOMER}
+    assert roles[LegRole.AGENT].channel_name.startswith("sofia/internal/")
+    assert roles[LegRole.CUSTOMER].channel_name.startswith("sofia/external/")
+    for leg in row.legs:
+        assert leg.hangup_cause == "NORMAL_CLEARING"
+        document = json.loads(leg.raw_cdr)
+        assert document["variables"]["cc_call_id"] == call_id
+    assert json.loads(roles[LegRole.CUSTOMER].raw_cdr)["variables"][
+        "sip_hangup_disposition"] == "recv_bye"
+    listed = get(lab.live, "/api/calls?mine=1")["calls"]
+    assert [c["id"] for c in listed].count(call_id) == 1
+    assert_switch_clean(lab)
+
+
+def assert_switch_clean(lab: Lab) -> None:
+    """No channel left behind and nothing the switch itself found wrong."""
+    assert lab.phone.errors == [] and lab.carrier.errors == []
+    crit = [line for line in lab.switch.lines if "[CRIT]" in line or "[ALERT]" in line]
+    assert crit == []
+    # `show channels` reads FreeSWITCH's core database, written behind the channels by its own
+    # thread: poll it (nothing signals that write).
+    deadline = time.monotonic() + 15
+    while True:
+        channels = subprocess.run(
+            [str(Path(lab.binary).with_name("fs_cli")), "-H", "127.0.0.1", "-P",
+             str(lab.esl_port), "-p", ESL_PASSWORD, "-x", "show channels as json"],
+            capture_output=True, text=True, timeout=20)
+        if json.loads(channels.stdout)["row_count"] == 0:
+            return
+        assert time.monotonic() < deadline, f"channels left behind: {channels.stdout}"
+        time.sleep(0.5)
