@@ -7,7 +7,6 @@ store and published to the live hub.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..clock import Clock, Timer
 from ..esl.protocol import Event
 from ..models import Agent, AgentState, AgentStatus, User
+from .resync import json_rows
 
 log = logging.getLogger(__name__)
 
@@ -174,37 +174,27 @@ class Roster:
         token = event.get("call-id") or event.get("contact") or ""
         if not extension:
             return
-        contacts = self._contacts.setdefault(extension, set())
-        before = bool(contacts)
+        contacts = self._contacts.get(extension, set())
         if add:
-            contacts.add(token)
+            self._set_contacts(extension, contacts | {token})
         elif token in contacts:
-            contacts.discard(token)
+            self._set_contacts(extension, contacts - {token})
         else:
-            contacts.clear()  # an unregister we cannot match: trust it for the extension
-        self._registration_changed(extension, before)
+            self._set_contacts(extension, set())  # an unregister we cannot match: trust it
 
     def note_registration(self, extension: str, token: str) -> None:
         """A registration known before its sofia::register event arrives (the built-in
         simulator registers an agent's softphone the moment the agent appears)."""
-        contacts = self._contacts.setdefault(extension, set())
-        before = bool(contacts)
-        contacts.add(token)
-        self._registration_changed(extension, before)
+        self._set_contacts(extension, self._contacts.get(extension, set()) | {token})
 
     def mark_unregistered(self, extension: str) -> None:
         """FreeSWITCH said USER_NOT_REGISTERED for an agent we believed registered."""
-        contacts = self._contacts.setdefault(extension, set())
-        before = bool(contacts)
-        contacts.clear()
-        self._registration_changed(extension, before)
+        self._set_contacts(extension, set())
 
     def resync_registrations(self, reply: str) -> None:
         """Rebuild registrations from `show registrations as json`."""
-        try:
-            rows = json.loads(reply).get("rows") or []
-        except (ValueError, AttributeError):
-            log.warning("show registrations: unreadable reply %r", reply[:200])
+        rows = json_rows(reply, "show registrations")
+        if rows is None:
             return
         seen: dict[str, set[str]] = {}
         for row in rows:
@@ -212,11 +202,16 @@ class Roster:
             if user:
                 seen.setdefault(user, set()).add(row.get("token") or row.get("url") or "")
         for extension in set(self._contacts) | set(seen):
-            contacts = self._contacts.setdefault(extension, set())
-            before = bool(contacts)
-            contacts.clear()
-            contacts.update(seen.get(extension, ()))
-            self._registration_changed(extension, before)
+            self._set_contacts(extension, seen.get(extension, set()))
+
+    def _set_contacts(self, extension: str, contacts: set[str]) -> None:
+        """The extension's registrations are now `contacts` (changed in place: the agent's
+        view holds the same set)."""
+        current = self._contacts.setdefault(extension, set())
+        before = bool(current)
+        current.clear()
+        current.update(contacts)
+        self._registration_changed(extension, before)
 
     def _registration_changed(self, extension: str, before: bool) -> None:
         view = self.by_extension(extension)

@@ -26,7 +26,7 @@ from .agents import AgentError, AgentView, Roster, load_agents
 from .cdr import LegRecord, insert_missing, upsert, write_legs
 from .controls import ControlError, Controls, Transfer
 from .dialer import Dialer, DialError, DialTimes, SwitchUnavailable
-from .legs import Call, Happened, Leg, Legs, Outcome, Progress
+from .legs import CHANNEL_EVENTS, COMING_UP, Call, Happened, Leg, Legs, Outcome, Progress, meaning
 from .resync import bridged_pairs, json_rows, rebuild
 from .sender import Sender
 from .stats import SwitchboardStats, stamped_at
@@ -34,11 +34,6 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-CHANNEL_EVENTS = (
-    "CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
-    "CHANNEL_PARK", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HOLD", "CHANNEL_UNHOLD",
-    "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
-)
 # The cause a call is closed with when FreeSWITCH no longer has its legs after a reconnect
 # (it restarted, or the calls ended while we were away and their CDRs come by json_cdr).
 LOST_CAUSE = "LOSE_RACE"
@@ -234,8 +229,7 @@ class Switchboard:
         if event.name == "CHANNEL_HANGUP_COMPLETE":
             del self.legs.orphans[uuid]
             self._record_leg(event)
-        elif event.name in ("CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_PARK",
-                            "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA"):
+        elif meaning(event.name) in COMING_UP:
             log.warning("leg %s of a closed call is up: hanging it up", uuid, extra={"leg": uuid})
             self.sender.api(commands.uuid_kill(uuid, "NORMAL_CLEARING"))
 
@@ -253,7 +247,7 @@ class Switchboard:
         call.ended_at = self.clock.now()
         if call.outcome is None:
             call.outcome, call.cause = Outcome.FAILED, call.cause or "NORMAL_UNSPECIFIED"
-        self.dialer._cancel_timers(call)
+        call.cancel_timers()
         self.controls.finished(call)
         agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
         if agent is not None and agent.call_id == call.id:

@@ -48,15 +48,13 @@ from ..models import AgentState, AgentStatus, HangupBy, LegRole
 from ..models import Call as CallRow
 from .agents import AgentView, Roster
 from .dialer import Dialer, SwitchUnavailable
-from .legs import Call, Happened, Leg, Legs, Outcome, Progress
+from .legs import COMING_UP, Call, Happened, Leg, Legs, Outcome, Progress
 from .sender import Sender
 
 log = logging.getLogger(__name__)
 
 DISPOSITION_MAX = 64     # Call.disposition's column
 NOTES_MAX = 4000
-_COMING_UP = frozenset({Happened.CREATED, Happened.RINGING, Happened.EARLY_MEDIA,
-                        Happened.ANSWERED, Happened.PARKED})
 
 
 class ControlError(Exception):
@@ -339,7 +337,7 @@ class Controls:
         return False
 
     def _joining(self, call: Call, transfer: Transfer, leg: Leg, happened: Happened) -> None:
-        if call.outcome is not None and leg.alive and happened in _COMING_UP:
+        if call.outcome is not None and leg.alive and happened in COMING_UP:
             # The call ended while the transfer rang: the new leg must not ring on alone.
             self.dialer._hang_up(leg.uuid, "NORMAL_CLEARING" if leg.answered else
                                  "ORIGINATOR_CANCEL")

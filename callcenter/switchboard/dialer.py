@@ -23,7 +23,7 @@ from ..esl.connection import ESLError
 from ..esl.protocol import Event
 from ..models import AgentState, Direction, HangupBy, LegRole
 from .agents import AgentError, AgentView, Roster
-from .legs import Call, Happened, Leg, Legs, Outcome, Progress
+from .legs import COMING_UP, Call, Happened, Leg, Legs, Outcome, Progress
 from .sender import Sender, Sent
 from .stats import SwitchboardStats, stamped_at
 
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 # the North American ringback cadence.
 RINGBACK = "tone_stream://%(2000,4000,440,480);loops=-1"
 
-_COMING_UP = frozenset({Happened.CREATED, Happened.RINGING, Happened.EARLY_MEDIA,
-                        Happened.ANSWERED, Happened.PARKED})
 BRIDGE_CHECK_S = 1.0  # a bridge not seen this long after uuid_bridge is sent again
 BRIDGE_TRIES = 3
 
@@ -121,7 +119,7 @@ class Dialer:
     # -- events ---------------------------------------------------------------------------------
 
     def on_leg(self, call: Call, leg: Leg, happened: Happened, event: Event) -> None:
-        if call.outcome is not None and leg.alive and happened in _COMING_UP:
+        if call.outcome is not None and leg.alive and happened in COMING_UP:
             # The call was over before this leg came up (its originate was on the way when
             # the other side left): it must not ring on alone.
             self._hang_up(leg.uuid, "ORIGINATOR_CANCEL" if not leg.answered else
@@ -338,7 +336,7 @@ class Dialer:
     def _decide(self, call: Call, outcome: Outcome, cause: str | None, by: HangupBy) -> None:
         """The first leg to go decides how the call ended."""
         call.outcome, call.cause, call.hangup_by = outcome, cause, by
-        self._cancel_timers(call)
+        call.cancel_timers()
 
     def _release_partner(self, call: Call, gone: Leg, cause: str) -> None:
         for leg in self.legs.legs_of(call):
@@ -365,10 +363,6 @@ class Dialer:
             leg.kill_sent = True
         self.sender.api(commands.uuid_kill(uuid_, cause))
 
-    def _cancel_timers(self, call: Call) -> None:
-        for timer in call.timers:
-            timer.cancel()
-        call.timers.clear()
 
     def _leg(self, uuid_: str | None) -> Leg | None:
         return self.legs.legs.get(uuid_) if uuid_ is not None else None

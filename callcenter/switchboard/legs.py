@@ -41,6 +41,11 @@ class Happened(enum.Enum):
     COMPLETED = "completed"           # CHANNEL_HANGUP_COMPLETE: the leg's CDR is final
 
 
+# What shows a leg is (still) up: a leg that does this after its call was decided must go.
+COMING_UP = frozenset({Happened.CREATED, Happened.RINGING, Happened.EARLY_MEDIA,
+                       Happened.ANSWERED, Happened.PARKED})
+
+
 @dataclass
 class Leg:
     uuid: str
@@ -121,6 +126,11 @@ class Call:
     @property
     def ended(self) -> bool:
         return self.progress is Progress.ENDED
+
+    def cancel_timers(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers.clear()
 
     def as_message(self) -> dict:
         return {
@@ -290,3 +300,12 @@ _TRANSITIONS = {
     "CHANNEL_HANGUP": (_hung_up, Happened.HUNG_UP),
     "CHANNEL_HANGUP_COMPLETE": (_completed, Happened.COMPLETED),
 }
+
+# The channel events legs are built from (what the switchboard listens to).
+CHANNEL_EVENTS = tuple(_TRANSITIONS)
+
+
+def meaning(event_name: str) -> Happened | None:
+    """What an event of this name means for a leg (None: nothing we track)."""
+    transition = _TRANSITIONS.get(event_name)
+    return transition[1] if transition else None

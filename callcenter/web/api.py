@@ -49,6 +49,20 @@ def _body() -> dict:
     return body
 
 
+def _my_live_call(call_id: str):
+    """The caller's own live call: 404 unknown, 403 someone else's, 409 one that ended."""
+    board = _board()
+    live = board.call(call_id)
+    if live is None:
+        row = _services().db_session().get(Call, call_id)
+        if row is None:
+            raise NoSuchCall()
+        _check_mine(row.agent_id)
+        raise ControlError("this call has already ended")
+    _check_mine(live.agent_id)
+    return board, live
+
+
 @bp.errorhandler(CommandError)
 def bad_input(exc: CommandError):
     return jsonify(error=str(exc), field=exc.field), 422
@@ -111,15 +125,9 @@ def show_call(call_id: str):
 @bp.post("/calls/<call_id>/hangup")
 @requires(*STAFF)
 def hang_up(call_id: str):
-    board = _board()
-    live = board.call(call_id)
-    if live is None:
-        if _services().db_session().get(Call, call_id) is None:
-            return jsonify(error="no such call"), 404
-        raise DialError("this call has already ended")
-    _check_mine(live.agent_id)
+    board, live = _my_live_call(call_id)
     by = HangupBy.AGENT if g.user.role is Role.AGENT else HangupBy.SYSTEM
-    return jsonify(call=board.hang_up(call_id, by).as_message())
+    return jsonify(call=board.hang_up(live.id, by).as_message())
 
 
 @bp.put("/agents/me/status")
@@ -135,19 +143,6 @@ def set_status():
 
 
 # -- in-call controls: the caller's own live call (403 someone else's, 409 one that ended) ------
-
-
-def _my_live_call(call_id: str):
-    board = _board()
-    live = board.call(call_id)
-    if live is None:
-        row = _services().db_session().get(Call, call_id)
-        if row is None:
-            raise NoSuchCall()
-        _check_mine(row.agent_id)
-        raise ControlError("this call has already ended")
-    _check_mine(live.agent_id)
-    return board, live
 
 
 @bp.post("/calls/<call_id>/hold")

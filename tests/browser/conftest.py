@@ -25,19 +25,40 @@ def server(env, settings, database, admin):
         process.stop()
 
 
+# The flags Chromium needs on these machines (no sandbox as root, no calls home).
+BASE_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FAKE_MICROPHONE = "--use-fake-device-for-media-stream"
+GRANT_MICROPHONE = "--use-fake-ui-for-media-stream"
+
+
 @pytest.fixture
-def browser():
+def launch_chromium():
+    """launch(media=False, grant=True): a headless Chromium, closed after the test. `media`
+    gives it a fake microphone; `grant=False` then refuses it as a person would."""
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
+    launched = []
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
+        def launch(media: bool = False, grant: bool = True):
+            args = list(BASE_ARGS)
+            if media:
+                args.append(FAKE_MICROPHONE)
+                if grant:
+                    args.append(GRANT_MICROPHONE)
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                  args=args)
+            launched.append(chromium)
+            return chromium
         try:
-            yield chromium
+            yield launch
         finally:
-            chromium.close()
+            for chromium in launched:
+                chromium.close()
+
+
+@pytest.fixture
+def browser(launch_chromium):
+    return launch_chromium()

@@ -4,6 +4,7 @@ small SIP-over-WebSocket endpoint (tests/sipws.py)."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ from tests.browser.test_agent_page import log_in
 pytestmark = pytest.mark.slow
 
 SHOTS = Path(__file__).parents[2] / "build" / "test-artifacts" / "softphone"
-MEDIA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
 def shot(page, name: str) -> None:
@@ -185,29 +185,9 @@ def credential(wss_url: str) -> dict:
 
 
 @pytest.fixture
-def media_browser():
+def media_browser(launch_chromium):
     """Chromium as the softphone tests need it: `grant` False refuses the microphone."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.conftest import CHROMIUM
-
-    launched = []
-    with sync_playwright() as playwright:
-        def launch(grant: bool = True):
-            args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--use-fake-device-for-media-stream"]
-            if grant:
-                args.append("--use-fake-ui-for-media-stream")
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                  args=args)
-            launched.append(chromium)
-            return chromium
-        try:
-            yield launch
-        finally:
-            for chromium in launched:
-                chromium.close()
+    return functools.partial(launch_chromium, media=True)
 
 
 def agent_page_on_a_real_switch(server, chromium, make_user, wss_url: str):

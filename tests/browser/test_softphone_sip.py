@@ -9,7 +9,6 @@ page takes the real-phone path while calls still go through the simulator."""
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from callcenter import db as dbmod
-from tests.browser.conftest import CHROMIUM
 from tests.browser.test_agent_page import log_in
 from tests.process import ServerProcess
 from tests.sipws import SipWsEndpoint, a1_hash, register
@@ -113,22 +111,8 @@ def controller(env, settings, database, admin, make_user, endpoint):
 
 
 @pytest.fixture
-def chromium():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--use-fake-ui-for-media-stream",
-                  "--use-fake-device-for-media-stream"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+def chromium(launch_chromium):
+    return launch_chromium(media=True)
 
 
 OFFER = """async () => {

@@ -118,6 +118,20 @@ def agent_id(make_user, database) -> int:
         return session.scalar(select(Agent.id).where(Agent.user_id == user_id))
 
 
+def connect_board(sim: Simulator, clock: ManualClock, database) -> Rig:
+    """A switchboard linked to `sim` over TCP, its first resync done."""
+    link = RecordingLink(Link("127.0.0.1", sim.port, SIM_PASSWORD, backoff_initial=0.01))
+    hub = RecordingHub()
+    board = Switchboard(link, database, hub=hub, clock=clock, domain="127.0.0.1",
+                        gateway="carrier", caller_id=CALLER_ID, times=TIMES)
+    board.start()
+    resynced = gevent.event.Event()
+    link.on_resync(resynced.set)
+    link.start()
+    assert resynced.wait(5), "the link never came up"
+    return Rig(sim, clock, board, link, hub, database)
+
+
 @pytest.fixture
 def rig_factory(clock, database, tmp_path, agent_id):
     made = []
@@ -125,21 +139,12 @@ def rig_factory(clock, database, tmp_path, agent_id):
     def make(**sim_options) -> Rig:
         sim = Simulator(SIM_PASSWORD, clock=clock, recordings_dir=str(tmp_path), **sim_options)
         sim.start()
-        link = RecordingLink(Link("127.0.0.1", sim.port, SIM_PASSWORD, backoff_initial=0.01))
-        hub = RecordingHub()
-        board = Switchboard(link, database, hub=hub, clock=clock, domain="127.0.0.1",
-                            gateway="carrier", caller_id=CALLER_ID, times=TIMES)
-        board.start()
-        resynced = gevent.event.Event()
-        link.on_resync(resynced.set)
-        link.start()
-        assert resynced.wait(5), "the link never came up"
-        rig = Rig(sim, clock, board, link, hub, database)
+        rig = connect_board(sim, clock, database)
         sim.register("1000")
         rig.settle()
-        assert link.commands == ["show registrations as json", "show channels as json",
-                                 "show calls as json"]
-        link.commands.clear()
+        assert rig.link.commands == ["show registrations as json", "show channels as json",
+                                     "show calls as json"]
+        rig.link.commands.clear()
         made.append(rig)
         return rig
 

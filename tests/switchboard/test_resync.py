@@ -7,19 +7,9 @@ import socket
 
 import gevent.event
 
-from callcenter.esl.connection import Link
 from callcenter.models import AgentState, HangupBy
 from callcenter.sim import Behaviour, Simulator
-from callcenter.switchboard import Switchboard
-from tests.switchboard.conftest import (
-    CALLER_ID,
-    NUMBER,
-    SIM_PASSWORD,
-    TIMES,
-    RecordingHub,
-    RecordingLink,
-    Rig,
-)
+from tests.switchboard.conftest import NUMBER, SIM_PASSWORD, Rig, connect_board
 
 
 def talking(rig, agent_id, seconds=5):
@@ -32,16 +22,8 @@ def talking(rig, agent_id, seconds=5):
 
 
 def new_board(rig: Rig, sim: Simulator) -> Rig:
-    link = RecordingLink(Link("127.0.0.1", sim.port, SIM_PASSWORD, backoff_initial=0.01))
-    hub = RecordingHub()
-    board = Switchboard(link, rig.database, hub=hub, clock=rig.clock, domain="127.0.0.1",
-                        gateway="carrier", caller_id=CALLER_ID, times=TIMES)
-    board.start()
-    up = gevent.event.Event()
-    link.on_resync(up.set)
-    link.start()
-    assert up.wait(5)
-    fresh = Rig(sim, rig.clock, board, link, hub, rig.database)
+    """The controller again, on the same switch and database."""
+    fresh = connect_board(sim, rig.clock, rig.database)
     fresh.settle()
     return fresh
 
