@@ -45,8 +45,19 @@ const callPath = (action) => `/api/calls/${encodeURIComponent(current.id)}/${act
 
 // -- the call ------------------------------------------------------------------------------------
 
+// A call only moves forward. An HTTP reply can arrive after fresher news from the live socket
+// (the dial's reply after "ringing", a hang-up's reply after "ended"): older news is dropped.
+const RANK = { dialing_agent: 0, dialing: 1, ringing: 2, early_media: 3, answered: 4, ended: 5 };
+const endedCalls = new Set();
+
+function isOlderNews(call) {
+  if (endedCalls.has(call.id)) return true;
+  if (current && call.id !== current.id && call.progress === "ended") return true;  // an older call
+  return Boolean(current && call.id === current.id && RANK[call.progress] < RANK[current.progress]);
+}
+
 function showCall(call) {
-  if (current && call.id !== current.id && call.progress === "ended") return;  // an older call
+  if (isOlderNews(call)) return;
   let text = words[call.progress] || call.progress;
   if (call.progress === "ended") {
     text += `: ${outcomes[call.outcome] || call.outcome || ""}`;
@@ -60,6 +71,7 @@ function showCall(call) {
   $("dial-button").disabled = !over;
   $("hangup-button").hidden = over;
   current = over ? null : call;
+  if (over) endedCalls.add(call.id);
   showControls(call);
   if (over) {
     openWrapup(call.id);
