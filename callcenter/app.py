@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from .config import Settings
 from .db import Database
+from .models import Role
 from .paths import STATIC_DIR, TEMPLATES_DIR
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
 
     @app.context_processor
     def page_globals():
-        return {"simulated_switch": settings.simulated, "current_user": g.get("user")}
+        user = g.get("user")
+        board = services.switchboard
+        # Supervisors and admins are told when writes wait (the database or the spool fails).
+        store = board.store.health() if board is not None and user is not None \
+            and user.role is not Role.AGENT else None
+        return {"simulated_switch": settings.simulated, "current_user": user,
+                "store_health": store}
 
     @app.teardown_request
     def close_db_session(exc):

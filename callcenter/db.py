@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .paths import MIGRATIONS_DIR
@@ -123,3 +123,29 @@ def _migrate(direction: str, url: str, revision: str) -> None:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# SQLite result codes (the primary code is the low byte of `sqlite_errorcode`) and PostgreSQL
+# SQLSTATE classes that say the row itself is wrong: writing it again can never work.
+_SQLITE_DATA_CODES = frozenset({18, 19, 20, 25})  # TOOBIG, CONSTRAINT, MISMATCH, RANGE
+_SQLSTATE_DATA_CLASSES = frozenset({"22", "23"})   # data exception, integrity violation
+
+
+def is_data_fault(exc: BaseException) -> bool:
+    """True when a failed write failed because of its own data (retrying cannot help); False
+    when the database is at fault (unreachable, read-only, locked, full, I/O, restarting) and
+    the same write should wait and be tried again. Decided by SQLSTATE or SQLite's result code
+    and the driver's exception class, never by message text. An error that is not the
+    database's at all (a bug turning the record into SQL) counts as the record's own."""
+    if not isinstance(exc, DBAPIError):
+        return True
+    if exc.connection_invalidated:
+        return False
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and len(sqlstate) == 5:
+        return sqlstate[:2] in _SQLSTATE_DATA_CLASSES
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _SQLITE_DATA_CODES
+    return isinstance(exc, IntegrityError | DataError)

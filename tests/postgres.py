@@ -48,6 +48,16 @@ class PostgresServer:
                   "start")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
+    def halt(self) -> None:
+        """Stop the server, keeping its data (as an outage would)."""
+        self._run(f"{self.bin}/pg_ctl", "-D", os.path.join(self.dir, "data"), "-m", "fast",
+                  "-w", "stop")
+
+    def resume(self) -> None:
+        self._run(f"{self.bin}/pg_ctl", "-D", os.path.join(self.dir, "data"), "-w", "-l",
+                  os.path.join(self.dir, "log"), "-o",
+                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -F", "start")
+
     def stop(self) -> None:
         subprocess.run([*self.prefix, f"{self.bin}/pg_ctl", "-D",
                         os.path.join(self.dir, "data"), "-m", "immediate", "stop"],

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from ..clock import Clock, Timer
 from ..esl.protocol import Event
 from ..models import Agent, AgentState, AgentStatus, User
+from . import records
 from .resync import json_rows
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def _when(clock: Clock) -> datetime:
 class Roster:
     """Every agent, their registration, status and state."""
 
-    def __init__(self, clock: Clock, submit: Callable[[Callable[[Session], None]], None],
+    def __init__(self, clock: Clock, submit: Callable[[records.Record], None],
                  publish: Callable[[dict, int | None], None],
                  load: Callable[[], Iterable[tuple[Agent, User]]],
                  discovered: Callable[[AgentView], None] | None = None) -> None:
@@ -77,7 +77,6 @@ class Roster:
         # Agent columns changed since the last write was queued: agent id -> column values.
         # One call moves its agent through 4-5 states, so changes wait here, the last value of
         # each column wins, and one write stores them all (one executemany per batch).
-        self._unwritten: dict[int, dict] | None = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -243,27 +242,7 @@ class Roster:
         self._queue_write(view.id, {"last_call_ended_at": _when(self._clock)})
 
     def _queue_write(self, agent_id: int, values: dict) -> None:
-        unwritten = self._unwritten
-        if unwritten is None:
-            unwritten = self._unwritten = {}
-            self._submit(lambda session: self._write_agents(session, unwritten))
-        unwritten.setdefault(agent_id, {}).update(values)
-
-    def _write_agents(self, session: Session, unwritten: dict[int, dict]) -> None:
-        # Changes from now on go in a new write; this one may run twice (a failed batch is
-        # retried one write at a time), so it only reads what it was given.
-        if self._unwritten is unwritten:
-            self._unwritten = None
-        by_columns: dict[tuple[str, ...], list[dict]] = {}
-        for agent_id, values in unwritten.items():
-            by_columns.setdefault(tuple(sorted(values)), []).append({"agent": agent_id, **values})
-        for rows in by_columns.values():
-            # Core, not ORM bulk-by-key: an agent deleted meanwhile matches no row and must not
-            # fail the others' write.
-            session.execute(_AGENT_BY_ID, rows)
-
-
-_AGENT_BY_ID = update(Agent.__table__).where(Agent.__table__.c.id == bindparam("agent"))
+        self._submit(records.update_rows("agents", [{"id": agent_id, **values}]))
 
 
 def load_agents(session_factory) -> Callable[[], list[tuple[Agent, User]]]:

@@ -13,22 +13,20 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
-
 from ..clock import Clock, RealClock
 from ..esl import commands
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
-from ..models import AgentState, AgentStatus, CallLeg, HangupBy
-from ..models import Call as CallRow
+from ..models import AgentState, AgentStatus, HangupBy
+from . import records
 from .agents import AgentError, AgentView, Roster, load_agents
-from .cdr import LegRecord, insert_missing, upsert, write_legs
+from .cdr import LegRecord
 from .controls import ControlError, Controls, Transfer
 from .dialer import Dialer, DialError, DialTimes, SwitchUnavailable
 from .legs import CHANNEL_EVENTS, COMING_UP, Call, Happened, Leg, Legs, Outcome, Progress, meaning
 from .resync import bridged_pairs, json_rows, rebuild
 from .sender import Sender
+from .spool import Spool
 from .stats import SwitchboardStats, stamped_at
 from .store import Store
 
@@ -37,7 +35,6 @@ log = logging.getLogger(__name__)
 # The cause a call is closed with when FreeSWITCH no longer has its legs after a reconnect
 # (it restarted, or the calls ended while we were away and their CDRs come by json_cdr).
 LOST_CAUSE = "LOSE_RACE"
-_NAMELESS = "call_legs.channel_name IS NULL OR call_legs.channel_name = ''"
 
 
 def _when(ts: float | None) -> datetime | None:
@@ -48,12 +45,15 @@ class Switchboard:
     def __init__(self, link, database, *, hub=None, clock: Clock | None = None,
                  domain: str = "127.0.0.1", gateway: str = "carrier",
                  caller_id: str | None = None, times: DialTimes | None = None,
-                 recordings_dir: str | Path | None = None) -> None:
+                 recordings_dir: str | Path | None = None,
+                 spool_dir: str | Path | None = None) -> None:
         self.link = link
         self.clock = clock or RealClock()
         self.hub = hub
         self.sessions = database.sessions
-        self.store = Store(database.sessions)
+        self.store = Store(database.sessions, reopen=database.dispose,
+                           spool=Spool(spool_dir) if spool_dir is not None else None,
+                           committed=self._count_written)
         self.sender = Sender(link)
         self.stats = SwitchboardStats()
         # Ended legs' CDRs waiting for their call's other legs, by call id (see _record_leg).
@@ -84,11 +84,13 @@ class Switchboard:
     def from_settings(cls, settings, link, database, hub=None, clock=None) -> Switchboard:
         return cls(link, database, hub=hub, clock=clock, domain=settings.sip_domain,
                    gateway=settings.gateway, caller_id=settings.outbound_caller_id,
-                   recordings_dir=settings.recordings_dir)
+                   recordings_dir=settings.recordings_dir, spool_dir=settings.instance_dir)
 
     def start(self) -> None:
-        self.roster.reload()
         self.store.start()
+        # Writes kept in the spool from the last run land before the roster reads its rows.
+        self.store.flush(10)
+        self.roster.reload()
 
     def stop(self) -> None:
         for call_id in list(self._cdr_held):  # CDRs still waiting for a partner leg: write them
@@ -324,32 +326,23 @@ class Switchboard:
         self._publish({"type": "call", "call": call.as_message()}, call.agent_id)
 
     def _write_new_call(self, call: Call, agent: AgentView) -> None:
-        row = dict(id=call.id, direction=call.direction, agent_id=agent.id,
-                   customer_number=call.number, caller_id=call.caller_id,
-                   created_at=_when(call.created))
         created = _when(call.created)
+        # A json_cdr post may have created the rows first (a call that ended at once): then
+        # they stay as they are.
+        self.store.submit(records.insert("calls", [dict(
+            id=call.id, direction=call.direction, agent_id=agent.id, customer_number=call.number,
+            caller_id=call.caller_id, created_at=created)]))
         legs = [dict(uuid=leg.uuid, call_id=call.id, role=leg.role, channel_name="",
                      created_at=created) for leg in self.legs.legs_of(call)]
-
-        def write(session: Session) -> None:
-            # A json_cdr post may have created the rows first (a call that ended at once):
-            # then they stay as they are.
-            session.execute(insert_missing(session, CallRow), [row])
-            if legs:
-                session.execute(insert_missing(session, CallLeg), legs)
-
-        self.store.submit(write)
+        if legs:
+            self.store.submit(records.insert("call_legs", legs))
 
     def _write_leg_seen(self, leg: Leg) -> None:
-        """A leg we originated exists: its row lets a resync find the call again."""
-        seen = dict(uuid=leg.uuid, call_id=leg.call_id, role=leg.role,
-                    channel_name=leg.channel_name, created_at=_when(self.clock.now()))
-
-        def write(session: Session) -> None:
-            # One statement: the row if it is missing, else its channel name if it has none.
-            session.execute(upsert(session, CallLeg, ("channel_name",), _NAMELESS), [seen])
-
-        self.store.submit(write)
+        """A leg we originated exists: its row lets a resync find the call again (the row if it
+        is missing, else its channel name if it has none)."""
+        self.store.submit(records.insert_fill("call_legs", [dict(
+            uuid=leg.uuid, call_id=leg.call_id, role=leg.role, channel_name=leg.channel_name,
+            created_at=_when(self.clock.now()))], fill=("channel_name",)))
 
     def _record_leg(self, event: Event, call: Call | None = None, leg: Leg | None = None) -> None:
         """The leg's CDR, to the writer. A call's legs end together (FreeSWITCH hangs up a
@@ -375,35 +368,23 @@ class Switchboard:
         if held:
             self._write_cdr(held)
 
-    def _write_cdr(self, records: list[LegRecord]) -> None:
-        def write(session: Session) -> None:
-            write_legs(session, records)
-            self.stats.cdr_legs_written += len(records)
+    def _write_cdr(self, legs: list[LegRecord]) -> None:
+        self.store.submit(records.cdr_legs(legs))
 
-        self.store.submit(write)
+    def _count_written(self, written: list[records.Record]) -> None:
+        self.stats.cdr_legs_written += sum(len(r.values) for r in written if r.op == "cdr")
 
     def _write_unrecorded_legs(self, call: Call) -> None:
         """Legs that ended with no CHANNEL_HANGUP_COMPLETE of their own (never created, or gone
         while we were away): what we know goes on their rows and on the call, where nothing
         better is there yet. A json_cdr post for them, if one comes, recomputes the summary."""
-        call_id, cause = call.id, call.cause
         by, ended = call.hangup_by or HangupBy.SYSTEM, _when(call.ended_at)
-        legs = [(leg.uuid, leg.cause or cause) for leg in self.legs.legs_of(call)
-                if not leg.recorded]
-
-        def write(session: Session) -> None:
-            row = session.get(CallRow, call_id)
-            if row is None:
-                return
-            row.hangup_cause = row.hangup_cause or cause
-            row.hangup_by = row.hangup_by or by
-            row.ended_at = row.ended_at or ended
-            for uuid, leg_cause in legs:
-                session.execute(update(CallLeg).where(CallLeg.uuid == uuid,
-                                                      CallLeg.ended_at.is_(None))
-                                .values(hangup_cause=leg_cause, ended_at=ended))
-
-        self.store.submit(write)
+        self.store.submit(records.fill_rows("calls", [dict(
+            id=call.id, hangup_cause=call.cause, hangup_by=by, ended_at=ended)]))
+        legs = [dict(uuid=leg.uuid, hangup_cause=leg.cause or call.cause, ended_at=ended)
+                for leg in self.legs.legs_of(call) if not leg.recorded]
+        if legs:
+            self.store.submit(records.fill_rows("call_legs", legs, by="uuid"))
 
 
 __all__ = ["AgentError", "ControlError", "Switchboard"]

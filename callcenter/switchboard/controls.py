@@ -36,8 +36,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gevent.event import AsyncResult
-from sqlalchemy import update
-from sqlalchemy.orm import Session
 
 from ..clock import Clock, Timer
 from ..esl import commands
@@ -45,7 +43,7 @@ from ..esl.commands import CommandError
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
 from ..models import AgentState, AgentStatus, HangupBy, LegRole
-from ..models import Call as CallRow
+from . import records
 from .agents import AgentView, Roster
 from .dialer import Dialer, SwitchUnavailable
 from .legs import COMING_UP, Call, Happened, Leg, Legs, Outcome, Progress
@@ -85,7 +83,7 @@ class Transfer:
 
 class Controls:
     def __init__(self, *, legs: Legs, roster: Roster, sender: Sender, clock: Clock,
-                 dialer: Dialer, submit: Callable[[Callable[[Session], object]], None],
+                 dialer: Dialer, submit: Callable[[records.Record], None],
                  changed: Callable[[Call], None], publish: Callable[[dict, int | None], None],
                  connected: Callable[[], bool], recordings_dir: Path | str | None) -> None:
         self.legs, self.roster, self.sender, self.clock = legs, roster, sender, clock
@@ -509,10 +507,7 @@ class Controls:
         return reply or ""
 
     def _write_row(self, call_id: str, **values) -> None:
-        def write(session: Session) -> None:
-            session.execute(update(CallRow).where(CallRow.id == call_id).values(**values))
-
-        self._submit(write)
+        self._submit(records.update_rows("calls", [{"id": call_id, **values}]))
 
     def _leg(self, uuid: str | None) -> Leg | None:
         return self.legs.legs.get(uuid) if uuid is not None else None

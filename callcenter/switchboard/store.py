@@ -1,17 +1,20 @@
 """The switchboard's one database writer.
 
-Event handlers never write to the database themselves: they submit small write functions here,
+Event handlers never write to the database themselves: they submit records (records.py) here,
 and one writer greenlet runs them in batches, one transaction per batch. SQLite allows one
 writer at a time, and a greenlet that yielded inside a write transaction would stall every other
-writer; batching also turns hundreds of small commits a second into a few.
+writer; batching also turns hundreds of small commits a second into a few. A batch also stops
+at a time budget (a few milliseconds) and the writer yields to the hub before the next one, so a
+burst of writes is spread out instead of stalling every event behind it.
 
-SQLite is synchronous: while a batch runs, the whole process (events, HTTP, pushes) waits. So a
-batch also stops at a time budget (a few milliseconds), commits what it has, and the writer
-yields to the hub before the next one; a burst of writes is spread out instead of stalling
-every event behind it.
-
-A batch that fails is retried one write at a time, so one bad write loses only itself; a
-database that is down is retried with backoff and loses nothing that was submitted.
+Nothing submitted is dropped:
+- A write the database refuses (unreachable, read-only, locked, full, I/O error) stays queued,
+  in order, and the batch is tried again with capped backoff, on a reopened engine, until it
+  lands. Meanwhile the queue is appended to the spool (spool.py) so a restart keeps it.
+- A write refused for its own data (a constraint) is logged with its record and set aside in
+  the dead-letter file; the others go on.
+If the spool itself cannot be written, the store says so (log, `health()`) and keeps the
+records in memory.
 """
 
 from __future__ import annotations
@@ -23,127 +26,242 @@ from collections.abc import Callable
 
 import gevent
 import gevent.event
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
+
+from ..db import is_data_fault
+from .records import Record, apply, check, dumps
+from .spool import Spool
 
 log = logging.getLogger(__name__)
 
-Write = Callable[[Session], object]
-
 
 class Store:
-    def __init__(self, sessions: Callable[[], Session], *, batch: int = 500,
-                 budget: float = 0.004, retry_initial: float = 0.2,
-                 retry_max: float = 5.0) -> None:
+    def __init__(self, sessions: Callable[[], Session], *,
+                 reopen: Callable[[], None] = lambda: None, spool: Spool | None = None,
+                 batch: int = 500, budget: float = 0.004, retry_initial: float = 0.2,
+                 retry_max: float = 5.0,
+                 committed: Callable[[list[Record]], None] = lambda records: None) -> None:
         self._sessions = sessions
+        self._reopen = reopen          # a fresh engine after a database fault
+        self._spool = spool
+        self._committed = committed
         self._batch = batch
-        self._budget = budget  # seconds of writes per transaction before it commits
-        self._tried = 0        # writes the last transaction ran (the failing one included)
+        self._budget = budget          # seconds of writes per transaction before it commits
+        self._tried = 0                # records the last transaction ran (the failing one too)
         self._retry_initial, self._retry_max = retry_initial, retry_max
-        self._pending: deque[Write] = deque()
+        self._pending: deque[Record] = deque()
+        self._spooled = 0              # how many of the oldest pending records the spool holds
+        self._spool_used = False       # the spool file holds records (landed ones too)
         self._wake = gevent.event.Event()
         self._idle = gevent.event.Event()
         self._idle.set()
         self._runner: gevent.Greenlet | None = None
         self.written = 0
-        self.failed = 0
+        self.failed = 0                # set aside for their own data (the dead letters)
         self.retries = 0
+        self.database_error: str | None = None  # the last fault while writes are failing
+        self.spool_error: str | None = None     # the spool cannot be written
 
     def start(self) -> None:
-        if self._runner is None:
-            self._runner = gevent.spawn(self._run)
+        """Replay what the spool kept from the last run (before anything new), then write."""
+        if self._runner is not None:
+            return
+        if self._spool is not None:
+            kept = _blocking(self._spool.load)
+            if kept:
+                log.warning("store: %d writes kept in %s from the last run are replayed",
+                            len(kept), self._spool.path)
+                self._pending.extendleft(reversed(kept))
+                self._spooled = len(kept)
+                self._spool_used = True
+                self._idle.clear()
+        self._runner = gevent.spawn(self._run)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Write what is pending (up to `timeout`), then stop."""
+        """Write what is pending (up to `timeout`), spool what could not be, then stop."""
         self.flush(timeout)
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.kill()
+        if self._pending:
+            self._save_to_spool()
 
-    def submit(self, write: Write) -> None:
+    def submit(self, record: Record) -> None:
         """Queue a write; never blocks or yields (callers are event handlers)."""
-        self._pending.append(write)
+        self._pending.append(record)
         self._idle.clear()
         self._wake.set()
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything submitted so far is committed (or given up on)."""
+        """Wait until everything submitted so far is committed (or set aside)."""
         return self._idle.wait(timeout)
 
     @property
     def depth(self) -> int:
         return len(self._pending)
 
+    @property
+    def failing(self) -> bool:
+        return self.database_error is not None
+
+    def health(self) -> dict:
+        return {"database": "failing" if self.failing else "ok",
+                "backlog": len(self._pending), "spool": self._spooled,
+                "spool_state": "failing" if self.spool_error else "ok",
+                "dead_letters": self.failed,
+                **({"database_error": self.database_error} if self.failing else {}),
+                **({"spool_error": self.spool_error} if self.spool_error else {})}
+
+    # -- the writer ------------------------------------------------------------------------------
+
     def _run(self) -> None:
         delay = self._retry_initial
         while True:
             if not self._pending:
+                if self._spool_used or self.spool_error:
+                    self._empty_spool()
                 self._idle.set()
                 self._wake.clear()
                 self._wake.wait()
                 continue
             batch = [self._pending[i] for i in range(min(self._batch, len(self._pending)))]
             try:
-                batch = batch[:self._commit(batch, self._budget)]
-            except DBAPIError as exc:
-                batch = batch[:max(1, self._tried)]
-                if exc.connection_invalidated or _unreachable(exc):
-                    # The database is away: keep the batch and try again later.
-                    self.retries += 1
-                    log.warning("database unavailable (%s); %d writes wait, retrying in %.1fs",
-                                _first_line(exc), len(self._pending), delay)
-                    gevent.sleep(delay)
+                done = self._commit(batch, self._budget)
+            except Exception as exc:  # noqa: BLE001 - every fault is classified below
+                if not is_data_fault(exc):
+                    self._database_failed(exc, delay)
                     delay = min(self._retry_max, delay * 2)
                     continue
-                done = self._one_by_one(batch)
-            except SQLAlchemyError:
-                batch = batch[:max(1, self._tried)]
-                done = self._one_by_one(batch)
-            else:
-                done = len(batch)
+                try:
+                    done = self._one_by_one(batch[:max(1, self._tried)])
+                except _DatabaseFault as fault:
+                    self._database_failed(fault.error, delay)
+                    delay = min(self._retry_max, delay * 2)
+                    continue
+            if self.database_error is not None:
+                log.warning("database writes work again; %d waiting writes follow",
+                            len(self._pending) - done)
+                self.database_error = None
             delay = self._retry_initial
-            for _ in batch:
-                self._pending.popleft()
-            self.written += done
+            self._done(done)
             gevent.sleep(0)  # let events and requests run between two transactions
 
-    def _commit(self, batch: list[Write], budget: float | None = None) -> int:
-        """Run writes of `batch` in one transaction, stopping once `budget` seconds are spent
-        (at least one runs), and commit; returns how many ran."""
+    def _done(self, count: int) -> None:
+        for _ in range(count):
+            self._pending.popleft()
+        self._spooled = max(0, self._spooled - count)
+
+    def _database_failed(self, exc: BaseException, delay: float) -> None:
+        first = self.database_error is None
+        self.database_error = _first_line(exc)
+        self.retries += 1
+        (log.error if first else log.warning)(
+            "database write failed (%s); %d writes wait, retrying in %.1fs",
+            self.database_error, len(self._pending), delay)
+        self._save_to_spool()
+        try:
+            self._reopen()  # a read-only or broken connection must not be reused
+        except Exception as error:  # noqa: BLE001
+            log.warning("could not reopen the database engine: %s", _first_line(error))
+        gevent.sleep(delay)
+
+    def _commit(self, batch: list[Record], budget: float | None = None) -> int:
+        """Run records of `batch` in one transaction, stopping once `budget` seconds are spent
+        (at least one runs), and commit; returns how many ran. Neighbouring records of the
+        same statement go in one executemany."""
         self._tried = 0
         deadline = None if budget is None else time.perf_counter() + budget
         with self._sessions() as session:
             try:
-                for write in batch:
-                    self._tried += 1
-                    write(session)
+                start = 0
+                while start < len(batch):
+                    end = start + 1
+                    while end < len(batch) and batch[end].same_statement(batch[start]):
+                        end += 1
+                    self._tried = end
+                    check(batch[start])
+                    apply(session, batch[start:end])
+                    start = end
                     if deadline is not None and time.perf_counter() > deadline:
                         break
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
-        return self._tried
+        ran = batch[:self._tried]
+        self.written += len(ran)
+        self._committed(ran)
+        return len(ran)
 
-    def _one_by_one(self, batch: list[Write]) -> int:
-        done = 0
-        for write in batch:
+    def _one_by_one(self, batch: list[Record]) -> int:
+        """After a batch failed for some record's data: each record alone, so only the bad
+        ones are set aside. Raises _DatabaseFault if the database itself fails meanwhile
+        (the records not yet done stay queued)."""
+        for index, record in enumerate(batch):
             try:
-                self._commit([write])
-                done += 1
-            except Exception as exc:
-                self.failed += 1
-                log.error("database write %s failed and was dropped: %s",
-                          getattr(write, "__qualname__", write), _first_line(exc))
-        return done
+                self._commit([record])
+            except Exception as exc:  # noqa: BLE001
+                if not is_data_fault(exc):
+                    self._done(index)
+                    raise _DatabaseFault(exc) from exc
+                self._set_aside(record, exc)
+        return len(batch)
+
+    def _set_aside(self, record: Record, exc: BaseException) -> None:
+        self.failed += 1
+        reason = _first_line(exc)
+        log.error("database write refused for its own data, set aside: %s; record %s",
+                  reason, dumps(record)[:2000])
+        if self._spool is not None:
+            try:
+                _blocking(self._spool.dead_letter, record, reason)
+            except OSError as error:
+                log.error("could not write the dead-letter file: %s", error)
+
+    # -- the spool -------------------------------------------------------------------------------
+
+    def _save_to_spool(self) -> None:
+        """Append the pending records the spool does not hold yet."""
+        if self._spool is None or self._spooled >= len(self._pending):
+            return
+        records = [self._pending[i] for i in range(self._spooled, len(self._pending))]
+        try:
+            _blocking(self._spool.append, records)
+        except OSError as exc:
+            if self.spool_error is None:
+                log.critical("CANNOT WRITE THE STORE SPOOL %s (%s): %d writes are kept in "
+                             "memory only and are lost if the controller stops",
+                             self._spool.path, exc, len(self._pending))
+            self.spool_error = str(exc)
+            return
+        if self.spool_error is not None:
+            log.warning("the store spool can be written again")
+            self.spool_error = None
+        self._spooled = len(self._pending)
+        self._spool_used = True
+
+    def _empty_spool(self) -> None:
+        if self._spool is None:
+            return
+        try:
+            _blocking(self._spool.clear)
+        except OSError as exc:
+            self.spool_error = str(exc)
+            return
+        self._spool_used = False
+        self.spool_error = None
 
 
-def _unreachable(exc: DBAPIError) -> bool:
-    text = str(exc.orig).lower()
-    return any(word in text for word in ("could not connect", "connection refused",
-                                          "server closed", "database is locked",
-                                          "terminating connection", "connection is closed"))
+class _DatabaseFault(Exception):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _blocking(function, *args):
+    """File I/O in gevent's threadpool, so the hub keeps serving while the disk works."""
+    return gevent.get_hub().threadpool.apply(function, args)
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

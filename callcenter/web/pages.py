@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from ..models import Role
 from .access import public, requires
@@ -28,7 +37,16 @@ def agent():
 @bp.route("/healthz")
 @public
 def health():
+    """"This process serves" (a load balancer routes on it: always 200), with the state of the
+    database writes and the FreeSWITCH link. `?deep=1` answers 503 while writes are failing."""
     services = current_app.extensions["callcenter"]
     switch = services.switch
-    return jsonify(ok=True, switch="simulated" if services.settings.simulated else "freeswitch",
-                   switch_connected=bool(getattr(switch, "connected", False)))
+    body = {"ok": True, "switch": "simulated" if services.settings.simulated else "freeswitch",
+            "switch_connected": bool(getattr(switch, "connected", False))}
+    board = services.switchboard
+    if board is not None:
+        body.update(board.store.health())
+    failing = body.get("database") == "failing"
+    if request.args.get("deep") and failing:
+        return jsonify({**body, "ok": False}), 503
+    return jsonify(body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import gevent.event
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from callcenter.models import Agent, AgentState, AgentStatus
 
@@ -72,7 +72,7 @@ def test_status_is_the_agents_own_choice(rig, agent_id):
     assert len(rig.hub.messages) == before, "no change, no push"
 
 
-def test_changes_waiting_for_the_writer_are_written_once_the_last_value_winning(
+def test_changes_waiting_for_the_writer_are_written_in_order_the_last_value_winning(
         rig, agent_id, make_user, database):
     bob_user = make_user("bob", extension="1001")
     with database.session() as session:
@@ -88,9 +88,20 @@ def test_changes_waiting_for_the_writer_are_written_once_the_last_value_winning(
     roster.set_state(bob_view, AgentState.RESERVED, "call-2")
     roster.set_state(alice, AgentState.IN_CALL, "call-1")
     roster.set_status(agent_id, AgentStatus.ON_BREAK)
-    assert rig.board.store.depth == depth + 1, "four changes of two agents: one write"
+    assert rig.board.store.depth == depth + 4, "each change is a record of its own"
     failed = rig.board.store.failed
-    rig.settle()
+    statements = []
+
+    def count_updates(_conn, _cursor, statement, params, _context, executemany):
+        if statement.startswith("UPDATE agents"):
+            statements.append(len(params) if executemany else 1)
+
+    event.listen(database.engine, "before_cursor_execute", count_updates)
+    try:
+        rig.settle()
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count_updates)
+    assert statements == [3, 1], "neighbouring changes of the same columns: one executemany"
     with database.session() as session:
         row = session.get(Agent, agent_id)
         assert (row.state, row.status) == (AgentState.IN_CALL, AgentStatus.ON_BREAK)

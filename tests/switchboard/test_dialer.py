@@ -337,16 +337,16 @@ def test_an_originate_whose_reply_is_lost_leaves_no_leg(rig, agent_id):
 
 
 def test_the_legs_of_a_call_that_ends_are_written_in_one_cdr_write(rig, agent_id, monkeypatch):
-    from callcenter.switchboard import board as board_module
+    from callcenter.switchboard import records as records_module
 
     groups: list[list[str]] = []
-    write_legs = board_module.write_legs
+    write_legs = records_module.write_legs
 
     def recording(session, records):
         groups.append(sorted(record.uuid for record in records))
         return write_legs(session, records)
 
-    monkeypatch.setattr(board_module, "write_legs", recording)
+    monkeypatch.setattr(records_module, "write_legs", recording)
     rig.sim.script(NUMBER, Behaviour.answer(0))
     call = dial(rig, agent_id)
     rig.advance(5)

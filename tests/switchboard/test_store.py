@@ -1,22 +1,36 @@
-"""The switchboard's one database writer: batches, a bad write loses only itself, an
-unreachable database loses nothing."""
+"""The switchboard's one database writer: records in batches; a write the database refuses waits
+(on disk too) and lands when the database is back; a write refused for its own data is set
+aside without blocking the others."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from datetime import UTC, datetime
 
 import gevent
-from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from callcenter import db as dbmod
 from callcenter.models import Call, Direction
+from callcenter.switchboard import records
+from callcenter.switchboard.spool import Spool
 from callcenter.switchboard.store import Store
 
+SQLITE_READONLY, SQLITE_IOERR_WRITE = 8, 778
 
-def add_call(call_id: str):
-    def write(session):
-        session.add(Call(id=call_id, direction=Direction.OUTBOUND, customer_number="15551234567"))
-    return write
+
+def new_call(call_id: str) -> records.Record:
+    return records.insert("calls", [dict(id=call_id, direction=Direction.OUTBOUND,
+                                         customer_number="15551234567",
+                                         created_at=datetime(2026, 1, 2, 3, 4, tzinfo=UTC))])
+
+
+def orphan_leg(uuid: str) -> records.Record:
+    """A leg of a call that does not exist: the foreign key refuses it (its own data)."""
+    return records.insert("call_legs", [dict(uuid=uuid, call_id="no-such-call", role="agent")])
 
 
 def count(database) -> int:
@@ -24,47 +38,188 @@ def count(database) -> int:
         return session.scalar(select(func.count()).select_from(Call))
 
 
-def test_writes_are_committed_in_batches(database):
+def sqlite_fault(code: int) -> OperationalError:
+    error = sqlite3.OperationalError("attempt to write a readonly database")
+    error.sqlite_errorcode = code
+    return OperationalError("INSERT", {}, error)
+
+
+class FailingSessions:
+    """The database's sessions, whose commit raises `fault` while `failing` is set."""
+
+    def __init__(self, database, fault: Exception) -> None:
+        self.database, self.fault, self.failing = database, fault, True
+        self.attempts = 0
+
+    def __call__(self):
+        session = self.database.sessions()
+        if self.failing:
+            self.attempts += 1
+
+            def refuse():
+                raise self.fault
+            session.commit = refuse
+        return session
+
+
+def wait_for(condition, timeout: float = 10) -> None:
+    with gevent.Timeout(timeout, AssertionError("condition never became true")):
+        while not condition():
+            gevent.sleep(0.005)
+
+
+@pytest.fixture
+def spool(tmp_path) -> Spool:
+    return Spool(tmp_path / "spool")
+
+
+def test_records_are_committed_in_batches(database):
     store = Store(database.sessions, batch=100)
     store.start()
     for i in range(250):
-        store.submit(add_call(f"c{i}"))
+        store.submit(new_call(f"c{i}"))
     assert store.flush(10)
     assert count(database) == 250 and store.written == 250 and store.failed == 0
+    assert store.health() == {"database": "ok", "backlog": 0, "spool": 0, "spool_state": "ok",
+                              "dead_letters": 0}
     store.stop()
 
 
-def test_a_bad_write_loses_only_itself(database):
-    store = Store(database.sessions)
+def test_a_record_refused_for_its_data_is_set_aside_and_the_others_land(database, spool):
+    store = Store(database.sessions, spool=spool)
     store.start()
-    store.submit(add_call("a"))
-    store.submit(add_call("a"))  # duplicate key
-    store.submit(add_call("b"))
+    store.submit(new_call("a"))
+    store.submit(orphan_leg("leg-1"))
+    store.submit(new_call("b"))
     assert store.flush(10)
     assert count(database) == 2 and store.failed == 1 and store.written == 2
+    [line] = spool.dead_letters.read_text().splitlines()
+    letter = json.loads(line)
+    assert "FOREIGN KEY" in letter["reason"].upper()
+    assert records.loads(letter["record"]) == orphan_leg("leg-1")
     store.stop()
 
 
-def test_an_unreachable_database_is_retried_and_loses_nothing(database):
-    outages = iter([True, True])
+def test_a_record_no_operation_can_run_is_set_aside(database, spool):
+    store = Store(database.sessions, spool=spool)
+    store.start()
+    store.submit(records.Record("drop", "calls", {}, [{"id": "x"}]))
+    store.submit(new_call("a"))
+    assert store.flush(10)
+    assert count(database) == 1 and store.failed == 1
+    assert "unknown record operation" in spool.dead_letters.read_text()
+    store.stop()
 
-    class FlakySessions:
-        """The database refuses connections twice, then comes back."""
-        def __call__(self):
-            session = database.sessions()
-            if next(outages, False):
-                def refuse():
-                    raise OperationalError("COMMIT", {}, sqlite3.OperationalError(
-                        "could not connect to server: Connection refused"))
-                session.commit = refuse
-            return session
 
-    store = Store(FlakySessions(), retry_initial=0.01)
+def test_a_refusing_database_keeps_every_write_queued_in_order_until_it_is_back(database, spool):
+    sessions = FailingSessions(database, sqlite_fault(SQLITE_READONLY))
+    reopened = []
+    store = Store(sessions, spool=spool, retry_initial=0.01, retry_max=0.02,
+                  reopen=lambda: reopened.append(1))
     store.start()
     for i in range(5):
-        store.submit(add_call(f"c{i}"))
+        store.submit(new_call(f"c{i}"))
+    wait_for(lambda: sessions.attempts >= 3)
+    health = store.health()
+    assert health["database"] == "failing" and health["backlog"] == 5 and health["spool"] == 5
+    assert "readonly" in health["database_error"]
+    assert not store.flush(0.05) and count(database) == 0 and store.failed == 0
+    assert reopened, "the engine is reopened after a database fault"
+    store.submit(new_call("c5"))  # arrives while failing: spooled by the next attempt
+    wait_for(lambda: store.health()["spool"] == 6)
+    sessions.failing = False
     assert store.flush(10)
-    assert count(database) == 5 and store.retries == 2 and store.failed == 0
+    assert count(database) == 6 and store.failed == 0
+    assert store.health()["database"] == "ok" and store.health()["spool"] == 0
+    assert spool.load() == [], "the spool is emptied once everything in it landed"
+    store.stop()
+
+
+def test_writes_refused_by_a_read_only_connection_land_once_it_is_writable(settings):
+    """A refusal that works as root too: the writer's connections open with query_only."""
+    dbmod.upgrade(settings.database_url)
+    database = dbmod.Database(settings.database_url)
+    refusing = {"on": True}
+
+    @event.listens_for(database.engine, "connect")
+    def read_only(connection, _record):
+        if refusing["on"]:
+            connection.execute("PRAGMA query_only=ON")
+
+    store = Store(database.sessions, reopen=database.dispose, retry_initial=0.01,
+                  retry_max=0.02)
+    store.start()
+    store.submit(new_call("a"))
+    store.submit(new_call("b"))
+    wait_for(lambda: store.retries >= 2)
+    assert store.failing and store.depth == 2 and count(database) == 0
+    refusing["on"] = False      # the next reopened connection can write again
+    assert store.flush(10), "no restart needed"
+    assert count(database) == 2 and not store.failing
+    store.stop()
+    database.dispose()
+
+
+def test_writes_kept_in_the_spool_land_after_a_restart(database, spool):
+    sessions = FailingSessions(database, sqlite_fault(SQLITE_IOERR_WRITE))
+    store = Store(sessions, spool=spool, retry_initial=0.01, retry_max=0.02)
+    store.start()
+    for i in range(3):
+        store.submit(new_call(f"c{i}"))
+    store.stop(timeout=0.1)              # the controller stops while the database refuses
+    assert [r.values[0]["id"] for r in spool.load()] == ["c0", "c1", "c2"]
+    assert count(database) == 0
+
+    restarted = Store(database.sessions, spool=spool)
+    restarted.submit(new_call("c3"))     # new work waits behind what the spool kept
+    restarted.start()
+    assert restarted.flush(10)
+    with database.session() as session:
+        assert sorted(session.scalars(select(Call.id))) == ["c0", "c1", "c2", "c3"]
+    assert spool.load() == []
+    restarted.stop()
+
+
+def test_replaying_writes_that_had_already_landed_changes_nothing(database, spool):
+    store = Store(database.sessions, spool=spool)
+    store.start()
+    store.submit(new_call("a"))
+    assert store.flush(10)
+    store.stop()
+    spool.append([new_call("a"), new_call("b")])  # stopped between commit and emptying
+    again = Store(database.sessions, spool=spool)
+    again.start()
+    assert again.flush(10)
+    assert count(database) == 2 and again.failed == 0
+    again.stop()
+
+
+def test_a_torn_last_spool_line_is_skipped(spool):
+    spool.append([new_call("a")])
+    with open(spool.path, "a") as file:
+        file.write('["insert","calls",{},[{"id":"b"')   # the process died mid-append
+    assert [r.values[0]["id"] for r in spool.load()] == ["a"]
+
+
+def test_when_the_spool_cannot_be_written_the_store_says_so_and_keeps_writes_in_memory(
+        database, spool, caplog):
+    sessions = FailingSessions(database, sqlite_fault(SQLITE_READONLY))
+
+    def disk_full(_records):
+        raise OSError(28, "No space left on device")
+
+    spool.append = disk_full
+    store = Store(sessions, spool=spool, retry_initial=0.01, retry_max=0.02)
+    store.start()
+    store.submit(new_call("a"))
+    wait_for(lambda: store.spool_error is not None)
+    health = store.health()
+    assert health["spool_state"] == "failing" and "No space" in health["spool_error"]
+    assert health["backlog"] == 1
+    assert any("CANNOT WRITE THE STORE SPOOL" in r.getMessage() for r in caplog.records)
+    sessions.failing = False
+    assert store.flush(10)
+    assert count(database) == 1
     store.stop()
 
 
@@ -78,7 +233,8 @@ def test_a_batch_stops_at_its_time_budget_and_the_writer_yields_between_batches(
     store = Store(sessions, batch=100, budget=0.0)  # over budget after every write
     store.start()
     for i in range(10):
-        store.submit(add_call(f"c{i}"))
+        store.submit(new_call(f"c{i}"))
+        store.submit(records.update_rows("calls", [{"id": f"c{i}", "caller_id": "5550100"}]))
     seen: set[int] = set()
 
     def watch():  # another greenlet, as the event handler would be
@@ -89,17 +245,58 @@ def test_a_batch_stops_at_its_time_budget_and_the_writer_yields_between_batches(
     watcher = gevent.spawn(watch)
     assert store.flush(10)
     watcher.join(5)
-    assert count(database) == 10 and store.written == 10 and store.failed == 0
-    assert len(transactions) == 10, "one write per transaction once the budget is spent"
-    assert any(0 < written < 10 for written in seen), "the hub ran between two transactions"
+    assert count(database) == 10 and store.written == 20 and store.failed == 0
+    assert len(transactions) == 20, "one statement per transaction once the budget is spent"
+    assert any(0 < written < 20 for written in seen), "the hub ran between two transactions"
     store.stop()
 
 
-def test_a_bad_write_in_a_batch_cut_by_the_budget_loses_only_itself(database):
+def test_a_bad_record_in_a_batch_cut_by_the_budget_loses_only_itself(database):
     store = Store(database.sessions, budget=0.0)
     store.start()
-    for call_id in ("a", "a", "b", "c"):  # the second is a duplicate key
-        store.submit(add_call(call_id))
+    for record in (new_call("a"), orphan_leg("x"), new_call("b"), new_call("c")):
+        store.submit(record)
     assert store.flush(10)
     assert count(database) == 3 and store.failed == 1 and store.written == 3
     store.stop()
+
+
+def test_updates_fills_and_cdr_legs_round_trip_through_the_spool_text():
+    started = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
+    from callcenter.models import LegRole
+    from callcenter.switchboard.cdr import LegRecord
+    leg = LegRecord(uuid="u1", call_id="c1", role=LegRole.AGENT, direction=Direction.OUTBOUND,
+                    started=started, hangup_cause="NORMAL_CLEARING")
+    for record in (records.update_rows("agents", [{"id": 1, "status": "available"}]),
+                   records.fill_rows("calls", [{"id": "c1", "ended_at": started}]),
+                   records.cdr_legs([leg])):
+        assert records.loads(records.dumps(record)) == record
+    assert records.leg_record(records.loads(records.dumps(records.cdr_legs([leg]))).values[0]) \
+        == leg
+
+
+# --- which faults are the record's own --------------------------------------------------------
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate):
+        super().__init__("boom")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(("exc", "data"), [
+    (sqlite_fault(SQLITE_READONLY), False),
+    (sqlite_fault(SQLITE_IOERR_WRITE), False),
+    (sqlite_fault(5), False),                                       # SQLITE_BUSY
+    (sqlite_fault(13), False),                                      # SQLITE_FULL
+    (IntegrityError("INSERT", {}, sqlite3.IntegrityError("x")), True),
+    (sqlite_fault(19 | (7 << 8)), True),                            # CONSTRAINT_FOREIGNKEY
+    (OperationalError("INSERT", {}, _PgError("57P01")), False),     # admin shutdown
+    (OperationalError("INSERT", {}, _PgError("08006")), False),     # connection failure
+    (OperationalError("INSERT", {}, _PgError("25006")), False),     # read-only transaction
+    (IntegrityError("INSERT", {}, _PgError("23505")), True),        # unique violation
+    (OperationalError("INSERT", {}, _PgError("22001")), True),      # value too long
+    (ValueError("a record names no known table"), True),
+])
+def test_faults_are_classified_by_code_not_by_message(exc, data):
+    assert dbmod.is_data_fault(exc) is data

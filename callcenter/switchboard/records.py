@@ -1,0 +1,175 @@
+"""Store records: every switchboard write as plain data (operation, table, key, values).
+
+A record is not a closure: it can wait in memory while the database is away, be written to the
+spool file and read back after a restart, and be set aside with its content when its own data
+is bad. Every operation is idempotent (inserts skip rows that exist, fills only fill blanks, a
+CDR leg is written by its UUID), because a record replayed from the spool may already have
+landed before the controller stopped.
+
+Operations:
+- `insert`      rows (`values`, a list) that are missing; existing rows stay as they are
+- `insert_fill` rows that are missing; in existing ones, the columns named in `key["fill"]`
+                get the new value where they are blank (NULL or '')
+- `update`      rows (`values`, a list, each holding the key columns named in `key["by"]`)
+- `fill`        like `update`, but a column only changes where it is NULL
+- `cdr`         CDR legs (`values`, a list of LegRecord fields), summarized into their calls
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, update
+from sqlalchemy.orm import Session
+
+from ..models import Base, Direction, HangupBy, LegRole
+from .cdr import LegRecord, insert_missing, upsert, write_legs
+
+
+@dataclass(frozen=True)
+class Record:
+    op: str
+    table: str
+    key: dict[str, Any]
+    values: list[dict[str, Any]]
+
+    def same_statement(self, other: Record) -> bool:
+        """Two records one executemany can carry: same operation, table and columns."""
+        return (self.op == other.op and self.table == other.table and self.key == other.key
+                and self.op != "cdr" and self.values[0].keys() == other.values[0].keys())
+
+
+def insert(table: str, rows: Sequence[dict[str, Any]]) -> Record:
+    return Record("insert", table, {}, list(rows))
+
+
+def insert_fill(table: str, rows: Sequence[dict[str, Any]], fill: Sequence[str]) -> Record:
+    return Record("insert_fill", table, {"fill": list(fill)}, list(rows))
+
+
+def update_rows(table: str, rows: Sequence[dict[str, Any]], by: str = "id") -> Record:
+    return Record("update", table, {"by": by}, list(rows))
+
+
+def fill_rows(table: str, rows: Sequence[dict[str, Any]], by: str = "id") -> Record:
+    return Record("fill", table, {"by": by}, list(rows))
+
+
+def cdr_legs(legs: Iterable[LegRecord]) -> Record:
+    return Record("cdr", "call_legs", {}, [dataclasses.asdict(leg) for leg in legs])
+
+
+# --- applying --------------------------------------------------------------------------------
+
+
+def apply(session: Session, records: Sequence[Record]) -> None:
+    """Run records of one kind (see `Record.same_statement`) in the caller's transaction."""
+    first = records[0]
+    rows = [row for record in records for row in record.values]
+    _OPERATIONS[first.op](session, first, rows)
+
+
+def _table(name: str) -> Table:
+    try:
+        return Base.metadata.tables[name]
+    except KeyError:
+        raise ValueError(f"a record names no known table: {name!r}") from None
+
+
+def _model(name: str) -> type:
+    for mapper in Base.registry.mappers:
+        if mapper.local_table.name == name:
+            return mapper.class_
+    raise ValueError(f"a record names no known table: {name!r}")
+
+
+def _insert(session: Session, record: Record, rows: list[dict]) -> None:
+    session.execute(insert_missing(session, _model(record.table)), rows)
+
+
+def _insert_fill(session: Session, record: Record, rows: list[dict]) -> None:
+    table, fill = record.table, tuple(record.key["fill"])
+    blank = " OR ".join(f"{table}.{column} IS NULL OR {table}.{column} = ''" for column in fill)
+    session.execute(upsert(session, _model(table), fill, blank), rows)
+
+
+def _by_key(record: Record, rows: list[dict], *, only_null: bool):
+    table, by = _table(record.table), record.key["by"]
+    columns = [name for name in rows[0] if name != by]
+    # Bind names must differ from column names in an executemany UPDATE.
+    params = [{("k_" + name): value for name, value in row.items()} for row in rows]
+    values = {name: (func.coalesce(table.c[name], bindparam("k_" + name)) if only_null
+                     else bindparam("k_" + name)) for name in columns}
+    return update(table).where(table.c[by] == bindparam("k_" + by)).values(values), params
+
+
+def _update(session: Session, record: Record, rows: list[dict]) -> None:
+    statement, params = _by_key(record, rows, only_null=False)
+    # Core executemany: a row deleted meanwhile matches nothing and fails nobody else.
+    session.connection().execute(statement, params)
+
+
+def _fill(session: Session, record: Record, rows: list[dict]) -> None:
+    statement, params = _by_key(record, rows, only_null=True)
+    session.connection().execute(statement, params)
+
+
+def _cdr(session: Session, record: Record, rows: list[dict]) -> None:
+    write_legs(session, [leg_record(row) for row in rows])
+
+
+_OPERATIONS: dict[str, Callable[[Session, Record, list[dict]], None]] = {
+    "insert": _insert, "insert_fill": _insert_fill, "update": _update, "fill": _fill,
+    "cdr": _cdr,
+}
+_ENUMS = {"role": LegRole, "direction": Direction, "hangup_by_hint": HangupBy}
+
+
+def leg_record(fields: dict[str, Any]) -> LegRecord:
+    known = {field.name for field in dataclasses.fields(LegRecord)}
+    values = {name: value for name, value in fields.items() if name in known}
+    for name, kind in _ENUMS.items():
+        if values.get(name) is not None:
+            values[name] = kind(values[name])
+    return LegRecord(**values)
+
+
+def check(record: Record) -> None:
+    """Refuse a record no operation can run (raises ValueError); the writer dead-letters it."""
+    if record.op not in _OPERATIONS:
+        raise ValueError(f"unknown record operation {record.op!r}")
+    if not record.values:
+        raise ValueError("a record with no rows")
+    _table(record.table)
+
+
+# --- as text (the spool and the dead-letter file) --------------------------------------------
+
+
+def dumps(record: Record) -> str:
+    return json.dumps([record.op, record.table, record.key, record.values],
+                      default=_encode, separators=(",", ":"))
+
+
+def loads(line: str) -> Record:
+    op, table, key, values = json.loads(line, object_hook=_decode)
+    record = Record(op, table, key, values)
+    check(record)
+    return record
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return {"$t": value.isoformat()}
+    raise TypeError(f"a store record cannot hold a {type(value).__name__}")
+
+
+def _decode(obj: dict) -> Any:
+    if obj.keys() == {"$t"}:
+        return datetime.fromisoformat(obj["$t"])
+    return obj
