@@ -38,8 +38,8 @@ class Base(DeclarativeBase):
     })
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=16,
+def _enum(cls: type[enum.Enum], name: str, length: int = 16) -> Enum:
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=length,
                 values_callable=lambda members: [m.value for m in members],
                 validate_strings=True)
 
@@ -90,6 +90,18 @@ class HangupBy(enum.StrEnum):
     CUSTOMER = "customer"
     AGENT = "agent"
     SYSTEM = "system"
+
+
+class Outcome(enum.StrEnum):
+    """How a call ended, in call-center terms; separate from FreeSWITCH's hangup cause."""
+    ANSWERED = "answered"                   # talked, then someone hung up
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"                       # rejected or failed, with a cause
+    CANCELLED = "cancelled"                 # the agent hung up before the customer answered
+    AGENT_NO_ANSWER = "agent_no_answer"     # the agent's softphone did not pick up
+    AGENT_NOT_REGISTERED = "agent_not_registered"
+    CUT_OFF = "cut_off"                     # the switch was lost mid-call (it restarted)
 
 
 class User(Base):
@@ -185,6 +197,9 @@ class Call(Base):
     hold_seconds: Mapped[int] = mapped_column(Integer, default=0)
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     hangup_by: Mapped[HangupBy | None] = mapped_column(_enum(HangupBy, "hangup_by"))
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome", length=24))
+    sip_status: Mapped[int | None] = mapped_column(Integer)     # FreeSWITCH's sip_term_status
+    sip_reason: Mapped[str | None] = mapped_column(String(64))  # its reason phrase, if any
     disposition: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
     recording_path: Mapped[str | None] = mapped_column(String(512))

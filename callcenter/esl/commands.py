@@ -34,6 +34,7 @@ __all__ = [
     "eavesdrop",
     "flush_inbound_reg",
     "gateway_endpoint",
+    "global_getvar",
     "is_missing_channel",
     "is_ok",
     "loopback_endpoint",
@@ -443,6 +444,12 @@ def show_channels() -> str:
 
 def show_calls() -> str:
     return "show calls as json"
+
+
+def global_getvar(name: str) -> str:
+    """A global variable's value (`core_uuid`: this FreeSWITCH run's identity; a restart
+    changes it)."""
+    return f"global_getvar {valid_variable_name(name)}"
 
 
 def show_registrations() -> str:

@@ -57,6 +57,7 @@ class Api:
             "uuid_setvar": self.uuid_setvar,
             "uuid_send_dtmf": self.uuid_send_dtmf,
             "uuid_getvar": self.uuid_getvar,
+            "global_getvar": self.global_getvar,
             "uuid_transfer": self.uuid_transfer,
             "uuid_answer": self.uuid_answer,
             "uuid_park": self.uuid_park,
@@ -244,6 +245,10 @@ class Api:
         if ch is None:
             return NO_CHANNEL
         return ch.variables.get(words[1], "_undef_")
+
+    def global_getvar(self, arg: str) -> str:
+        # The one global the controller reads: this run's identity (a restart changes it).
+        return self.switch.factory.core_uuid if arg.strip() == "core_uuid" else ""
 
     def uuid_transfer(self, arg: str) -> str:
         words = arg.split()

@@ -13,17 +13,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..clock import Clock, RealClock
 from ..esl import commands
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
-from ..models import AgentState, AgentStatus, HangupBy
+from ..models import AgentState, AgentStatus, HangupBy, Outcome
 from . import records
 from .agents import AgentError, AgentView, Roster, load_agents
 from .cdr import LegRecord
 from .controls import ControlError, Controls, Transfer
 from .dialer import Dialer, DialError, DialTimes, SwitchUnavailable
-from .legs import CHANNEL_EVENTS, COMING_UP, Call, Happened, Leg, Legs, Outcome, Progress, meaning
+from .legs import CHANNEL_EVENTS, COMING_UP, Call, Happened, Leg, Legs, Progress, meaning
 from .resync import bridged_pairs, json_rows, rebuild
 from .sender import Sender
 from .spool import Spool
@@ -32,9 +34,6 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-# The cause a call is closed with when FreeSWITCH no longer has its legs after a reconnect
-# (it restarted, or the calls ended while we were away and their CDRs come by json_cdr).
-LOST_CAUSE = "LOSE_RACE"
 
 
 def _when(ts: float | None) -> datetime | None:
@@ -59,6 +58,8 @@ class Switchboard:
         # Ended legs' CDRs waiting for their call's other legs, by call id (see _record_leg).
         self._cdr_held: dict[str, list[LegRecord]] = {}
         self.legs = Legs()
+        self._core_uuid: str | None = None   # FreeSWITCH's run; a restart changes it
+        self._lost_at: float | None = None   # when the link was lost, until the next resync
         self.roster = Roster(self.clock, self.store.submit, self._publish,
                              load_agents(database.sessions))
         self.dialer = Dialer(legs=self.legs, roster=self.roster, sender=self.sender,
@@ -77,6 +78,7 @@ class Switchboard:
         link.on("sofia::unregister", self.roster.on_unregister)
         link.on("sofia::expire", self.roster.on_unregister)
         link.on_resync(self._resync)
+        link.on_disconnect(self._link_lost)
         if hub is not None:
             hub.set_snapshot(self.snapshot)
 
@@ -241,14 +243,17 @@ class Switchboard:
         if all(leg.completed or (not leg.seen and leg.hung_up) for leg in self.legs.legs_of(call)):
             self._finish(call)
 
-    def _finish(self, call: Call) -> None:
+    def _finish(self, call: Call, ended_at: float | None = None) -> None:
         """Every leg is gone: the agent moves on, the page hears how it ended."""
         if call.ended:
             return
         call.progress = Progress.ENDED
-        call.ended_at = self.clock.now()
+        call.ended_at = self.clock.now() if ended_at is None else ended_at
         if call.outcome is None:
             call.outcome, call.cause = Outcome.FAILED, call.cause or "NORMAL_UNSPECIFIED"
+        customer = self.legs.legs.get(call.customer_leg or "")
+        if customer is not None and customer.sip_status is not None:
+            call.sip_status, call.sip_reason = customer.sip_status, customer.sip_reason
         call.cancel_timers()
         self.controls.finished(call)
         agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
@@ -260,8 +265,13 @@ class Switchboard:
                 self.roster.set_state(agent, AgentState.IDLE, None)
             self.roster.note_call_ended(agent)
         self._write_held_cdr(call)
-        if not all(leg.recorded for leg in self.legs.legs_of(call)):
+        if call.outcome is Outcome.CUT_OFF:
+            self._write_what_was_seen(call)
+        elif not all(leg.recorded for leg in self.legs.legs_of(call)):
             self._write_unrecorded_legs(call)
+        self.store.submit(records.update_rows("calls", [dict(
+            id=call.id, outcome=call.outcome, sip_status=call.sip_status,
+            sip_reason=call.sip_reason)]))
         self._announce(call)
         self.stats.call_ended(call.outcome.value)
         log.info("call ended: %s (%s)", call.outcome.value, call.cause,
@@ -270,10 +280,13 @@ class Switchboard:
 
     def _resync(self) -> None:
         """After (re)connecting: registrations and live legs from FreeSWITCH itself. Calls
-        whose legs are all gone are closed; calls live in FreeSWITCH but unknown here (the
-        controller restarted) are rebuilt from the database."""
+        whose legs are all gone are closed (cut off, if FreeSWITCH restarted meanwhile); calls
+        live in FreeSWITCH but unknown here (the controller restarted) are rebuilt from the
+        database."""
+        lost_at, self._lost_at = self._lost_at, None
         try:
             self.roster.resync_registrations(self.link.api(commands.show_registrations()))
+            core = self.link.api(commands.global_getvar("core_uuid")).strip()
             channels = json_rows(self.link.api(commands.show_channels()), "show channels")
             calls = json_rows(self.link.api(commands.show_calls()), "show calls")
         except ESLError as exc:
@@ -281,23 +294,43 @@ class Switchboard:
             return
         if channels is None or calls is None:
             return
+        # A FreeSWITCH restart changes its Core-UUID: the calls it had are gone with it.
+        restarted = bool(core) and self._core_uuid is not None and core != self._core_uuid
+        if restarted:
+            log.warning("FreeSWITCH restarted (Core-UUID %s, was %s): its calls were cut off",
+                        core, self._core_uuid)
+        self._core_uuid = core or self._core_uuid
         live = {row["uuid"]: row for row in channels if row.get("uuid")}
         for call in list(self.legs.calls.values()):
             for leg in list(self.legs.legs_of(call)):
                 if leg.alive and leg.seen and leg.uuid not in live:
                     # Gone while we were away: its CDR (if FreeSWITCH lived) comes by json_cdr.
                     leg.hung_up = leg.completed = True
-                    leg.cause = leg.cause or LOST_CAUSE
             if all(not leg.alive for leg in self.legs.legs_of(call)) and not call.ended:
-                if call.outcome is None:
+                if restarted and lost_at is not None:
+                    # What the controller saw stands, up to the moment the link was lost; the
+                    # cause stays empty (FreeSWITCH never said one).
                     call.outcome, call.cause, call.hangup_by = (
-                        Outcome.FAILED, LOST_CAUSE, HangupBy.SYSTEM)
+                        Outcome.CUT_OFF, None, HangupBy.SYSTEM)
+                    self._finish(call, ended_at=lost_at)
+                    continue
+                if call.outcome is None:
+                    # Ended while the link was down; FreeSWITCH's json_cdr tells the rest.
+                    call.outcome = Outcome.ANSWERED if call.answered_at else Outcome.FAILED
                 self._finish(call)
         self.store.flush(10)  # the rows a rebuild reads must be written first
-        with self.sessions() as session:
-            rebuilt = rebuild(session, self.legs, live, bridged_pairs(calls))
+        try:
+            with self.sessions() as session:
+                rebuilt = rebuild(session, self.legs, live, bridged_pairs(calls))
+        except SQLAlchemyError as exc:
+            log.error("cannot rebuild live calls from the database: %s", exc)
+            return
         for call in rebuilt:
             self._adopt(call)
+
+    def _link_lost(self, _error) -> None:
+        if self._lost_at is None:
+            self._lost_at = self.clock.now()
 
     def _adopt(self, call: Call) -> None:
         """A call rebuilt after a restart: the agent is on it, a lone leg is released."""
@@ -373,6 +406,27 @@ class Switchboard:
 
     def _count_written(self, written: list[records.Record]) -> None:
         self.stats.cdr_legs_written += sum(len(r.values) for r in written if r.op == "cdr")
+
+    def _write_what_was_seen(self, call: Call) -> None:
+        """The switch was lost with the call, so no CDR of its legs will come: their records
+        are what the controller saw (ringing, answer, bridge), ending when the link was lost."""
+        started, ended = _when(call.created), _when(call.ended_at)
+        legs = []
+        for leg in self.legs.legs_of(call):
+            if leg.recorded:
+                continue
+            leg.recorded = True
+            customer = leg.uuid == call.customer_leg
+            legs.append(LegRecord(
+                uuid=leg.uuid, call_id=call.id, role=leg.role, agent_id=call.agent_id,
+                direction=call.direction, customer_number=call.number,
+                caller_id=call.caller_id, channel_name=leg.channel_name, started=started,
+                progress=_when(call.ringing_at) if customer else None,
+                answered=_when(call.answered_at) if customer else None,
+                bridged=_when(call.bridged_at) if leg.was_bridged else None,
+                ended=ended, hangup_by_hint=HangupBy.SYSTEM))
+        if legs:
+            self._write_cdr(legs)
 
     def _write_unrecorded_legs(self, call: Call) -> None:
         """Legs that ended with no CHANNEL_HANGUP_COMPLETE of their own (never created, or gone

@@ -42,11 +42,11 @@ from ..esl import commands
 from ..esl.commands import CommandError
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
-from ..models import AgentState, AgentStatus, HangupBy, LegRole
+from ..models import AgentState, AgentStatus, HangupBy, LegRole, Outcome
 from . import records
 from .agents import AgentView, Roster
 from .dialer import Dialer, SwitchUnavailable
-from .legs import COMING_UP, Call, Happened, Leg, Legs, Outcome, Progress
+from .legs import COMING_UP, Call, Happened, Leg, Legs, Progress
 from .sender import Sender
 
 log = logging.getLogger(__name__)

@@ -21,9 +21,9 @@ from ..clock import Clock
 from ..esl import commands
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
-from ..models import AgentState, Direction, HangupBy, LegRole
+from ..models import AgentState, Direction, HangupBy, LegRole, Outcome
 from .agents import AgentError, AgentView, Roster
-from .legs import COMING_UP, Call, Happened, Leg, Legs, Outcome, Progress
+from .legs import COMING_UP, Call, Happened, Leg, Legs, Progress
 from .sender import Sender, Sent
 from .stats import SwitchboardStats, stamped_at
 

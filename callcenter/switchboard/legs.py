@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..esl.protocol import Event
-from ..models import Direction, HangupBy, LegRole
+from ..models import Direction, HangupBy, LegRole, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ class Leg:
     recorded: bool = False            # its CHANNEL_HANGUP_COMPLETE reached the CDR writer
     cause: str | None = None
     disposition: str | None = None    # sip_hangup_disposition: recv_bye, send_cancel ...
+    sip_status: int | None = None     # sip_term_status: the SIP final response (486, 503 ...)
+    sip_reason: str | None = None     # sip_invite_failure_phrase, when the INVITE failed
 
     @property
     def alive(self) -> bool:
@@ -82,17 +84,6 @@ class Progress(enum.StrEnum):
     ENDED = "ended"
 
 
-class Outcome(enum.StrEnum):
-    """How a call ended."""
-    ANSWERED = "answered"                   # talked, then someone hung up
-    BUSY = "busy"
-    NO_ANSWER = "no_answer"
-    FAILED = "failed"                       # rejected or failed, with a cause
-    CANCELLED = "cancelled"                 # the agent hung up before the customer answered
-    AGENT_NO_ANSWER = "agent_no_answer"     # the agent's softphone did not pick up
-    AGENT_NOT_REGISTERED = "agent_not_registered"
-
-
 @dataclass
 class Call:
     """One customer interaction in memory; the Call row (the CDR) is written from it."""
@@ -107,6 +98,8 @@ class Call:
     progress: Progress = Progress.DIALING_AGENT
     outcome: Outcome | None = None
     cause: str | None = None
+    sip_status: int | None = None
+    sip_reason: str | None = None
     hangup_by: HangupBy | None = None
     ringing_at: float | None = None
     answered_at: float | None = None
@@ -137,6 +130,7 @@ class Call:
             "id": self.id, "direction": self.direction.value, "agent_id": self.agent_id,
             "number": self.number, "caller_id": self.caller_id, "progress": self.progress.value,
             "outcome": self.outcome.value if self.outcome else None, "cause": self.cause,
+            "sip_status": self.sip_status, "sip_reason": self.sip_reason,
             "hangup_by": self.hangup_by.value if self.hangup_by else None,
             "created": self.created, "answered_at": self.answered_at,
             "bridged_at": self.bridged_at, "ended_at": self.ended_at,
@@ -273,7 +267,17 @@ def _hung_up(leg: Leg, event: Event) -> bool:
     leg.hung_up = True
     leg.cause = event.get("Hangup-Cause") or event.get("variable_hangup_cause") or leg.cause
     leg.disposition = event.get("variable_sip_hangup_disposition") or leg.disposition
+    _sip_status(leg, event)
     return True
+
+
+def _sip_status(leg: Leg, event: Event) -> None:
+    """What SIP said, from FreeSWITCH itself, never guessed from the Q.850 cause."""
+    status = event.get("variable_sip_term_status") or ""
+    if status.isdigit() and 100 <= int(status) <= 699:
+        leg.sip_status = int(status)
+        if event.get("variable_sip_invite_failure_status") == status:
+            leg.sip_reason = (event.get("variable_sip_invite_failure_phrase") or "")[:64] or None
 
 
 def _completed(leg: Leg, event: Event) -> bool:
@@ -283,6 +287,8 @@ def _completed(leg: Leg, event: Event) -> bool:
         _hung_up(leg, event)
     leg.completed = True
     leg.disposition = event.get("variable_sip_hangup_disposition") or leg.disposition
+    if leg.sip_status is None:
+        _sip_status(leg, event)
     return True
 
 

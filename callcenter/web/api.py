@@ -281,6 +281,8 @@ def cdr_message(row: Call) -> dict:
         "bridged_at": iso(row.bridged_at), "ended_at": iso(row.ended_at),
         "ring_seconds": row.ring_seconds, "talk_seconds": row.talk_seconds,
         "hold_seconds": row.hold_seconds, "cause": row.hangup_cause,
+        "outcome": row.outcome.value if row.outcome else None,
+        "sip_status": row.sip_status, "sip_reason": row.sip_reason,
         "hangup_by": row.hangup_by.value if row.hangup_by else None,
         "disposition": row.disposition, "notes": row.notes, "recording": row.recording_path,
     }

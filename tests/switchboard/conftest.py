@@ -142,8 +142,8 @@ def rig_factory(clock, database, tmp_path, agent_id):
         rig = connect_board(sim, clock, database)
         sim.register("1000")
         rig.settle()
-        assert rig.link.commands == ["show registrations as json", "show channels as json",
-                                     "show calls as json"]
+        assert rig.link.commands == ["show registrations as json", "global_getvar core_uuid",
+                                     "show channels as json", "show calls as json"]
         rig.link.commands.clear()
         made.append(rig)
         return rig

@@ -122,12 +122,13 @@ def test_early_media_bridges_before_the_answer(rig, agent_id):
     assert row.bridged_at < row.answered_at
 
 
-@pytest.mark.parametrize("behaviour,outcome,cause", [
-    (Behaviour.busy(), "busy", "USER_BUSY"),
-    (Behaviour.reject("NORMAL_TEMPORARY_FAILURE"), "failed", "NORMAL_TEMPORARY_FAILURE"),
-    (Behaviour.reject("CALL_REJECTED"), "failed", "CALL_REJECTED"),
+@pytest.mark.parametrize("behaviour,outcome,cause,sip", [
+    (Behaviour.busy(), "busy", "USER_BUSY", (486, "Busy Here")),
+    (Behaviour.reject("NORMAL_TEMPORARY_FAILURE"), "failed", "NORMAL_TEMPORARY_FAILURE",
+     (503, "Service Unavailable")),
+    (Behaviour.reject("CALL_REJECTED"), "failed", "CALL_REJECTED", (603, "Decline")),
 ])
-def test_customer_refuses(rig, agent_id, behaviour, outcome, cause):
+def test_customer_refuses(rig, agent_id, behaviour, outcome, cause, sip):
     rig.sim.script(NUMBER, behaviour)
     call = dial(rig, agent_id)
     agent, customer = legs_of(call)
@@ -136,9 +137,11 @@ def test_customer_refuses(rig, agent_id, behaviour, outcome, cause):
     last = [m for m, _ in rig.hub.messages if m["type"] == "call"][-1]["call"]
     assert (last["progress"], last["outcome"], last["cause"]) == ("ended", outcome, cause)
     assert last["hangup_by"] == "customer"
+    assert (last["sip_status"], last["sip_reason"]) == sip, "what SIP said, from FreeSWITCH"
     assert_nothing_left(rig)
     row, legs = only_call(rig)
     assert row.hangup_cause == cause and row.hangup_by is HangupBy.CUSTOMER
+    assert (row.outcome.value, row.sip_status, row.sip_reason) == (outcome, *sip)
     assert row.answered_at is None and row.talk_seconds == 0
     assert legs[LegRole.CUSTOMER].hangup_cause == cause
     assert rig.board.agent(agent_id).state is AgentState.WRAP_UP

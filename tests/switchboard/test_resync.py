@@ -7,7 +7,7 @@ import socket
 
 import gevent.event
 
-from callcenter.models import AgentState, HangupBy
+from callcenter.models import AgentState, HangupBy, Outcome
 from callcenter.sim import Behaviour, Simulator
 from tests.switchboard.conftest import NUMBER, SIM_PASSWORD, Rig, connect_board
 
@@ -85,10 +85,15 @@ def test_controller_restart_releases_half_a_call(rig, agent_id):
     fresh.board.stop()
 
 
-def test_switch_restarts_and_the_calls_it_lost_are_closed(rig, agent_id, tmp_path):
-    call = talking(rig, agent_id)
+def test_switch_restarts_and_the_calls_it_lost_are_cut_off_keeping_what_was_seen(
+        rig, agent_id, tmp_path):
+    call = talking(rig, agent_id, seconds=5)
     port = rig.sim.port
-    rig.sim.stop()  # FreeSWITCH dies: every call with it, no events
+    lost = gevent.event.Event()
+    rig.link.on_disconnect(lambda error: lost.set())
+    rig.sim.stop()  # FreeSWITCH dies (kill -9): every call with it, no events, no CDR
+    assert lost.wait(5)
+    rig.clock.advance(4)  # the switch comes back later
     reconnected = gevent.event.Event()
     rig.link.on_resync(reconnected.set)
     restarted = Simulator(SIM_PASSWORD, port=port, clock=rig.clock,
@@ -101,10 +106,14 @@ def test_switch_restarts_and_the_calls_it_lost_are_closed(rig, agent_id, tmp_pat
         assert rig.board.call(call.id) is None
         ended = [m["call"] for m, _ in rig.hub.messages
                  if m["type"] == "call" and m["call"]["id"] == call.id][-1]
-        assert (ended["progress"], ended["cause"]) == ("ended", "LOSE_RACE")
+        assert (ended["progress"], ended["outcome"], ended["cause"]) == (
+            "ended", "cut_off", None)
         assert rig.board.agent(agent_id).state is AgentState.WRAP_UP
         (row,), legs = rig.rows()
-        assert row.hangup_cause == "LOSE_RACE" and row.ended_at is not None
+        assert (row.outcome, row.hangup_cause, row.hangup_by) == (
+            Outcome.CUT_OFF, None, HangupBy.SYSTEM)
+        assert row.answered_at is not None and row.bridged_at is not None
+        assert row.talk_seconds == 5, "talk runs to the moment the link was lost"
         assert all(leg.ended_at is not None for leg in legs)
     finally:
         restarted.stop()
