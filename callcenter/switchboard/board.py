@@ -9,6 +9,7 @@ hub, none of which yields).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,9 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _when(ts: float | None) -> datetime | None:
@@ -287,6 +291,7 @@ class Switchboard:
         try:
             self.roster.resync_registrations(self.link.api(commands.show_registrations()))
             core = self.link.api(commands.global_getvar("core_uuid")).strip()
+            core = core if _UUID.fullmatch(core) else ""
             channels = json_rows(self.link.api(commands.show_channels()), "show channels")
             calls = json_rows(self.link.api(commands.show_calls()), "show calls")
         except ESLError as exc:
