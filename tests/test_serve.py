@@ -28,7 +28,9 @@ def test_serve_runs_the_embedded_simulator_and_says_so(env, settings):
         assert status == 200 and 'id="simulated-banner"' in page
         assert "create the administrator" in page
         status, body = get(base + "/healthz")
-        assert json.loads(body) == {"ok": True, "switch": "simulated", "switch_connected": True}
+        assert json.loads(body) == {"ok": True, "switch": "simulated", "switch_connected": True,
+                                    "database": "ok", "backlog": 0, "spool": 0,
+                                    "spool_state": "ok", "dead_letters": 0}
     finally:
         assert server.stop() == 0
 
