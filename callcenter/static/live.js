@@ -20,6 +20,7 @@ const MAX_DELAY = 30000;
 const PING_EVERY = 20000;        // the client pings; any frame counts as a sign of life
 const DEAD_AFTER = 45000;        // silent for this long: the connection is gone
 const REFUSED = 4403;            // the server's close code for "this user has no live view"
+const SIGNED_OUT = 4401;         // the server's close code for "this login ended": log in again
 
 export function liveUrl(location = globalThis.location) {
   return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live";
@@ -42,6 +43,7 @@ export function connectLive(options = {}) {
     pingEvery = PING_EVERY,
     deadAfter = DEAD_AFTER,
     random = Math.random,
+    toLogin = () => globalThis.location?.assign("/login"),   // a page whose login ended
   } = options;
 
   let socket = null;
@@ -77,6 +79,8 @@ export function connectLive(options = {}) {
       if (event.code === REFUSED) {            // reconnecting cannot help this user
         stopped = true;
         onStatus("refused", event.reason);
+      } else if (event.code === SIGNED_OUT) {  // nor this one, until it logs in again
+        loggedOut(event.reason);
       } else if (!opened) {
         whyRefused();
       } else {
@@ -151,12 +155,17 @@ export function connectLive(options = {}) {
       .then((status) => {
         if (stopped) return;
         if (status === 401) {
-          stopped = true;
-          onStatus("logged-out");
+          loggedOut();
         } else {
           retry();
         }
       });
+  }
+
+  function loggedOut(reason) {
+    stopped = true;
+    onStatus("logged-out", reason);
+    toLogin();
   }
 
   function stopPinging() {
