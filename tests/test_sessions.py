@@ -23,12 +23,19 @@ from tests.test_credentials import RecordingBoard
 FLUSH_1001 = "sofia profile internal flush_inbound_reg 1001@127.0.0.1"
 
 
+class HealthyStore:
+    def health(self) -> dict:
+        return {"database": "ok"}
+
+
 class Board(RecordingBoard):
-    """What the web layer asks of the switchboard about accounts: status and active."""
+    """What the web layer asks of the switchboard about accounts (status and active), and the
+    store's health the pages show."""
 
     def __init__(self, clock) -> None:
         super().__init__(clock)
         self.active: dict[int, bool] = {}
+        self.store = HealthyStore()
 
     def set_active(self, agent_id, active):
         self.active[agent_id] = active

@@ -14,6 +14,8 @@
 // sees everything gets consecutive seqs: a gap means something was lost, so it reconnects for a
 // fresh snapshot. (An agent's page sees only its own messages, so its seqs only rise.) Dropped
 // connections are retried with growing, jittered delays; a socket that goes silent is replaced.
+// A page whose login ended (close code 4401, or a refused handshake while /live answers 401)
+// stops and goes to the login page.
 
 const BASE_DELAY = 500;          // ms before the first retry; doubles on each failure
 const MAX_DELAY = 30000;
