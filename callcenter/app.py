@@ -14,6 +14,7 @@ from .config import Settings
 from .db import Database
 from .models import Role
 from .paths import STATIC_DIR, TEMPLATES_DIR
+from .sessions import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class Services:
     switch: Any = None                    # the running switch link, set by `callcenter serve`
     switchboard: Any = None               # the call-center brain, set by `callcenter serve`
     hub: Any = None                       # live pushes (callcenter.live.Hub), set by `serve`
+    sessions: Any = None                  # web logins and their live sockets (callcenter.sessions)
     admin_known: bool = field(default=False)
 
     def db_session(self) -> Session:
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     )
     services = Services(settings=settings, db=db or Database(settings.database_url),
                         switch=switch, switchboard=switchboard, hub=hub)
+    services.sessions = Sessions.of(settings, services.db, switchboard)
     app.extensions["callcenter"] = services
 
     for blueprint in (auth.bp, pages.bp, admin.bp, api.bp, freeswitch.bp, live.bp):

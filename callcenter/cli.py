@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, help="agent, supervisor or admin")
     add.add_argument("--extension", help="SIP extension (agents)")
     add.set_defaults(run=_user_add)
+    signout = user_commands.add_parser(
+        "signout", help="end every web login of a user (a running server closes its pages "
+        "and revokes its softphone password within 30 s)")
+    signout.add_argument("username")
+    signout.set_defaults(run=_user_signout)
 
     simulate = commands.add_parser("simulate", help="run the FreeSWITCH simulator on its own")
     simulate.add_argument("--port", type=int, default=0, help="ESL port (0: any free port)")
@@ -155,6 +160,26 @@ def _user_add(args) -> None:
         user = create_user(session, args.username, password, role, args.extension)
         detail = f" with extension {user.agent.extension}" if user.agent else ""
     print(f"added {role.value} {user.username}{detail}")
+
+
+def _user_signout(args) -> None:
+    from .db import Database
+    from .sessions import sign_out_everywhere
+
+    database = Database(_settings().database_url)
+    try:
+        database.check_reachable()
+        if not database.has_table("login_sessions"):
+            raise CommandFailed("the database schema is not current: run `callcenter db "
+                                "upgrade` first")
+        try:
+            ended = sign_out_everywhere(database, args.username)
+        except LookupError as exc:
+            raise CommandFailed(str(exc)) from None
+    finally:
+        database.dispose()
+    print(f"signed out {args.username.strip().lower()}: {ended} login"
+          f"{'' if ended == 1 else 's'} ended")
 
 
 def _cdr_import(args) -> int:

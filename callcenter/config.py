@@ -50,6 +50,10 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
      "(never an agent's extension)"),
     ("CALLCENTER_RECORDINGS_DIR", "<instance>/recordings", "where call recordings are written"),
     ("CALLCENTER_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    ("CALLCENTER_SESSION_HOURS", "12", "a web login ends this many hours after it began, "
+     "whatever happens (1-168)"),
+    ("CALLCENTER_SESSION_IDLE_MINUTES", "120", "a web login with no request and no open page "
+     "for this long ends (5-1440)"),
 )
 
 
@@ -74,6 +78,8 @@ class Settings:
     recordings_dir: Path
     log_level: str = "INFO"
     ice_servers: list[dict] = field(default_factory=list)
+    session_hours: int = 12
+    session_idle_minutes: int = 120
 
     @property
     def simulated(self) -> bool:
@@ -140,6 +146,10 @@ class Settings:
             recordings_dir=Path(get("CALLCENTER_RECORDINGS_DIR")
                                 or instance_dir / "recordings").resolve(),
             log_level=_log_level(get("CALLCENTER_LOG_LEVEL") or "INFO"),
+            session_hours=_whole(get("CALLCENTER_SESSION_HOURS") or "12",
+                                 "CALLCENTER_SESSION_HOURS", 1, 168),
+            session_idle_minutes=_whole(get("CALLCENTER_SESSION_IDLE_MINUTES") or "120",
+                                        "CALLCENTER_SESSION_IDLE_MINUTES", 5, 1440),
         )
 
 
@@ -179,6 +189,12 @@ def parse_bind(value: str) -> tuple[str, int]:
 def _port(value: str, name: str, allow_zero: bool = False) -> int:
     if not value.isdigit() or not (0 if allow_zero else 1) <= int(value) <= 65535:
         raise ConfigError(f"{name}: {value!r} is not a TCP port number")
+    return int(value)
+
+
+def _whole(value: str, name: str, low: int, high: int) -> int:
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ConfigError(f"{name}: {value!r} is not a whole number from {low} to {high}")
     return int(value)
 
 

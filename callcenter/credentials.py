@@ -52,6 +52,9 @@ class Why:
     LOGOUT = "logout"
     EXPIRED = "expired"
     REPLACED = "replaced"       # no longer matches the agent (extension, domain or secret key)
+    SIGNED_OUT = "signed out"   # an admin (or the CLI) signed the user out everywhere
+    DEACTIVATED = "deactivated"
+    NO_LOGIN = "no login left"  # the user's last web login expired or was ended elsewhere
 
 
 @dataclass(frozen=True)

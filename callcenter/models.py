@@ -115,6 +115,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     agent: Mapped[Agent | None] = relationship(back_populates="user", uselist=False)
+    login_sessions: Mapped[list[LoginSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role.value}>"
@@ -261,3 +263,23 @@ class SipCredential(Base):
     revoked_why: Mapped[str | None] = mapped_column(String(32))
 
     agent: Mapped[Agent] = relationship()
+
+
+class LoginSession(Base):
+    """One web login, kept on the server so that it can end (callcenter.sessions).
+
+    The session cookie carries a random token; `id` is its SHA-256, so the table alone cannot be
+    used to sign in. A request is let in only while its row exists, `expires_at` (the absolute
+    lifetime) is ahead and `last_seen_at` is within the idle timeout.
+    """
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+
+    user: Mapped[User] = relationship(back_populates="login_sessions")

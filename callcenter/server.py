@@ -35,6 +35,8 @@ def run(settings: Settings) -> None:
     # Expired SIP credentials are revoked (registration flushed, agent Logged Out) by this.
     sweeper = start_sweeper(Credentials.of(settings, switch.board), database)
     app = create_app(settings, database, switch.link, switch.board, switch.hub)
+    # Expired logins are removed (their pages closed, their softphones ended) by this.
+    login_sweeper = app.extensions["callcenter"].sessions.start_sweeper()
     server = WSGIServer((settings.http_host, settings.http_port), app, log=None,
                         error_log=logging.getLogger("callcenter.http"))
     server.start()
@@ -48,6 +50,7 @@ def run(settings: Settings) -> None:
     log.info("stopping")
     server.stop(timeout=5)
     sweeper.stop()
+    login_sweeper.stop()
     switch.stop()
     database.dispose()
 

@@ -128,13 +128,28 @@ const checks = {
 
   async a_refused_handshake_with_a_lost_session_stops_for_login() {
     const probed = [];
-    const h = harness({ fetchStatus: async (url) => { probed.push(url); return 401; } });
+    let toLogin = 0;
+    const h = harness({ fetchStatus: async (url) => { probed.push(url); return 401; },
+                        toLogin: () => { toLogin += 1; } });
     h.last().drop(1006);
     await h.settle();
     h.advance(60_000);
     assert.deepEqual(probed, ["http://cc.test/live"]);
     assert.equal(h.sockets.length, 1);
     assert.equal(h.statuses.at(-1), "logged-out");
+    assert.equal(toLogin, 1);
+  },
+
+  async a_signed_out_close_goes_to_the_login_page() {
+    let toLogin = 0;
+    const h = harness({ toLogin: () => { toLogin += 1; } });
+    h.last().accept();
+    h.last().push({ type: "snapshot", seq: 1, agents: [], calls: [] });
+    h.last().drop(4401, "signed out: log in again");
+    h.advance(60_000);
+    assert.equal(h.sockets.length, 1);                         // never retried
+    assert.equal(h.statuses.at(-1), "logged-out signed out: log in again");
+    assert.equal(toLogin, 1);
   },
 
   async pings_and_replaces_a_silent_connection() {

@@ -104,3 +104,21 @@ def test_postgresql_upgrade_and_user_add(env, postgres_url):
     assert result.returncode == 0, result.stderr
     one_line_error(run(["user", "add", "bob", "--role", "agent", "--extension", "1000"], pg_env,
                        PASSWORD), "extension 1000 already belongs")
+
+
+def test_user_signout_ends_every_login_of_that_user_only(env, settings, database, make_user):
+    from callcenter.models import LoginSession
+    from callcenter.sessions import Lifetimes, Sessions
+
+    sessions = Sessions(database, Lifetimes())
+    alice, bob = make_user("alice"), make_user("bob")
+    with database.session() as s:
+        for user_id in (alice, alice, bob):                  # two logins of alice, one of bob
+            sessions.start(s, s.get(User, user_id), "192.0.2.7", "test")
+    result = run(["user", "signout", "Alice"], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "signed out alice: 2 logins ended"
+    with database.session() as s:
+        left = s.scalars(select(User.username).join(LoginSession.user)).all()
+    assert left == ["bob"]
+    one_line_error(run(["user", "signout", "nobody"], env), "there is no user 'nobody'")

@@ -24,7 +24,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
 
 from callcenter.models import Agent, Role, User
-from callcenter.web.live import REFUSED, answer, origin_allowed
+from callcenter.web.live import REFUSED, SIGNED_OUT, answer, origin_allowed
 from tests.conftest import PASSWORD
 from tests.process import ServerProcess
 
@@ -124,6 +124,10 @@ class Live:
         token = re.search(r'name="csrf-token" content="([^"]+)"', landed.read().decode()).group(1)
         return "; ".join(f"{c.name}={c.value}" for c in jar), opener, token
 
+    def browser(self, username: str) -> Browser:
+        """A browser logged in as username (a login of its own)."""
+        return Browser(self.base, *self._log_in(username))
+
     def connect(self, cookie: str | None = None, origin: str | None = "same") -> Client:
         headers = {}
         if cookie:
@@ -138,6 +142,18 @@ class Live:
         for ws in self._sockets:
             if ws.connected:
                 ws.close()
+
+
+class Browser:
+    """One login: its cookie for sockets, and forms posted the way its pages post them."""
+
+    def __init__(self, base: str, cookie: str, opener, token: str) -> None:
+        self.base, self.cookie, self._opener, self._token = base, cookie, opener, token
+
+    def post(self, path: str, form: dict | None = None) -> str:
+        """POST a form; the URL it landed on after redirects."""
+        data = urllib.parse.urlencode({"csrf_token": self._token, **(form or {})}).encode()
+        return self._opener.open(self.base + path, data=data, timeout=10).url
 
 
 def receive(ws: Client, timeout: float = 10) -> dict:
@@ -304,6 +320,58 @@ def read_events(raw: socket.socket, ws: WSConnection, until) -> list:
             return events
 
 
+def closed_as_signed_out(ws: Client) -> ConnectionClosed:
+    """Read past any messages until the server closes the socket; how it closed."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            assert ws.receive(timeout=10) is not None, "the socket was not closed"
+    return closed.value
+
+
+def user_id(database, username: str) -> int:
+    with database.session() as s:
+        return s.scalar(select(User.id).where(User.username == username))
+
+
+@pytest.mark.slow
+def test_logout_closes_the_sockets_of_that_login_only(live):
+    here, there = live.browser("alice"), live.browser("alice")
+    mine, other = live.connect(here.cookie), live.connect(there.cookie)
+    for ws in (mine, other):
+        assert receive(ws)["type"] == "snapshot"
+    assert "/login" in here.post("/logout")
+    closed = closed_as_signed_out(mine)
+    assert (closed.reason, closed.message) == (SIGNED_OUT, "signed out: log in again")
+    other.send('{"type": "ping"}')
+    assert receive_reply(other) == {"type": "pong"}          # the other login goes on
+    with pytest.raises(HandshakeRefused) as refused:         # the copied cookie is dead
+        live.connect(here.cookie)
+    assert refused.value.status_code == 401
+
+
+@pytest.mark.slow
+def test_deactivation_closes_the_agents_sockets(live, database):
+    bob = live.connect(live.login("bob"))
+    assert receive(bob)["type"] == "snapshot"
+    live.browser("root").post(f"/admin/users/{user_id(database, 'bob')}/active", {"active": "0"})
+    assert closed_as_signed_out(bob).reason == SIGNED_OUT
+    live.server.wait_for(r"live: bob .* disconnected")
+
+
+@pytest.mark.slow
+def test_sign_out_everywhere_closes_every_socket_of_the_user(live, database):
+    admin = live.browser("root")
+    watching = live.connect(admin.cookie)
+    sams = [live.connect(live.login("sam")) for _ in range(2)]
+    for ws in (watching, *sams):
+        assert receive(ws)["type"] == "snapshot"
+    admin.post(f"/admin/users/{user_id(database, 'sam')}/signout")
+    for ws in sams:
+        assert closed_as_signed_out(ws).reason == SIGNED_OUT
+    watching.send('{"type": "ping"}')
+    assert receive_reply(watching) == {"type": "pong"}
+
+
 # --- the page's client, static/live.js, run by node -----------------------------------------
 
 CLIENT_CHECKS = Path(__file__).with_name("live_client.mjs")
@@ -333,7 +401,7 @@ def run_node(command: list[str], *args: str, env: dict | None = None) -> str:
 
 def test_the_page_client_logic():
     passed = run_node(node(), "logic").split()
-    assert passed.count("ok") == 7 and "close_stops_everything" in passed
+    assert passed.count("ok") == 8 and "a_signed_out_close_goes_to_the_login_page" in passed
 
 
 @pytest.mark.slow

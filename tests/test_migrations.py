@@ -48,3 +48,19 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(database):
     with database.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_login_sessions_come_and_go_with_their_revision(url):
+    dbmod.upgrade(url)
+    database = dbmod.Database(url)
+    columns = {c["name"] for c in inspect(database.engine).get_columns("login_sessions")}
+    assert columns == {"id", "user_id", "created_at", "last_seen_at", "expires_at", "address",
+                       "user_agent"}
+    dbmod.downgrade(url, "0005-1")
+    inspector = inspect(database.engine)
+    assert "login_sessions" not in inspector.get_table_names()
+    assert {"users", "sip_credentials"} <= set(inspector.get_table_names())
+    dbmod.upgrade(url)
+    assert "login_sessions" in inspect(database.engine).get_table_names()
+    assert database.is_current()
+    database.dispose()

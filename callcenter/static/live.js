@@ -14,12 +14,15 @@
 // sees everything gets consecutive seqs: a gap means something was lost, so it reconnects for a
 // fresh snapshot. (An agent's page sees only its own messages, so its seqs only rise.) Dropped
 // connections are retried with growing, jittered delays; a socket that goes silent is replaced.
+// A page whose login ended (close code 4401, or a refused handshake while /live answers 401)
+// stops and goes to the login page.
 
 const BASE_DELAY = 500;          // ms before the first retry; doubles on each failure
 const MAX_DELAY = 30000;
 const PING_EVERY = 20000;        // the client pings; any frame counts as a sign of life
 const DEAD_AFTER = 45000;        // silent for this long: the connection is gone
 const REFUSED = 4403;            // the server's close code for "this user has no live view"
+const SIGNED_OUT = 4401;         // the server's close code for "this login ended": log in again
 
 export function liveUrl(location = globalThis.location) {
   return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live";
@@ -42,6 +45,7 @@ export function connectLive(options = {}) {
     pingEvery = PING_EVERY,
     deadAfter = DEAD_AFTER,
     random = Math.random,
+    toLogin = () => globalThis.location?.assign("/login"),   // a page whose login ended
   } = options;
 
   let socket = null;
@@ -77,6 +81,8 @@ export function connectLive(options = {}) {
       if (event.code === REFUSED) {            // reconnecting cannot help this user
         stopped = true;
         onStatus("refused", event.reason);
+      } else if (event.code === SIGNED_OUT) {  // nor this one, until it logs in again
+        loggedOut(event.reason);
       } else if (!opened) {
         whyRefused();
       } else {
@@ -151,12 +157,17 @@ export function connectLive(options = {}) {
       .then((status) => {
         if (stopped) return;
         if (status === 401) {
-          stopped = true;
-          onStatus("logged-out");
+          loggedOut();
         } else {
           retry();
         }
       });
+  }
+
+  function loggedOut(reason) {
+    stopped = true;
+    onStatus("logged-out", reason);
+    toLogin();
   }
 
   function stopPinging() {

@@ -121,11 +121,23 @@ class Roster:
 
     def set_status(self, agent_id: int, status: AgentStatus) -> AgentView:
         view = self.get(agent_id)
+        if not view.active and status is not AgentStatus.LOGGED_OUT:
+            raise AgentError("your account is deactivated")
         if view.status is not status:
             view.status = status
             self._write(view, status=True)
             self._announce(view)
         return view
+
+    def set_active(self, agent_id: int, active: bool) -> None:
+        """The user was deactivated or activated again: an inactive agent is offered no call,
+        takes no transfer, dials nothing and stays Logged Out."""
+        view = self.agents.get(agent_id)
+        if view is None:
+            return          # not known here yet: reload() reads `active` when it is
+        view.active = active
+        if not active:
+            self.set_status(agent_id, AgentStatus.LOGGED_OUT)
 
     # -- state: set by calls --------------------------------------------------------------------
 

@@ -180,6 +180,9 @@ class Switchboard:
     def set_status(self, agent_id: int, status: AgentStatus) -> AgentView:
         return self.roster.set_status(agent_id, status)
 
+    def set_active(self, agent_id: int, active: bool) -> None:
+        self.roster.set_active(agent_id, active)
+
     def agent(self, agent_id: int) -> AgentView:
         return self.roster.get(agent_id)
 

@@ -18,12 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
-from sqlalchemy.orm import joinedload
 
 from ..models import Role, User
+from .sessions import current_login
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_WITH_AGENT = (joinedload(User.agent),)  # built once: its cache key is then computed once
 
 
 @dataclass(frozen=True)
@@ -107,17 +106,11 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def load_user_and_check_csrf():
-        g.user = None
-        user_id = session.get("user_id")
-        if user_id is not None:
-            # The agent row comes in the same SELECT: most API requests need its id, and a lazy
-            # load would be a second round trip on every request.
-            user = current_app.extensions["callcenter"].db_session().get(
-                User, user_id, options=_WITH_AGENT)
-            if user is not None and user.active:
-                g.user = user
-            else:
-                session.clear()
+        # One SELECT: the login, its user and the user's agent (most API requests need the
+        # agent's id, and a lazy load would be a second round trip on every request).
+        signed = current_login()
+        g.user = signed.user if signed is not None else None
+        g.login_key = signed.key if signed is not None else None
         if request.endpoint is None or request.method not in UNSAFE_METHODS:
             return None
         if access_of(app, request.endpoint).kind == "freeswitch":

@@ -61,5 +61,26 @@ def set_active(user_id: int):
             flash("You cannot deactivate yourself.")
             return redirect(url_for("admin.users"))
         user.active = active
+    # Committed first: no new login or softphone password can start meanwhile.
+    sessions = current_app.extensions["callcenter"].sessions
+    if active:
+        sessions.activated(user_id)
+    else:
+        sessions.deactivated(user_id)
     flash(f"User {user.username} {'activated' if active else 'deactivated'}.")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/signout", methods=["POST"])
+@requires(Role.ADMIN)
+def sign_out_everywhere(user_id: int):
+    """Ends every login of the user: its pages close and go to the login page, and an agent's
+    softphone password is revoked."""
+    username = current_app.extensions["callcenter"].db_session().scalar(
+        select(User.username).where(User.id == user_id))
+    if username is None:
+        abort(404)
+    ended = current_app.extensions["callcenter"].sessions.end_everywhere(user_id)
+    flash(f"User {username} signed out everywhere ({ended} login{'' if ended == 1 else 's'} "
+          "ended).")
     return redirect(url_for("admin.users"))

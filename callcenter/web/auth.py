@@ -7,11 +7,9 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
@@ -19,6 +17,7 @@ from ..accounts import AccountError, admin_exists, authenticate, create_user
 from ..credentials import Credentials
 from ..models import Role
 from .access import access_of, public, requires
+from .sessions import sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
 
@@ -89,8 +88,7 @@ def login():
         if user is None:
             error = "wrong username or password"
         else:
-            session.clear()
-            session["user_id"] = user.id
+            sign_in(user)
             if user.agent is not None:
                 # The softphone's SIP password for this login (shared with the agent's other
                 # logins while it lives); the page fetches it from /api/softphone.
@@ -107,10 +105,6 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 def logout():
-    if g.user.agent is not None:
-        # Revoke the softphone's credential, flush its registration, go Logged Out.
-        _credentials().revoke(_services().db_session(), g.user.agent.id)
-    session.clear()
-    g.user = None
+    sign_out()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))

@@ -8,7 +8,9 @@ user's cookie (cross-site WebSocket hijacking). Both are checked before the upgr
 Frames: the server sends JSON text, a snapshot first and then deltas, each with `seq`. The
 client may send `{"type": "ping"}` (answered `{"type": "pong"}`); any other frame is answered
 with `{"type": "error", "error": ...}` and the connection stays open. A close with code
-`REFUSED` (4403) is final: reconnecting cannot help (an agent user with no agent record).
+`REFUSED` (4403) is final: reconnecting cannot help (an agent user with no agent record); so is
+`SIGNED_OUT` (4401): the socket's login ended (logout, sign-out everywhere, deactivation,
+expiry), and the page goes to the login page.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ PING_INTERVAL = 25.0        # the server pings; a client that stops answering is
 SEND_TIMEOUT = 30.0         # a client that reads nothing for this long is dropped
 MAX_CLIENT_FRAME = 4096     # clients only send pings
 REFUSED = 4403              # close code: this user cannot have a live view (do not retry)
+SIGNED_OUT = 4401           # close code: the socket's login ended (log in again, do not retry)
 
 
 @bp.record_once
@@ -120,7 +123,7 @@ def live_socket(ws) -> None:
 
 
 def _serve(ws) -> None:
-    user, agent_id = g.user, g.live_agent_id
+    user, agent_id, login = g.user, g.live_agent_id, g.login_key
     who = (f"{user.username} (agent {agent_id})" if agent_id
            else f"{user.username} ({user.role.value})")
     # A socket lives for hours: hold no pooled database connection meanwhile.
@@ -133,10 +136,15 @@ def _serve(ws) -> None:
     hub = live_hub()
     subscription = hub.subscribe(agent_id)
     log.info("live: %s connected; %d subscribed", who, hub.subscribers)
+    live = LiveSocket(ws, subscription)
+    # Ending the login closes this socket; while it is open, the login does not idle out.
+    forget = current_app.extensions["callcenter"].sessions.sockets.add(login, user.id,
+                                                                       live.sign_out)
     keeper = _keep_softphone_alive(agent_id)
     try:
-        LiveSocket(ws, subscription).run()
+        live.run()
     finally:
+        forget()
         if keeper is not None:
             keeper.stop()
         subscription.close()
@@ -175,13 +183,22 @@ class LiveSocket:
         self.ws = ws
         self.subscription = subscription
         self._sending = Semaphore()          # two greenlets send; frames must not interleave
+        self._signed_out = False
         ws.sock = _WholeSends(ws.sock, SEND_TIMEOUT)
+
+    def sign_out(self) -> None:
+        """The login ended (called from another greenlet): the sender stops and closes the
+        socket with SIGNED_OUT, so the page goes to log in instead of reconnecting."""
+        self._signed_out = True
+        self.subscription.close()
 
     def run(self) -> None:
         reader = gevent.spawn(self._read)
         try:
             while (message := self.subscription.get()) is not None:
                 self._send(encode(message))
+            if self._signed_out:
+                self._close(SIGNED_OUT, "signed out: log in again")
         except (ConnectionClosed, OSError):
             pass
         except Exception:

@@ -27,8 +27,9 @@ def login(rig, settings, database, admin):
         auth.login(username)
         token = auth.csrf("/agent")
 
-        def request(method, path, json=None):
-            return client.open(path, method=method, json=json, headers={"X-CSRF-Token": token})
+        def request(method, path, json=None, data=None):
+            return client.open(path, method=method, json=json, data=data,
+                               headers={"X-CSRF-Token": token})
         return request
 
     return as_user
@@ -194,6 +195,27 @@ def test_transfer_through_the_api_then_both_agents_file_dispositions(rig, alice,
     assert rig.board.agent(bob).state is AgentState.IDLE
     row = bobs("GET", f"/api/calls/{call.id}").json["call"]
     assert (row["agent_id"], row["disposition"], row["notes"]) == (bob, "sale", "two seats")
+
+
+def test_a_transfer_to_a_deactivated_agent_is_refused(rig, alice, login, bob, agent_id,
+                                                      settings, database):
+    bobs = login("bob")                                       # bob's page: a login, a phone
+    assert bobs("GET", "/api/softphone").status_code == 200
+    assert bobs("PUT", "/api/agents/me/status", {"status": "available"}).status_code == 200
+    call = talking(rig, alice)
+    with database.session() as session:
+        bob_user = session.scalar(select(Agent.user_id).where(Agent.id == bob))
+    root = login("root")
+    done = root("POST", f"/admin/users/{bob_user}/active", data={"active": "0"})
+    assert done.status_code == 302
+    rig.settle()
+    assert rig.commands() == ["sofia profile internal flush_inbound_reg 1001@127.0.0.1"]
+    assert rig.board.agent(bob).status is AgentStatus.LOGGED_OUT
+    assert bobs("GET", "/api/softphone").status_code == 401
+    refused = alice("POST", f"/api/calls/{call.id}/transfer", {"agent_id": bob})
+    assert refused.status_code == 409 and refused.json["error"] == "bob's account is deactivated"
+    assert rig.commands() == ["sofia profile internal flush_inbound_reg 1001@127.0.0.1"]
+    assert call.transfer is None and call.agent_id == agent_id
 
 
 def test_disposition_rules(rig, alice, supervisor, database):

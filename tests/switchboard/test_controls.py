@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from callcenter.esl.commands import CommandError
 from callcenter.models import Agent, AgentState, AgentStatus, HangupBy, LegRole
 from callcenter.sim import Behaviour
-from callcenter.switchboard import ControlError
+from callcenter.switchboard import AgentError, ControlError
 from tests.switchboard.conftest import CALLER_ID, NUMBER, TIMES
 
 OTHER_NUMBER = "15559876543"
@@ -410,6 +410,24 @@ def test_transfer_to_an_agent_who_cannot_take_it(rig, agent_id, bob):
     with pytest.raises(ControlError, match="extension 1001.*not registered"):
         rig.board.transfer(call.id, agent_id=bob)
     assert rig.commands() == [] and call.transfer is None
+
+
+def test_a_deactivated_agent_takes_no_transfer_and_cannot_become_available(rig, agent_id,
+                                                                          bob):
+    call = talking(rig, agent_id)
+    rig.board.set_active(bob, False)
+    rig.settle()
+    target = rig.board.agent(bob)
+    assert target.status is AgentStatus.LOGGED_OUT and target.registered   # phone still up
+    with pytest.raises(ControlError, match="bob's account is deactivated"):
+        rig.board.transfer(call.id, agent_id=bob)
+    with pytest.raises(AgentError, match="deactivated"):
+        rig.board.set_status(bob, AgentStatus.AVAILABLE)
+    assert rig.commands() == [] and call.transfer is None
+    assert rig.hub.messages[-1][0]["agent"]["status"] == "logged_out"
+    rig.board.set_active(bob, True)                # activated again: it may log in and work
+    rig.board.set_status(bob, AgentStatus.AVAILABLE)
+    assert rig.board.transfer(call.id, agent_id=bob).state == "dialing"
 
 
 # --- disposition -----------------------------------------------------------------------------

@@ -58,6 +58,9 @@ def test_expiry_does_the_same_on_the_switchboards_clock(rig, web, settings, data
     assert rig.commands() == [FLUSH]
     assert rig.board.agent(agent_id).status is AgentStatus.LOGGED_OUT
     assert not directory_knows_1000(web, settings)
-    # The page, still logged in, asks again: a new credential, which the directory knows.
+    # The web login has ended too (12 hours at most); logging in again gives a new credential,
+    # which the directory knows.
+    assert web.get("/api/softphone").status_code == 401
+    AuthActions(web).login("alice")
     assert web.get("/api/softphone").status_code == 200
     assert directory_knows_1000(web, settings)
