@@ -51,7 +51,8 @@ class CdrSpool:
         self.imported = 0         # files loaded and removed
         self.rejected = 0         # files moved to rejected/
         self.waiting = 0          # files left for the next pass by the last one
-        self.passed = gevent.event.Event()  # set after each pass (tests wait on it)
+        self.idle = gevent.event.Event()  # no pass running or due (tests wait on it)
+        self.idle.set()
         if self.directory is not None:
             link.on_resync(self.wake)
 
@@ -69,7 +70,9 @@ class CdrSpool:
 
     def wake(self) -> None:
         """A pass soon (never here: this may run in the link's dispatcher)."""
-        self._wake.set()
+        if self.directory is not None:
+            self.idle.clear()
+            self._wake.set()
 
     def as_dict(self) -> dict | None:
         if self.directory is None:
@@ -88,19 +91,23 @@ class CdrSpool:
             except Exception:  # a bug must not end the spool for good
                 log.exception("CDR spool pass over %s failed", self.directory)
             self._timer = self._clock.call_later(self._interval, self.wake)
-            self.passed.set()
+            if not self._wake.is_set():
+                self.idle.set()
 
     def run_pass(self) -> None:
-        self.passed.clear()
         threadpool = gevent.get_hub().threadpool
+
+        def blocking(fn, *args):  # file system calls, in a thread of the pool
+            return threadpool.apply(fn, args)
+
         try:
-            if not threadpool.apply(self.directory.is_dir):
+            if not blocking(self.directory.is_dir):
                 log.warning("CDR spool directory %s does not exist (yet)", self.directory)
                 return
             report = import_directory(
                 self._database, self.directory, remove=True, reject=True, settle=self._settle,
                 unwritten=self._unwritten, clock=self._clock.now, source="spool",
-                blocking=threadpool.apply)
+                blocking=blocking)
         except (DatabaseError, OSError) as exc:
             log.warning("CDR spool %s: %s; trying again at the next pass", self.directory, exc)
             return
