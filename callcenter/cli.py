@@ -110,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
         "import", help="load the CDR files mod_json_cdr left in its err-log-dir (idempotent)")
     cdr_import.add_argument("directory", help="mod_json_cdr's err-log-dir")
     cdr_import.add_argument("--remove", action="store_true",
-                            help="delete each file once its leg is in the database")
+                            help="delete each file once its leg is in the database (in its "
+                            "call, or kept as unmatched)")
     cdr_import.set_defaults(run=_cdr_import)
     return parser
 
@@ -186,7 +187,7 @@ def _cdr_import(args) -> int:
     from pathlib import Path
 
     from .db import Database
-    from .switchboard.cdr import import_directory
+    from .switchboard.cdr_files import import_directory
 
     directory = Path(args.directory)
     if not directory.is_dir():
@@ -217,6 +218,7 @@ def _fs_config(args) -> None:
     from .fsconf import site
 
     own = site.parse_assignments(args.set)
+    site.spool_values(_settings(), own)  # refuses a --set that disagrees with the settings
     if args.file is None:
         if own:
             raise CommandFailed("--set needs the site.xml FILE to write")

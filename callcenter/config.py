@@ -49,6 +49,9 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_OUTBOUND_CALLER_ID", "unset: the carrier's default", "number customers see "
      "(never an agent's extension)"),
     ("CALLCENTER_RECORDINGS_DIR", "<instance>/recordings", "where call recordings are written"),
+    ("CALLCENTER_CDR_SPOOL_DIR", "unset: none", "mod_json_cdr's err-log-dir, when FreeSWITCH "
+     "runs on this machine: CDRs it could not post are loaded from there at start, after each "
+     "reconnect and every minute (fs-config writes it as FreeSWITCH's err-log-dir)"),
     ("CALLCENTER_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     ("CALLCENTER_SESSION_HOURS", "12", "a web login ends this many hours after it began, "
      "whatever happens (1-168)"),
@@ -76,6 +79,7 @@ class Settings:
     gateway: str
     outbound_caller_id: str | None
     recordings_dir: Path
+    cdr_spool_dir: Path | None = None
     log_level: str = "INFO"
     ice_servers: list[dict] = field(default_factory=list)
     session_hours: int = 12
@@ -145,6 +149,8 @@ class Settings:
             outbound_caller_id=get("CALLCENTER_OUTBOUND_CALLER_ID"),
             recordings_dir=Path(get("CALLCENTER_RECORDINGS_DIR")
                                 or instance_dir / "recordings").resolve(),
+            cdr_spool_dir=_absolute_dir(get("CALLCENTER_CDR_SPOOL_DIR"),
+                                        "CALLCENTER_CDR_SPOOL_DIR"),
             log_level=_log_level(get("CALLCENTER_LOG_LEVEL") or "INFO"),
             session_hours=_whole(get("CALLCENTER_SESSION_HOURS") or "12",
                                  "CALLCENTER_SESSION_HOURS", 1, 168),
@@ -209,6 +215,17 @@ def _ice_servers(value: str) -> list[dict]:
         raise ConfigError('CALLCENTER_ICE_SERVERS must be a JSON list like '
                           '[{"urls": "stun:stun.example.com:3478"}]')
     return servers
+
+
+def _absolute_dir(value: str | None, name: str) -> Path | None:
+    # Absolute: FreeSWITCH reads the same path, and its working directory is not ours.
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_absolute():
+        raise ConfigError(f"{name} must be an absolute path (FreeSWITCH writes there too), "
+                          f"not {value!r}")
+    return path
 
 
 def _log_level(value: str) -> str:

@@ -238,6 +238,20 @@ class CallLeg(Base):
     call: Mapped[Call] = relationship(back_populates="legs")
 
 
+class UnmatchedLeg(Base):
+    """A CDR FreeSWITCH sent for a leg no call owns (the controller neither originated nor
+    claimed it): kept for an operator to audit, and it changed nothing. The first document of a
+    leg is kept; what it names as its call is only what the document says."""
+    __tablename__ = "unmatched_legs"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    named_call_id: Mapped[str | None] = mapped_column(String(64))  # its cc_call_id, if any
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                  index=True)
+    source: Mapped[str] = mapped_column(String(16))  # post, spool or import
+    raw_cdr: Mapped[str] = mapped_column(Text)
+
+
 class SipCredential(Base):
     """One login's SIP password for an agent's extension (mod_xml_curl's directory serves it).
 

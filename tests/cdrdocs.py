@@ -107,3 +107,22 @@ def snapshot(database) -> tuple[list[dict], list[dict]]:
         calls = [_row(c) for c in session.scalars(select(Call).order_by(Call.id))]
         legs = [_row(leg) for leg in session.scalars(select(CallLeg).order_by(CallLeg.uuid))]
     return calls, legs
+
+
+def own(database, *records, began: datetime | None = None) -> None:
+    """The rows the switchboard writes for the legs it originates or claims (a Call and a
+    CallLeg per leg, no CDR yet), so that FreeSWITCH's documents for them may land. The call
+    began a second before its first leg unless `began` says."""
+    from callcenter.models import Direction
+
+    with database.session() as session:
+        for record in records:
+            first = min((r.started for r in records if r.call_id == record.call_id
+                         and r.started), default=T0)
+            if session.get(Call, record.call_id) is None:
+                session.add(Call(id=record.call_id, direction=record.direction
+                                 or Direction.OUTBOUND,
+                                 created_at=began or first - timedelta(seconds=1)))
+                session.flush()
+            session.add(CallLeg(uuid=record.uuid, call_id=record.call_id, role=record.role,
+                                created_at=began or first - timedelta(seconds=1)))

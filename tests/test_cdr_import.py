@@ -8,8 +8,9 @@ from urllib.parse import quote
 import pytest
 
 from callcenter.cli import main
-from callcenter.switchboard.cdr import LegRecord, import_directory, write_leg
-from tests.cdrdocs import hangups, json_cdr, leg_doc, snapshot
+from callcenter.switchboard.cdr import LegRecord, write_leg
+from callcenter.switchboard.cdr_files import import_directory
+from tests.cdrdocs import hangups, json_cdr, leg_doc, own, snapshot
 
 FOREIGN = "5b0c6d4e-0000-4000-8000-0000000000cc"
 
@@ -31,13 +32,19 @@ def cli(env, monkeypatch, capsys):
     return run
 
 
+def owned(database, events):
+    """The rows the switchboard wrote for these legs before the controller went down."""
+    own(database, *(LegRecord.from_event(e) for e in events))
+
+
 @pytest.fixture
-def err_dir(tmp_path):
-    """An err-log-dir as FreeSWITCH leaves it: both legs of a call (one as prefix-a-leg names
-    it, URL-encoded as with encode=true, in a dated directory as with rotate), a leg that is
-    not ours, and a file cut short."""
+def err_dir(tmp_path, database):
+    """An err-log-dir as FreeSWITCH leaves it: both legs of a call the controller placed (one
+    as prefix-a-leg names it, URL-encoded as with encode=true, in a dated directory as with
+    rotate), a leg that is not ours, and a file cut short."""
     directory = tmp_path / "json_cdr"
     customer, agent = hangups("03-click-to-dial.plain")
+    owned(database, [customer, agent])
     (directory / "2026-11-21-07-15-00").mkdir(parents=True)
     (directory / f"{customer.uuid}.cdr.json").write_text(json_cdr(customer) + "\n")
     (directory / "2026-11-21-07-15-00" / f"a_{agent.uuid}.cdr.json").write_text(
@@ -53,7 +60,7 @@ def test_import_twice_loads_each_leg_once(cli, database, err_dir):
     corrupt = err_dir / "5b0c6d4e-0000-4000-8000-0000000000dd.cdr.json"
     code, out, err = cli("cdr", "import", str(err_dir))
     assert code == 1  # one file failed
-    assert out == "imported 2, already present 0, skipped 1 not ours, failed 1\n"
+    assert out == "imported 2, already present 0, unmatched 1, failed 1\n"
     lines = err.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"callcenter: cdr import: {corrupt}: ")
     assert "the CDR is not JSON" in lines[0]
@@ -63,7 +70,7 @@ def test_import_twice_loads_each_leg_once(cli, database, err_dir):
     assert len(legs) == 2
 
     code, out, err = cli("cdr", "import", str(err_dir))
-    assert (code, out) == (1, "imported 0, already present 2, skipped 1 not ours, failed 1\n")
+    assert (code, out) == (1, "imported 0, already present 2, unmatched 1, failed 1\n")
     assert snapshot(database) == (calls, legs)
     assert corrupt.exists() and len(list(err_dir.rglob("*.cdr.json"))) == 4  # nothing removed
 
@@ -72,17 +79,19 @@ def test_remove_deletes_only_what_is_in_the_database(cli, database, err_dir):
     code, out, _ = cli("cdr", "import", "--remove", str(err_dir))
     assert code == 1
     left = sorted(p.name for p in err_dir.rglob("*.cdr.json"))
-    assert left == sorted([f"{FOREIGN}.cdr.json", "5b0c6d4e-0000-4000-8000-0000000000dd.cdr.json"])
+    # The leg that is not ours is in the database too: kept as an unmatched leg.
+    assert left == ["5b0c6d4e-0000-4000-8000-0000000000dd.cdr.json"]
     assert len(snapshot(database)[1]) == 2
 
 
 def test_exit_0_when_every_file_went_in(cli, database, tmp_path):
     directory = tmp_path / "clean"
     directory.mkdir()
+    owned(database, hangups("04b-no-answer.json"))
     for event in hangups("04b-no-answer.json"):
         (directory / f"{event.uuid}.cdr.json").write_text(json_cdr(event))
     assert cli("cdr", "import", str(directory)) == (
-        0, "imported 2, already present 0, skipped 0 not ours, failed 0\n", "")
+        0, "imported 2, already present 0, unmatched 0, failed 0\n", "")
     empty = tmp_path / "empty"
     empty.mkdir()
     assert cli("cdr", "import", str(empty))[0] == 0
@@ -97,7 +106,7 @@ def test_after_the_event_path_the_files_add_freeswitchs_documents(database, tmp_
     for event in events:
         (tmp_path / f"{event.uuid}.cdr.json").write_text(json_cdr(event))
     report = import_directory(database, tmp_path)
-    assert (len(report.imported), len(report.already_present), report.failed) == (0, 2, [])
+    assert (len(report.imported), len(report.already_present), report.failed) == (2, 0, [])
     calls, legs = snapshot(database)
     assert calls == calls_before
     assert sorted(leg["raw_cdr"] for leg in legs) == sorted(json_cdr(e) for e in events)
@@ -136,3 +145,38 @@ def test_a_database_that_stops_answering_stops_the_import(tmp_path):
     finally:
         gone.dispose()
     assert (tmp_path / f"{event.uuid}.cdr.json").exists()
+
+
+def test_the_files_obey_the_rules_of_a_post(cli, database, tmp_path):
+    """A new leg naming a placed call, a start before the call began and a second, different
+    document for a leg: none changes the call."""
+    events = hangups("03-click-to-dial.plain")
+    owned(database, events)
+    first = tmp_path / "first"
+    first.mkdir()
+    for event in events:
+        (first / f"{event.uuid}.cdr.json").write_text(json_cdr(event))
+    assert cli("cdr", "import", "--remove", str(first))[0] == 0
+    before = snapshot(database)
+    later = tmp_path / "later"
+    later.mkdir()
+    intruder = "5b0c6d4e-0000-4000-8000-0000000000ab"
+    (later / f"{intruder}.cdr.json").write_text(
+        leg_doc(intruder, "C3-plain", start=0, end=900, answer=1, bridge=1, role="customer"))
+    customer = events[0]
+    other = json_cdr(customer).replace("NORMAL_CLEARING", "MEDIA_TIMEOUT")
+    (later / f"{customer.uuid}.cdr.json").write_text(other)
+    early = "5b0c6d4e-0000-4000-8000-0000000000ac"
+    own(database, LegRecord.from_json_cdr(leg_doc(early, "C-early", start=0, end=1)))
+    (later / f"{early}.cdr.json").write_text(leg_doc(early, "C-early", start=-7200, end=1))
+    code, out, err = cli("cdr", "import", "--remove", str(later))
+    assert (code, out) == (1, "imported 0, already present 0, unmatched 1, failed 2\n")
+    assert f"{customer.uuid}.cdr.json: leg {customer.uuid} already has a different CDR" in err
+    assert f"{early}.cdr.json: CDR of leg {early}: its start time 2026-11-21 07:00:00 is " \
+           "before call C-early began" in err
+    calls, legs = snapshot(database)
+    assert [c for c in calls if c["id"] == "C3-plain"] == before[0]
+    assert [leg for leg in legs if leg["call_id"] == "C3-plain"] == before[1]
+    # What could not load stays for the operator; the unmatched leg is in the database.
+    assert sorted(p.name for p in later.iterdir()) == sorted(
+        [f"{customer.uuid}.cdr.json", f"{early}.cdr.json"])

@@ -67,6 +67,8 @@ def test_freeswitch_host_and_derived_values(tmp_path):
     ({"CALLCENTER_ICE_SERVERS": "{"}, "not JSON"),
     ({"CALLCENTER_ICE_SERVERS": '["stun:x"]'}, "JSON list like"),
     ({"CALLCENTER_LOG_LEVEL": "LOUD"}, "CALLCENTER_LOG_LEVEL"),
+    ({"CALLCENTER_CDR_SPOOL_DIR": "json_cdr"}, "CALLCENTER_CDR_SPOOL_DIR must be an absolute "
+     "path (FreeSWITCH writes there too), not 'json_cdr'"),
 ])
 def test_bad_settings_are_named(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

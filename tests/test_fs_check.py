@@ -64,8 +64,11 @@ def test_the_shipped_tree_passes(tree, env, certs):
     assert problems(tree, env, certs) == []
 
 
-def test_the_shipped_tree_as_fs_config_writes_it_passes(tree, env, certs):
+@pytest.mark.parametrize("spool", [None, "/var/spool/callcenter/json_cdr"])
+def test_the_shipped_tree_as_fs_config_writes_it_passes(tree, env, certs, spool):
     """site.xml written from the settings needs nothing from FreeSWITCH's environment."""
+    if spool:
+        env = {**env, "CALLCENTER_CDR_SPOOL_DIR": spool}
     (tree / "site.xml").write_text(site.render(Settings.from_env(env)))
     assert problems(tree, env, certs, fs_environ={}) == []
 
@@ -287,6 +290,9 @@ CHANGED = [
       "force-register-domain is 127.0.0.1, not CALLCENTER_SIP_DOMAIN=cc.example.com"]),
     ("wss-port", {"CALLCENTER_SOFTPHONE_WSS_URL": "wss://127.0.0.1/"},
      ["wss-binding is on port 7443 but CALLCENTER_SOFTPHONE_WSS_URL says 443"]),
+    ("cdr-spool", {"CALLCENTER_CDR_SPOOL_DIR": "/var/spool/callcenter/json_cdr"},
+     ["not CALLCENTER_CDR_SPOOL_DIR /var/spool/callcenter/json_cdr: the controller would never "
+      "load the CDRs FreeSWITCH could not post"]),
 ]
 
 

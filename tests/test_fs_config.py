@@ -197,3 +197,32 @@ def test_freeswitch_http_url_setting(tmp_path):
     assert behind_proxy.public_url == "https://cc.example.com"
     with pytest.raises(ConfigError, match="CALLCENTER_FREESWITCH_HTTP_URL must be an http"):
         Settings.from_env({**base, "CALLCENTER_FREESWITCH_HTTP_URL": "ftp://10.0.0.5"})
+
+
+def test_freeswitchs_err_log_dir_is_the_controllers_spool_directory(env, tmp_path):
+    tree_dir = copy_tree(tmp_path / "conf")
+    path = tree_dir / "site.xml"
+    edit(path, "FREESWITCH_CDR_ERROR_DIR=$${log_dir}/json_cdr",
+         "FREESWITCH_CDR_ERROR_DIR=/var/log/fs/cdr-errors")
+    spool = {**env, "CALLCENTER_CDR_SPOOL_DIR": "/var/spool/callcenter/json_cdr"}
+    assert run([str(path)], spool).returncode == 0
+    tree = read_tree(tree_dir, environ={})
+    assert tree.variables["FREESWITCH_CDR_ERROR_DIR"] == "/var/spool/callcenter/json_cdr"
+    params = {p.get("name"): p.get("value")
+              for p in tree.configuration("json_cdr.conf").iter("param")}
+    assert params["err-log-dir"] == "/var/spool/callcenter/json_cdr"
+    # The same directory may be named again; another one would split the two.
+    assert run([str(path), "--set", "FREESWITCH_CDR_ERROR_DIR=/var/spool/callcenter/json_cdr"],
+               spool).returncode == 0
+    before = path.read_bytes()
+    one_line_error(run([str(path), "--set", "FREESWITCH_CDR_ERROR_DIR=/tmp/x"], spool),
+                   "--set FREESWITCH_CDR_ERROR_DIR: it is CALLCENTER_CDR_SPOOL_DIR "
+                   "(/var/spool/callcenter/json_cdr), which the controller reads; change that "
+                   "setting instead")
+    assert path.read_bytes() == before
+    # Without the setting, FreeSWITCH's own value is kept as before.
+    edit(path, "FREESWITCH_CDR_ERROR_DIR=/var/spool/callcenter/json_cdr",
+         "FREESWITCH_CDR_ERROR_DIR=/var/log/fs/cdr-errors")
+    assert run([str(path)], env).returncode == 0
+    assert read_tree(tree_dir, environ={}).variables["FREESWITCH_CDR_ERROR_DIR"] == (
+        "/var/log/fs/cdr-errors")

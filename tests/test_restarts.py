@@ -9,7 +9,9 @@ import subprocess
 import pytest
 
 from callcenter import db as dbmod
-from callcenter.models import Role
+from callcenter.models import CallLeg, Role
+from callcenter.switchboard.cdr import LegRecord
+from tests.cdrdocs import leg_doc, own
 from tests.process import ServerProcess
 from tests.test_live_socket import Live, receive
 
@@ -136,3 +138,31 @@ def test_the_link_drops_mid_call_and_the_call_is_kept(setup):
     cdr = get(live, f"/api/calls/{call_id}")["call"]
     assert cdr["cause"] == "NORMAL_CLEARING" and cdr["ended_at"]
 
+
+
+def test_the_spool_directory_is_loaded_at_start_and_after_the_link_returns(setup, database,
+                                                                           tmp_path):
+    """CDRs FreeSWITCH could not post while the controller was down arrive with nobody running
+    `callcenter cdr import`."""
+    spool = tmp_path / "json_cdr"
+    spool.mkdir()
+    setup.env = {**setup.env, "CALLCENTER_CDR_SPOOL_DIR": str(spool)}
+    first, second = (f"5b0c6d4e-0000-4000-8000-00000000001{n}" for n in (1, 2))
+    documents = {uuid: leg_doc(uuid, f"call-{uuid[-1]}", start=0, answer=1, bridge=1, end=9,
+                               role="customer") for uuid in (first, second)}
+    own(database, *(LegRecord.from_json_cdr(d) for d in documents.values()))
+    (spool / f"{first}.cdr.json").write_text(documents[first])
+    setup.start_controller()
+    setup.server.wait_for(r"CDR spool .*: imported 1, ")
+    assert not (spool / f"{first}.cdr.json").exists()
+    (spool / f"{second}.cdr.json").write_text(documents[second])
+    cut = subprocess.run(["ss", "-K", "dst", "127.0.0.1", "dport", "=", str(setup.port)],
+                         capture_output=True, text=True)
+    if cut.returncode != 0:
+        pytest.skip(f"cannot cut a TCP connection here: {cut.stderr.strip()}")
+    seen = len(setup.server.output)
+    setup.server.wait_for(r"FreeSWITCH link to .* lost", after=seen)
+    setup.server.wait_for(r"CDR spool .*: imported 1, ", after=seen)
+    assert not (spool / f"{second}.cdr.json").exists()
+    with database.session() as session:
+        assert {leg.uuid: leg.raw_cdr for leg in session.query(CallLeg)} == documents

@@ -315,9 +315,14 @@ def check_json_cdr(tree: Tree, settings: Settings) -> Iterator[Problem]:
     if int(_number(param(cdr, "retries")) or 0) < 1:
         yield Problem(where, "retries is 0: one failed post sends a CDR straight to the error "
                              "directory")
-    if not (param(cdr, "err-log-dir") or "").strip():
+    err_dir = (param(cdr, "err-log-dir") or "").strip()
+    if not err_dir:
         yield Problem(where, "err-log-dir is not set: name the directory `callcenter cdr "
                              "import` reads after an outage")
+    elif settings.cdr_spool_dir is not None and err_dir != str(settings.cdr_spool_dir):
+        yield Problem(where, f"err-log-dir is {err_dir}, not CALLCENTER_CDR_SPOOL_DIR "
+                             f"{settings.cdr_spool_dir}: the controller would never load the "
+                             "CDRs FreeSWITCH could not post (`callcenter fs-config` writes it)")
     if (param(cdr, "log-errors-to-disk") or "true").lower() in ("false", "no", "off", "0"):
         yield Problem(where, "log-errors-to-disk is false: CDRs that cannot be posted are lost")
 

@@ -56,7 +56,8 @@ OWN: tuple[SiteValue, ...] = (
     SiteValue("FREESWITCH_CERT_DIR", "$${certs_dir}",
               "Directory holding wss.pem (certificate, chain and key) for the wss-binding."),
     SiteValue("FREESWITCH_CDR_ERROR_DIR", "$${log_dir}/json_cdr", "Where mod_json_cdr leaves "
-              "CDRs it could not post: `callcenter cdr import` reads it."),
+              "CDRs it could not post: the controller's CALLCENTER_CDR_SPOOL_DIR (fs-config "
+              "writes that here when it is set), else `callcenter cdr import` reads it."),
     SiteValue("FREESWITCH_CARRIER_PROXY", "127.0.0.1:5094", "The carrier: its SIP proxy "
               "(IP[:port]), and credentials if it wants a registration."),
     SiteValue("FREESWITCH_CARRIER_REGISTER", "false", ""),
@@ -99,6 +100,20 @@ def shared_values(settings: Settings) -> dict[str, str]:
         "CALLCENTER_GATEWAY": settings.gateway,
         "CALLCENTER_SOFTPHONE_WSS_PORT": str(wss_port(settings)),
     }
+
+
+def spool_values(settings: Settings, assigned: Mapping[str, str]) -> dict[str, str]:
+    """FreeSWITCH's err-log-dir is the controller's spool directory when it has one: the two
+    must agree, so a --set of another directory is refused."""
+    if settings.cdr_spool_dir is None:
+        return {}
+    spool = _checked("CALLCENTER_CDR_SPOOL_DIR", str(settings.cdr_spool_dir))
+    given = assigned.get("FREESWITCH_CDR_ERROR_DIR")
+    if given is not None and given != spool:
+        raise SiteError(f"--set FREESWITCH_CDR_ERROR_DIR: it is CALLCENTER_CDR_SPOOL_DIR "
+                        f"({settings.cdr_spool_dir}), which the controller reads; change that "
+                        "setting instead")
+    return {"FREESWITCH_CDR_ERROR_DIR": spool}
 
 
 def read_own_values(path: Path) -> dict[str, str]:
@@ -148,7 +163,7 @@ def render(settings: Settings, own: Mapping[str, str] | None = None) -> str:
     """The site file for this controller: shared values from ``settings``, FreeSWITCH's own
     from ``own`` (already in file form) or the shipped defaults."""
     shared = {name: _checked(name, value) for name, value in shared_values(settings).items()}
-    own = {v.name: v.default for v in OWN} | dict(own or {})
+    own = {v.name: v.default for v in OWN} | dict(own or {}) | spool_values(settings, {})
     lines = [
         "<include>",
         "  <!--",

@@ -24,6 +24,8 @@ from ..models import AgentState, AgentStatus, HangupBy, Outcome
 from . import records
 from .agents import AgentError, AgentView, Roster, load_agents
 from .cdr import LegRecord
+from .cdr_posts import unwritten_legs
+from .cdr_spool import CdrSpool
 from .controls import ControlError, Controls, Transfer
 from .dialer import Dialer, DialError, DialTimes, SwitchUnavailable
 from .legs import CHANNEL_EVENTS, COMING_UP, Call, Happened, Leg, Legs, Progress, meaning
@@ -49,7 +51,8 @@ class Switchboard:
                  domain: str = "127.0.0.1", gateway: str = "carrier",
                  caller_id: str | None = None, times: DialTimes | None = None,
                  recordings_dir: str | Path | None = None,
-                 spool_dir: str | Path | None = None) -> None:
+                 spool_dir: str | Path | None = None,
+                 cdr_spool_dir: str | Path | None = None) -> None:
         self.link = link
         self.clock = clock or RealClock()
         self.hub = hub
@@ -83,6 +86,8 @@ class Switchboard:
         link.on("sofia::expire", self.roster.on_unregister)
         link.on_resync(self._resync)
         link.on_disconnect(self._link_lost)
+        self.cdr_spool = CdrSpool(cdr_spool_dir, database, link,
+                                  unwritten_legs(self.legs, self.store), self.clock)
         if hub is not None:
             hub.set_snapshot(self.snapshot)
 
@@ -90,15 +95,18 @@ class Switchboard:
     def from_settings(cls, settings, link, database, hub=None, clock=None) -> Switchboard:
         return cls(link, database, hub=hub, clock=clock, domain=settings.sip_domain,
                    gateway=settings.gateway, caller_id=settings.outbound_caller_id,
-                   recordings_dir=settings.recordings_dir, spool_dir=settings.instance_dir)
+                   recordings_dir=settings.recordings_dir, spool_dir=settings.instance_dir,
+                   cdr_spool_dir=settings.cdr_spool_dir)
 
     def start(self) -> None:
         self.store.start()
         # Writes kept in the spool from the last run land before the roster reads its rows.
         self.store.flush(10)
         self.roster.reload()
+        self.cdr_spool.start()
 
     def stop(self) -> None:
+        self.cdr_spool.stop()
         for call_id in list(self._cdr_held):  # CDRs still waiting for a partner leg: write them
             self._write_cdr(self._cdr_held.pop(call_id))
         self.store.stop()

@@ -3,6 +3,7 @@
 Each FreeSWITCH leg ends with one CHANNEL_HANGUP_COMPLETE event and (with mod_json_cdr) one JSON
 document; both carry the same channel variables, so both become the same `LegRecord`, and
 `write_leg` upserts it by leg UUID. Either path alone gives the full CDR; both give the same rows.
+Which documents FreeSWITCH sends on its own may reach this writer at all is cdr_posts.py's rule.
 
 What a record says comes from the channel variables the switchboard sets on every leg
 (`cc_call_id`, `cc_role`, `cc_agent_id`, `cc_direction`, `cc_customer_number`, `cc_caller_id`,
@@ -18,7 +19,8 @@ own (`*_uepoch` times, `billsec`, `hold_accum_seconds`, `hangup_cause`,
 The Call's summary is recomputed from all its legs on every write (`summarize`), so the order
 legs arrive in never matters. Each leg's record is kept in CallLeg.raw_cdr: FreeSWITCH's own
 document when the JSON path brought one, else a small document of the same shape built from the
-event (marked `"cc_source": "esl"`, and replaced when FreeSWITCH's arrives).
+event (marked `"cc_source": "esl"`, and replaced when FreeSWITCH's arrives). After that a leg's
+record is settled: a later, different document for it changes nothing (`_merge_leg`).
 """
 
 from __future__ import annotations
@@ -30,23 +32,21 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, unquote_plus
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import NoResultFound, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from ..models import Agent, Call, CallLeg, Direction, HangupBy, LegRole, Queue, utcnow
 
 if TYPE_CHECKING:
-    from ..db import Database
     from ..esl.protocol import Event
 
 log = logging.getLogger(__name__)
@@ -541,8 +541,15 @@ def _locked(session: Session, table, key: Any, values: list[str]) -> list[Simple
 
 
 def _merge_leg(leg: Any, record: LegRecord) -> None:  # a call_legs row as a plain object
-    # The record is the leg's final word on times and cause; the row's role (the switchboard's)
-    # stays. FreeSWITCH's own document replaces one we built from the event, never the reverse.
+    """One leg's record, first come first served: the hangup event builds it (unless
+    FreeSWITCH's document came first); the first document fills its raw CDR and its times;
+    anything later changes nothing (the same document again is a no-op, a different one is
+    logged). The row's role (the switchboard's) stays."""
+    if leg.raw_cdr is not None and (record.raw is None or not _built_from_event(leg.raw_cdr)):
+        if record.raw is not None and not same_document(leg.raw_cdr, record.raw):
+            log.warning("leg %s already has FreeSWITCH's CDR; a different one was ignored",
+                        leg.uuid)
+        return
     if record.channel_name:
         leg.channel_name = record.channel_name
     if record.started:
@@ -550,11 +557,22 @@ def _merge_leg(leg: Any, record: LegRecord) -> None:  # a call_legs row as a pla
     leg.answered_at = record.answered
     leg.ended_at = record.ended
     leg.hangup_cause = record.hangup_cause
-    if record.raw is not None:
-        if leg.raw_cdr is None or _built_from_event(leg.raw_cdr):
-            leg.raw_cdr = record.raw
-    elif leg.raw_cdr is None:
-        leg.raw_cdr = record.as_json_cdr()
+    leg.raw_cdr = record.raw if record.raw is not None else record.as_json_cdr()
+
+
+def has_document(raw: str | None) -> bool:
+    """The stored CDR is FreeSWITCH's own document (not one built from the event)."""
+    return raw is not None and not _built_from_event(raw)
+
+
+def same_document(stored: str, posted: str) -> bool:
+    """The same JSON document, whatever its spacing (a file re-read, a post retried)."""
+    if stored == posted:
+        return True
+    try:
+        return json.loads(stored) == json.loads(posted)
+    except ValueError:
+        return False
 
 
 def _built_from_event(raw: str) -> bool:
@@ -597,73 +615,3 @@ def _fill_switchboard_fields(session: Session, call: Call, legs: Iterable[LegRec
             if queue_id is not None:
                 call.queue_id = queue_id
                 break
-
-
-# --- importing mod_json_cdr's err-log-dir ----------------------------------------------------
-
-
-@dataclass
-class ImportReport:
-    imported: list[Path] = field(default_factory=list)
-    already_present: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)            # legs that are not ours
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (f"imported {len(self.imported)}, already present {len(self.already_present)}, "
-                f"skipped {len(self.skipped)} not ours, failed {len(self.failed)}")
-
-
-CDR_FILE_SUFFIX = ".cdr.json"
-
-
-def import_directory(db: Database, path: str | Path, *, remove: bool = False) -> ImportReport:
-    """Load the `[a_]<uuid>.cdr.json` files mod_json_cdr leaves in its err-log-dir (also in the
-    dated subdirectories `rotate` makes), one transaction per file. A file that cannot be read
-    or written is reported and left where it is; the rest still import. With `remove`, a file
-    whose leg is now in the database is deleted. Running it twice changes nothing the second
-    time. Raises DatabaseError when the database stops answering (nothing later is tried).
-    """
-    from ..db import DatabaseError
-
-    report = ImportReport()
-    for file in sorted(Path(path).rglob("*" + CDR_FILE_SUFFIX)):
-        if not file.is_file():
-            continue
-        try:
-            record = _read_file(file)
-            with db.session() as session:
-                known = session.get(CallLeg, record.uuid)
-                present = known is not None and known.raw_cdr is not None
-                call = write_leg(session, record)
-        except (OSError, CdrError) as exc:
-            report.failed.append((file, str(exc)))
-            continue
-        except OperationalError as exc:
-            raise DatabaseError(f"the database stopped answering at {file}: "
-                                f"{_first_line(exc.orig or exc)}") from None
-        except SQLAlchemyError as exc:
-            report.failed.append((file, f"database refused it: {_first_line(exc)}"))
-            continue
-        if call is None:
-            report.skipped.append(file)
-            continue
-        (report.already_present if present else report.imported).append(file)
-        if remove:
-            try:
-                file.unlink()
-            except OSError as exc:
-                report.failed.append((file, f"in the database, but not removed: {exc}"))
-    return report
-
-
-def _read_file(file: Path) -> LegRecord:
-    record = LegRecord.from_json_cdr(json_cdr_text(file.read_bytes()))
-    named = file.name[: -len(CDR_FILE_SUFFIX)].removeprefix("a_")
-    if _UUID.fullmatch(named) and len(named) == 36 and named != record.uuid:
-        raise CdrError(f"the file is named for leg {named}, but its CDR is of leg {record.uuid}")
-    return record
-
-
-def _first_line(exc: object) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -301,7 +301,8 @@ def _stamp_arrival():
 @requires(Role.SUPERVISOR, Role.ADMIN)
 def stats():
     """Latency percentiles, call counters, queue peaks (since=<unix time> adds the peaks since
-    then), the link's counters and this process's memory."""
+    then), the link's counters, the CDR spool's files (imported, rejected; null without one)
+    and this process's memory."""
     since = request.args.get("since")
     if since is not None:
         try:
@@ -320,6 +321,7 @@ def stats():
         "store": {"depth": board.store.depth, "written": board.store.written,
                   "failed": board.store.failed},
         "link": board.link.stats(),
+        "cdr_spool": board.cdr_spool.as_dict(),
         "memory": process_memory(),
     })
 

@@ -4,12 +4,14 @@ mod_xml_curl directory."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..credentials import Credentials
-from ..switchboard.cdr import CdrError, LegRecord, json_cdr_text, write_leg
+from ..switchboard.cdr import CdrError, LegRecord, json_cdr_text
+from ..switchboard.cdr_posts import CdrRefused, Filed, file_document, unwritten_legs
 from .access import freeswitch
 from .directory import DirectoryRequestError, answer_lookup
 
@@ -23,9 +25,13 @@ bp = Blueprint("freeswitch", __name__, url_prefix="/freeswitch")
 def json_cdr():
     """One leg's CDR from mod_json_cdr (`<url>?uuid=<leg>`; raw JSON, `encode=true` or base64).
 
-    FreeSWITCH retries anything but a 2xx and then leaves the file in its err-log-dir, for
-    `callcenter cdr import`: a leg that is not ours is answered 200 so it is not kept forever;
-    a body we cannot read gets 400 naming the problem; a database error 503, nothing written.
+    What it may change is cdr_posts.py's rule. FreeSWITCH retries anything but a 2xx `retries`
+    times, `delay` seconds apart, then leaves the document in its err-log-dir (the spool
+    directory, or `callcenter cdr import`). So: 200 when it is written, was already there, or
+    is kept as an unmatched leg (no call owns it); 400 for a body we cannot read, 409 for a
+    different document for a leg that has one, 422 for times out of bounds (the file lands in
+    rejected/ when it comes back through the spool directory); 503 when the database fails or
+    the controller has not written its own row for the leg yet (a retry finds it).
     The body's size is capped by the app's MAX_CONTENT_LENGTH (413 beyond it).
     """
     try:
@@ -36,20 +42,32 @@ def json_cdr():
     named = request.args.get("uuid")
     if named and named != record.uuid:
         return jsonify(error=f"?uuid={named[:60]} does not match the CDR's leg {record.uuid}"), 400
-    session = current_app.extensions["callcenter"].db_session()
+    services = current_app.extensions["callcenter"]
+    board = services.switchboard
+    session = services.db_session()
     try:
-        call = write_leg(session, record)
-        if call is None:
-            session.rollback()
-            return jsonify(ignored=f"leg {record.uuid} has no cc_call_id: not a call-center leg")
-        call_id = call.id
+        filed = file_document(session, record, now=datetime.now(UTC), source="post",
+                              unwritten=None if board is None
+                              else unwritten_legs(board.legs, board.store))
         session.commit()
+    except CdrRefused as exc:
+        session.rollback()
+        return jsonify(error=str(exc)), 422
     except SQLAlchemyError as exc:
         session.rollback()
         log.error("json_cdr for leg %s not written: %s", record.uuid,
                   (str(exc).splitlines() or [type(exc).__name__])[0])
         return jsonify(error="the database is unavailable; nothing was written"), 503
-    return jsonify(call_id=call_id, leg=record.uuid)
+    leg = record.uuid
+    if filed is Filed.NOT_YET:
+        return jsonify(error=f"leg {leg} is not written yet; send it again"), 503
+    if filed is Filed.CONFLICT:
+        return jsonify(error=f"leg {leg} already has a different CDR from FreeSWITCH; this one "
+                             "was ignored"), 409
+    if filed is Filed.UNMATCHED:
+        return jsonify(unmatched=leg, note="no call owns this leg: kept for audit as an "
+                                           "unmatched leg, nothing changed")
+    return jsonify(leg=leg, filed=filed.value)
 
 
 @bp.post("/directory")

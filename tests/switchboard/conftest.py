@@ -118,12 +118,13 @@ def agent_id(make_user, database) -> int:
         return session.scalar(select(Agent.id).where(Agent.user_id == user_id))
 
 
-def connect_board(sim: Simulator, clock: ManualClock, database) -> Rig:
-    """A switchboard linked to `sim` over TCP, its first resync done."""
+def connect_board(sim: Simulator, clock: ManualClock, database, **options) -> Rig:
+    """A switchboard linked to `sim` over TCP, its first resync done; `options` go to the
+    Switchboard."""
     link = RecordingLink(Link("127.0.0.1", sim.port, SIM_PASSWORD, backoff_initial=0.01))
     hub = RecordingHub()
     board = Switchboard(link, database, hub=hub, clock=clock, domain="127.0.0.1",
-                        gateway="carrier", caller_id=CALLER_ID, times=TIMES)
+                        gateway="carrier", caller_id=CALLER_ID, times=TIMES, **options)
     board.start()
     resynced = gevent.event.Event()
     link.on_resync(resynced.set)

@@ -506,3 +506,25 @@ def test_the_same_leg_by_both_paths_at_once(postgres_url):
         assert len(calls) == 1 and [leg["raw_cdr"] for leg in legs] == [by_post.raw]
     finally:
         database.dispose()
+
+
+def test_one_leg_one_story_event_then_first_document(database):
+    """The hangup event builds the leg's record, FreeSWITCH's first document fills its raw CDR
+    and refines its times; a later, different document changes nothing anywhere."""
+    def customer(end: float, cause: str = "NORMAL_CLEARING") -> str:
+        return leg_doc(UUID, "call-1", start=0, progress=1, answer=2, bridge=2, end=end,
+                       cause=cause, disposition="recv_bye", role="customer")
+
+    by_event = dataclasses.replace(LegRecord.from_json_cdr(customer(10)), raw=None)
+    write(database, by_event)
+    assert call_row(database, "call-1")["ended_at"] == at(10)
+    first, later = customer(10.5), customer(70, cause="MEDIA_TIMEOUT")
+    write(database, LegRecord.from_json_cdr(first))
+    write(database, LegRecord.from_json_cdr(later))
+    write(database, by_event)  # the event replayed after the documents: nothing either
+    row = call_row(database, "call-1")
+    (leg,) = snapshot(database)[1]
+    assert leg["raw_cdr"] == first
+    assert (aware(leg["ended_at"]), leg["hangup_cause"]) == (at(10.5), "NORMAL_CLEARING")
+    assert (row["ended_at"], row["talk_seconds"], row["hangup_cause"]) == (
+        at(10.5), 8, "NORMAL_CLEARING")
