@@ -376,8 +376,7 @@ class Switchboard:
 
     def _write_new_call(self, call: Call, agent: AgentView) -> None:
         created = _when(call.created)
-        # A json_cdr post may have created the rows first (a call that ended at once): then
-        # they stay as they are.
+        # Inserted only if missing: a record replayed from the store's spool may have landed.
         self.store.submit(records.insert("calls", [dict(
             id=call.id, direction=call.direction, agent_id=agent.id, customer_number=call.number,
             caller_id=call.caller_id, created_at=created)]))
