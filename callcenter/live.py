@@ -7,8 +7,8 @@ the publisher: every queued message is appended once and freed once). A snapshot
 state when it is taken, so the messages dropped with the queue lose nothing.
 
 Every message carries `seq`, one hub-wide counter. A supervisor's subscription sees every seq;
-an agent's sees a rising subset (only its own agent's messages). A snapshot carries the seq it
-was taken at; messages after it have a higher seq.
+an agent's sees a rising subset (its own agent's messages, and those broadcast to everyone). A
+snapshot carries the seq it was taken at; messages after it have a higher seq.
 """
 
 from __future__ import annotations
@@ -96,6 +96,21 @@ class Hub:
                     subscription._deliver(delivered)
         except Exception:       # the switchboard's greenlet must go on whatever happens here
             log.exception("live: a message was not delivered")
+
+    def broadcast(self, message: dict) -> None:
+        """Deliver to every subscription, agents' included: news for every page (the link to
+        the phone system). Never blocks, never yields, never raises."""
+        try:
+            self._seq += 1
+            delivered = Message(message)
+            delivered["seq"] = self._seq
+            for subscription in self._everything:
+                subscription._deliver(delivered)
+            for subscriptions in self._by_agent.values():
+                for subscription in subscriptions:
+                    subscription._deliver(delivered)
+        except Exception:
+            log.exception("live: a message for everyone was not delivered")
 
     def subscribe(self, agent_id: int | None) -> Subscription:
         """agent_id None: sees everything."""

@@ -259,3 +259,18 @@ def drain(sub) -> list[dict]:
     while (message := sub.get(timeout=0)) is not None:
         messages.append(message)
     return messages
+
+
+def test_a_broadcast_reaches_every_page_agents_included_with_one_seq():
+    hub = Hub()
+    supervisor, alice, bob = hub.subscribe(None), hub.subscribe(1), hub.subscribe(2)
+    for subscription in (supervisor, alice, bob):
+        subscription.get(timeout=0)
+    hub.publish(agent_msg(1), agent_id=1)
+    news = {"type": "switch", "switch": {"connected": False}}
+    hub.broadcast(news)
+    assert "seq" not in news
+    assert [m["seq"] for m in drain(supervisor)] == [1, 2]
+    assert drain(alice)[-1] == {**news, "seq": 2}
+    assert drain(bob) == [{**news, "seq": 2}]
+    hub.broadcast(["not", "a", "dict"])        # logged, never raised into the switchboard

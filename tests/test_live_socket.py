@@ -210,10 +210,13 @@ def test_wrong_or_missing_origin_is_refused_before_the_upgrade(live):
 
 @pytest.mark.slow
 def test_an_agent_gets_its_snapshot_then_pong_and_errors_on_one_connection(live, database):
+    live.server.wait_for(r"switch link up")
     ws = live.connect(live.login("alice"))
     snapshot = receive(ws)
     assert snapshot["type"] == "snapshot" and isinstance(snapshot["seq"], int)
     assert isinstance(snapshot["agents"], list) and isinstance(snapshot["calls"], list)
+    assert snapshot["switch"] == {"connected": True}      # the page's banner stays hidden
+    assert snapshot["agents"][0]["status"] == "on_break"  # logged in: not ready for the queue
     with database.session() as s:
         alice = s.scalar(select(Agent.id).join(User).where(User.username == "alice"))
     live.server.wait_for(rf"live: alice \(agent {alice}\) connected; 1 subscribed")
@@ -246,13 +249,13 @@ def test_deltas_reach_the_agent_concerned_and_supervisors_only(live, database):
         ids = dict(s.execute(select(User.username, Agent.id).join(Agent.user)).all())
 
     live.api("alice", "PUT", "/api/agents/me/status", {"status": "available"})
-    live.api("bob", "PUT", "/api/agents/me/status", {"status": "on_break"})
+    live.api("bob", "PUT", "/api/agents/me/status", {"status": "available"})   # was On break
 
     alices = next_delta(alice)
     assert alices["type"] == "agent" and alices["seq"] > snapshots[0]["seq"]
     assert (alices["agent"]["id"], alices["agent"]["status"]) == (ids["alice"], "available")
     bobs = next_delta(bob)                   # not alice's: bob's page never sees hers
-    assert (bobs["agent"]["id"], bobs["agent"]["status"]) == (ids["bob"], "on_break")
+    assert (bobs["agent"]["id"], bobs["agent"]["status"]) == (ids["bob"], "available")
     assert bobs["seq"] > alices["seq"]
     assert [next_delta(sam)["seq"], next_delta(sam)["seq"]] == [alices["seq"], bobs["seq"]]
 

@@ -139,6 +139,15 @@ class Roster:
         if not active:
             self.set_status(agent_id, AgentStatus.LOGGED_OUT)
 
+    def logged_in(self, agent_id: int) -> AgentView:
+        """A web login: a Logged Out agent goes On break (logged in, not ready for queued calls)
+        until it chooses Available. An agent already logged in elsewhere (another tab or
+        device) keeps the status it chose."""
+        view = self.get(agent_id)
+        if view.status is AgentStatus.LOGGED_OUT:
+            self.set_status(agent_id, AgentStatus.ON_BREAK)
+        return view
+
     # -- state: set by calls --------------------------------------------------------------------
 
     def set_state(self, view: AgentView, state: AgentState, call_id: str | None) -> None:

@@ -84,6 +84,10 @@ class Switchboard:
         link.on("sofia::register", self.roster.on_register)
         link.on("sofia::unregister", self.roster.on_unregister)
         link.on("sofia::expire", self.roster.on_unregister)
+        # The link's state first: the pages' banner goes before the resync's news about calls.
+        self._switch_shown: bool | None = None
+        link.on_resync(self._switch_changed)
+        link.on_disconnect(self._switch_changed)
         link.on_resync(self._resync)
         link.on_disconnect(self._link_lost)
         self.cdr_spool = CdrSpool(cdr_spool_dir, database, link,
@@ -191,6 +195,10 @@ class Switchboard:
     def set_active(self, agent_id: int, active: bool) -> None:
         self.roster.set_active(agent_id, active)
 
+    def agent_logged_in(self, agent_id: int) -> AgentView:
+        """The agent logged in to the web page: On break until it chooses Available."""
+        return self.roster.logged_in(agent_id)
+
     def agent(self, agent_id: int) -> AgentView:
         return self.roster.get(agent_id)
 
@@ -210,7 +218,11 @@ class Switchboard:
             agents = [a for a in self.roster.agents.values() if a.id == agent_id]
             calls = [c for c in self.legs.calls.values() if c.agent_id == agent_id]
         return {"agents": [a.as_message() for a in agents],
-                "calls": [c.as_message() for c in calls]}
+                "calls": [c.as_message() for c in calls], "switch": self.switch_state()}
+
+    def switch_state(self) -> dict:
+        """The link to FreeSWITCH as the pages show it: a banner while it is down."""
+        return {"connected": self.link.connected}
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -370,6 +382,13 @@ class Switchboard:
     def _publish(self, message: dict, agent_id: int | None) -> None:
         if self.hub is not None:
             self.hub.publish(message, agent_id)
+
+    def _switch_changed(self, *_lost) -> None:
+        """Every page hears when the link to FreeSWITCH goes down or comes back."""
+        connected = self.link.connected
+        if connected != self._switch_shown and self.hub is not None:
+            self._switch_shown = connected
+            self.hub.broadcast({"type": "switch", "switch": self.switch_state()})
 
     def _announce(self, call: Call) -> None:
         self._publish({"type": "call", "call": call.as_message()}, call.agent_id)

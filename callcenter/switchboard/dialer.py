@@ -21,7 +21,7 @@ from ..clock import Clock
 from ..esl import commands
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
-from ..models import AgentState, Direction, HangupBy, LegRole, Outcome
+from ..models import AgentState, AgentStatus, Direction, HangupBy, LegRole, Outcome
 from .agents import AgentError, AgentView, Roster
 from .legs import COMING_UP, Call, Happened, Leg, Legs, Progress
 from .sender import Sender, Sent
@@ -80,6 +80,11 @@ class Dialer:
         number = commands.valid_number(number, "number")
         if not agent.active:
             raise DialError("your account is deactivated")
+        if agent.status is AgentStatus.LOGGED_OUT:
+            # Logged Out means not logged in to the web page (logout, or the softphone's
+            # credential expired): Available and On break may both dial out.
+            raise DialError("you are Logged Out: choose Available or On break (or log in "
+                            "again) to place calls")
         if not agent.registered:
             raise DialError(f"your softphone (extension {agent.extension}) is not registered; "
                             "open the agent page and wait for 'Registered'")

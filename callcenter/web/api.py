@@ -130,14 +130,21 @@ def hang_up(call_id: str):
     return jsonify(call=board.hang_up(live.id, by).as_message())
 
 
+# What an agent may choose. Logged Out is no choice: it follows logging out of the web page (the
+# Log out button, which also ends the softphone), so it never describes an open page.
+CHOOSABLE = (AgentStatus.AVAILABLE, AgentStatus.ON_BREAK)
+
+
 @bp.put("/agents/me/status")
 @requires(*STAFF)
 def set_status():
     value = _body().get("status")
-    try:
-        status = AgentStatus(value)
-    except ValueError:
-        raise CommandError("status", "one of " + ", ".join(s.value for s in AgentStatus)) from None
+    if value == AgentStatus.LOGGED_OUT.value:
+        raise CommandError("status", "Logged Out follows logging out: use the Log out button "
+                                     "(choose available or on_break here)")
+    if value not in CHOOSABLE:
+        raise CommandError("status", "one of " + ", ".join(s.value for s in CHOOSABLE))
+    status = AgentStatus(value)
     view = _board().set_status(_my_agent_id(), status)
     return jsonify(agent=view.as_message())
 

@@ -16,6 +16,7 @@ from flask import (
 from ..accounts import AccountError, admin_exists, authenticate, create_user
 from ..credentials import Credentials
 from ..models import Role
+from . import presence
 from .access import access_of, public, requires
 from .sessions import sign_in, sign_out
 
@@ -93,6 +94,7 @@ def login():
                 # The softphone's SIP password for this login (shared with the agent's other
                 # logins while it lives); the page fetches it from /api/softphone.
                 _credentials().issue(_services().db_session(), user.agent)
+                presence.logged_in(_services(), user.agent.id)
             target = request.args.get("next", "")
             # Only same-site paths: never an open redirect.
             if not target.startswith("/") or target.startswith("//"):

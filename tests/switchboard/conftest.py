@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from callcenter.clock import ManualClock
 from callcenter.esl.connection import Link
-from callcenter.models import Agent, Call, CallLeg
+from callcenter.models import Agent, AgentStatus, Call, CallLeg
 from callcenter.sim import Simulator
 from callcenter.switchboard import Switchboard
 from callcenter.switchboard.dialer import DialTimes
@@ -39,6 +39,9 @@ class RecordingLink:
         return getattr(self._link, name)
 
 
+EVERYONE = "everyone"  # RecordingHub: the recipient of a broadcast
+
+
 class RecordingHub:
     """Stands in for the live hub: keeps what was published, to whom."""
 
@@ -51,6 +54,9 @@ class RecordingHub:
 
     def publish(self, message: dict, agent_id: int | None = None) -> None:
         self.messages.append((message, agent_id))
+
+    def broadcast(self, message: dict) -> None:
+        self.messages.append((message, EVERYONE))
 
     def progress(self, call_id: str) -> list[str]:
         """The call's progress as its agent's page saw it, repeats folded."""
@@ -113,9 +119,13 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def agent_id(make_user, database) -> int:
+    """alice, extension 1000, logged in (On break: she may dial out, takes no queued call)."""
     user_id = make_user("alice", extension="1000")
     with database.session() as session:
-        return session.scalar(select(Agent.id).where(Agent.user_id == user_id))
+        agent = session.scalar(select(Agent).where(Agent.user_id == user_id))
+        agent.status = AgentStatus.ON_BREAK
+        session.commit()
+        return agent.id
 
 
 def connect_board(sim: Simulator, clock: ManualClock, database, **options) -> Rig:
