@@ -113,6 +113,44 @@ const checks = {
     assert.equal(h.statuses.at(-1), "reconnecting 500");
   },
 
+  async the_default_delay_is_capped_at_a_few_seconds() {
+    const h = harness();
+    h.last().accept();
+    h.last().drop(1006);
+    for (let i = 0; i < 6; i++) {                               // a long outage
+      h.advance(10_000);
+      h.last().drop(1006);
+      await h.settle();
+    }
+    const delays = h.statuses.filter((s) => s.startsWith("reconnecting")).map((s) => +s.split(" ")[1]);
+    assert.deepEqual(delays, [500, 1000, 2000, 4000, 5000, 5000, 5000]);
+  },
+
+  async the_tab_coming_back_or_the_network_retries_at_once() {
+    let wake = null;
+    let unhooked = false;
+    const h = harness({ wakeups: (fn) => { wake = fn; return () => { unhooked = true; }; } });
+    h.last().accept();
+    h.last().drop(1006);
+    h.advance(10_000);                                          // retried, refused, waiting
+    h.last().drop(1006);
+    await h.settle();
+    assert.equal(h.statuses.at(-1), "reconnecting 1000");
+    wake();                                                     // visible / online
+    assert.equal(h.sockets.length, 3);
+    h.advance(1000);                                            // the old timer is gone
+    assert.equal(h.sockets.length, 3);
+    const ws = h.last();
+    wake();                                                     // still connecting: nothing
+    assert.deepEqual(ws.sent, []);
+    ws.accept();
+    ws.push({ type: "snapshot", seq: 1, agents: [], calls: [] });
+    wake();                                                     // open: a ping checks it
+    assert.deepEqual(ws.sent, [{ type: "ping" }]);
+    h.live.close();
+    assert.equal(unhooked, true);
+  },
+
   async a_refusal_is_final_other_closes_are_retried() {
     const h = harness();
     h.last().accept();

@@ -404,7 +404,8 @@ def run_node(command: list[str], *args: str, env: dict | None = None) -> str:
 
 def test_the_page_client_logic():
     passed = run_node(node(), "logic").split()
-    assert passed.count("ok") == 8 and "a_signed_out_close_goes_to_the_login_page" in passed
+    assert passed.count("ok") == 10 and "a_signed_out_close_goes_to_the_login_page" in passed
+    assert "the_tab_coming_back_or_the_network_retries_at_once" in passed
 
 
 @pytest.mark.slow

@@ -13,12 +13,13 @@
 // server). A snapshot covers every delta up to its seq, so older deltas are skipped. A page that
 // sees everything gets consecutive seqs: a gap means something was lost, so it reconnects for a
 // fresh snapshot. (An agent's page sees only its own messages, so its seqs only rise.) Dropped
-// connections are retried with growing, jittered delays; a socket that goes silent is replaced.
-// A page whose login ended (close code 4401, or a refused handshake while /live answers 401)
-// stops and goes to the login page.
+// connections are retried with growing, jittered delays capped at a few seconds (a page left
+// dark is a page that lies), and at once when the tab comes back into view or the browser comes
+// back online; a socket that goes silent is replaced. A page whose login ended (close code 4401,
+// or a refused handshake while /live answers 401) stops and goes to the login page.
 
 const BASE_DELAY = 500;          // ms before the first retry; doubles on each failure
-const MAX_DELAY = 30000;
+const MAX_DELAY = 5000;          // so an outage leaves the page dark at most this much longer
 const PING_EVERY = 20000;        // the client pings; any frame counts as a sign of life
 const DEAD_AFTER = 45000;        // silent for this long: the connection is gone
 const REFUSED = 4403;            // the server's close code for "this user has no live view"
@@ -26,6 +27,18 @@ const SIGNED_OUT = 4401;         // the server's close code for "this login ende
 
 export function liveUrl(location = globalThis.location) {
   return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/live";
+}
+
+// Calls wake() when the tab becomes visible or the browser comes online; returns an unhook.
+function browserWakeups(wake) {
+  if (typeof window === "undefined" || typeof document === "undefined") return () => {};
+  const visible = () => { if (document.visibilityState === "visible") wake(); };
+  window.addEventListener("online", wake);
+  document.addEventListener("visibilitychange", visible);
+  return () => {
+    window.removeEventListener("online", wake);
+    document.removeEventListener("visibilitychange", visible);
+  };
 }
 
 export function connectLive(options = {}) {
@@ -46,6 +59,7 @@ export function connectLive(options = {}) {
     deadAfter = DEAD_AFTER,
     random = Math.random,
     toLogin = () => globalThis.location?.assign("/login"),   // a page whose login ended
+    wakeups = browserWakeups,
   } = options;
 
   let socket = null;
@@ -170,15 +184,29 @@ export function connectLive(options = {}) {
     toLogin();
   }
 
+  // The tab is back in view or the network is back: a pending retry goes now, and an open
+  // socket is pinged (a laptop that slept may hold a dead one; keepAlive replaces it).
+  function wake() {
+    if (stopped) return;
+    if (retryTimer !== null) {
+      timers.clearTimeout(retryTimer);
+      open();
+    } else if (socket && pingTimer !== null) {   // open, not still connecting
+      keepAlive();
+    }
+  }
+
   function stopPinging() {
     if (pingTimer !== null) timers.clearInterval(pingTimer);
     pingTimer = null;
   }
 
+  const unhook = wakeups(wake);
   open();
   return {
     close() {
       stopped = true;
+      unhook();
       stopPinging();
       if (retryTimer !== null) timers.clearTimeout(retryTimer);
       retryTimer = null;
