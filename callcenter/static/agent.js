@@ -1,21 +1,14 @@
 // The agent's page: the softphone, status, dial, in-call controls, wrap-up and recent calls.
 // Every action goes through the REST API; the buttons follow the call as the switchboard pushes
-// it over the live socket (the softphone alone cannot know when the far end answered).
+// it over the live socket (the softphone alone cannot know when the far end answered). The page
+// never lies: each snapshot replaces its whole view of the calls, the agent and the link to the
+// phone system, so a call that ended while the socket was away leaves the screen.
 import { connectLive } from "./live.js";
 import { Softphone } from "./softphone.js";
+import { PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, outcomeWords, wordFor } from "./words.js";
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const $ = (id) => document.getElementById(id);
-const words = {
-  dialing_agent: "Ringing your phone…", dialing: "Dialling the customer…",
-  ringing: "The customer's phone is ringing", early_media: "Connecting (carrier audio)…",
-  answered: "Answered: you are talking", ended: "Call ended",
-};
-const outcomes = {
-  answered: "the call ended", busy: "the line was busy", no_answer: "no answer",
-  failed: "the call failed", cancelled: "you hung up before the answer",
-  agent_no_answer: "your phone did not answer", agent_not_registered: "your phone is not registered",
-};
 const phoneWords = {
   connecting: "Connecting…", registered: "Registered", offline: "Offline", refused: "Refused",
   unavailable: "Softphone unavailable", simulated: "Simulated",
@@ -23,6 +16,7 @@ const phoneWords = {
 let current = null;   // the live call on the screen: {id, progress, held, recording, ...}
 let wrapping = null;  // the id of the ended call whose disposition the panel asks for
 const saved = new Map();  // call id -> disposition saved here (the CDR write may land later)
+const known = new Map();  // call id -> the latest news of it (names the wrap-up panel's call)
 
 async function send(method, path, body) {
   const reply = await fetch(path, {
@@ -41,7 +35,12 @@ async function send(method, path, body) {
 
 function say(id, text) { const box = $(id); box.textContent = text || ""; box.hidden = !text; }
 const showError = (text) => say("dial-error", text);
-const callPath = (action) => `/api/calls/${encodeURIComponent(current.id)}/${action}`;
+const callPath = (id, action = "") => `/api/calls/${encodeURIComponent(id)}${action && `/${action}`}`;
+
+// The call as the server has it now (a CDR once it ended); null if it cannot say.
+async function fetchCall(id) {
+  try { return (await send("GET", callPath(id))).call; } catch { return null; }
+}
 
 // -- the call ------------------------------------------------------------------------------------
 
@@ -58,15 +57,8 @@ function isOlderNews(call) {
 
 function showCall(call) {
   if (isOlderNews(call)) return;
-  let text = words[call.progress] || call.progress;
-  if (call.progress === "ended") {
-    text += `: ${outcomes[call.outcome] || call.outcome || ""}`;
-    if (call.cause && call.outcome !== "answered") text += ` (${call.cause})`;
-  }
-  const line = $("call-progress");
-  line.textContent = text;
-  line.dataset.progress = call.progress;
-  line.dataset.call = call.id;
+  known.set(call.id, { ...known.get(call.id), ...call });
+  describe(call);
   const over = call.progress === "ended";
   $("dial-button").disabled = !over;
   $("hangup-button").hidden = over;
@@ -76,6 +68,34 @@ function showCall(call) {
   if (over) {
     openWrapup(call.id);
     loadRecent();
+  }
+}
+
+// The progress line: where the call is, or how it ended (its hangup cause on hover).
+function describe(call) {
+  const line = $("call-progress");
+  let text = wordFor(PROGRESS_WORDS, call.progress);
+  if (call.progress === "ended") {
+    const how = outcomeWords(call);
+    if (how) text += `: ${how}`;
+  }
+  line.textContent = text;
+  line.title = call.progress === "ended" && call.cause ? call.cause : "";
+  line.dataset.progress = call.progress;
+  line.dataset.call = call.id;
+}
+
+// The call on screen ended without the page being told (its live socket was away, or a control
+// found it over): it leaves the screen at once, then the record says how it ended.
+async function endedMeanwhile(call, note, record = null) {
+  showCall({ ...call, progress: "ended", outcome: null, cause: null, held: false,
+             recording: null, transfer: null });
+  say("call-note", note);
+  record = record || await fetchCall(call.id);
+  if (record && $("call-progress").dataset.call === record.id) {
+    known.set(record.id, { ...known.get(record.id), ...record });
+    describe({ ...record, progress: "ended" });
+    if (wrapping === record.id) nameWrapup(record.id);
   }
 }
 
@@ -101,19 +121,30 @@ function showControls(call) {
 }
 
 // An action on the live call; its answer is the call's new state (the live socket says it too).
+// A 409 may mean the call is over (the server says "already ended"): ask where it is.
 async function act(action, body) {
   if (!current) return;
+  const call = current;
   showError("");
   try {
-    const reply = await send("POST", callPath(action), body);
+    const reply = await send("POST", callPath(call.id, action), body);
     if (reply.call && current && reply.call.id === current.id) showCall(reply.call);
     return reply;
-  } catch (e) { showError(e.message); }
+  } catch (e) {
+    if (e.status === 409) {
+      const record = await fetchCall(call.id);
+      if (record?.progress === "ended") {
+        return endedMeanwhile(call, "This call had already ended.", record);
+      }
+    }
+    showError(e.message);
+  }
 }
 
 $("dial-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   showError("");
+  say("call-note", "");
   $("dial-button").disabled = true;
   closeWrapup();
   try {
@@ -150,7 +181,15 @@ $("dialpad").addEventListener("click", async (event) => {
 function openWrapup(callId) {
   if (wrapping === callId) return;
   wrapping = callId;
-  $("wrapup-call").textContent = callId;
+  $("wrapup").dataset.call = callId;
+  nameWrapup(callId);
+  if (!known.has(callId)) {       // after a reload: only the agent's call id is known
+    fetchCall(callId).then((record) => {
+      if (!record) return;
+      known.set(callId, record);
+      if (wrapping === callId) nameWrapup(callId);
+    });
+  }
   $("disposition").value = "";
   $("notes").value = "";
   say("wrapup-error", "");
@@ -160,6 +199,24 @@ function openWrapup(callId) {
 }
 
 function closeWrapup() { wrapping = null; $("wrapup").hidden = true; }
+
+// The call by its number and time, as the agent remembers it (not its id).
+function nameWrapup(callId) {
+  const call = known.get(callId);
+  let name = "Your last call";
+  if (call?.number) {
+    name = `${call.direction === "inbound" ? "Call from" : "Call to"} ${call.number}`;
+    const when = callStarted(call);
+    if (when) name += ` at ${when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+  }
+  $("wrapup-call").textContent = name;
+}
+
+// A live call message carries `created` (seconds since the epoch), a CDR `created_at` (ISO).
+function callStarted(call) {
+  if (typeof call.created === "number" && call.created > 0) return new Date(call.created * 1000);
+  return call.created_at ? new Date(call.created_at) : null;
+}
 
 $("wrapup").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -174,7 +231,12 @@ $("wrapup").addEventListener("submit", async (event) => {
   } catch (e) { say("wrapup-error", e.message); }
 });
 
-function cell(text) { const td = document.createElement("td"); td.textContent = text ?? ""; return td; }
+function cell(text, title) {
+  const td = document.createElement("td");
+  td.textContent = text ?? "";
+  if (title) td.title = title;
+  return td;
+}
 
 async function loadRecent() {
   const body = $("recent-calls");
@@ -185,9 +247,11 @@ async function loadRecent() {
       row.dataset.call = call.id;
       const when = call.created_at ? new Date(call.created_at).toLocaleString() : "";
       const talk = call.talk_seconds != null ? `${Math.round(call.talk_seconds)} s` : "";
-      const ended = call.progress === "ended" ? call.cause || "" : words[call.progress] || "";
+      const over = call.progress === "ended";
+      const ended = over ? outcomeWords(call) : wordFor(PROGRESS_WORDS, call.progress);
       const disposition = call.disposition ?? saved.get(call.id);
-      row.append(cell(when), cell(call.number), cell(talk), cell(ended), cell(disposition));
+      row.append(cell(when), cell(call.number), cell(talk), cell(ended, over ? call.cause : ""),
+                 cell(disposition));
       return row;
     }));
     if (!calls.length) {
@@ -206,9 +270,14 @@ async function loadRecent() {
 
 // -- status and the live socket -------------------------------------------------------------------
 
+let agentShown = null;
+
 function showAgent(agent) {
-  $("status").textContent = agent.status.replace("_", " ");
-  $("state").textContent = agent.state.replace("_", " ");
+  agentShown = agent;
+  const status = $("status");
+  status.textContent = wordFor(STATUS_WORDS, agent.status);
+  status.dataset.status = agent.status;
+  $("state").textContent = wordFor(STATE_WORDS, agent.state);
   $("registered").textContent = agent.registered ? "Registered" : "Not registered";
   $("status-select").value = agent.status;
   if (agent.state === "wrap_up" && agent.call_id && !current) openWrapup(agent.call_id);
@@ -216,18 +285,32 @@ function showAgent(agent) {
 
 $("status-select").addEventListener("change", async () => {
   try { showAgent((await send("PUT", "/api/agents/me/status", { status: $("status-select").value })).agent); }
-  catch (e) { showError(e.message); }
+  catch (e) {
+    showError(e.message);
+    if (agentShown) $("status-select").value = agentShown.status;   // unchanged
+  }
 });
+
+// The link between the controller and FreeSWITCH (the softphone's own state is beside it): while
+// it is down nothing said about calls can be trusted. Unknown (an old server) shows nothing.
+function showSwitch(state) {
+  $("switch-banner").hidden = !(state && state.connected === false);
+}
 
 connectLive({
   onSnapshot: (snapshot) => {
     snapshot.agents.forEach(showAgent);
+    showSwitch(snapshot.switch);
     const live = snapshot.calls.find((call) => call.progress !== "ended");
+    if (current && current.id !== live?.id) {
+      endedMeanwhile(current, "This call ended while the page was not connected.");
+    }
     if (live) showCall(live);
   },
   onMessage: (message) => {
     if (message.type === "agent") showAgent(message.agent);
     else if (message.type === "call") showCall(message.call);
+    else if (message.type === "switch") showSwitch(message.switch);
   },
   onStatus: (status) => { $("live-status").textContent = status; },
 });

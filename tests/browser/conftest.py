@@ -14,15 +14,22 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
-def server(env, settings, database, admin):
+def serving(env, settings, database, admin):
+    """The running `callcenter serve` (built-in simulator): its output, and `.base` its URL."""
     dbmod.upgrade(settings.database_url)
     process = ServerProcess(["serve"], {**env, "CALLCENTER_HTTP_BIND": "127.0.0.1:0"})
     try:
-        base = process.wait_for(r"serving on (http://127\.0\.0\.1:\d+)").group(1)
+        process.base = process.wait_for(r"serving on (http://127\.0\.0\.1:\d+)").group(1)
         process.wait_for(r"switch link up")
-        yield base
+        yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def server(serving):
+    """The base URL of a running `callcenter serve` (built-in simulator)."""
+    return serving.base
 
 
 # The flags Chromium needs on these machines (no sandbox as root, no calls home).

@@ -28,12 +28,12 @@ def test_an_agent_dials_talks_and_hangs_up(server, browser, make_user):
     page.click("#dial-button")
     # The built-in customer rings for 1.5 s, then answers; the page hears it over the socket.
     page.wait_for_selector("#call-progress[data-progress=answered]", timeout=10000)
-    assert page.text_content("#state") == "in call"
+    assert page.text_content("#state") == "In call"
     assert page.is_disabled("#dial-button")
     page.click("#hangup-button")
     page.wait_for_selector("#call-progress[data-progress=ended]", timeout=10000)
-    assert page.text_content("#call-progress") == "Call ended: the call ended"
-    assert page.text_content("#state") in ("wrap up", "idle")
+    assert page.text_content("#call-progress") == "Call ended: Answered"
+    assert page.text_content("#state") in ("Wrap-up", "Idle")
     assert page.is_enabled("#dial-button") and page.is_hidden("#hangup-button")
 
 

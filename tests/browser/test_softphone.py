@@ -5,6 +5,7 @@ small SIP-over-WebSocket endpoint (tests/sipws.py)."""
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,10 @@ def test_simulated_softphone_every_button_works_through_the_api(phone_page):
     page.click("#hangup-button")
     page.wait_for_selector("#call-progress[data-progress=ended]", timeout=10000)
     page.wait_for_selector("#wrapup:not([hidden])")
-    assert page.text_content("#wrapup-call") == call_id
+    # The panel names the call as the agent remembers it: the number and the time.
+    assert page.get_attribute("#wrapup", "data-call") == call_id
+    assert re.fullmatch(r"Call to 15551234567 at \d\d?:\d\d( [AP]M)?",
+                        page.text_content("#wrapup-call")), page.text_content("#wrapup-call")
     assert page.is_hidden("#in-call")
     shot(page, "5-wrap-up")
 
@@ -118,19 +122,19 @@ def test_a_transfer_shows_its_progress(phone_page):
     shot(page, "7-transfer")
     # The customer goes on to the new number and the agent's part ends.
     page.wait_for_selector("#transfer-status[data-state=done]", timeout=15000)
-    page.wait_for_selector("#state:text-matches('wrap up|idle')", timeout=15000)
+    page.wait_for_selector("#state:text-matches('Wrap-up|Idle')", timeout=15000)
     shot(page, "7b-transferred")
 
 
 def test_the_status_selector_sets_the_agents_status(phone_page):
     page = phone_page
-    page.select_option("#status-select", "on_break")
-    page.wait_for_selector("#status:text('on break')")
+    page.select_option("#status-select", "available")
+    page.wait_for_selector("#status:text('Available')")
     page.reload()  # the server kept it
     page.wait_for_selector("#live-status:text('live')")
-    assert page.input_value("#status-select") == "on_break"
-    page.select_option("#status-select", "available")
-    page.wait_for_selector("#status:text('available')")
+    assert page.input_value("#status-select") == "available"
+    page.select_option("#status-select", "on_break")
+    page.wait_for_selector("#status:text('On break')")
 
 
 AUTO_ANSWER_CASES = {
