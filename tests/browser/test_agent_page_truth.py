@@ -11,6 +11,7 @@ import pytest
 
 from callcenter import db as dbmod
 from tests.browser.test_agent_page import log_in
+from tests.browser.test_softphone import shot
 from tests.process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -197,6 +198,7 @@ def test_a_banner_says_when_the_phone_system_is_unreachable(switch_and_controlle
     # A page opened meanwhile shows it from its first snapshot.
     late = agent_page(browser, controller.base)
     assert page.is_visible("#switch-banner") and late.is_visible("#switch-banner")
+    shot(page, "11-phone-system-unreachable")
 
     switch.start()                                  # back on the same port
     for each in (page, late):
