@@ -87,7 +87,7 @@ def test_changes_waiting_for_the_writer_are_written_in_order_the_last_value_winn
     roster.set_state(alice, AgentState.RESERVED, "call-1")
     roster.set_state(bob_view, AgentState.RESERVED, "call-2")
     roster.set_state(alice, AgentState.IN_CALL, "call-1")
-    roster.set_status(agent_id, AgentStatus.ON_BREAK)
+    roster.set_status(agent_id, AgentStatus.AVAILABLE)   # alice is On break (logged in)
     assert rig.board.store.depth == depth + 4, "each change is a record of its own"
     failed = rig.board.store.failed
     statements = []
@@ -104,7 +104,7 @@ def test_changes_waiting_for_the_writer_are_written_in_order_the_last_value_winn
     assert statements == [3, 1], "neighbouring changes of the same columns: one executemany"
     with database.session() as session:
         row = session.get(Agent, agent_id)
-        assert (row.state, row.status) == (AgentState.IN_CALL, AgentStatus.ON_BREAK)
+        assert (row.state, row.status) == (AgentState.IN_CALL, AgentStatus.AVAILABLE)
     assert rig.board.store.failed == failed, "a deleted agent's change fails nobody's write"
     roster.set_state(alice, AgentState.IDLE, None)  # after the write ran: a new one
     assert rig.board.store.depth == 1
