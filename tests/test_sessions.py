@@ -35,10 +35,14 @@ class Board(RecordingBoard):
     def __init__(self, clock) -> None:
         super().__init__(clock)
         self.active: dict[int, bool] = {}
+        self.logins: list[int] = []
         self.store = HealthyStore()
 
     def set_active(self, agent_id, active):
         self.active[agent_id] = active
+
+    def agent_logged_in(self, agent_id):
+        self.logins.append(agent_id)
 
 
 @pytest.fixture
