@@ -41,6 +41,16 @@ function browserWakeups(wake) {
   };
 }
 
+// The page is already navigating (the Log out form was submitted): the server closing this
+// login's socket must not start a second navigation, which would cancel the logout's own answer
+// (and its "You are logged out." note).
+let leaving = false;
+if (typeof window !== "undefined") window.addEventListener("beforeunload", () => { leaving = true; });
+
+function goToLogin() {
+  if (!leaving) globalThis.location?.assign("/login");
+}
+
 export function connectLive(options = {}) {
   const {
     url = liveUrl(),
@@ -58,7 +68,7 @@ export function connectLive(options = {}) {
     pingEvery = PING_EVERY,
     deadAfter = DEAD_AFTER,
     random = Math.random,
-    toLogin = () => globalThis.location?.assign("/login"),   // a page whose login ended
+    toLogin = goToLogin,         // a page whose login ended
     wakeups = browserWakeups,
   } = options;
 
