@@ -391,6 +391,7 @@ class Switchboard:
             self.hub.broadcast({"type": "switch", "switch": self.switch_state()})
 
     def _announce(self, call: Call) -> None:
+        call.version += 1
         self._publish({"type": "call", "call": call.as_message()}, call.agent_id)
 
     def _write_new_call(self, call: Call, agent: AgentView) -> None:

@@ -115,6 +115,9 @@ class Call:
     # then the agent leg it replaced.
     others: list[str] = field(default_factory=list)
     timers: list = field(default_factory=list)
+    # Grows with every change the pages hear of: a page keeps the update with the highest
+    # version, whichever way (live socket, HTTP reply) and in whatever order it arrives.
+    version: int = 0
 
     @property
     def ended(self) -> bool:
@@ -127,7 +130,8 @@ class Call:
 
     def as_message(self) -> dict:
         return {
-            "id": self.id, "direction": self.direction.value, "agent_id": self.agent_id,
+            "id": self.id, "version": self.version, "direction": self.direction.value,
+            "agent_id": self.agent_id,
             "number": self.number, "caller_id": self.caller_id, "progress": self.progress.value,
             "outcome": self.outcome.value if self.outcome else None, "cause": self.cause,
             "sip_status": self.sip_status, "sip_reason": self.sip_reason,
