@@ -23,13 +23,16 @@ from ..esl.protocol import Event
 from ..models import AgentState, AgentStatus, HangupBy, Outcome
 from . import records
 from .agents import AgentError, AgentView, Roster, load_agents
+from .calls import Calls, DialTimes
 from .cdr import LegRecord
 from .cdr_posts import unwritten_legs
 from .cdr_spool import CdrSpool
 from .controls import ControlError, Controls, Transfer
-from .dialer import Dialer, DialError, DialTimes, SwitchUnavailable
-from .legs import CHANNEL_EVENTS, COMING_UP, Call, Happened, Leg, Legs, Progress, meaning
+from .dialer import Dialer, DialError, SwitchUnavailable
+from .legs import CHANNEL_EVENTS, COMING_UP, Call, CallKind, Happened, Leg, Legs, Progress, meaning
+from .offers import Offers
 from .resync import bridged_pairs, json_rows, rebuild
+from .router import Router
 from .sender import Sender
 from .spool import Spool
 from .stats import SwitchboardStats, stamped_at
@@ -69,15 +72,20 @@ class Switchboard:
         self._lost_at: float | None = None   # when the link was lost, until the next resync
         self.roster = Roster(self.clock, self.store.submit, self._publish,
                              load_agents(database.sessions))
-        self.dialer = Dialer(legs=self.legs, roster=self.roster, sender=self.sender,
-                             clock=self.clock, domain=domain, gateway=gateway,
-                             caller_id=caller_id, times=times or DialTimes(),
-                             ended=self._finish, changed=self._announce, stats=self.stats)
-        self.controls = Controls(legs=self.legs, roster=self.roster, sender=self.sender,
-                                 clock=self.clock, dialer=self.dialer, submit=self.store.submit,
-                                 changed=self._announce, publish=self._publish,
-                                 connected=lambda: self.link.connected,
+        self.calls = Calls(legs=self.legs, sender=self.sender, clock=self.clock,
+                           times=times or DialTimes(), stats=self.stats)
+        self.offers = Offers(calls=self.calls, roster=self.roster, domain=domain)
+        self.dialer = Dialer(calls=self.calls, offers=self.offers, roster=self.roster,
+                             domain=domain, gateway=gateway, caller_id=caller_id,
+                             ended=self._finish, changed=self._announce)
+        self.controls = Controls(calls=self.calls, offers=self.offers, roster=self.roster,
+                                 domain=domain, gateway=gateway, caller_id=caller_id,
+                                 submit=self.store.submit, changed=self._announce,
+                                 publish=self._publish, connected=lambda: self.link.connected,
                                  recordings_dir=recordings_dir)
+        self.router = Router(self.legs)
+        self.router.add_common(self.controls)
+        self.router.add_owner(CallKind.DIAL_OUT, self.dialer)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
         link.on("RECORD_STOP", self.controls.on_record)
@@ -137,7 +145,7 @@ class Switchboard:
         if not self.link.connected:
             raise SwitchUnavailable("the phone system (FreeSWITCH) is unreachable; "
                                     "try again in a moment")
-        self.dialer.hang_up(call, by)
+        self.calls.end(call, by)
         log.info("hang up by %s", by.value, extra={"call_id": call.id})
         return call
 
@@ -231,7 +239,7 @@ class Switchboard:
         stamped = stamped_at(event)
         if stamped is not None:
             self.stats.event_lag.add(self.clock.now() - stamped)
-        applied = self.legs.apply(event)
+        applied = self.router.apply(event)
         if applied is None:
             if event.uuid in self.legs.orphans:
                 self._orphan(event)
@@ -248,8 +256,7 @@ class Switchboard:
         if happened is Happened.BRIDGED and call.bridged_at is None:
             self.dialer.on_bridged(call)
             self._announce(call)  # the page (and a supervisor) see the two sides joined
-        if not call.ended and not self.controls.on_leg(call, leg, happened):
-            self.dialer.on_leg(call, leg, happened, event)
+        self.router.dispatch(call, leg, happened, event)
         if happened in (Happened.HUNG_UP, Happened.COMPLETED):
             self._maybe_finish(call)
 
@@ -370,7 +377,7 @@ class Switchboard:
         alive = [leg for leg in self.legs.legs_of(call) if leg.alive]
         if len(alive) == 1 and alive[0].bridged_to is None:
             # Half a call (its partner left while we were away, or was never dialled).
-            self.dialer.hang_up(call, HangupBy.SYSTEM)
+            self.calls.end(call, HangupBy.SYSTEM)
         elif call.progress is not Progress.ANSWERED:
             self.dialer.restart_timer(call)
         self._announce(call)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,17 +36,18 @@ from pathlib import Path
 
 from gevent.event import AsyncResult
 
-from ..clock import Clock, Timer
+from ..clock import Timer
 from ..esl import commands
 from ..esl.commands import CommandError
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
-from ..models import AgentState, AgentStatus, HangupBy, LegRole, Outcome
+from ..models import AgentState, HangupBy, LegRole, Outcome
 from . import records
 from .agents import AgentView, Roster
-from .dialer import Dialer, SwitchUnavailable
-from .legs import COMING_UP, Call, Happened, Leg, Legs, Progress
-from .sender import Sender
+from .calls import Calls, job_cause
+from .dialer import SwitchUnavailable
+from .legs import COMING_UP, Call, Happened, Leg, Progress
+from .offers import Offers, refusal
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class Transfer:
     agent_id: int | None            # the agent the call goes to; None for a number
     from_leg: str                   # the agent leg it replaces
     from_agent_id: int | None
+    ring: int = 0                   # seconds the new leg may ring
     record: bool = False            # the old leg was recording as it left: go on on the new
     state: str = "dialing"          # dialing, ringing, connecting, done, failed
     cause: str | None = None
@@ -82,12 +83,14 @@ class Transfer:
 
 
 class Controls:
-    def __init__(self, *, legs: Legs, roster: Roster, sender: Sender, clock: Clock,
-                 dialer: Dialer, submit: Callable[[records.Record], None],
+    def __init__(self, *, calls: Calls, offers: Offers, roster: Roster, domain: str,
+                 gateway: str, caller_id: str | None, submit: Callable[[records.Record], None],
                  changed: Callable[[Call], None], publish: Callable[[dict, int | None], None],
                  connected: Callable[[], bool], recordings_dir: Path | str | None) -> None:
-        self.legs, self.roster, self.sender, self.clock = legs, roster, sender, clock
-        self.dialer = dialer
+        self.calls, self.offers, self.roster = calls, offers, roster
+        self.legs, self.sender, self.clock = calls.legs, calls.sender, calls.clock
+        self.times = calls.times
+        self.domain, self.gateway, self.caller_id = domain, gateway, caller_id
         self._submit = submit
         self._changed = changed        # changed(call): push the call's new state
         self._publish = publish
@@ -208,69 +211,63 @@ class Controls:
         number = commands.valid_number(number, "number")
         agent_leg, _ = self._talking(call, "transfer the call")
         self._no_transfer_under_way(call)
-        variables = {**self._tags(call, None),
-                     "originate_timeout": self.dialer.times.customer_ring,
-                     "park_timeout": self.dialer.times.park}
-        if self.dialer.caller_id:
-            variables["origination_caller_id_number"] = self.dialer.caller_id
-        endpoint = commands.gateway_endpoint(self.dialer.gateway, number)
-        return self._transfer(call, agent_leg, endpoint, variables, number, None,
-                              self.dialer.times.customer_ring)
+        variables = {**self._tags(call),
+                     "originate_timeout": self.times.customer_ring,
+                     "park_timeout": self.times.park}
+        if self.caller_id:
+            variables["origination_caller_id_number"] = self.caller_id
+        endpoint = commands.gateway_endpoint(self.gateway, number)
+        self._reachable()
+        transfer = self._start_transfer(call, agent_leg, number, None, self.times.customer_ring)
+        transfer.leg = self.calls.originate(call, LegRole.AGENT, endpoint, variables,
+                                            self._transfer_job_of(call, transfer),
+                                            current=False)
+        return self._transfer_started(call, transfer)
 
     def transfer_to_agent(self, call: Call, agent: AgentView) -> Transfer:
         agent_leg, _ = self._talking(call, "transfer the call")
         self._no_transfer_under_way(call)
         if agent.id == call.agent_id:
             raise ControlError("the call is already with that agent")
-        if not agent.active:
-            raise ControlError(f"{agent.name}'s account is deactivated")
-        if not agent.registered:
-            raise ControlError(f"{agent.name}'s softphone (extension {agent.extension}) is not "
-                               "registered")
-        if agent.status is not AgentStatus.AVAILABLE or agent.state is not AgentState.IDLE:
-            raise ControlError(f"{agent.name} is not free to take it "
-                               f"({agent.status.value.replace('_', ' ')}, "
-                               f"{agent.state.value.replace('_', ' ')})")
-        variables = {**self._tags(call, agent.id),
-                     **commands.auto_answer_variables(self.dialer.domain),
-                     "originate_timeout": self.dialer.times.agent_ring,
-                     "park_timeout": self.dialer.times.park}
-        try:  # what the new agent's softphone shows: who it is about to talk to
-            variables["origination_caller_id_number"] = commands.valid_number(call.number)
-        except CommandError:
-            pass
-        endpoint = commands.user_endpoint(agent.extension, self.dialer.domain)
-        transfer = self._transfer(call, agent_leg, endpoint, variables, agent.extension,
-                                  agent.id, self.dialer.times.agent_ring)
-        self.roster.set_state(agent, AgentState.RINGING, call.id)
-        return transfer
+        refused = refusal(agent, own_call=False)
+        if refused is not None:
+            raise ControlError(refused)
+        self._reachable()
+        transfer = self._start_transfer(call, agent_leg, agent.extension, agent.id,
+                                        self.times.agent_ring)
+        transfer.leg = self.offers.ring(call, agent, shows=call.number, current=False,
+                                        extra={"cc_transfer": "joining"},
+                                        then=self._transfer_job_of(call, transfer))
+        return self._transfer_started(call, transfer)
 
-    def _transfer(self, call: Call, agent_leg: Leg, endpoint: str, variables: dict, to: str,
-                  agent_id: int | None, ring: int) -> Transfer:
+    def _reachable(self) -> None:
         if not self._connected():
             raise SwitchUnavailable("the phone system (FreeSWITCH) is unreachable; "
                                     "try again in a moment")
-        leg = str(uuidlib.uuid4())
-        command = commands.originate(leg, endpoint, variables)
-        transfer = Transfer(leg=leg, to=to, agent_id=agent_id, from_leg=agent_leg.uuid,
-                            from_agent_id=call.agent_id)
-        call.transfer = transfer
-        self.legs.add_leg(call, leg, LegRole.AGENT, current=False)
-        transfer.timer = self.clock.call_later(ring + self.dialer.times.timer_margin,
+
+    def _start_transfer(self, call: Call, agent_leg: Leg, to: str, agent_id: int | None,
+                        ring: int) -> Transfer:
+        transfer = Transfer(leg="", to=to, agent_id=agent_id, from_leg=agent_leg.uuid,
+                            from_agent_id=call.agent_id, ring=ring)
+        return transfer
+
+    def _transfer_started(self, call: Call, transfer: Transfer) -> Transfer:
+        """The new leg is on its way (`transfer.leg` set)."""
+        transfer.timer = self.clock.call_later(transfer.ring + self.times.timer_margin,
                                                self._transfer_timeout, call, transfer)
-        self.sender.bgapi(command, lambda reply, error: self._transfer_job(call, transfer,
-                                                                           reply, error))
-        log.info("transfer to %s", to, extra={"call_id": call.id})
+        call.transfer = transfer
+        log.info("transfer to %s", transfer.to, extra={"call_id": call.id})
         self._changed(call)
         return transfer
 
-    def _tags(self, call: Call, agent_id: int | None) -> dict[str, str]:
-        tags = {name: value for name, value in self.dialer._tags(call, LegRole.AGENT).items()
-                if value and name != "cc_agent_id"}
-        if agent_id is not None:
-            tags["cc_agent_id"] = str(agent_id)
-        tags["cc_transfer"] = "joining"
-        return tags
+    def _transfer_job_of(self, call: Call, transfer: Transfer):
+        return lambda _leg, reply, error: self._transfer_job(call, transfer, reply, error)
+
+    def _tags(self, call: Call) -> dict[str, str]:
+        """A transfer to a number: the new leg serves no agent."""
+        tags = self.calls.tags(call, LegRole.AGENT)
+        tags.pop("cc_agent_id", None)
+        return {**tags, "cc_transfer": "joining"}
 
     def _no_transfer_under_way(self, call: Call) -> None:
         if call.transfer is not None and call.transfer.under_way:
@@ -282,8 +279,7 @@ class Controls:
         leg = self._leg(transfer.leg)
         if leg is None or leg.seen or (reply or "").startswith("+OK"):
             return
-        cause = "SWITCH_UNREACHABLE" if error is not None else (
-            (reply or "").strip()[4:].strip().split(" ")[0] or "NORMAL_UNSPECIFIED")
+        cause = job_cause(reply, error)
         leg.hung_up = leg.completed = True
         leg.cause = cause
         if cause == "USER_NOT_REGISTERED" and transfer.agent_id is not None:
@@ -299,12 +295,13 @@ class Controls:
         if transfer.state == "done":
             # Bridged on early media and never answered: the customer goes with it.
             if call.outcome is None:
-                self.dialer._decide(call, Outcome.ANSWERED, "NO_ANSWER", HangupBy.SYSTEM)
-        self.dialer._hang_up(leg.uuid, "NO_ANSWER")
+                self.calls.decide(call, Outcome.ANSWERED, "NO_ANSWER", HangupBy.SYSTEM)
+        self.calls.hang_up(leg.uuid, "NO_ANSWER")
 
     # -- events ----------------------------------------------------------------------------------
 
-    def on_leg(self, call: Call, leg: Leg, happened: Happened) -> bool:
+    def on_leg(self, call: Call, leg: Leg, happened: Happened, event: Event | None = None
+               ) -> bool:
         """A channel event of a live call. True when the event is the controls' alone: a
         transfer's new leg before it is bridged, and legs that left the call (the dialer must
         not take them for the call's own)."""
@@ -331,13 +328,14 @@ class Controls:
                 transfer.timer.cancel()
             elif happened is Happened.HUNG_UP and not leg.answered and call.outcome is None:
                 # A number bridged on early media that never answered: the customer had.
-                self.dialer._decide(call, Outcome.ANSWERED, leg.cause, HangupBy.SYSTEM)
+                self.calls.decide(call, Outcome.ANSWERED, leg.cause, HangupBy.SYSTEM)
         return False
 
     def _joining(self, call: Call, transfer: Transfer, leg: Leg, happened: Happened) -> None:
+        self.offers.on_agent_leg(call, leg, happened, transfer.agent_id)
         if call.outcome is not None and leg.alive and happened in COMING_UP:
             # The call ended while the transfer rang: the new leg must not ring on alone.
-            self.dialer._hang_up(leg.uuid, "NORMAL_CLEARING" if leg.answered else
+            self.calls.hang_up(leg.uuid, "NORMAL_CLEARING" if leg.answered else
                                  "ORIGINATOR_CANCEL")
         elif happened is Happened.RINGING and transfer.state == "dialing":
             transfer.state = "ringing"
@@ -369,7 +367,7 @@ class Controls:
             self.sender.api(commands.uuid_setvar(transfer.from_leg, "cc_transfer", "stayed"))
         new = self._leg(transfer.leg)
         if new is not None and new.alive:
-            self.dialer._hang_up(new.uuid, "NORMAL_CLEARING")
+            self.calls.hang_up(new.uuid, "NORMAL_CLEARING")
         self._failed(call, transfer, "BRIDGE_FAILED")
 
     def _bridged(self, call: Call) -> None:
@@ -402,7 +400,7 @@ class Controls:
             call.recording = call.recording_leg = None
         self.sender.api(commands.uuid_setvar(transfer.leg, "cc_transfer", "joined"))
         if old is not None and old.alive:
-            self.dialer._hang_up(old.uuid, "NORMAL_CLEARING")
+            self.calls.hang_up(old.uuid, "NORMAL_CLEARING")
         new_agent = self.roster.agents.get(transfer.agent_id) \
             if transfer.agent_id is not None else None
         call.agent_id = transfer.agent_id
@@ -438,11 +436,7 @@ class Controls:
             self._changed(call)
 
     def _release_target(self, call: Call, transfer: Transfer) -> None:
-        target = self.roster.agents.get(transfer.agent_id) \
-            if transfer.agent_id is not None else None
-        if target is not None and target.call_id == call.id \
-                and target.state is AgentState.RINGING:
-            self.roster.set_state(target, AgentState.IDLE, None)
+        self.offers.withdraw(call, transfer.agent_id)
 
     def finished(self, call: Call) -> None:
         """The call ended: a transfer still under way ends with it."""

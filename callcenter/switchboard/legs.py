@@ -84,6 +84,16 @@ class Progress(enum.StrEnum):
     ENDED = "ended"
 
 
+class CallKind(enum.StrEnum):
+    """Which feature owns a call (router.py sends its events there)."""
+    DIAL_OUT = "dial_out"           # click-to-dial: the agent's own call to a customer
+
+
+def kind_of(direction: Direction) -> CallKind:
+    """The kind of a call rebuilt from its row after a restart."""
+    return CallKind.DIAL_OUT
+
+
 @dataclass
 class Call:
     """One customer interaction in memory; the Call row (the CDR) is written from it."""
@@ -91,6 +101,7 @@ class Call:
     direction: Direction
     agent_id: int | None
     number: str
+    kind: CallKind = CallKind.DIAL_OUT
     caller_id: str = ""
     created: float = 0.0
     agent_leg: str | None = None
@@ -130,7 +141,8 @@ class Call:
 
     def as_message(self) -> dict:
         return {
-            "id": self.id, "version": self.version, "direction": self.direction.value,
+            "id": self.id, "version": self.version, "kind": self.kind.value,
+            "direction": self.direction.value,
             "agent_id": self.agent_id,
             "number": self.number, "caller_id": self.caller_id, "progress": self.progress.value,
             "outcome": self.outcome.value if self.outcome else None, "cause": self.cause,

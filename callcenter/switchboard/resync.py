@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Call as CallRow
 from ..models import CallLeg
-from .legs import Call, Leg, Legs, Progress
+from .legs import Call, Leg, Legs, Progress, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ def rebuild(session: Session, legs: Legs, channels: dict[str, dict],
         if call_row.id in legs.calls:
             continue
         call = legs.add_call(Call(
-            id=call_row.id, direction=call_row.direction, agent_id=call_row.agent_id,
+            id=call_row.id, kind=kind_of(call_row.direction), direction=call_row.direction,
+            agent_id=call_row.agent_id,
             number=call_row.customer_number, caller_id=call_row.caller_id,
             created=call_row.created_at.replace(tzinfo=call_row.created_at.tzinfo or UTC)
             .timestamp()))

@@ -222,10 +222,13 @@ def test_transfer_to_another_agent_keeps_the_call_and_its_cdr(rig, agent_id, bob
     new = transfer.leg
     assert rig.commands() == [
         f"originate {{origination_uuid={new},cc_call_id={call.id},cc_role=agent,"
-        f"cc_direction=outbound,cc_customer_number={NUMBER},cc_caller_id={CALLER_ID},"
-        f"cc_agent_id={bob},cc_transfer=joining,sip_h_Call-Info=<sip:127.0.0.1>;answer-after=0,"
-        f"originate_timeout={TIMES.agent_ring},park_timeout={TIMES.park},"
-        f"origination_caller_id_number={NUMBER}}}user/1001@127.0.0.1 &park()",
+        # The one offer path (offers.py): the same variables, in the same order, as the
+        # agent leg of a dial-out.
+        f"cc_direction=outbound,cc_customer_number={NUMBER},cc_agent_id={bob},"
+        f"cc_caller_id={CALLER_ID},cc_transfer=joining,"
+        f"sip_h_Call-Info=<sip:127.0.0.1>;answer-after=0,"
+        f"origination_caller_id_number={NUMBER},originate_timeout={TIMES.agent_ring},"
+        f"park_timeout={TIMES.park}}}user/1001@127.0.0.1 &park()",
         # Bridged to the customer before the old leg leaves; FreeSWITCH hangs that up itself.
         f"uuid_setvar {old} cc_transfer left",
         f"uuid_bridge {new} {customer}",

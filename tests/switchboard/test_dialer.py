@@ -87,7 +87,8 @@ def test_answered_call_customer_hangs_up(rig, agent_id):
     assert view.state is AgentState.WRAP_UP
     rig.advance(view.wrapup_seconds)
     assert rig.board.agent(agent_id).state is AgentState.IDLE
-    assert rig.hub.agent_states(agent_id) == ["idle", "ringing", "in_call", "wrap_up", "idle"]
+    assert rig.hub.agent_states(agent_id) == [
+        "idle", "reserved", "ringing", "in_call", "wrap_up", "idle"]
 
 
 def test_agent_hangs_up_first(rig, agent_id):
