@@ -17,7 +17,6 @@ from sqlalchemy import select
 from ..clock import Clock, Timer
 from ..esl.protocol import Event
 from ..models import Agent, AgentState, AgentStatus, User
-from . import records
 from .resync import json_rows
 
 log = logging.getLogger(__name__)
@@ -60,13 +59,13 @@ def _when(clock: Clock) -> datetime:
 class Roster:
     """Every agent, their registration, status and state."""
 
-    def __init__(self, clock: Clock, submit: Callable[[records.Record], None],
+    def __init__(self, clock: Clock, write: Callable[[int, dict], None],
                  publish: Callable[[dict, int | None], None],
                  load: Callable[[], Iterable[tuple[Agent, User]]],
                  discovered: Callable[[AgentView], None] | None = None) -> None:
         self._clock = clock
         self.discovered = discovered  # told of each agent the roster learns of
-        self._submit = submit
+        self._write_agent = write     # write(agent_id, column values): to the store
         self._publish = publish
         self._load = load
         self.agents: dict[int, AgentView] = {}
@@ -257,13 +256,10 @@ class Roster:
             values.update(state=view.state, state_changed_at=now)
         if registered:
             values.update(registered=view.registered)
-        self._queue_write(view.id, values)
+        self._write_agent(view.id, values)
 
     def note_call_ended(self, view: AgentView) -> None:
-        self._queue_write(view.id, {"last_call_ended_at": _when(self._clock)})
-
-    def _queue_write(self, agent_id: int, values: dict) -> None:
-        self._submit(records.update_rows("agents", [{"id": agent_id, **values}]))
+        self._write_agent(view.id, {"last_call_ended_at": _when(self._clock)})
 
 
 def load_agents(session_factory) -> Callable[[], list[tuple[Agent, User]]]:

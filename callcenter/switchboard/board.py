@@ -21,16 +21,15 @@ from ..esl import commands
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
 from ..models import AgentState, AgentStatus, HangupBy, Outcome
-from . import records
 from .agents import AgentError, AgentView, Roster, load_agents
 from .calls import Calls, DialTimes
-from .cdr import LegRecord
 from .cdr_posts import unwritten_legs
 from .cdr_spool import CdrSpool
 from .controls import ControlError, Controls, Transfer
 from .dialer import Dialer, DialError, SwitchUnavailable
-from .legs import CHANNEL_EVENTS, COMING_UP, Call, CallKind, Happened, Leg, Legs, Progress, meaning
+from .legs import CHANNEL_EVENTS, COMING_UP, Call, CallKind, Happened, Legs, Progress, meaning
 from .offers import Offers
+from .persist import Persist
 from .resync import bridged_pairs, json_rows, rebuild
 from .router import Router
 from .sender import Sender
@@ -62,15 +61,15 @@ class Switchboard:
         self.sessions = database.sessions
         self.store = Store(database.sessions, reopen=database.dispose,
                            spool=Spool(spool_dir) if spool_dir is not None else None,
-                           committed=self._count_written)
+                           committed=lambda written: self.persist.count_written(written))
         self.sender = Sender(link)
         self.stats = SwitchboardStats()
-        # Ended legs' CDRs waiting for their call's other legs, by call id (see _record_leg).
-        self._cdr_held: dict[str, list[LegRecord]] = {}
         self.legs = Legs()
         self._core_uuid: str | None = None   # FreeSWITCH's run; a restart changes it
         self._lost_at: float | None = None   # when the link was lost, until the next resync
-        self.roster = Roster(self.clock, self.store.submit, self._publish,
+        self.persist = Persist(legs=self.legs, clock=self.clock, submit=self.store.submit,
+                               stats=self.stats)
+        self.roster = Roster(self.clock, self.persist.agent_values, self._publish,
                              load_agents(database.sessions))
         self.calls = Calls(legs=self.legs, sender=self.sender, clock=self.clock,
                            times=times or DialTimes(), stats=self.stats)
@@ -80,7 +79,7 @@ class Switchboard:
                              ended=self._finish, changed=self._announce)
         self.controls = Controls(calls=self.calls, offers=self.offers, roster=self.roster,
                                  domain=domain, gateway=gateway, caller_id=caller_id,
-                                 submit=self.store.submit, changed=self._announce,
+                                 persist=self.persist, changed=self._announce,
                                  publish=self._publish, connected=lambda: self.link.connected,
                                  recordings_dir=recordings_dir)
         self.router = Router(self.legs)
@@ -119,8 +118,7 @@ class Switchboard:
 
     def stop(self) -> None:
         self.cdr_spool.stop()
-        for call_id in list(self._cdr_held):  # CDRs still waiting for a partner leg: write them
-            self._write_cdr(self._cdr_held.pop(call_id))
+        self.persist.release_held()
         self.store.stop()
 
     # -- actions (called from web requests) ------------------------------------------------------
@@ -132,7 +130,7 @@ class Switchboard:
         call = self.dialer.dial(agent, number, connected=self.link.connected, sent=lambda: (
             self.stats.api_to_originate.add(time.perf_counter() - started)))
         self.stats.placed += 1
-        self._write_new_call(call, agent)
+        self.persist.new_call(call)
         self._announce(call)
         log.info("dial %s for agent %s", call.number, agent.extension,
                  extra={"call_id": call.id, "agent": agent.extension})
@@ -250,9 +248,9 @@ class Switchboard:
             return
         if happened is Happened.COMPLETED:
             leg.recorded = True
-            self._record_leg(event, call, leg)
+            self.persist.leg_ended(event, call, leg)
         elif happened is Happened.CREATED:
-            self._write_leg_seen(leg)
+            self.persist.leg_seen(leg)
         if happened is Happened.BRIDGED and call.bridged_at is None:
             self.dialer.on_bridged(call)
             self._announce(call)  # the page (and a supervisor) see the two sides joined
@@ -266,7 +264,7 @@ class Switchboard:
         uuid = event.uuid
         if event.name == "CHANNEL_HANGUP_COMPLETE":
             del self.legs.orphans[uuid]
-            self._record_leg(event)
+            self.persist.leg_ended(event)
         elif meaning(event.name) in COMING_UP:
             log.warning("leg %s of a closed call is up: hanging it up", uuid, extra={"leg": uuid})
             self.sender.api(commands.uuid_kill(uuid, "NORMAL_CLEARING"))
@@ -298,14 +296,7 @@ class Switchboard:
             else:
                 self.roster.set_state(agent, AgentState.IDLE, None)
             self.roster.note_call_ended(agent)
-        self._write_held_cdr(call)
-        if call.outcome is Outcome.CUT_OFF:
-            self._write_what_was_seen(call)
-        elif not all(leg.recorded for leg in self.legs.legs_of(call)):
-            self._write_unrecorded_legs(call)
-        self.store.submit(records.update_rows("calls", [dict(
-            id=call.id, outcome=call.outcome, sip_status=call.sip_status,
-            sip_reason=call.sip_reason)]))
+        self.persist.call_finished(call)
         self._announce(call)
         self.stats.call_ended(call.outcome.value)
         log.info("call ended: %s (%s)", call.outcome.value, call.cause,
@@ -400,87 +391,6 @@ class Switchboard:
     def _announce(self, call: Call) -> None:
         call.version += 1
         self._publish({"type": "call", "call": call.as_message()}, call.agent_id)
-
-    def _write_new_call(self, call: Call, agent: AgentView) -> None:
-        created = _when(call.created)
-        # Inserted only if missing: a record replayed from the store's spool may have landed.
-        self.store.submit(records.insert("calls", [dict(
-            id=call.id, direction=call.direction, agent_id=agent.id, customer_number=call.number,
-            caller_id=call.caller_id, created_at=created)]))
-        legs = [dict(uuid=leg.uuid, call_id=call.id, role=leg.role, channel_name="",
-                     created_at=created) for leg in self.legs.legs_of(call)]
-        if legs:
-            self.store.submit(records.insert("call_legs", legs))
-
-    def _write_leg_seen(self, leg: Leg) -> None:
-        """A leg we originated exists: its row lets a resync find the call again (the row if it
-        is missing, else its channel name if it has none)."""
-        self.store.submit(records.insert_fill("call_legs", [dict(
-            uuid=leg.uuid, call_id=leg.call_id, role=leg.role, channel_name=leg.channel_name,
-            created_at=_when(self.clock.now()))], fill=("channel_name",)))
-
-    def _record_leg(self, event: Event, call: Call | None = None, leg: Leg | None = None) -> None:
-        """The leg's CDR, to the writer. A call's legs end together (FreeSWITCH hangs up a
-        bridged partner), so while the call's other legs are all hung up the record waits for
-        theirs, and the call is summarized once for all of them (`write_legs`) instead of once
-        per leg; `_finish` hands over whatever still waits."""
-        try:
-            record = LegRecord.from_event(event)
-        except ValueError as exc:
-            log.error("unreadable CHANNEL_HANGUP_COMPLETE for %s: %s", event.uuid, exc)
-            return
-        if call is None or leg is None:
-            self._write_cdr([record])
-            return
-        held = self._cdr_held.setdefault(call.id, [])
-        held.append(record)
-        # Hung up: its own CHANNEL_HANGUP_COMPLETE follows (or a resync finishes the call).
-        if not all(other is leg or other.hung_up for other in self.legs.legs_of(call)):
-            self._write_cdr(self._cdr_held.pop(call.id))  # the call goes on without this leg
-
-    def _write_held_cdr(self, call: Call) -> None:
-        held = self._cdr_held.pop(call.id, None)
-        if held:
-            self._write_cdr(held)
-
-    def _write_cdr(self, legs: list[LegRecord]) -> None:
-        self.store.submit(records.cdr_legs(legs))
-
-    def _count_written(self, written: list[records.Record]) -> None:
-        self.stats.cdr_legs_written += sum(len(r.values) for r in written if r.op == "cdr")
-
-    def _write_what_was_seen(self, call: Call) -> None:
-        """The switch was lost with the call, so no CDR of its legs will come: their records
-        are what the controller saw (ringing, answer, bridge), ending when the link was lost."""
-        started, ended = _when(call.created), _when(call.ended_at)
-        legs = []
-        for leg in self.legs.legs_of(call):
-            if leg.recorded:
-                continue
-            leg.recorded = True
-            customer = leg.uuid == call.customer_leg
-            legs.append(LegRecord(
-                uuid=leg.uuid, call_id=call.id, role=leg.role, agent_id=call.agent_id,
-                direction=call.direction, customer_number=call.number,
-                caller_id=call.caller_id, channel_name=leg.channel_name, started=started,
-                progress=_when(call.ringing_at) if customer else None,
-                answered=_when(call.answered_at) if customer else None,
-                bridged=_when(call.bridged_at) if leg.was_bridged else None,
-                ended=ended, hangup_by_hint=HangupBy.SYSTEM))
-        if legs:
-            self._write_cdr(legs)
-
-    def _write_unrecorded_legs(self, call: Call) -> None:
-        """Legs that ended with no CHANNEL_HANGUP_COMPLETE of their own (never created, or gone
-        while we were away): what we know goes on their rows and on the call, where nothing
-        better is there yet. A json_cdr post for them, if one comes, recomputes the summary."""
-        by, ended = call.hangup_by or HangupBy.SYSTEM, _when(call.ended_at)
-        self.store.submit(records.fill_rows("calls", [dict(
-            id=call.id, hangup_cause=call.cause, hangup_by=by, ended_at=ended)]))
-        legs = [dict(uuid=leg.uuid, hangup_cause=leg.cause or call.cause, ended_at=ended)
-                for leg in self.legs.legs_of(call) if not leg.recorded]
-        if legs:
-            self.store.submit(records.fill_rows("call_legs", legs, by="uuid"))
 
 
 __all__ = ["AgentError", "ControlError", "Switchboard"]

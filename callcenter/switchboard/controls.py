@@ -42,12 +42,12 @@ from ..esl.commands import CommandError
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
 from ..models import AgentState, HangupBy, LegRole, Outcome
-from . import records
 from .agents import AgentView, Roster
 from .calls import Calls, job_cause
 from .dialer import SwitchUnavailable
 from .legs import COMING_UP, Call, Happened, Leg, Progress
 from .offers import Offers, refusal
+from .persist import Persist
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +84,14 @@ class Transfer:
 
 class Controls:
     def __init__(self, *, calls: Calls, offers: Offers, roster: Roster, domain: str,
-                 gateway: str, caller_id: str | None, submit: Callable[[records.Record], None],
+                 gateway: str, caller_id: str | None, persist: Persist,
                  changed: Callable[[Call], None], publish: Callable[[dict, int | None], None],
                  connected: Callable[[], bool], recordings_dir: Path | str | None) -> None:
         self.calls, self.offers, self.roster = calls, offers, roster
         self.legs, self.sender, self.clock = calls.legs, calls.sender, calls.clock
         self.times = calls.times
         self.domain, self.gateway, self.caller_id = domain, gateway, caller_id
-        self._submit = submit
+        self.persist = persist
         self._changed = changed        # changed(call): push the call's new state
         self._publish = publish
         self._connected = connected
@@ -162,7 +162,7 @@ class Controls:
         def replied(reply: str | None, error: ESLError | None) -> None:
             if error is None and commands.is_ok(reply or ""):
                 if number == 1:
-                    self._write_row(call.id, recording_path=path)
+                    self.persist.call_values(call.id, recording_path=path)
                 if not call.ended:
                     self._changed(call)
             else:
@@ -406,7 +406,7 @@ class Controls:
         call.agent_id = transfer.agent_id
         if new_agent is not None:
             self.roster.set_state(new_agent, AgentState.IN_CALL, call.id)
-            self._write_row(call.id, agent_id=new_agent.id)
+            self.persist.call_values(call.id, agent_id=new_agent.id)
         log.info("transferred to %s", transfer.to, extra={"call_id": call.id})
         if transfer.from_agent_id is not None and transfer.from_agent_id != call.agent_id:
             # The old agent's page learns the call is no longer its own.
@@ -460,7 +460,7 @@ class Controls:
         if live is not None and not live.ended and not wrapping:
             raise ControlError("the call is still in progress: file its disposition when it "
                                "has ended")
-        self._write_row(call_id, disposition=disposition, notes=notes)
+        self.persist.call_values(call_id, disposition=disposition, notes=notes)
         if wrapping:
             self.roster.finish_wrap_up(agent)
         log.info("disposition %s", disposition, extra={"call_id": call_id})
@@ -499,9 +499,6 @@ class Controls:
         if not commands.is_ok(reply or ""):
             raise ControlError(f"the phone system refused the {what}: {(reply or '').strip()}")
         return reply or ""
-
-    def _write_row(self, call_id: str, **values) -> None:
-        self._submit(records.update_rows("calls", [{"id": call_id, **values}]))
 
     def _leg(self, uuid: str | None) -> Leg | None:
         return self.legs.legs.get(uuid) if uuid is not None else None

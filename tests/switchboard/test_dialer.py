@@ -357,7 +357,7 @@ def test_the_legs_of_a_call_that_ends_are_written_in_one_cdr_write(rig, agent_id
     rig.sim.far_end_hangs_up(call.customer_leg)
     rig.settle()
     assert groups == [sorted(legs_of(call))], "one write, the call summarized once"
-    assert rig.board.stats.cdr_legs_written == 2 and rig.board._cdr_held == {}
+    assert rig.board.stats.cdr_legs_written == 2 and rig.board.persist.held == 0
     row, legs = only_call(rig)
     assert row.talk_seconds == 5 and row.hangup_by is HangupBy.CUSTOMER
     assert all(leg.raw_cdr and leg.ended_at is not None for leg in legs.values())

@@ -1,0 +1,143 @@
+"""The switchboard's writes: what it knows of calls, legs and agents, as store records.
+
+Nothing here touches the database: every write becomes a record (records.py) for the store's
+one writer. The CDR of a leg is held back while the rest of its call is ending, so a call whose
+legs end together (FreeSWITCH hangs up a bridged partner) is summarized once for all of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from ..clock import Clock
+from ..esl.protocol import Event
+from ..models import HangupBy, Outcome
+from . import records
+from .cdr import LegRecord
+from .legs import Call, Leg, Legs
+from .stats import SwitchboardStats
+
+log = logging.getLogger(__name__)
+
+
+def when(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+class Persist:
+    def __init__(self, *, legs: Legs, clock: Clock, submit: Callable[[records.Record], None],
+                 stats: SwitchboardStats) -> None:
+        self.legs, self.clock, self.stats = legs, clock, stats
+        self._submit = submit
+        # Ended legs' CDRs waiting for their call's other legs, by call id (see leg_ended).
+        self._held: dict[str, list[LegRecord]] = {}
+
+    # -- calls and legs -------------------------------------------------------------------------
+
+    def new_call(self, call: Call) -> None:
+        created = when(call.created)
+        # Inserted only if missing: a record replayed from the store's spool may have landed.
+        self._submit(records.insert("calls", [dict(
+            id=call.id, direction=call.direction, agent_id=call.agent_id,
+            customer_number=call.number, caller_id=call.caller_id, created_at=created)]))
+        legs = [dict(uuid=leg.uuid, call_id=call.id, role=leg.role, channel_name="",
+                     created_at=created) for leg in self.legs.legs_of(call)]
+        if legs:
+            self._submit(records.insert("call_legs", legs))
+
+    def leg_seen(self, leg: Leg) -> None:
+        """A leg we originated exists: its row lets a resync find the call again (the row if it
+        is missing, else its channel name if it has none)."""
+        self._submit(records.insert_fill("call_legs", [dict(
+            uuid=leg.uuid, call_id=leg.call_id, role=leg.role, channel_name=leg.channel_name,
+            created_at=when(self.clock.now()))], fill=("channel_name",)))
+
+    def call_values(self, call_id: str, **values) -> None:
+        """Columns of the call row the controller decides (agent, recording, disposition)."""
+        self._submit(records.update_rows("calls", [{"id": call_id, **values}]))
+
+    def agent_values(self, agent_id: int, values: dict) -> None:
+        self._submit(records.update_rows("agents", [{"id": agent_id, **values}]))
+
+    # -- CDRs -----------------------------------------------------------------------------------
+
+    def leg_ended(self, event: Event, call: Call | None = None, leg: Leg | None = None) -> None:
+        """A leg's CHANNEL_HANGUP_COMPLETE: its CDR. While the call's other legs are all hung
+        up, the record waits for theirs (`call_finished` hands over whatever still waits)."""
+        try:
+            record = LegRecord.from_event(event)
+        except ValueError as exc:
+            log.error("unreadable CHANNEL_HANGUP_COMPLETE for %s: %s", event.uuid, exc)
+            return
+        if call is None or leg is None:
+            self._cdr([record])
+            return
+        held = self._held.setdefault(call.id, [])
+        held.append(record)
+        # Hung up: its own CHANNEL_HANGUP_COMPLETE follows (or a resync finishes the call).
+        if not all(other is leg or other.hung_up for other in self.legs.legs_of(call)):
+            self._cdr(self._held.pop(call.id))  # the call goes on without this leg
+
+    def call_finished(self, call: Call) -> None:
+        """Everything the controller knows of an ended call: the held CDRs, what it saw of
+        legs no CDR will come for, and how the call ended."""
+        held = self._held.pop(call.id, None)
+        if held:
+            self._cdr(held)
+        if call.outcome is Outcome.CUT_OFF:
+            self._what_was_seen(call)
+        elif not all(leg.recorded for leg in self.legs.legs_of(call)):
+            self._unrecorded_legs(call)
+        self._submit(records.update_rows("calls", [dict(
+            id=call.id, outcome=call.outcome, sip_status=call.sip_status,
+            sip_reason=call.sip_reason)]))
+
+    def release_held(self) -> None:
+        """Stopping: CDRs still waiting for a partner leg are written as they are."""
+        for call_id in list(self._held):
+            self._cdr(self._held.pop(call_id))
+
+    @property
+    def held(self) -> int:
+        return sum(len(legs) for legs in self._held.values())
+
+    def count_written(self, written: list[records.Record]) -> None:
+        self.stats.cdr_legs_written += sum(len(r.values) for r in written if r.op == "cdr")
+
+    def _cdr(self, legs: list[LegRecord]) -> None:
+        self._submit(records.cdr_legs(legs))
+
+    def _what_was_seen(self, call: Call) -> None:
+        """The switch was lost with the call, so no CDR of its legs will come: their records
+        are what the controller saw (ringing, answer, bridge), ending when the link was lost."""
+        started, ended = when(call.created), when(call.ended_at)
+        legs = []
+        for leg in self.legs.legs_of(call):
+            if leg.recorded:
+                continue
+            leg.recorded = True
+            customer = leg.uuid == call.customer_leg
+            legs.append(LegRecord(
+                uuid=leg.uuid, call_id=call.id, role=leg.role, agent_id=call.agent_id,
+                direction=call.direction, customer_number=call.number,
+                caller_id=call.caller_id, channel_name=leg.channel_name, started=started,
+                progress=when(call.ringing_at) if customer else None,
+                answered=when(call.answered_at) if customer else None,
+                bridged=when(call.bridged_at) if leg.was_bridged else None,
+                ended=ended, hangup_by_hint=HangupBy.SYSTEM))
+        if legs:
+            self._cdr(legs)
+
+    def _unrecorded_legs(self, call: Call) -> None:
+        """Legs that ended with no CHANNEL_HANGUP_COMPLETE of their own (never created, or gone
+        while we were away): what we know goes on their rows and on the call, where nothing
+        better is there yet. A json_cdr post for them, if one comes, recomputes the summary."""
+        by, ended = call.hangup_by or HangupBy.SYSTEM, when(call.ended_at)
+        self._submit(records.fill_rows("calls", [dict(
+            id=call.id, hangup_cause=call.cause, hangup_by=by, ended_at=ended)]))
+        legs = [dict(uuid=leg.uuid, hangup_cause=leg.cause or call.cause, ended_at=ended)
+                for leg in self.legs.legs_of(call) if not leg.recorded]
+        if legs:
+            self._submit(records.fill_rows("call_legs", legs, by="uuid"))
