@@ -17,6 +17,7 @@ from sqlalchemy import select
 from ..clock import Clock, Timer
 from ..esl.protocol import Event
 from ..models import Agent, AgentState, AgentStatus, User
+from . import messages
 from .resync import json_rows
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,8 @@ class AgentView:
         return bool(self.contacts)
 
     def as_message(self) -> dict:
-        return {"id": self.id, "extension": self.extension, "name": self.name,
-                "status": self.status.value, "state": self.state.value,
-                "registered": self.registered, "call_id": self.call_id}
+        """The agent as the pages see it (its shape lives in messages.py)."""
+        return messages.agent(self)
 
 
 def _when(clock: Clock) -> datetime:
@@ -244,7 +244,7 @@ class Roster:
     # -- persistence and pushes ----------------------------------------------------------------
 
     def _announce(self, view: AgentView) -> None:
-        self._publish({"type": "agent", "agent": view.as_message()}, view.id)
+        self._publish(messages.agent_changed(view), view.id)
 
     def _write(self, view: AgentView, *, status: bool = False, state: bool = False,
                registered: bool = False) -> None:

@@ -21,6 +21,7 @@ from ..esl import commands
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
 from ..models import AgentState, AgentStatus, HangupBy, Outcome
+from . import messages
 from .agents import AgentError, AgentView, Roster, load_agents
 from .calls import Calls, DialTimes
 from .cdr_posts import unwritten_legs
@@ -223,12 +224,11 @@ class Switchboard:
                     pass
             agents = [a for a in self.roster.agents.values() if a.id == agent_id]
             calls = [c for c in self.legs.calls.values() if c.agent_id == agent_id]
-        return {"agents": [a.as_message() for a in agents],
-                "calls": [c.as_message() for c in calls], "switch": self.switch_state()}
+        return messages.snapshot(agents, calls, self.link.connected)
 
     def switch_state(self) -> dict:
         """The link to FreeSWITCH as the pages show it: a banner while it is down."""
-        return {"connected": self.link.connected}
+        return messages.switch(self.link.connected)
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -386,11 +386,11 @@ class Switchboard:
         connected = self.link.connected
         if connected != self._switch_shown and self.hub is not None:
             self._switch_shown = connected
-            self.hub.broadcast({"type": "switch", "switch": self.switch_state()})
+            self.hub.broadcast(messages.switch_changed(connected))
 
     def _announce(self, call: Call) -> None:
         call.version += 1
-        self._publish({"type": "call", "call": call.as_message()}, call.agent_id)
+        self._publish(messages.call_changed(call), call.agent_id)
 
 
 __all__ = ["AgentError", "ControlError", "Switchboard"]

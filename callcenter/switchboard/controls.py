@@ -42,6 +42,7 @@ from ..esl.commands import CommandError
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
 from ..models import AgentState, HangupBy, LegRole, Outcome
+from . import messages
 from .agents import AgentView, Roster
 from .calls import Calls, job_cause
 from .dialer import SwitchUnavailable
@@ -76,10 +77,6 @@ class Transfer:
     @property
     def under_way(self) -> bool:
         return self.state in ("dialing", "ringing", "connecting")
-
-    def as_message(self) -> dict:
-        return {"to": self.to, "agent_id": self.agent_id, "state": self.state,
-                "cause": self.cause}
 
 
 class Controls:
@@ -410,7 +407,7 @@ class Controls:
         log.info("transferred to %s", transfer.to, extra={"call_id": call.id})
         if transfer.from_agent_id is not None and transfer.from_agent_id != call.agent_id:
             # The old agent's page learns the call is no longer its own.
-            self._publish({"type": "call", "call": call.as_message()}, transfer.from_agent_id)
+            self._publish(messages.call_changed(call), transfer.from_agent_id)
         self._changed(call)
 
     def _left(self, call: Call, leg: Leg) -> None:

@@ -140,19 +140,9 @@ class Call:
         self.timers.clear()
 
     def as_message(self) -> dict:
-        return {
-            "id": self.id, "version": self.version, "kind": self.kind.value,
-            "direction": self.direction.value,
-            "agent_id": self.agent_id,
-            "number": self.number, "caller_id": self.caller_id, "progress": self.progress.value,
-            "outcome": self.outcome.value if self.outcome else None, "cause": self.cause,
-            "sip_status": self.sip_status, "sip_reason": self.sip_reason,
-            "hangup_by": self.hangup_by.value if self.hangup_by else None,
-            "created": self.created, "answered_at": self.answered_at,
-            "bridged_at": self.bridged_at, "ended_at": self.ended_at,
-            "recording": self.recording, "held": self.held,
-            "transfer": self.transfer.as_message() if self.transfer is not None else None,
-        }
+        """The call as the pages see it (its shape lives in messages.py)."""
+        from .messages import call
+        return call(self)
 
 
 class Legs:

@@ -1,0 +1,66 @@
+"""Every live message the switchboard sends to the pages, in one place.
+
+The live hub adds `seq`; a snapshot (the first message on a socket) carries `schema`, the
+version of these shapes, so a page built for another version can tell. Change a shape here,
+and raise SCHEMA when a page reading the old one would misread the new.
+
+    {"type": "snapshot", "schema": 1, "agents": [agent...], "calls": [call...], "switch": switch}
+    {"type": "call", "call": call}        a call changed (its `version` grew)
+    {"type": "agent", "agent": agent}     an agent's status, state or registration changed
+    {"type": "switch", "switch": switch}  the link to FreeSWITCH went down or came back
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .agents import AgentView
+    from .legs import Call
+
+SCHEMA = 1
+
+
+def call(c: Call) -> dict[str, Any]:
+    transfer = c.transfer
+    return {
+        "id": c.id, "version": c.version, "kind": c.kind.value, "direction": c.direction.value,
+        "agent_id": c.agent_id, "number": c.number, "caller_id": c.caller_id,
+        "progress": c.progress.value,
+        "outcome": c.outcome.value if c.outcome else None, "cause": c.cause,
+        "sip_status": c.sip_status, "sip_reason": c.sip_reason,
+        "hangup_by": c.hangup_by.value if c.hangup_by else None,
+        "created": c.created, "answered_at": c.answered_at, "bridged_at": c.bridged_at,
+        "ended_at": c.ended_at, "recording": c.recording, "held": c.held,
+        "transfer": None if transfer is None else {
+            "to": transfer.to, "agent_id": transfer.agent_id, "state": transfer.state,
+            "cause": transfer.cause},
+    }
+
+
+def agent(view: AgentView) -> dict[str, Any]:
+    return {"id": view.id, "extension": view.extension, "name": view.name,
+            "status": view.status.value, "state": view.state.value,
+            "registered": view.registered, "call_id": view.call_id}
+
+
+def switch(connected: bool) -> dict[str, Any]:
+    return {"connected": connected}
+
+
+def call_changed(c: Call) -> dict[str, Any]:
+    return {"type": "call", "call": call(c)}
+
+
+def agent_changed(view: AgentView) -> dict[str, Any]:
+    return {"type": "agent", "agent": agent(view)}
+
+
+def switch_changed(connected: bool) -> dict[str, Any]:
+    return {"type": "switch", "switch": switch(connected)}
+
+
+def snapshot(agents: list[AgentView], calls: list[Call], connected: bool) -> dict[str, Any]:
+    """The view a socket starts from (the hub adds "type" and "seq")."""
+    return {"schema": SCHEMA, "agents": [agent(view) for view in agents],
+            "calls": [call(c) for c in calls], "switch": switch(connected)}

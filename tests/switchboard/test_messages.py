@@ -1,0 +1,49 @@
+"""The live message shapes, built in one place, checked without sockets."""
+
+from __future__ import annotations
+
+from callcenter.models import AgentState, AgentStatus, Direction, HangupBy, Outcome
+from callcenter.switchboard import messages
+from callcenter.switchboard.agents import AgentView
+from callcenter.switchboard.controls import Transfer
+from callcenter.switchboard.legs import Call, Progress
+
+CALL_KEYS = {"id", "version", "kind", "direction", "agent_id", "number", "caller_id",
+             "progress", "outcome", "cause", "sip_status", "sip_reason", "hangup_by",
+             "created", "answered_at", "bridged_at", "ended_at", "recording", "held",
+             "transfer"}
+
+
+def test_a_call_message_holds_plain_values_only():
+    call = Call(id="c1", direction=Direction.OUTBOUND, agent_id=3, number="15551234567",
+                progress=Progress.ENDED, outcome=Outcome.FAILED, cause="NORMAL_TEMPORARY_FAILURE",
+                sip_status=503, sip_reason="Service Unavailable", hangup_by=HangupBy.CUSTOMER,
+                version=4)
+    call.transfer = Transfer(leg="l2", to="1001", agent_id=7, from_leg="l1", from_agent_id=3,
+                             state="failed", cause="NO_ANSWER")
+    message = messages.call_changed(call)
+    assert message["type"] == "call" and set(message["call"]) == CALL_KEYS
+    body = message["call"]
+    assert (body["version"], body["kind"], body["progress"], body["outcome"]) == (
+        4, "dial_out", "ended", "failed")
+    assert (body["sip_status"], body["sip_reason"], body["hangup_by"]) == (
+        503, "Service Unavailable", "customer")
+    assert body["transfer"] == {"to": "1001", "agent_id": 7, "state": "failed",
+                                "cause": "NO_ANSWER"}
+    assert call.as_message() == body, "the call's own view is the same shape"
+
+
+def test_agent_switch_and_snapshot_messages():
+    view = AgentView(id=3, extension="1003", name="alice", status=AgentStatus.ON_BREAK,
+                     state=AgentState.RESERVED, wrapup_seconds=10, always_record=False,
+                     contacts={"reg"}, call_id="c1")
+    assert messages.agent_changed(view) == {"type": "agent", "agent": {
+        "id": 3, "extension": "1003", "name": "alice", "status": "on_break",
+        "state": "reserved", "registered": True, "call_id": "c1"}}
+    assert messages.switch_changed(False) == {"type": "switch", "switch": {"connected": False}}
+    call = Call(id="c1", direction=Direction.OUTBOUND, agent_id=3, number="15551234567")
+    snapshot = messages.snapshot([view], [call], True)
+    assert snapshot["schema"] == messages.SCHEMA
+    assert [a["id"] for a in snapshot["agents"]] == [3]
+    assert [c["id"] for c in snapshot["calls"]] == ["c1"]
+    assert snapshot["switch"] == {"connected": True}
