@@ -26,17 +26,20 @@ from .agents import AgentError, AgentView, Roster, load_agents
 from .calls import Calls, DialTimes
 from .cdr_posts import unwritten_legs
 from .cdr_spool import CdrSpool
-from .controls import ControlError, Controls, Transfer
+from .controls import ControlError, Controls
 from .dialer import Dialer, DialError, SwitchUnavailable
+from .disposition import Dispositions
 from .legs import CHANNEL_EVENTS, COMING_UP, Call, CallKind, Happened, Legs, Progress, meaning
 from .offers import Offers
 from .persist import Persist
+from .recording import Recording
 from .resync import bridged_pairs, json_rows, rebuild
 from .router import Router
 from .sender import Sender
 from .spool import Spool
 from .stats import SwitchboardStats, stamped_at
 from .store import Store
+from .transfer import Transfer, Transfers
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +81,24 @@ class Switchboard:
         self.dialer = Dialer(calls=self.calls, offers=self.offers, roster=self.roster,
                              domain=domain, gateway=gateway, caller_id=caller_id,
                              ended=self._finish, changed=self._announce)
-        self.controls = Controls(calls=self.calls, offers=self.offers, roster=self.roster,
-                                 domain=domain, gateway=gateway, caller_id=caller_id,
-                                 persist=self.persist, changed=self._announce,
-                                 publish=self._publish, connected=lambda: self.link.connected,
-                                 recordings_dir=recordings_dir)
+        self.controls = Controls(calls=self.calls, changed=self._announce,
+                                 connected=lambda: self.link.connected)
+        self.recording = Recording(calls=self.calls, controls=self.controls, roster=self.roster,
+                                   persist=self.persist, changed=self._announce,
+                                   recordings_dir=recordings_dir)
+        self.transfers = Transfers(calls=self.calls, controls=self.controls, offers=self.offers,
+                                   roster=self.roster, persist=self.persist,
+                                   changed=self._announce, publish=self._publish,
+                                   gateway=gateway, caller_id=caller_id)
+        self.controls.transfers, self.controls.recording = self.transfers, self.recording
+        self.dispositions = Dispositions(legs=self.legs, roster=self.roster,
+                                         persist=self.persist)
         self.router = Router(self.legs)
         self.router.add_common(self.controls)
         self.router.add_owner(CallKind.DIAL_OUT, self.dialer)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
-        link.on("RECORD_STOP", self.controls.on_record)
+        link.on("RECORD_STOP", self.recording.on_record)
         link.on("sofia::register", self.roster.on_register)
         link.on("sofia::unregister", self.roster.on_unregister)
         link.on("sofia::expire", self.roster.on_unregister)
@@ -168,9 +178,9 @@ class Switchboard:
     def record(self, call_id: str, on: bool) -> Call:
         call = self._live(call_id)
         if on:
-            self.controls.start_recording(call)
+            self.recording.start(call)
         else:
-            self.controls.stop_recording(call)
+            self.recording.stop(call)
         return call
 
     def transfer(self, call_id: str, *, number: str | None = None,
@@ -182,13 +192,13 @@ class Switchboard:
                 target = self.roster.get(agent_id)
             except AgentError:
                 raise commands.CommandError("agent_id", f"there is no agent {agent_id}") from None
-            return self.controls.transfer_to_agent(call, target)
-        return self.controls.transfer_to_number(call, number or "")
+            return self.transfers.to_agent(call, target)
+        return self.transfers.to_number(call, number or "")
 
     def set_disposition(self, call_id: str, agent_id: int | None, disposition: object,
                         notes: object) -> tuple[str, str | None]:
         agent = self.roster.agents.get(agent_id) if agent_id is not None else None
-        return self.controls.dispose(call_id, agent, disposition, notes)
+        return self.dispositions.dispose(call_id, agent, disposition, notes)
 
     def _live(self, call_id: str) -> Call:
         call = self.legs.calls.get(call_id)
@@ -287,7 +297,7 @@ class Switchboard:
         if customer is not None and customer.sip_status is not None:
             call.sip_status, call.sip_reason = customer.sip_status, customer.sip_reason
         call.cancel_timers()
-        self.controls.finished(call)
+        self.transfers.finished(call)
         agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
         if agent is not None and agent.call_id == call.id:
             agent_leg = self.legs.legs.get(call.agent_leg or "")

@@ -96,7 +96,7 @@ class Dialer:
             self._dial_customer(call)
         elif happened is Happened.HUNG_UP:
             if call.outcome is None:
-                customer = self._leg(call.customer_leg)
+                customer = self.calls.leg(call.customer_leg)
                 if not leg.answered:
                     self.calls.decide(call, Outcome.AGENT_NO_ANSWER, leg.cause,
                                  hung_up_by(leg, HangupBy.AGENT))
@@ -170,7 +170,7 @@ class Dialer:
             self.times.customer_ring + self.times.timer_margin, self._no_answer, call))
 
     def _no_answer(self, call: Call) -> None:
-        customer = self._leg(call.customer_leg)
+        customer = self.calls.leg(call.customer_leg)
         if call.ended or customer is None or customer.answered:
             return
         self.calls.decide(call, Outcome.NO_ANSWER, "NO_ANSWER", HangupBy.SYSTEM)
@@ -180,7 +180,7 @@ class Dialer:
     # -- job results: only for legs that never produced an event ------------------------------
 
     def _agent_job(self, call: Call, reply: str | None, error: ESLError | None) -> None:
-        leg = self._leg(call.agent_leg)
+        leg = self.calls.leg(call.agent_leg)
         if leg is None or leg.seen or call.ended or (reply or "").startswith("+OK"):
             return
         cause = job_cause(reply, error)
@@ -201,7 +201,7 @@ class Dialer:
 
     def _customer_job(self, call: Call, uuid_: str, reply: str | None,
                       error: ESLError | None) -> None:
-        leg = self._leg(uuid_)
+        leg = self.calls.leg(uuid_)
         if leg is None or leg.seen or call.ended:
             return
         if (reply or "").startswith("+OK"):
@@ -219,8 +219,6 @@ class Dialer:
         self.calls.release_partner(call, leg, "NORMAL_CLEARING")
         self._ended(call)
 
-    def _leg(self, uuid_: str | None) -> Leg | None:
-        return self.legs.legs.get(uuid_) if uuid_ is not None else None
 
 
 __all__ = ["AgentError", "DialError", "DialTimes", "Dialer", "SwitchUnavailable"]

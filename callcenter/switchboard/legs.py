@@ -117,7 +117,7 @@ class Call:
     bridged_at: float | None = None
     ended_at: float | None = None
     bridge_sent: bool = False
-    recording: str | None = None      # the file being recorded now (controls.py)
+    recording: str | None = None      # the file being recorded now (recording.py)
     recording_leg: str | None = None  # the leg it is recorded on
     recordings: int = 0               # recordings started in this call (numbers the files)
     held: bool = False                # the agent's leg is on hold: the customer hears music

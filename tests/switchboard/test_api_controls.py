@@ -76,7 +76,7 @@ def end(rig, call):
 
 
 def test_hold_unhold_dtmf_and_record_through_the_api(rig, alice, agent_id, tmp_path):
-    rig.board.controls.recordings_dir = tmp_path
+    rig.board.recording.recordings_dir = tmp_path
     call = talking(rig, alice)
     agent, customer = call.agent_leg, call.customer_leg
     reply = alice("POST", f"/api/calls/{call.id}/hold")

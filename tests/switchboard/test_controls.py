@@ -72,7 +72,7 @@ def bob(rig, make_user, database):
 
 @pytest.fixture
 def recordings(rig, tmp_path):
-    rig.board.controls.recordings_dir = tmp_path / "recordings"
+    rig.board.recording.recordings_dir = tmp_path / "recordings"
     return tmp_path / "recordings"
 
 
@@ -203,7 +203,7 @@ def test_always_record_starts_when_the_call_is_bridged(rig, agent_id, recordings
 
 
 def test_a_recordings_dir_freeswitch_cannot_be_told_is_a_clear_error(rig, agent_id, tmp_path):
-    rig.board.controls.recordings_dir = tmp_path / "my recordings"
+    rig.board.recording.recordings_dir = tmp_path / "my recordings"
     call = talking(rig, agent_id)
     with pytest.raises(ControlError, match="CALLCENTER_RECORDINGS_DIR"):
         rig.board.record(call.id, True)

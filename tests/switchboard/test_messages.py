@@ -5,8 +5,8 @@ from __future__ import annotations
 from callcenter.models import AgentState, AgentStatus, Direction, HangupBy, Outcome
 from callcenter.switchboard import messages
 from callcenter.switchboard.agents import AgentView
-from callcenter.switchboard.controls import Transfer
 from callcenter.switchboard.legs import Call, Progress
+from callcenter.switchboard.transfer import Transfer
 
 CALL_KEYS = {"id", "version", "kind", "direction", "agent_id", "number", "caller_id",
              "progress", "outcome", "cause", "sip_status", "sip_reason", "hangup_by",

@@ -1,0 +1,139 @@
+"""Recording a call on the agent's leg: started and stopped by the agent, started by itself
+for an agent who always records, and resumed on the new leg after a transfer.
+
+Recordings go to `<recordings_dir>/<YYYY>/<MM>/<DD>/<call id>.wav` (the call's start date, UTC)
+on the agent's leg; a recording started again later in the same call (after a stop, or on the
+new leg after a transfer) goes beside it as `<call id>-2.wav`, `-3` ..., never over it. The CDR's
+recording_path names the first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from gevent.event import AsyncResult
+
+from ..esl import commands
+from ..esl.commands import CommandError
+from ..esl.connection import ESLError
+from ..esl.protocol import Event
+from .agents import Roster
+from .calls import Calls
+from .controls import ControlError, Controls
+from .legs import Call, Leg
+from .persist import Persist
+
+log = logging.getLogger(__name__)
+
+
+class Recording:
+    def __init__(self, *, calls: Calls, controls: Controls, roster: Roster, persist: Persist,
+                 changed: Callable[[Call], None], recordings_dir: Path | str | None) -> None:
+        self.calls, self.controls, self.roster, self.persist = calls, controls, roster, persist
+        self.legs, self.sender = calls.legs, calls.sender
+        self._changed = changed
+        self.recordings_dir = recordings_dir
+
+    @property
+    def recordings_dir(self) -> Path | None:
+        return self._recordings_dir
+
+    @recordings_dir.setter
+    def recordings_dir(self, value: Path | str | None) -> None:
+        self._recordings_dir = Path(value) if value is not None else None
+        if self._recordings_dir is not None:
+            try:
+                commands.valid_file_path(f"{self._recordings_dir}/2000/01/01/x.wav")
+            except CommandError:
+                log.error("CALLCENTER_RECORDINGS_DIR %s cannot be named in a FreeSWITCH "
+                          "command (letters, digits, '_', '.', '-', '/' only): calls will not "
+                          "be recorded", self._recordings_dir)
+
+    def start(self, call: Call) -> str:
+        agent, _ = self.controls.talking(call, "record")
+        if call.recording is not None:
+            raise ControlError("the call is already being recorded")
+        answer = AsyncResult()
+        path = self.record(call, agent, lambda reply, error: answer.set((reply, error)))
+        self.controls.check(*answer.get(), "recording")
+        return path
+
+    def stop(self, call: Call) -> None:
+        path, leg = call.recording, self.calls.leg(call.recording_leg)
+        if path is None or leg is None or not leg.alive:
+            raise ControlError("the call is not being recorded")
+        self.controls.ask(commands.uuid_record(leg.uuid, "stop", path), "stop of the recording")
+        if call.recording == path:  # RECORD_STOP says the same; whichever comes first
+            call.recording = call.recording_leg = None
+            self._changed(call)
+
+    def record(self, call: Call, leg: Leg, then: Callable[[str | None, ESLError | None], None]
+                ) -> str:
+        path = self._recording_path(call)
+        command = commands.uuid_record(leg.uuid, "start", path)
+        call.recording, call.recording_leg = path, leg.uuid
+        call.recordings += 1
+        number = call.recordings
+
+        def replied(reply: str | None, error: ESLError | None) -> None:
+            if error is None and commands.is_ok(reply or ""):
+                if number == 1:
+                    self.persist.call_values(call.id, recording_path=path)
+                if not call.ended:
+                    self._changed(call)
+            else:
+                log.warning("recording %s failed: %s", path, error or (reply or "").strip(),
+                            extra={"call_id": call.id})
+                if call.recording == path:
+                    call.recording = call.recording_leg = None
+                if call.recordings == number:
+                    call.recordings -= 1  # the name is free again
+            then(reply, error)
+
+        self.sender.api(command, replied)
+        return path
+
+    def _recording_path(self, call: Call) -> str:
+        if self.recordings_dir is None:
+            raise ControlError("recording is not set up here (no CALLCENTER_RECORDINGS_DIR)")
+        day = datetime.fromtimestamp(call.created, UTC)
+        suffix = "" if call.recordings == 0 else f"-{call.recordings + 1}"
+        path = f"{self.recordings_dir}/{day:%Y/%m/%d}/{call.id}{suffix}.wav"
+        try:
+            return commands.valid_file_path(path, "recording path")
+        except CommandError as exc:
+            raise ControlError(f"recordings cannot be written to {self.recordings_dir}: "
+                               f"{exc.reason}; set CALLCENTER_RECORDINGS_DIR to a plain "
+                               "path") from None
+
+    def on_record(self, event: Event) -> None:
+        """RECORD_STOP: FreeSWITCH ended a recording (we asked, or its leg hung up)."""
+        leg = self.legs.legs.get(event.uuid or "")
+        call = self.legs.call_of(leg) if leg is not None else None
+        if call is None or event.name != "RECORD_STOP":
+            return
+        if call.recording is not None and event.get("Record-File-Path") == call.recording:
+            transfer = call.transfer
+            if transfer is not None and transfer.state == "connecting" \
+                    and call.recording_leg == transfer.from_leg:
+                transfer.record = True  # stopped by the old leg leaving, not by the agent
+            call.recording = call.recording_leg = None
+            if not call.ended:
+                self._changed(call)
+
+    def bridged(self, call: Call) -> None:
+        """The agent and the customer are bridged: record, if the agent always records or a
+        transfer took a recording's leg away."""
+        transfer = call.transfer
+        agent, customer = self.calls.leg(call.agent_leg), self.calls.leg(call.customer_leg)
+        if (agent is None or customer is None or agent.bridged_to != customer.uuid
+                or call.recording is not None or not agent.alive):
+            return
+        view = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
+        resume = transfer is not None and transfer.state == "done" and transfer.record \
+            and transfer.leg == agent.uuid
+        if resume or view is not None and view.always_record:
+            self.record(call, agent, lambda reply, error: None)
