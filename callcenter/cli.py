@@ -186,8 +186,8 @@ def _user_signout(args) -> None:
 def _cdr_import(args) -> int:
     from pathlib import Path
 
+    from .cdr.files import import_directory
     from .db import Database
-    from .switchboard.cdr_files import import_directory
 
     directory = Path(args.directory)
     if not directory.is_dir():

@@ -6,11 +6,13 @@ psycopg 3, which cooperates with gevent. Schema changes only ever go through ale
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -149,3 +151,31 @@ def is_data_fault(exc: BaseException) -> bool:
     if isinstance(code, int):
         return code & 0xFF in _SQLITE_DATA_CODES
     return isinstance(exc, IntegrityError | DataError)
+
+
+# --- statements both databases run alike ----------------------------------------------------
+
+
+def insert_missing(session: Session, model: type):
+    """INSERT ... ON CONFLICT DO NOTHING for `model`'s table in the session's dialect (built
+    once per dialect and table: building a statement costs more than running it)."""
+    return _upserts(session.get_bind().dialect.name, model, None)
+
+
+def upsert(session: Session, model: type, columns: tuple[str, ...], where: str):
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE SET `columns` from the new row, where
+    the existing row is `where` (SQL over the table's own columns); cached too."""
+    return _upserts(session.get_bind().dialect.name, model, (columns, where))
+
+
+@functools.cache
+def _upserts(dialect: str, model: type, on_conflict: tuple[tuple[str, ...], str] | None):
+    if dialect not in ("postgresql", "sqlite"):
+        raise RuntimeError(f"unsupported database: {dialect}")
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
+    if on_conflict is None:
+        return insert.on_conflict_do_nothing()
+    columns, where = on_conflict
+    return insert.on_conflict_do_update(
+        index_elements=list(model.__table__.primary_key.columns),
+        set_={name: insert.excluded[name] for name in columns}, where=text(where))

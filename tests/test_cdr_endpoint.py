@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from callcenter.app import create_app
+from callcenter.cdr import LegRecord
 from callcenter.models import Direction, HangupBy, LegRole, UnmatchedLeg
-from callcenter.switchboard.cdr import LegRecord
 from callcenter.switchboard.legs import Call, Legs
 from callcenter.web.access import access_of
 from tests.cdrdocs import T0, hangups, json_cdr, leg_doc, own, snapshot

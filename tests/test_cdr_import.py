@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 import pytest
 
+from callcenter.cdr import LegRecord, write_leg
+from callcenter.cdr.files import import_directory
 from callcenter.cli import main
-from callcenter.switchboard.cdr import LegRecord, write_leg
-from callcenter.switchboard.cdr_files import import_directory
 from tests.cdrdocs import hangups, json_cdr, leg_doc, own, snapshot
 
 FOREIGN = "5b0c6d4e-0000-4000-8000-0000000000cc"

@@ -37,3 +37,13 @@ def test_plain_install_carries_templates_and_migrations(tmp_path):
     assert Path(lines[1]) == target / "callcenter" / "migrations"
     assert lines[2] == "True True True True"
     assert (target / "callcenter" / "templates" / "admin" / "users.html").is_file()
+    # Every subpackage of the source tree is installed (setup.cfg lists packages by hand).
+    packages = sorted(".".join(init.parent.relative_to(ROOT).parts)
+                      for init in (ROOT / "callcenter").rglob("__init__.py"))
+    probe = ("import importlib, sys; "
+             "print('\\n'.join(importlib.import_module(name).__file__ for name in sys.argv[1:]))")
+    files = subprocess.run([sys.executable, "-c", probe, *packages], cwd=tmp_path,
+                           capture_output=True, text=True, check=True,
+                           env={"PYTHONPATH": str(target)}).stdout.splitlines()
+    assert "callcenter.cdr" in packages and len(files) == len(packages)
+    assert all(Path(file).is_relative_to(target) for file in files), files

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 
 from callcenter import db as dbmod
+from callcenter.cdr import LegRecord
 from callcenter.models import CallLeg, Role
-from callcenter.switchboard.cdr import LegRecord
 from tests.cdrdocs import leg_doc, own
 from tests.process import ServerProcess
 from tests.test_live_socket import Live, receive

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..cdr.posts import unwritten_legs
+from ..cdr.spool import CdrSpool
 from ..clock import Clock, RealClock
 from ..esl import commands
 from ..esl.connection import ESLError
@@ -24,8 +26,6 @@ from ..models import AgentState, AgentStatus, HangupBy, Outcome
 from . import messages
 from .agents import AgentError, AgentView, Roster, load_agents
 from .calls import Calls, DialTimes
-from .cdr_posts import unwritten_legs
-from .cdr_spool import CdrSpool
 from .controls import ControlError, Controls
 from .dialer import Dialer, DialError, SwitchUnavailable
 from .disposition import Dispositions

@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ..cdr import LegRecord
 from ..clock import Clock
 from ..esl.protocol import Event
 from ..models import HangupBy, Outcome
 from . import records
-from .cdr import LegRecord
 from .legs import Call, Leg, Legs
 from .stats import SwitchboardStats
 

@@ -27,8 +27,9 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func, update
 from sqlalchemy.orm import Session
 
+from ..cdr import LegRecord, write_legs
+from ..db import insert_missing, upsert
 from ..models import Base, Direction, HangupBy, LegRole
-from .cdr import LegRecord, insert_missing, upsert, write_legs
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..cdr import CdrError, LegRecord, json_cdr_text
+from ..cdr.posts import CdrRefused, Filed, file_document, unwritten_legs
 from ..credentials import Credentials
-from ..switchboard.cdr import CdrError, LegRecord, json_cdr_text
-from ..switchboard.cdr_posts import CdrRefused, Filed, file_document, unwritten_legs
 from .access import freeswitch
 from .directory import DirectoryRequestError, answer_lookup
 

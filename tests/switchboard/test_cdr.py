@@ -15,6 +15,13 @@ import pytest
 from sqlalchemy import delete, select, text
 
 from callcenter import db as dbmod
+from callcenter.cdr import (
+    CdrError,
+    LegRecord,
+    json_cdr_text,
+    summarize,
+    write_leg,
+)
 from callcenter.models import (
     Agent,
     Call,
@@ -24,13 +31,6 @@ from callcenter.models import (
     LegRole,
     Queue,
     Role,
-)
-from callcenter.switchboard.cdr import (
-    CdrError,
-    LegRecord,
-    json_cdr_text,
-    summarize,
-    write_leg,
 )
 from tests.cdrdocs import at, hangups, json_cdr, leg_doc, snapshot
 

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.app import create_app
+from callcenter.cdr import LegRecord
 from callcenter.clock import ManualClock
 from callcenter.models import CallLeg, Direction, LegRole, Role, UnmatchedLeg
 from callcenter.sim import Simulator
-from callcenter.switchboard.cdr import LegRecord
 from callcenter.switchboard.legs import Call
 from tests.cdrdocs import T0, leg_doc, own, snapshot
 from tests.conftest import AuthActions
@@ -168,7 +168,7 @@ def test_a_file_that_can_never_load_is_moved_once_and_counted(start_board, datab
     write(spool / f"{uuid(4)}.cdr.json", leg_doc(uuid(4), "c-4", start=-7200, end=1))
     write(spool / f"{uuid(5)}.cdr.json", first, at=clock.now() - 120)
     before = snapshot(database)
-    with caplog.at_level(logging.ERROR, "callcenter.switchboard.cdr_files"):
+    with caplog.at_level(logging.ERROR, "callcenter.cdr.files"):
         rig.board.cdr_spool.wake()
         next_pass(rig)
         assert sorted(p.name for p in (spool / "rejected").iterdir()) == sorted(

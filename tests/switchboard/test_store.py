@@ -263,8 +263,8 @@ def test_a_bad_record_in_a_batch_cut_by_the_budget_loses_only_itself(database):
 
 def test_updates_fills_and_cdr_legs_round_trip_through_the_spool_text():
     started = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
+    from callcenter.cdr import LegRecord
     from callcenter.models import LegRole
-    from callcenter.switchboard.cdr import LegRecord
     leg = LegRecord(uuid="u1", call_id="c1", role=LegRole.AGENT, direction=Direction.OUTBOUND,
                     started=started, hangup_cause="NORMAL_CLEARING")
     for record in (records.update_rows("agents", [{"id": 1, "status": "available"}]),

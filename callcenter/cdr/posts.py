@@ -25,8 +25,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..db import insert_missing
 from ..models import Call, CallLeg, UnmatchedLeg
-from .cdr import CdrError, LegRecord, has_document, insert_missing, same_document, write_legs
+from .parse import CdrError, LegRecord
+from .write import has_document, same_document, write_legs
 
 log = logging.getLogger(__name__)
 

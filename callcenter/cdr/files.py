@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 
-from .cdr import CdrError, LegRecord, json_cdr_text
-from .cdr_posts import CdrRefused, Filed, Unwritten, file_document
+from .parse import CdrError, LegRecord, json_cdr_text
+from .posts import CdrRefused, Filed, Unwritten, file_document
 
 if TYPE_CHECKING:
     from ..db import Database

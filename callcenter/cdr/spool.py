@@ -22,8 +22,8 @@ import gevent.event
 
 from ..clock import Clock, RealClock
 from ..db import DatabaseError
-from .cdr_files import import_directory
-from .cdr_posts import Unwritten
+from .files import import_directory
+from .posts import Unwritten
 
 if TYPE_CHECKING:
     from ..db import Database
