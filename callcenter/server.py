@@ -18,6 +18,7 @@ from .db import Database, DatabaseError
 from .esl.connection import Link
 from .live import Hub
 from .log import setup_logging
+from .private_files import exposed, make_private_dir
 from .switchboard import Switchboard
 
 log = logging.getLogger(__name__)
@@ -25,10 +26,13 @@ log = logging.getLogger(__name__)
 
 def run(settings: Settings) -> None:
     setup_logging(settings.log_level)
+    make_private_dir(settings.instance_dir)
     database = Database(settings.database_url)
     database.check_reachable()
     if not database.is_current():
         raise DatabaseError("the database schema is not current: run `callcenter db upgrade`")
+    for line in exposed(settings.instance_dir, settings.database_url):
+        log.warning("%s", line)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
 
     switch = start_switch(settings, database)

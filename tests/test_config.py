@@ -37,18 +37,18 @@ def test_explicit_secrets_write_nothing(tmp_path):
     s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path),
                            "CALLCENTER_SECRET_KEY": "k" * 40,
                            "CALLCENTER_FREESWITCH_HTTP_USER": "fs",
-                           "CALLCENTER_FREESWITCH_HTTP_PASSWORD": "pw-from-env"})
+                           "CALLCENTER_FREESWITCH_HTTP_PASSWORD": "pw-from-the-environment"})
     assert (s.secret_key, s.freeswitch_http_user, s.freeswitch_http_password) == (
-        "k" * 40, "fs", "pw-from-env")
+        "k" * 40, "fs", "pw-from-the-environment")
     assert not (tmp_path / "secrets.json").exists()
 
 
 def test_freeswitch_host_and_derived_values(tmp_path):
     s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path),
-                           "CALLCENTER_ESL_HOST": "10.1.2.3", "CALLCENTER_ESL_PASSWORD": "s3cret",
+                           "CALLCENTER_ESL_HOST": "10.1.2.3", "CALLCENTER_ESL_PASSWORD": "s3cret-of-this-switch",
                            "CALLCENTER_PUBLIC_URL": "https://cc.example.com/",
                            "CALLCENTER_ICE_SERVERS": '[{"urls": "stun:stun.example.com"}]'})
-    assert not s.simulated and s.esl_password == "s3cret"
+    assert not s.simulated and s.esl_password == "s3cret-of-this-switch"
     assert s.public_url == "https://cc.example.com" and s.secure_cookies
     assert s.sip_domain == "cc.example.com"
     assert s.softphone_wss_url == "wss://cc.example.com:7443"
