@@ -40,6 +40,11 @@ class _Failures:
     pending: int = 0       # attempts admitted and not yet judged
 
 
+def _recent(entry: _Failures) -> int:
+    """Failures not yet wholly forgiven."""
+    return math.ceil(entry.count - 1e-9)
+
+
 class _Table:
     """Failures per key, the least recently failed first."""
 
@@ -57,7 +62,7 @@ class _Table:
     def wait(self, key: object, now: float) -> float:
         """Seconds before this key may try again (0: now)."""
         entry = self.get(key, now)
-        if entry is None or entry.count < 1 or int(entry.count) + entry.pending < self.free:
+        if entry is None or not _recent(entry) or _recent(entry) + entry.pending < self.free:
             return 0.0
         if entry.pending == 0 and now >= entry.until:
             return 0.0
@@ -86,9 +91,9 @@ class _Table:
             return
         if failed:
             entry.count += 1
-            entry.until = now + self.delay(int(entry.count))
+            entry.until = now + self.delay(_recent(entry))
             self.entries.move_to_end(key)
-        elif entry.count < 1 and not entry.pending:
+        elif not _recent(entry) and not entry.pending:
             del self.entries[key]        # nothing recent to remember
 
 
