@@ -7,9 +7,12 @@ before the next try (up to MAX_DELAY). Failures are forgiven one at a time as ti
 leaky bucket), so an office whose agents mistype now and then never builds up a delay. A success
 clears its pair (not its address: a valid account must not buy an address fresh guesses).
 
-Logins not yet judged count too, so a burst of guesses sent at once cannot all slip through
-before the first one fails. Memory is bounded: each table keeps at most `max_entries` keys,
-dropping the least recently failed first, so spraying addresses cannot grow it without end.
+Logins not yet judged count too, so a burst of guesses for one account sent at once cannot all
+slip through before the first one fails. (Per address they count only once the address has
+failed: an office behind one NAT address logging in at nine must not wait.)
+
+Memory is bounded: each table keeps at most `max_entries` keys, dropping the least recently
+failed first, so spraying addresses cannot grow it without end.
 
 In memory, for one process; the clock is injectable (callcenter.clock).
 """
@@ -48,8 +51,10 @@ def _recent(entry: _Failures) -> int:
 class _Table:
     """Failures per key, the least recently failed first."""
 
-    def __init__(self, free: int, forgive: float, max_entries: int) -> None:
+    def __init__(self, free: int, forgive: float, max_entries: int,
+                 clean_goes_ahead: bool) -> None:
         self.free, self.forgive, self.max_entries = free, forgive, max_entries
+        self.clean_goes_ahead = clean_goes_ahead   # no recent failure: pending ones don't count
         self.entries: OrderedDict[object, _Failures] = OrderedDict()
 
     def get(self, key: object, now: float) -> _Failures | None:
@@ -62,7 +67,9 @@ class _Table:
     def wait(self, key: object, now: float) -> float:
         """Seconds before this key may try again (0: now)."""
         entry = self.get(key, now)
-        if entry is None or not _recent(entry) or _recent(entry) + entry.pending < self.free:
+        if entry is None or _recent(entry) + entry.pending < self.free:
+            return 0.0
+        if self.clean_goes_ahead and not _recent(entry):
             return 0.0
         if entry.pending == 0 and now >= entry.until:
             return 0.0
@@ -118,8 +125,8 @@ class LoginLimiter:
                  max_entries: int = MAX_ENTRIES) -> None:
         self.clock = clock
         self.enabled = enabled
-        self.pairs = _Table(PAIR_FREE, PAIR_FORGIVE, max_entries)
-        self.addresses = _Table(ADDRESS_FREE, ADDRESS_FORGIVE, max_entries)
+        self.pairs = _Table(PAIR_FREE, PAIR_FORGIVE, max_entries, clean_goes_ahead=False)
+        self.addresses = _Table(ADDRESS_FREE, ADDRESS_FORGIVE, max_entries, clean_goes_ahead=True)
 
     @staticmethod
     def _keys(username: str, address: str) -> tuple[tuple[str, str], str]:

@@ -106,9 +106,15 @@ def test_an_office_mistyping_now_and_then_never_builds_a_delay(limiter, clock):
 
 
 def test_a_burst_sent_at_once_cannot_slip_through(limiter):
-    fail(limiter, "alice", ATTACKER)                 # one recent failure
     admitted = sum(1 for _ in range(50) if limiter.admit("alice", ATTACKER) == 0)
-    assert admitted == limits.PAIR_FREE - 1          # the rest are told to wait
+    assert admitted == limits.PAIR_FREE              # the rest are told to wait
+    assert limiter.admit("alice", HOME) == 0         # alice herself is not
+
+
+def test_a_burst_after_a_failure_gets_only_the_allowance_left(limiter):
+    fail(limiter, "alice", ATTACKER)
+    admitted = sum(1 for _ in range(50) if limiter.admit("alice", ATTACKER) == 0)
+    assert admitted == limits.PAIR_FREE - 1
 
 
 def test_many_logins_at_once_from_a_clean_address_all_go_ahead(limiter):
