@@ -195,3 +195,15 @@ def test_next_leads_to_a_page_of_the_site(client, admin, make_user, target):
     make_user("alice", Role.SUPERVISOR)
     response = log_in(client, "alice", next_=quote(target, safe=""))
     assert response.headers["Location"] == target
+
+
+def test_a_login_records_the_client_address_behind_a_trusted_proxy(client, admin, make_user,
+                                                                   database):
+    from sqlalchemy import select
+
+    from callcenter.models import LoginSession
+
+    make_user("alice")
+    assert log_in(client, "alice", address=f"10.1.2.3, {DESK}").status_code == 302
+    with database.session() as s:
+        assert s.scalars(select(LoginSession.address)).all() == [DESK]
