@@ -8,16 +8,12 @@ logins queue. gevent's ThreadPool starts real threads even after `patch_all` (a 
 would then be a greenlet). In a plain, unpatched process it works the same; called from a
 thread other than the pool's hub thread, the hash simply runs in the caller's thread.
 
-The hashing threads run at a lower CPU priority than the hub (Linux: niceness is per thread),
-so when the cores are busy it is logins that wait, not calls.
-
 Login, first-run setup, `callcenter user add` and the admin's Users page all come here.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,27 +21,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 # flood of logins cannot take every core.
 POOL_THREADS = min(2, max(1, (os.cpu_count() or 1) - 1))
 
-HASHING_NICENESS = 10
-
 _pool = None
 _unknown_user_hash: str | None = None
-
-
-def _yield_cpu_to_the_hub() -> None:
-    """Lower the calling thread's priority (on Linux, PRIO_PROCESS 0 is this thread alone;
-    elsewhere it would be the whole process, so leave it). Raising niceness needs no privilege,
-    and setting the same value again is harmless."""
-    if sys.platform.startswith("linux"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, max(HASHING_NICENESS,
-                                                   os.getpriority(os.PRIO_PROCESS, 0)))
-        except OSError:
-            pass
-
-
-def _in_pool(fn, *args):
-    _yield_cpu_to_the_hub()
-    return fn(*args)
 
 
 def _off_the_hub(fn, *args):
@@ -60,7 +37,7 @@ def _off_the_hub(fn, *args):
         _pool = ThreadPool(POOL_THREADS)
     if get_original("_thread", "get_ident")() != _pool.hub.thread_ident:
         return fn(*args)
-    return _pool.apply(_in_pool, (fn, *args))
+    return _pool.apply(fn, args)
 
 
 def hash_password(password: str) -> str:
