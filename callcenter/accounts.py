@@ -6,10 +6,10 @@ import re
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from .esl.commands import CommandError, valid_extension
 from .models import Agent, Role, User
+from .passwords import hash_password, verify_password
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MIN_PASSWORD = 8
@@ -67,7 +67,7 @@ def create_user(session: Session, username: str, password: str, role: Role | str
         raise AccountError(f"username {username!r} is taken")
     if extension and session.scalar(select(exists().where(Agent.extension == extension))):
         raise AccountError(f"extension {extension} already belongs to another agent")
-    user = User(username=username, password_hash=generate_password_hash(password), role=role,
+    user = User(username=username, password_hash=hash_password(password), role=role,
                 active=True)
     session.add(user)
     if extension:
@@ -76,16 +76,20 @@ def create_user(session: Session, username: str, password: str, role: Role | str
     return user
 
 
-_DUMMY_HASH = generate_password_hash("not a real password")
-
-
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    """The active user with this username and password, or None.
+
+    The session's transaction ends before the hash is checked: logins wait their turn in the
+    hashing pool, and while they wait they must not hold database connections other requests
+    need. (Nothing else is pending in a login's session.)"""
+    row = session.execute(select(User.id, User.password_hash, User.active)
+                          .where(User.username == username.strip().lower())).first()
+    session.rollback()
     # Hash even for an unknown user, so timing does not tell which usernames exist.
-    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not user.active or not valid:
+    if not verify_password(row.password_hash if row else None, password) or not row.active:
         return None
-    return user
+    user = session.get(User, row.id)
+    return user if user is not None and user.active else None
 
 
 def admin_exists(session: Session) -> bool:

@@ -9,9 +9,12 @@ from typing import Any
 from flask import Flask, g, jsonify, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
+from .clock import RealClock
 from .config import Settings
 from .db import Database
+from .login_limits import LoginLimiter
 from .models import Role
 from .paths import STATIC_DIR, TEMPLATES_DIR
 from .sessions import Sessions
@@ -29,6 +32,7 @@ class Services:
     hub: Any = None                       # live pushes (callcenter.live.Hub), set by `serve`
     sessions: Any = None                  # web logins and their live sockets (callcenter.sessions)
     admin_known: bool = field(default=False)
+    login_limiter: LoginLimiter | None = None  # set by create_app from the settings
 
     def db_session(self) -> Session:
         """The request's database session, closed when the request ends."""
@@ -52,7 +56,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
     )
     services = Services(settings=settings, db=db or Database(settings.database_url),
-                        switch=switch, switchboard=switchboard, hub=hub)
+                        switch=switch, switchboard=switchboard, hub=hub,
+                        login_limiter=LoginLimiter(RealClock(), enabled=settings.login_limits))
     services.sessions = Sessions.of(settings, services.db, switchboard)
     app.extensions["callcenter"] = services
 
@@ -87,19 +92,31 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
             return jsonify(error=message), 503
         return render_template("error.html", code=503, message=message), 503
 
-    for code, message in ((400, None), (403, "Your role may not open this page."),
-                          (404, "There is no such page."), (405, "Method not allowed.")):
-        app.register_error_handler(code, _error_page(code, message))
+    app.register_error_handler(HTTPException, _error_page)
     return app
 
 
-def _error_page(code: int, message: str | None):
+# Our words for the errors people meet; werkzeug's description for the rest.
+_MESSAGES = {403: "Your role may not open this page.", 404: "There is no such page.",
+             405: "Method not allowed.", 413: "The request is too large.",
+             500: "Something went wrong on our side; the log says what."}
+_HTML_PAGES = frozenset({400, 403, 404, 405})   # the rest keep werkzeug's own page
+
+
+def _error_page(exc: HTTPException):
+    """Every error answer: JSON for the API (and for clients asking for JSON), an HTML page for
+    the rest of the site."""
     from .web.access import wants_json
 
-    def handler(exc):
-        text = message or getattr(exc, "description", None) or "Bad request."
-        if wants_json():
-            return jsonify(error=text), code
+    code = exc.code or 500
+    text = _MESSAGES.get(code) or exc.description or "Bad request."
+    if wants_json():
+        return jsonify(error=text), code, _kept_headers(exc)
+    if code in _HTML_PAGES:
         return render_template("error.html", code=code, message=text), code
+    return exc
 
-    return handler
+
+def _kept_headers(exc: HTTPException) -> dict[str, str]:
+    """Headers an error must keep (405's Allow, 429's Retry-After), without its Content-Type."""
+    return {name: value for name, value in exc.get_headers() if name.lower() != "content-type"}

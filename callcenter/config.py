@@ -2,11 +2,13 @@
 
 Secrets are never built in: a missing Flask secret key or FreeSWITCH HTTP credential is generated
 once and kept under the instance directory (mode 0600); a missing ESL password while a FreeSWITCH
-host is set is refused. The README's settings table mirrors `SETTINGS` below.
+host is set is refused, and so is a weak secret given in the environment. The README's settings
+table mirrors `SETTINGS` below.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -14,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from .private_files import make_private_dir
 
 
 class ConfigError(Exception):
@@ -57,7 +61,18 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
      "whatever happens (1-168)"),
     ("CALLCENTER_SESSION_IDLE_MINUTES", "120", "a web login with no request and no open page "
      "for this long ends (5-1440)"),
+    ("CALLCENTER_TRUSTED_PROXIES", "unset: none", "reverse proxies whose X-Forwarded-For is "
+     "believed: addresses or CIDRs, separated by commas (e.g. 127.0.0.1, 10.0.0.0/8)"),
+    ("CALLCENTER_LOGIN_LIMITS", "on", "off lifts the growing delays after failed logins "
+     "(benchmarks only)"),
 )
+
+MIN_SECRET = 16
+# Secrets given in the environment: each must be at least MIN_SECRET characters and not
+# FreeSWITCH's well-known default.
+SECRETS = ("CALLCENTER_SECRET_KEY", "CALLCENTER_ESL_PASSWORD",
+           "CALLCENTER_FREESWITCH_HTTP_PASSWORD")
+WELL_KNOWN = "cluecon"
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,8 @@ class Settings:
     ice_servers: list[dict] = field(default_factory=list)
     session_hours: int = 12
     session_idle_minutes: int = 120
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    login_limits: bool = True
 
     @property
     def simulated(self) -> bool:
@@ -102,6 +119,8 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
+        for name in SECRETS:
+            check_secret(name, get(name))
         instance_dir = Path(get("CALLCENTER_INSTANCE_DIR") or "instance").resolve()
         database_url = get("CALLCENTER_DATABASE_URL") or f"sqlite:///{instance_dir}/callcenter.db"
         check_database_url(database_url)
@@ -118,10 +137,6 @@ class Settings:
             raise ConfigError(
                 "CALLCENTER_ESL_HOST is set but CALLCENTER_ESL_PASSWORD is not: set it to the "
                 "password in FreeSWITCH's event_socket.conf.xml")
-        if esl_host and esl_password == "ClueCon":  # noqa: S105 - refusing it, not using it
-            raise ConfigError(
-                "CALLCENTER_ESL_PASSWORD is FreeSWITCH's well-known default: choose your own in "
-                "event_socket.conf.xml and here")
         freeswitch_http_url = _http_url(get("CALLCENTER_FREESWITCH_HTTP_URL") or public_url,
                                         "CALLCENTER_FREESWITCH_HTTP_URL")
         sip_domain = get("CALLCENTER_SIP_DOMAIN") or public.hostname
@@ -156,7 +171,40 @@ class Settings:
                                  "CALLCENTER_SESSION_HOURS", 1, 168),
             session_idle_minutes=_whole(get("CALLCENTER_SESSION_IDLE_MINUTES") or "120",
                                         "CALLCENTER_SESSION_IDLE_MINUTES", 5, 1440),
+            trusted_proxies=_networks(get("CALLCENTER_TRUSTED_PROXIES") or "",
+                                      "CALLCENTER_TRUSTED_PROXIES"),
+            login_limits=_on_off(get("CALLCENTER_LOGIN_LIMITS") or "on", "CALLCENTER_LOGIN_LIMITS"),
         )
+
+
+def check_secret(name: str, value: str | None) -> None:
+    """A secret from the environment must be long and not FreeSWITCH's well-known default."""
+    if value is None:
+        return
+    if value.lower() == WELL_KNOWN:
+        raise ConfigError(f"{name} is ClueCon, FreeSWITCH's well-known default password that "
+                          "every scanner tries: choose a random one of at least "
+                          f"{MIN_SECRET} characters")
+    if len(value) < MIN_SECRET:
+        raise ConfigError(f"{name} is too short ({len(value)} characters): use a random value "
+                          f"of at least {MIN_SECRET} (e.g. the output of `openssl rand -hex 16`)")
+
+
+def _networks(value: str, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {item!r} is not an address or CIDR (examples: "
+                              "127.0.0.1, 10.0.0.0/8, ::1)") from None
+    return tuple(networks)
+
+
+def _on_off(value: str, name: str) -> bool:
+    if value.lower() not in ("on", "off"):
+        raise ConfigError(f"{name} must be on or off, not {value!r}")
+    return value.lower() == "on"
 
 
 def _http_url(value: str, name: str) -> str:
@@ -260,7 +308,7 @@ def _kept_secrets(instance_dir: Path, needed: list[str]) -> dict[str, str]:
         kept.setdefault("freeswitch_http_user", "freeswitch")
         kept.setdefault("freeswitch_http_password", secrets.token_urlsafe(24))
         try:
-            instance_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(instance_dir)
             tmp = path.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:

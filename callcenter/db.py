@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +17,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from sqlalchemy.orm import Session, sessionmaker
 
 from .paths import MIGRATIONS_DIR
+from .private_files import create_private_file, make_private_dir, sqlite_file
 
 
 class DatabaseError(Exception):
@@ -27,11 +27,15 @@ class DatabaseError(Exception):
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        database = sqlite_file(url)
+        if database is not None:
+            # Created private before SQLite opens it: its -wal and -shm files copy its mode.
             try:
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                make_private_dir(database.parent)
+                create_private_file(database)
             except OSError as exc:
-                raise DatabaseError(f"cannot create the SQLite directory: {exc}") from None
+                raise DatabaseError(f"cannot create the SQLite database {database}: "
+                                    f"{exc}") from None
         engine = create_engine(url, connect_args={"timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import signal
+import socket
 
 import gevent
 from gevent.event import Event
@@ -18,6 +19,7 @@ from .db import Database, DatabaseError
 from .esl.connection import Link
 from .live import Hub
 from .log import setup_logging
+from .private_files import exposed, make_private_dir
 from .switchboard import Switchboard
 
 log = logging.getLogger(__name__)
@@ -25,10 +27,13 @@ log = logging.getLogger(__name__)
 
 def run(settings: Settings) -> None:
     setup_logging(settings.log_level)
+    make_private_dir(settings.instance_dir)
     database = Database(settings.database_url)
     database.check_reachable()
     if not database.is_current():
         raise DatabaseError("the database schema is not current: run `callcenter db upgrade`")
+    for line in exposed(settings.instance_dir, settings.database_url):
+        log.warning("%s", line)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
 
     switch = start_switch(settings, database)
@@ -37,7 +42,7 @@ def run(settings: Settings) -> None:
     app = create_app(settings, database, switch.link, switch.board, switch.hub)
     # Expired logins are removed (their pages closed, their softphones ended) by this.
     login_sweeper = app.extensions["callcenter"].sessions.start_sweeper()
-    server = WSGIServer((settings.http_host, settings.http_port), app, log=None,
+    server = HttpServer((settings.http_host, settings.http_port), app, log=None,
                         error_log=logging.getLogger("callcenter.http"))
     server.start()
     # Tests start us on port 0 and read this line to find the port.
@@ -53,6 +58,18 @@ def run(settings: Settings) -> None:
     login_sweeper.stop()
     switch.stop()
     database.dispose()
+
+
+class HttpServer(WSGIServer):
+    """gevent's WSGI server, answering without Nagle's delay: it writes a response's headers and
+    body separately, and on a keep-alive connection the body would otherwise wait for the
+    browser's delayed ACK of the headers (40 ms on Linux, up to 200 ms on Windows) on every
+    API call."""
+
+    def handle(self, sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().handle(sock, address)
 
 
 class Switch:

@@ -37,3 +37,22 @@ def test_calls_per_second_quick_run_loses_no_cdr():
     assert held["left_in_switch"] == 0
     table = cps.report(figures, cps.QUICK)
     assert f"{cps.QUICK.concurrent} calls up at once" in table and "goal >= 300" in table
+
+
+def test_login_flood_quick_run_keeps_the_hub_answering():
+    from bench import login_flood
+
+    figures = login_flood.run(login_flood.QUICK)
+    on, off = figures["on"]["flood"], figures["off"]["flood"]
+    # Limiter on: the guessers are told to wait, and the agent from a clean address gets in.
+    assert on["flood_status"].get(429, 0) > 0 and set(on["flood_status"]) <= {401, 429}
+    assert on["login_status"] and set(on["login_status"]) == {302}
+    # Limiter off: every guess is hashed and refused, none is told to wait.
+    assert off["flood_status"] and set(off["flood_status"]) == {401}
+    # Either way the probes kept getting answers while the flood ran (before hashing left the
+    # hub, a couple of /healthz answers came back in the whole flood).
+    for run in (on, off):
+        assert run["healthz"]["count"] >= 10 and run["control"]["count"] >= 10, run
+        assert set(run["control_status"]) <= {200, 409}
+    table = login_flood.report(figures, login_flood.QUICK)
+    assert "limiter on" in table and "goal: /healthz p99" in table

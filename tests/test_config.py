@@ -37,18 +37,19 @@ def test_explicit_secrets_write_nothing(tmp_path):
     s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path),
                            "CALLCENTER_SECRET_KEY": "k" * 40,
                            "CALLCENTER_FREESWITCH_HTTP_USER": "fs",
-                           "CALLCENTER_FREESWITCH_HTTP_PASSWORD": "pw-from-env"})
+                           "CALLCENTER_FREESWITCH_HTTP_PASSWORD": "pw-from-the-environment"})
     assert (s.secret_key, s.freeswitch_http_user, s.freeswitch_http_password) == (
-        "k" * 40, "fs", "pw-from-env")
+        "k" * 40, "fs", "pw-from-the-environment")
     assert not (tmp_path / "secrets.json").exists()
 
 
 def test_freeswitch_host_and_derived_values(tmp_path):
     s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path),
-                           "CALLCENTER_ESL_HOST": "10.1.2.3", "CALLCENTER_ESL_PASSWORD": "s3cret",
+                           "CALLCENTER_ESL_HOST": "10.1.2.3",
+                           "CALLCENTER_ESL_PASSWORD": "s3cret-of-this-switch",
                            "CALLCENTER_PUBLIC_URL": "https://cc.example.com/",
                            "CALLCENTER_ICE_SERVERS": '[{"urls": "stun:stun.example.com"}]'})
-    assert not s.simulated and s.esl_password == "s3cret"
+    assert not s.simulated and s.esl_password == "s3cret-of-this-switch"
     assert s.public_url == "https://cc.example.com" and s.secure_cookies
     assert s.sip_domain == "cc.example.com"
     assert s.softphone_wss_url == "wss://cc.example.com:7443"
@@ -58,6 +59,10 @@ def test_freeswitch_host_and_derived_values(tmp_path):
 @pytest.mark.parametrize("env, message", [
     ({"CALLCENTER_ESL_HOST": "fs"}, "CALLCENTER_ESL_PASSWORD is not"),
     ({"CALLCENTER_ESL_HOST": "fs", "CALLCENTER_ESL_PASSWORD": "ClueCon"}, "well-known default"),
+    ({"CALLCENTER_TRUSTED_PROXIES": "10.0.0.0/33"}, "CALLCENTER_TRUSTED_PROXIES: '10.0.0.0/33' is "
+     "not an address or CIDR"),
+    ({"CALLCENTER_TRUSTED_PROXIES": "proxy.example"}, "not an address or CIDR"),
+    ({"CALLCENTER_LOGIN_LIMITS": "maybe"}, "CALLCENTER_LOGIN_LIMITS must be on or off"),
     ({"CALLCENTER_DATABASE_URL": "not a url"}, "not a database URL"),
     ({"CALLCENTER_DATABASE_URL": "mysql://u@h/db"}, "not supported"),
     ({"CALLCENTER_HTTP_BIND": "8080"}, "address:port"),
@@ -73,6 +78,52 @@ def test_freeswitch_host_and_derived_values(tmp_path):
 def test_bad_settings_are_named(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path), **env})
+
+
+@pytest.mark.parametrize("name", ["CALLCENTER_SECRET_KEY", "CALLCENTER_ESL_PASSWORD",
+                                  "CALLCENTER_FREESWITCH_HTTP_PASSWORD"])
+@pytest.mark.parametrize("value, message", [
+    ("ClueCon", "is ClueCon, FreeSWITCH's well-known default password"),
+    ("CLUECON", "is ClueCon, FreeSWITCH's well-known default password"),
+    ("cluecon", "is ClueCon, FreeSWITCH's well-known default password"),
+    ("short", "is too short (5 characters): use a random value of at least 16"),
+    ("fifteen-chars-x", "is too short (15 characters)"),
+])
+def test_weak_secrets_from_the_environment_are_refused(tmp_path, name, value, message):
+    env = {"CALLCENTER_INSTANCE_DIR": str(tmp_path), "CALLCENTER_ESL_HOST": "10.1.2.3",
+           "CALLCENTER_ESL_PASSWORD": "esl-password-long-enough", name: value}
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value).startswith(f"{name} {message}")
+    assert not (tmp_path / "secrets.json").exists()
+
+
+def test_secrets_of_sixteen_characters_are_accepted(tmp_path):
+    s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path),
+                           "CALLCENTER_SECRET_KEY": "k" * 16,
+                           "CALLCENTER_FREESWITCH_HTTP_PASSWORD": "ClueCon-but-longer"})
+    assert s.secret_key == "k" * 16 and s.freeswitch_http_password == "ClueCon-but-longer"
+
+
+def test_generated_secrets_meet_the_rules(tmp_path):
+    from callcenter.config import check_secret
+
+    s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path)})
+    check_secret("secret_key", s.secret_key)
+    check_secret("freeswitch_http_password", s.freeswitch_http_password)
+
+
+def test_trusted_proxies_and_login_limits(tmp_path):
+    import ipaddress
+
+    s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path),
+                           "CALLCENTER_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8 ::1",
+                           "CALLCENTER_LOGIN_LIMITS": "OFF"})
+    assert s.trusted_proxies == tuple(ipaddress.ip_network(n)
+                                      for n in ("127.0.0.1/32", "10.0.0.0/8", "::1/128"))
+    assert s.login_limits is False
+    defaults = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path)})
+    assert defaults.trusted_proxies == () and defaults.login_limits is True
 
 
 def test_readme_documents_every_setting():

@@ -131,9 +131,9 @@ def test_the_shipped_site_file_and_fs_config_agree_on_names_and_defaults():
 
 
 def test_secrets_with_xml_characters_reach_freeswitch_intact(tmp_path):
-    password = "a&b<c>\"d'e"
+    password = "a&b<c>\"d'e-and-more"
     env = controller_env(tmp_path, CALLCENTER_ESL_PASSWORD=password,
-                         CALLCENTER_FREESWITCH_HTTP_PASSWORD="x&amp;y")
+                         CALLCENTER_FREESWITCH_HTTP_PASSWORD="x&amp;y-and-long-enough")
     tree_dir = copy_tree(tmp_path / "conf")
     assert run([str(tree_dir / "site.xml")], env).returncode == 0
     tree = read_tree(tree_dir, environ={})
@@ -152,9 +152,9 @@ def test_secrets_with_xml_characters_reach_freeswitch_intact(tmp_path):
      "for the controller; fs-config writes the same value for FreeSWITCH"),
     ([], {"CALLCENTER_FREESWITCH_HTTP_USER": "fs:user"},
      "CALLCENTER_FREESWITCH_HTTP_USER must not contain ':' (FreeSWITCH sends user:password)"),
-    ([], {"CALLCENTER_ESL_PASSWORD": "pa${ss}word"},
+    ([], {"CALLCENTER_ESL_PASSWORD": "pa${ss}word-long-enough"},
      "CALLCENTER_ESL_PASSWORD: '${' would be expanded by FreeSWITCH"),
-    ([], {"CALLCENTER_FREESWITCH_HTTP_PASSWORD": "pa$${x}"},
+    ([], {"CALLCENTER_FREESWITCH_HTTP_PASSWORD": "pa$${x}-long-enough"},
      "CALLCENTER_FREESWITCH_HTTP_PASSWORD: '$${' would be read as a FreeSWITCH variable"),
     (["--set", "CALLCENTER_GATEWAY=x"], {},
      "--set CALLCENTER_GATEWAY: CALLCENTER_* values come from the controller's settings; set "

@@ -80,8 +80,13 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    """Every /api answer is JSON, errors included; elsewhere, when the client asks for it."""
+    return is_api_path(request.path) or request.accept_mimetypes.best == "application/json"
 
 
 def csrf_token() -> str:

@@ -13,11 +13,12 @@ from flask import (
     url_for,
 )
 
-from ..accounts import AccountError, admin_exists, authenticate, create_user
+from ..accounts import AccountError, admin_exists, create_user
 from ..credentials import Credentials
 from ..models import Role
 from . import presence
 from .access import access_of, public, requires
+from .logins import TooManyFailures, check_login, safe_next
 from .sessions import sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
@@ -84,8 +85,10 @@ def setup():
 def login():
     error = None
     if request.method == "POST":
-        user = authenticate(_services().db_session(), request.form.get("username", ""),
-                            request.form.get("password", ""))
+        try:
+            user = check_login(request.form.get("username", ""), request.form.get("password", ""))
+        except TooManyFailures as exc:
+            return _too_many_failures(exc)
         if user is None:
             error = "wrong username or password"
         else:
@@ -95,13 +98,19 @@ def login():
                 # logins while it lives); the page fetches it from /api/softphone.
                 _credentials().issue(_services().db_session(), user.agent)
                 presence.logged_in(_services(), user.agent.id)
-            target = request.args.get("next", "")
             # Only same-site paths: never an open redirect.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("pages.home")
-            return redirect(target)
+            return redirect(safe_next(request.args.get("next", "")) or url_for("pages.home"))
     return render_template("login.html", error=error,
                            username=request.form.get("username", "")), (401 if error else 200)
+
+
+def _too_many_failures(exc: TooManyFailures):
+    minutes, seconds = divmod(exc.retry_after, 60)
+    wait = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+    error = (f"Too many failed logins from your address. Wait {wait} before trying again "
+             "(each further failure makes the wait longer).")
+    return (render_template("login.html", error=error, username=request.form.get("username", "")),
+            429, {"Retry-After": str(exc.retry_after)})
 
 
 @bp.route("/logout", methods=["POST"])

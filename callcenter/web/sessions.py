@@ -7,6 +7,7 @@ from flask import current_app, g, request, session
 
 from ..models import User
 from ..sessions import Sessions, SignedIn
+from .addresses import request_client_address
 
 LOGIN_FIELD = "login"   # the cookie's field holding the login's token
 
@@ -18,7 +19,7 @@ def _sessions() -> Sessions:
 def sign_in(user: User) -> None:
     """A new login for `user`: a fresh cookie (a new CSRF token too) with the login's token."""
     token = _sessions().start(current_app.extensions["callcenter"].db_session(), user,
-                              request.remote_addr or "", request.user_agent.string)
+                              request_client_address(), request.user_agent.string)
     session.clear()
     session[LOGIN_FIELD] = token
 

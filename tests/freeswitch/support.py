@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 SHIPPED = Path(__file__).parents[2] / "freeswitch-conf"
-ESL_PASSWORD = "esl-Secret-42"
+ESL_PASSWORD = "esl-Secret-of-the-lab-42"
 HTTP_USER = "fs-user"
-HTTP_PASSWORD = "http-Secret-42"
+HTTP_PASSWORD = "http-Secret-of-the-lab-42"
 
 
 def copy_tree(dest: Path) -> Path:
