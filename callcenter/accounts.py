@@ -7,6 +7,7 @@ import re
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from .errors import InvalidInput
 from .esl.commands import CommandError, valid_extension
 from .models import Agent, Role, User
 from .passwords import hash_password, verify_password
@@ -21,7 +22,7 @@ COMMON_PASSWORDS = frozenset({
 })
 
 
-class AccountError(ValueError):
+class AccountError(InvalidInput):
     """A user cannot be created or changed as asked; the message says why."""
 
 

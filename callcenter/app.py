@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from .clock import RealClock
 from .config import Settings
 from .db import Database
+from .errors import InvalidInput, ProductError
 from .login_limits import LoginLimiter
 from .models import Role
 from .paths import STATIC_DIR, TEMPLATES_DIR
@@ -24,10 +25,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Services:
-    """What the web layer may reach: settings, the database, and (when serving) the switch."""
+    """What the web layer may reach: settings, the database, and (when serving) the switchboard
+    (through its façade only) and the live hub."""
     settings: Settings
     db: Database
-    switch: Any = None                    # the running switch link, set by `callcenter serve`
     switchboard: Any = None               # the call-center brain, set by `callcenter serve`
     hub: Any = None                       # live pushes (callcenter.live.Hub), set by `serve`
     sessions: Any = None                  # web logins and their live sockets (callcenter.sessions)
@@ -42,7 +43,7 @@ class Services:
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
-               switch: Any = None, switchboard: Any = None, hub: Any = None) -> Flask:
+               switchboard: Any = None, hub: Any = None) -> Flask:
     from .web import access, admin, api, auth, freeswitch, live, pages
 
     settings = settings or Settings.from_env()
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
     )
     services = Services(settings=settings, db=db or Database(settings.database_url),
-                        switch=switch, switchboard=switchboard, hub=hub,
+                        switchboard=switchboard, hub=hub,
                         login_limiter=LoginLimiter(RealClock(), enabled=settings.login_limits))
     services.sessions = Sessions.of(settings, services.db, switchboard)
     app.extensions["callcenter"] = services
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         user = g.get("user")
         board = services.switchboard
         # Supervisors and admins are told when writes wait (the database or the spool fails).
-        store = board.store.health() if board is not None and user is not None \
+        store = board.health() if board is not None and user is not None \
             and user.role is not Role.AGENT else None
         return {"simulated_switch": settings.simulated, "current_user": user,
                 "store_health": store}
@@ -83,17 +84,30 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
                 session.rollback()
             session.close()
 
+    @app.errorhandler(ProductError)
+    def refused(exc: ProductError):
+        field = exc.field if isinstance(exc, InvalidInput) else None
+        return _answer(exc.status, str(exc), field)
+
     @app.errorhandler(SQLAlchemyError)
     def database_unavailable(exc):
         log.error("database error on %s %s: %s", request.method, request.path,
                   str(exc).splitlines()[0])
-        message = "The database is unavailable; nothing was saved. Try again shortly."
-        if access.wants_json():
-            return jsonify(error=message), 503
-        return render_template("error.html", code=503, message=message), 503
+        return _answer(503, "The database is unavailable; nothing was saved. Try again shortly.")
 
     app.register_error_handler(HTTPException, _error_page)
     return app
+
+
+def _answer(code: int, message: str, field: str | None = None, headers=None):
+    """Every error answer: JSON under /api (and for clients asking for JSON), the error page
+    elsewhere."""
+    from .web.access import wants_json
+
+    if wants_json():
+        body = {"error": message} | ({"field": field} if field is not None else {})
+        return jsonify(body), code, headers or {}
+    return render_template("error.html", code=code, message=message), code
 
 
 # Our words for the errors people meet; werkzeug's description for the rest.
@@ -104,16 +118,12 @@ _HTML_PAGES = frozenset({400, 403, 404, 405})   # the rest keep werkzeug's own p
 
 
 def _error_page(exc: HTTPException):
-    """Every error answer: JSON for the API (and for clients asking for JSON), an HTML page for
-    the rest of the site."""
     from .web.access import wants_json
 
     code = exc.code or 500
     text = _MESSAGES.get(code) or exc.description or "Bad request."
-    if wants_json():
-        return jsonify(error=text), code, _kept_headers(exc)
-    if code in _HTML_PAGES:
-        return render_template("error.html", code=code, message=text), code
+    if wants_json() or code in _HTML_PAGES:
+        return _answer(code, text, headers=_kept_headers(exc))
     return exc
 
 

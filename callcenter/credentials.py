@@ -30,7 +30,6 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .clock import Clock, RealClock, Timer
-from .esl import commands
 from .models import Agent, AgentStatus, SipCredential, User
 
 log = logging.getLogger(__name__)
@@ -91,8 +90,8 @@ class Credentials:
     """Issue, keep alive, revoke and look up agents' SIP credentials.
 
     Methods that change rows commit the session they are given, so FreeSWITCH's next lookup
-    sees the change; revocation then flushes the registration through the switchboard's Sender
-    and sets the agent Logged Out through its roster (without a switchboard, in the database).
+    sees the change; revocation then asks the switchboard to flush the registration and to set
+    the agent Logged Out (without a switchboard, the database row is set Logged Out).
     """
 
     def __init__(self, secret_key: str, domain: str, *, switchboard: Any = None,
@@ -204,14 +203,7 @@ class Credentials:
             log.warning("no switchboard in this process: the registration of %s@%s stays "
                         "until it expires", extension, domain)
             return
-        command = commands.flush_inbound_reg(self.profile, extension, domain)
-
-        def flushed(reply: str | None, error: Exception | None) -> None:
-            if error is not None or reply is None or not commands.is_ok(reply):
-                log.warning("could not flush the registration of %s@%s: %s", extension, domain,
-                            error or (reply or "").strip())
-
-        board.sender.api(command, then=flushed)
+        board.flush_registration(extension, domain, self.profile)
 
     def _log_out(self, session: Session, agent_id: int) -> None:
         board = self.switchboard

@@ -39,7 +39,7 @@ def run(settings: Settings) -> None:
     switch = start_switch(settings, database)
     # Expired SIP credentials are revoked (registration flushed, agent Logged Out) by this.
     sweeper = start_sweeper(Credentials.of(settings, switch.board), database)
-    app = create_app(settings, database, switch.link, switch.board, switch.hub)
+    app = create_app(settings, database, switch.board, switch.hub)
     # Expired logins are removed (their pages closed, their softphones ended) by this.
     login_sweeper = app.extensions["callcenter"].sessions.start_sweeper()
     server = HttpServer((settings.http_host, settings.http_port), app, log=None,
@@ -111,8 +111,8 @@ def start_switch(settings: Settings, database: Database) -> Switch:
         # switchboard knows the agent, as a browser would register it.
         def softphone(view) -> None:
             registration = simulator.directory.register(view.extension)
-            board.roster.note_registration(view.extension, registration.call_id)
-        board.roster.discovered = softphone
+            board.note_registration(view.extension, registration.call_id)
+        board.on_agent_discovered(softphone)
     board.start()
     link.start()
     return Switch(link, board, hub, simulator)

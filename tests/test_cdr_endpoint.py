@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from callcenter.app import create_app
 from callcenter.cdr import LegRecord
+from callcenter.cdr.posts import unwritten_legs
 from callcenter.models import Direction, HangupBy, LegRole, UnmatchedLeg
 from callcenter.switchboard.legs import Call, Legs
 from callcenter.web.access import access_of
@@ -228,6 +229,9 @@ class Switchboard:
     def __init__(self) -> None:
         self.legs = Legs()
         self.store = SimpleNamespace(depth=0)
+
+    def unwritten_legs(self):
+        return unwritten_legs(self.legs, self.store)
 
 
 def test_a_leg_the_switchboard_has_not_written_yet_is_answered_503(settings, database):

@@ -18,29 +18,24 @@ from callcenter.credentials import (
     keep_alive_while_open,
     start_sweeper,
 )
+from callcenter.esl import commands
 from callcenter.models import Agent, AgentStatus, Role, SipCredential, User
 from tests.conftest import AuthActions
 
 DOMAIN = "cc.example.com"
 
 
-class RecordingSender:
-    def __init__(self) -> None:
-        self.commands: list[str] = []
-
-    def api(self, command, then=None, sent=None):
-        self.commands.append(command)
-        if then is not None:
-            then("+OK flushing all registrations matching specified call_id\n", None)
-
-
 class RecordingBoard:
-    """The two things revocation uses: the Sender and the roster's set_status."""
+    """The two things revocation asks of the switchboard: flush a registration (recorded as the
+    command the switchboard sends for it) and set the agent's status."""
 
     def __init__(self, clock) -> None:
         self.clock = clock
-        self.sender = RecordingSender()
+        self.flushes: list[str] = []
         self.statuses: list[tuple[int, AgentStatus]] = []
+
+    def flush_registration(self, extension, domain, profile="internal"):
+        self.flushes.append(commands.flush_inbound_reg(profile, extension, domain))
 
     def set_status(self, agent_id, status):
         self.statuses.append((agent_id, status))
@@ -154,9 +149,9 @@ def test_expiry_revokes_flushes_and_logs_the_agent_out(credentials, board, agent
         old = credentials.issue(s, agent)
     sweeper = start_sweeper(credentials, database, seconds=60)
     clock.advance(12 * 3600 - 60)
-    assert board.sender.commands == [] and board.statuses == []
+    assert board.flushes == [] and board.statuses == []
     clock.advance(60)
-    assert board.sender.commands == [f"sofia profile internal flush_inbound_reg 1001@{DOMAIN}"]
+    assert board.flushes == [f"sofia profile internal flush_inbound_reg 1001@{DOMAIN}"]
     assert board.statuses == [(agent.id, AgentStatus.LOGGED_OUT)]
     with database.session() as s:
         row = s.scalar(select(SipCredential))
@@ -165,7 +160,7 @@ def test_expiry_revokes_flushes_and_logs_the_agent_out(credentials, board, agent
         fresh = credentials.issue(s, agent)         # the next login: a new password
     assert fresh.password != old.password
     clock.advance(600)
-    assert len(board.sender.commands) == 1           # revoked once only
+    assert len(board.flushes) == 1           # revoked once only
     sweeper.stop()
 
 
@@ -173,12 +168,12 @@ def test_revoke_flushes_and_logs_out_even_without_a_credential(credentials, boar
                                                                database):
     with database.session() as s:
         assert credentials.revoke(s, agent.id) is False
-    assert board.sender.commands == [] and board.statuses == [(agent.id, AgentStatus.LOGGED_OUT)]
+    assert board.flushes == [] and board.statuses == [(agent.id, AgentStatus.LOGGED_OUT)]
     with database.session() as s:
         credentials.issue(s, agent)
         assert credentials.revoke(s, agent.id) is True
         assert credentials.lookup(s, "1001", DOMAIN) is None
-    assert board.sender.commands == [f"sofia profile internal flush_inbound_reg 1001@{DOMAIN}"]
+    assert board.flushes == [f"sofia profile internal flush_inbound_reg 1001@{DOMAIN}"]
 
 
 def test_revoked_rows_are_forgotten_after_thirty_days(credentials, agent, database, clock):

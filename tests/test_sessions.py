@@ -23,20 +23,21 @@ from tests.test_credentials import RecordingBoard
 FLUSH_1001 = "sofia profile internal flush_inbound_reg 1001@127.0.0.1"
 
 
-class HealthyStore:
-    def health(self) -> dict:
-        return {"database": "ok"}
-
-
 class Board(RecordingBoard):
     """What the web layer asks of the switchboard about accounts (status and active), and the
-    store's health the pages show."""
+    health the pages show."""
 
     def __init__(self, clock) -> None:
         super().__init__(clock)
         self.active: dict[int, bool] = {}
         self.logins: list[int] = []
-        self.store = HealthyStore()
+        self.reloaded: list[int] = []
+
+    def health(self) -> dict:
+        return {"switch_connected": True, "database": "ok"}
+
+    def reload_agent(self, agent_id):
+        self.reloaded.append(agent_id)
 
     def set_active(self, agent_id, active):
         self.active[agent_id] = active
@@ -194,10 +195,10 @@ def test_logout_ends_that_login_only_and_the_softphone_with_the_last(app, board,
     first, second = browser(app, "alice"), browser(app, "alice")
     AuthActions(first).logout()
     assert not signed_in(first) and signed_in(second)
-    assert board.sender.commands == []                        # its other login still has it
+    assert board.flushes == []                        # its other login still has it
     AuthActions(second).logout()
     assert not signed_in(second)
-    assert board.sender.commands == [FLUSH_1001]
+    assert board.flushes == [FLUSH_1001]
     assert board.statuses[-1][1] is AgentStatus.LOGGED_OUT
 
 
@@ -216,7 +217,7 @@ def test_an_admin_signs_a_user_out_everywhere(app, board, alice, make_user):
     assert done.status_code == 200
     assert "alice signed out everywhere (2 logins ended)" in done.get_data(as_text=True)
     assert not signed_in(first) and not signed_in(second) and signed_in(bob)
-    assert board.sender.commands == [FLUSH_1001]
+    assert board.flushes == [FLUSH_1001]
     assert admin_posts(app, "/admin/users/999/signout").status_code == 404
 
 
@@ -228,7 +229,7 @@ def test_deactivation_ends_logins_and_activation_lets_the_user_back(app, board, 
     admin_posts(app, f"/admin/users/{alice}/active", {"active": "0"})
     assert not signed_in(client)
     assert board.active == {agent_id: False}
-    assert board.sender.commands == [FLUSH_1001]
+    assert board.flushes == [FLUSH_1001]
     assert (agent_id, AgentStatus.LOGGED_OUT) in board.statuses
     assert AuthActions(app.test_client()).login("alice").status_code == 401
     admin_posts(app, f"/admin/users/{alice}/active", {"active": "1"})
@@ -252,13 +253,13 @@ def test_the_sweep_keeps_open_pages_alive_and_closes_those_whose_login_ended(
             assert s.scalars(select(LoginSession.id)).all() == [open_key]
         assert signed_in(open_page) and not signed_in(idle) and not signed_in(bob)
         assert closed == []
-        assert board.sender.commands == ["sofia profile internal flush_inbound_reg "
+        assert board.flushes == ["sofia profile internal flush_inbound_reg "
                                          "1002@127.0.0.1"]        # bob's last login is gone
         with database.session() as s:                             # as `user signout` does
             s.execute(delete(LoginSession).where(LoginSession.user_id == alice))
         clock.advance(30)
         assert closed == ["alice"]
-        assert board.sender.commands[-1] == FLUSH_1001
+        assert board.flushes[-1] == FLUSH_1001
         assert sessions.sockets.keys() == set()
     finally:
         sweeper.stop()

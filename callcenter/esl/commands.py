@@ -28,6 +28,8 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+from ..errors import InvalidInput
+
 __all__ = [
     "CommandError",
     "auto_answer_variables",
@@ -73,13 +75,11 @@ __all__ = [
 ]
 
 
-class CommandError(ValueError):
+class CommandError(InvalidInput):
     """A value refused for an ESL command; the message starts with the field's name."""
 
     def __init__(self, field: str, reason: str | None = None) -> None:
-        self.field = field
-        self.reason = reason or ""
-        super().__init__(f"{field}: {reason}" if reason else field)
+        super().__init__(reason or "", field=field)
 
 
 def _refuse(field: str, rule: str, value: object) -> CommandError:

@@ -29,6 +29,7 @@ from gevent import socket
 from gevent.queue import Queue
 from greenswitch.esl import InboundESL
 
+from callcenter.errors import Unavailable
 from callcenter.esl.protocol import (
     Event,
     Frame,
@@ -41,7 +42,7 @@ from callcenter.esl.protocol import (
 log = logging.getLogger(__name__)
 
 
-class ESLError(Exception):
+class ESLError(Unavailable):
     """Something went wrong talking to FreeSWITCH's Event Socket."""
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from ..clock import Clock, Timer
+from ..errors import Forbidden
 from ..esl.protocol import Event
 from ..models import Agent, AgentState, AgentStatus, User
 from . import messages
@@ -23,8 +24,9 @@ from .resync import json_rows
 log = logging.getLogger(__name__)
 
 
-class AgentError(Exception):
-    """An action an agent may not take now; the message says why, for the agent to read."""
+class AgentError(Forbidden):
+    """An action this person may not take as an agent (not one, or deactivated); the message
+    says why, for the agent to read."""
 
 
 @dataclass
@@ -80,7 +82,9 @@ class Roster:
     # -- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """(Re)read agents from the database; registrations and live states are kept."""
+        """(Re)read agents from the database: new agents join, known ones take what admins set
+        (name, wrap-up time, always record, active); registrations, statuses and states are
+        kept. An inactive agent is Logged Out."""
         for agent, user in self._load():
             view = self.agents.get(agent.id)
             if view is None:
@@ -96,9 +100,13 @@ class Roster:
                 if self.discovered is not None:
                     self.discovered(view)
             else:
+                # What admins set comes from the rows; the status stays memory's (the live
+                # truth: the row may not have caught up with the agent's last choice yet).
                 view.wrapup_seconds, view.always_record = agent.wrapup_seconds, agent.always_record
-                view.status, view.name = agent.status, user.username
+                view.name = user.username
             view.active = user.active
+            if not view.active:
+                self.set_status(view.id, AgentStatus.LOGGED_OUT)
             if view.registered != agent.registered:
                 self._write(view, registered=True)
             self._by_extension[agent.extension] = agent.id

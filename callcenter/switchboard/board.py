@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..cdr.posts import unwritten_legs
+from ..cdr.posts import Unwritten, unwritten_legs
 from ..cdr.spool import CdrSpool
 from ..clock import Clock, RealClock
+from ..errors import CallEnded, InvalidInput
 from ..esl import commands
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
@@ -27,7 +29,7 @@ from . import messages
 from .agents import AgentError, AgentView, Roster, load_agents
 from .calls import Calls, DialTimes
 from .controls import ControlError, Controls
-from .dialer import Dialer, DialError, SwitchUnavailable
+from .dialer import Dialer, SwitchUnavailable
 from .disposition import Dispositions
 from .legs import CHANNEL_EVENTS, COMING_UP, Call, CallKind, Happened, Legs, Progress, meaning
 from .offers import Offers
@@ -148,9 +150,7 @@ class Switchboard:
         return call
 
     def hang_up(self, call_id: str, by: HangupBy = HangupBy.AGENT) -> Call:
-        call = self.legs.calls.get(call_id)
-        if call is None or call.ended:
-            raise DialError("this call has already ended")
+        call = self._live(call_id)
         if not self.link.connected:
             raise SwitchUnavailable("the phone system (FreeSWITCH) is unreachable; "
                                     "try again in a moment")
@@ -158,7 +158,8 @@ class Switchboard:
         log.info("hang up by %s", by.value, extra={"call_id": call.id})
         return call
 
-    # In-call controls (controls.py); each raises ControlError when it cannot be used now.
+    # In-call controls (controls.py); each raises ControlError when it cannot be used now, and
+    # CallEnded (as hanging up does) on a call that has ended.
 
     def hold(self, call_id: str) -> Call:
         call = self._live(call_id)
@@ -191,7 +192,7 @@ class Switchboard:
             try:
                 target = self.roster.get(agent_id)
             except AgentError:
-                raise commands.CommandError("agent_id", f"there is no agent {agent_id}") from None
+                raise InvalidInput(f"there is no agent {agent_id}", field="agent_id") from None
             return self.transfers.to_agent(call, target)
         return self.transfers.to_number(call, number or "")
 
@@ -203,7 +204,7 @@ class Switchboard:
     def _live(self, call_id: str) -> Call:
         call = self.legs.calls.get(call_id)
         if call is None or call.ended:
-            raise ControlError("this call has already ended")
+            raise CallEnded()
         return call
 
     def set_status(self, agent_id: int, status: AgentStatus) -> AgentView:
@@ -239,6 +240,68 @@ class Switchboard:
     def switch_state(self) -> dict:
         """The link to FreeSWITCH as the pages show it: a banner while it is down."""
         return messages.switch(self.link.connected)
+
+    # -- façade for the web layer ---------------------------------------------------------------
+    # What web/, credentials.py and server.py may ask beyond the actions above. They never reach
+    # for the roster, legs, store, sender or link themselves (tests/test_web_facade.py checks):
+    # the switchboard's insides can then change without the web layer noticing.
+
+    def health(self) -> dict:
+        """The link to FreeSWITCH and the writes to the database, for /healthz and the pages'
+        banner: switch_connected, database ("ok" | "failing"), backlog, spool_state, ..."""
+        return {"switch_connected": self.link.connected, **self.store.health()}
+
+    def figures(self, since: float | None = None) -> dict:
+        """Everything /api/stats shows of the switchboard: latency percentiles, counters, queue
+        peaks (and the peaks since `since`), live calls and agents, the writer, the link, the
+        CDR spool directory."""
+        calls = list(self.legs.calls.values())
+        agents = list(self.roster.agents.values())
+        return self.stats.as_dict(since) | {
+            "live_calls": len(calls),
+            "bridged_calls": sum(1 for call in calls if call.bridged_at is not None),
+            "agents": {"known": len(agents), "registered": sum(a.registered for a in agents)},
+            "store": {"depth": self.store.depth, "written": self.store.written,
+                      "failed": self.store.failed},
+            "link": self.link.stats(),
+            "cdr_spool": self.cdr_spool.as_dict(),
+        }
+
+    def wrapping_up(self, agent_id: int, call_id: str) -> bool:
+        """Whether the agent is in its wrap-up after this call."""
+        view = self.roster.agents.get(agent_id)
+        return view is not None and view.call_id == call_id and view.state is AgentState.WRAP_UP
+
+    def reload_agent(self, agent_id: int) -> AgentView | None:
+        """An admin changed this agent's rows (added it, activated or deactivated its user):
+        the roster reads them again, so the change applies at once. Its live status, state and
+        registration stay what memory says; an inactive agent is Logged Out."""
+        self.roster.reload()
+        return self.roster.agents.get(agent_id)
+
+    def flush_registration(self, extension: str, domain: str, profile: str = "internal") -> None:
+        """Make FreeSWITCH forget the extension's registrations (its credential was revoked):
+        the softphone must register again, with a password it no longer has. Not waited for."""
+        def flushed(reply: str | None, error: Exception | None) -> None:
+            if error is not None or reply is None or not commands.is_ok(reply):
+                log.warning("could not flush the registration of %s@%s: %s", extension, domain,
+                            error or (reply or "").strip())
+
+        self.sender.api(commands.flush_inbound_reg(profile, extension, domain), then=flushed)
+
+    def on_agent_discovered(self, listener: Callable[[AgentView], None]) -> None:
+        """`listener(agent)` for each agent the roster learns of (at start, and later ones)."""
+        self.roster.discovered = listener
+
+    def note_registration(self, extension: str, contact: str) -> None:
+        """A registration known before FreeSWITCH's own event says so (the built-in simulator
+        registers an agent's softphone the moment the agent appears)."""
+        self.roster.note_registration(extension, contact)
+
+    def unwritten_legs(self) -> Unwritten:
+        """Which legs' rows this switchboard may still be about to write: a json_cdr post for
+        one of them waits (cdr_posts.py)."""
+        return unwritten_legs(self.legs, self.store)
 
     # -- events ----------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from gevent.event import AsyncResult
 
+from ..errors import CallEnded, Conflict
 from ..esl import commands
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
@@ -29,7 +30,7 @@ from .legs import Call, Happened, Leg, Progress
 log = logging.getLogger(__name__)
 
 
-class ControlError(Exception):
+class ControlError(Conflict):
     """A control that cannot be used now; the message says why, for the agent to read."""
 
 
@@ -82,7 +83,7 @@ class Controls:
     def talking(self, call: Call, what: str) -> tuple[Leg, Leg]:
         """The agent and customer legs, bridged to each other with the customer answered."""
         if call.ended:
-            raise ControlError("this call has already ended")
+            raise CallEnded()
         agent, customer = self.calls.leg(call.agent_leg), self.calls.leg(call.customer_leg)
         if (call.progress is not Progress.ANSWERED or agent is None or customer is None
                 or not agent.alive or not customer.alive or not customer.answered

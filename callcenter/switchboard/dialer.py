@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from ..errors import Conflict, Unavailable
 from ..esl import commands
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
@@ -32,11 +33,11 @@ log = logging.getLogger(__name__)
 RINGBACK = "tone_stream://%(2000,4000,440,480);loops=-1"
 
 
-class DialError(Exception):
+class DialError(Conflict):
     """A dial refused before anything was originated; the message is for the agent."""
 
 
-class SwitchUnavailable(DialError):
+class SwitchUnavailable(Unavailable):
     """FreeSWITCH cannot be reached right now."""
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 
-from ..esl.commands import CommandError
+from ..errors import InvalidInput
 from ..models import AgentState
 from .agents import AgentView, Roster
 from .controls import ControlError
@@ -43,15 +43,16 @@ class Dispositions:
 
 
 def valid_disposition(value: object) -> str:
-    """A short outcome label: 1-64 characters, no control characters, trimmed."""
+    """A short outcome label: 1-64 characters, no control characters, trimmed. Checked here,
+    not in esl.commands: the value goes to the database, never into a command."""
     if not isinstance(value, str) or not value.strip():
-        raise CommandError("disposition", "give the call's outcome as text, e.g. \"sale\"")
+        raise InvalidInput("give the call's outcome as text, e.g. \"sale\"", field="disposition")
     value = value.strip()
     if len(value) > DISPOSITION_MAX:
-        raise CommandError("disposition", f"at most {DISPOSITION_MAX} characters "
-                           f"(got {len(value)})")
+        raise InvalidInput(f"at most {DISPOSITION_MAX} characters (got {len(value)})",
+                           field="disposition")
     if any(unicodedata.category(char).startswith("C") for char in value):
-        raise CommandError("disposition", "no control characters or line breaks")
+        raise InvalidInput("no control characters or line breaks", field="disposition")
     return value
 
 
@@ -61,12 +62,11 @@ def valid_notes(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise CommandError("notes", "give the notes as text")
+        raise InvalidInput("give the notes as text", field="notes")
     value = value.strip()
     if len(value) > NOTES_MAX:
-        raise CommandError("notes", f"at most {NOTES_MAX} characters (got {len(value)})")
+        raise InvalidInput(f"at most {NOTES_MAX} characters (got {len(value)})", field="notes")
     if any(unicodedata.category(char).startswith("C") and char not in "\n\t"
            for char in value.replace("\r\n", "\n")):
-        raise CommandError("notes", "no control characters other than line breaks and tabs")
+        raise InvalidInput("no control characters other than line breaks and tabs", field="notes")
     return value or None
-

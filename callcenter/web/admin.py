@@ -1,4 +1,6 @@
-"""Administration: users and agents."""
+"""Administration: users and agents. Each change that touches an agent is committed first, then
+the running switchboard reloads that agent, so it applies at once (a supervisor's live view shows
+a new agent, a deactivated one is Logged Out)."""
 
 from __future__ import annotations
 
@@ -37,13 +39,15 @@ def add_user():
     db = current_app.extensions["callcenter"].db
     try:
         with db.session() as s:
-            create_user(s, form.get("username", ""), form.get("password", ""),
-                        form.get("role", ""), form.get("extension") or None)
+            user = create_user(s, form.get("username", ""), form.get("password", ""),
+                               form.get("role", ""), form.get("extension") or None)
+            agent_id = user.agent.id if user.agent is not None else None
     except AccountError as exc:
         session = current_app.extensions["callcenter"].db_session()
         rows = session.scalars(select(User).order_by(User.username)).all()
         return render_template("admin/users.html", users=rows, roles=list(Role),
                                form=form, error=str(exc)), 400
+    _reload_agent(agent_id)
     flash(f"User {form.get('username', '').strip().lower()} added.")
     return redirect(url_for("admin.users"))
 
@@ -61,7 +65,9 @@ def set_active(user_id: int):
             flash("You cannot deactivate yourself.")
             return redirect(url_for("admin.users"))
         user.active = active
+        agent_id = user.agent.id if user.agent is not None else None
     # Committed first: no new login or softphone password can start meanwhile.
+    _reload_agent(agent_id)
     sessions = current_app.extensions["callcenter"].sessions
     if active:
         sessions.activated(user_id)
@@ -84,3 +90,9 @@ def sign_out_everywhere(user_id: int):
     flash(f"User {username} signed out everywhere ({ended} login{'' if ended == 1 else 's'} "
           "ended).")
     return redirect(url_for("admin.users"))
+
+
+def _reload_agent(agent_id: int | None) -> None:
+    board = current_app.extensions["callcenter"].switchboard
+    if board is not None and agent_id is not None:
+        board.reload_agent(agent_id)

@@ -1,8 +1,9 @@
 """The JSON API the agent's page calls: dial, call progress, in-call controls, dispositions,
 the agent's recent calls, status.
 
-Every answer is JSON, errors included: 422 names what is wrong with the input, 409 says why the
-agent cannot do it now, 503 says the phone system or database is unreachable.
+Every answer is JSON, errors included (callcenter/errors.py's kinds, mapped in app.py): 422
+names what is wrong with the input, 403 what this person may not do, 404 what does not exist,
+409 why the agent cannot do it now, 503 that the phone system or database is unreachable.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import time
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import and_, or_, select
 
-from ..esl.commands import CommandError
-from ..esl.connection import ESLError
-from ..models import AgentState, AgentStatus, Call, HangupBy, Role
-from ..switchboard import AgentError, ControlError, DialError, SwitchUnavailable
+from ..errors import CallEnded, Forbidden, InvalidInput, NotFound, Unavailable
+from ..models import AgentStatus, Call, HangupBy, Role
 from ..switchboard.stats import process_memory
 from .access import requires
 
@@ -31,21 +30,21 @@ def _services():
 def _board():
     board = _services().switchboard
     if board is None:
-        raise SwitchUnavailable("the switchboard is not running in this process")
+        raise Unavailable("the switchboard is not running in this process")
     return board
 
 
 def _my_agent_id() -> int:
     agent = g.user.agent
     if agent is None:
-        raise AgentError("your account has no extension: an administrator can give you one")
+        raise Forbidden("your account has no extension: an administrator can give you one")
     return agent.id
 
 
 def _body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise CommandError("body", "send a JSON object")
+        raise InvalidInput("send a JSON object", field="body")
     return body
 
 
@@ -56,46 +55,11 @@ def _my_live_call(call_id: str):
     if live is None:
         row = _services().db_session().get(Call, call_id)
         if row is None:
-            raise NoSuchCall()
+            raise NotFound("no such call")
         _check_mine(row.agent_id)
-        raise ControlError("this call has already ended")
+        raise CallEnded()
     _check_mine(live.agent_id)
     return board, live
-
-
-@bp.errorhandler(CommandError)
-def bad_input(exc: CommandError):
-    return jsonify(error=str(exc), field=exc.field), 422
-
-
-@bp.errorhandler(SwitchUnavailable)
-@bp.errorhandler(ESLError)
-def switch_unavailable(exc: Exception):
-    return jsonify(error=str(exc)), 503
-
-
-@bp.errorhandler(DialError)
-def cannot_dial(exc: DialError):
-    return jsonify(error=str(exc)), 409
-
-
-@bp.errorhandler(AgentError)
-def not_an_agent(exc: AgentError):
-    return jsonify(error=str(exc)), 403
-
-
-@bp.errorhandler(ControlError)
-def cannot_now(exc: ControlError):
-    return jsonify(error=str(exc)), 409
-
-
-class NoSuchCall(Exception):
-    pass
-
-
-@bp.errorhandler(NoSuchCall)
-def no_such_call(exc: NoSuchCall):
-    return jsonify(error="no such call"), 404
 
 
 @bp.post("/calls")
@@ -103,7 +67,7 @@ def no_such_call(exc: NoSuchCall):
 def dial():
     number = _body().get("number")
     if not isinstance(number, str):
-        raise CommandError("number", "give the number to dial as text")
+        raise InvalidInput("give the number to dial as text", field="number")
     call = _board().dial(_my_agent_id(), number.strip(), requested_at=g.get("received_at"))
     return jsonify(call=call.as_message()), 201
 
@@ -117,7 +81,7 @@ def show_call(call_id: str):
         return jsonify(call=live.as_message())
     row = _services().db_session().get(Call, call_id)
     if row is None:
-        return jsonify(error="no such call"), 404
+        raise NotFound("no such call")
     _check_mine(row.agent_id)
     return jsonify(call=cdr_message(row))
 
@@ -140,10 +104,10 @@ CHOOSABLE = (AgentStatus.AVAILABLE, AgentStatus.ON_BREAK)
 def set_status():
     value = _body().get("status")
     if value == AgentStatus.LOGGED_OUT.value:
-        raise CommandError("status", "Logged Out follows logging out: use the Log out button "
-                                     "(choose available or on_break here)")
+        raise InvalidInput("Logged Out follows logging out: use the Log out button "
+                           "(choose available or on_break here)", field="status")
     if value not in CHOOSABLE:
-        raise CommandError("status", "one of " + ", ".join(s.value for s in CHOOSABLE))
+        raise InvalidInput("one of " + ", ".join(s.value for s in CHOOSABLE), field="status")
     status = AgentStatus(value)
     view = _board().set_status(_my_agent_id(), status)
     return jsonify(agent=view.as_message())
@@ -172,7 +136,7 @@ def send_dtmf(call_id: str):
     board, live = _my_live_call(call_id)
     digits = _body().get("digits")
     if not isinstance(digits, str):
-        raise CommandError("digits", "give the tones to send as text, e.g. \"123#\"")
+        raise InvalidInput("give the tones to send as text, e.g. \"123#\"", field="digits")
     return jsonify(call=board.send_dtmf(live.id, digits).as_message())
 
 
@@ -182,7 +146,7 @@ def record(call_id: str):
     board, live = _my_live_call(call_id)
     action = _body().get("action")
     if action not in ("start", "stop"):
-        raise CommandError("action", "start or stop")
+        raise InvalidInput("start or stop", field="action")
     return jsonify(call=board.record(live.id, action == "start").as_message())
 
 
@@ -195,11 +159,11 @@ def transfer(call_id: str):
     body = _body()
     number, agent_id = body.get("number"), body.get("agent_id")
     if (number is None) == (agent_id is None):
-        raise CommandError("number", "give either the number or the agent_id to transfer to")
+        raise InvalidInput("give either the number or the agent_id to transfer to", field="number")
     if number is not None and not isinstance(number, str):
-        raise CommandError("number", "give the number to transfer to as text")
+        raise InvalidInput("give the number to transfer to as text", field="number")
     if agent_id is not None and (not isinstance(agent_id, int) or isinstance(agent_id, bool)):
-        raise CommandError("agent_id", "give the agent's id as a number")
+        raise InvalidInput("give the agent's id as a number", field="agent_id")
     if number is not None:
         board.transfer(live.id, number=number.strip())
     else:
@@ -217,22 +181,17 @@ def disposition(call_id: str):
     row = _services().db_session().get(Call, call_id)
     live = board.call(call_id)
     if row is None and live is None:
-        raise NoSuchCall()
+        raise NotFound("no such call")
     mine = g.user.agent.id if g.user.agent is not None else None
     if g.user.role is Role.AGENT:
         owners = {live.agent_id if live is not None else None,
                   row.agent_id if row is not None else None}
-        if mine is None or mine not in owners and not _wrapping_up(board, mine, call_id):
-            raise AgentError("this is not your call")
+        if mine is None or mine not in owners and not board.wrapping_up(mine, call_id):
+            raise Forbidden("this is not your call")
     value, notes = board.set_disposition(call_id, mine, body.get("disposition"),
                                          body.get("notes"))
     message = cdr_message(row) if row is not None else live.as_message()
     return jsonify(call=message | {"disposition": value, "notes": notes})
-
-
-def _wrapping_up(board, agent_id: int, call_id: str) -> bool:
-    view = board.roster.agents.get(agent_id)
-    return view is not None and view.call_id == call_id and view.state is AgentState.WRAP_UP
 
 
 @bp.get("/calls")
@@ -242,22 +201,22 @@ def list_calls():
     for theirs), limit=1-100 (20), before=<call id> for the page after that call."""
     mine = request.args.get("mine", "0")
     if mine not in ("0", "1"):
-        raise CommandError("mine", "1 for your own calls, 0 or nothing for everyone's")
+        raise InvalidInput("1 for your own calls, 0 or nothing for everyone's", field="mine")
     limit = request.args.get("limit", "20")
     if not limit.isascii() or not limit.isdigit() or not 1 <= int(limit) <= 100:
-        raise CommandError("limit", f"a whole number from 1 to 100 (got {limit[:20]!r})")
+        raise InvalidInput(f"a whole number from 1 to 100 (got {limit[:20]!r})", field="limit")
     limit = int(limit)
     query = select(Call).order_by(Call.created_at.desc(), Call.id.desc())
     if mine == "1":
         query = query.where(Call.agent_id == _my_agent_id())
     elif g.user.role is Role.AGENT:
-        raise AgentError("agents see their own calls only: ask with ?mine=1")
+        raise Forbidden("agents see their own calls only: ask with ?mine=1")
     session = _services().db_session()
     before = request.args.get("before")
     if before is not None:
         cursor = session.get(Call, before)
         if cursor is None:
-            raise CommandError("before", "the id of a call from the previous page")
+            raise InvalidInput("the id of a call from the previous page", field="before")
         query = query.where(or_(Call.created_at < cursor.created_at,
                                 and_(Call.created_at == cursor.created_at,
                                      Call.id < cursor.id)))
@@ -275,7 +234,7 @@ def list_calls():
 
 def _check_mine(agent_id: int | None) -> None:
     if g.user.role is Role.AGENT and (g.user.agent is None or agent_id != g.user.agent.id):
-        raise AgentError("this is not your call")
+        raise Forbidden("this is not your call")
 
 
 def cdr_message(row: Call) -> dict:
@@ -317,20 +276,8 @@ def stats():
         except ValueError:
             since = math.nan
         if not math.isfinite(since):
-            raise CommandError("since", "give a time in seconds since the epoch")
-    board = _board()
-    calls = list(board.legs.calls.values())
-    agents = list(board.roster.agents.values())
-    return jsonify(board.stats.as_dict(since) | {
-        "live_calls": len(calls),
-        "bridged_calls": sum(1 for call in calls if call.bridged_at is not None),
-        "agents": {"known": len(agents), "registered": sum(a.registered for a in agents)},
-        "store": {"depth": board.store.depth, "written": board.store.written,
-                  "failed": board.store.failed},
-        "link": board.link.stats(),
-        "cdr_spool": board.cdr_spool.as_dict(),
-        "memory": process_memory(),
-    })
+            raise InvalidInput("give a time in seconds since the epoch", field="since")
+    return jsonify(_board().figures(since) | {"memory": process_memory()})
 
 
 # -- the softphone's registration: this login's SIP credentials ---------------------------------

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..cdr import CdrError, LegRecord, json_cdr_text
-from ..cdr.posts import CdrRefused, Filed, file_document, unwritten_legs
+from ..cdr.posts import CdrRefused, Filed, file_document
 from ..credentials import Credentials
 from .access import freeswitch
 from .directory import DirectoryRequestError, answer_lookup
@@ -47,8 +47,7 @@ def json_cdr():
     session = services.db_session()
     try:
         filed = file_document(session, record, now=datetime.now(UTC), source="post",
-                              unwritten=None if board is None
-                              else unwritten_legs(board.legs, board.store))
+                              unwritten=None if board is None else board.unwritten_legs())
         session.commit()
     except CdrRefused as exc:
         session.rollback()

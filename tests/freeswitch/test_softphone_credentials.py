@@ -48,7 +48,7 @@ def controller(tmp_path):
     link = Link("127.0.0.1", settings.esl_port, settings.esl_password, backoff_initial=0.1)
     hub = Hub()
     board = Switchboard.from_settings(settings, link, database, hub)
-    app = create_app(settings, database, link, board, hub)
+    app = create_app(settings, database, board, hub)
     http = gevent.pywsgi.WSGIServer(("127.0.0.1", 0), app, log=None)
     http.start()
     env["CALLCENTER_FREESWITCH_HTTP_URL"] = f"http://127.0.0.1:{http.server_port}"

@@ -13,7 +13,7 @@ from tests.switchboard.conftest import NUMBER
 
 @pytest.fixture
 def api(rig, settings, database, admin):
-    app = create_app(settings, database, rig.link, rig.board, rig.hub)
+    app = create_app(settings, database, rig.board, rig.hub)
     app.config["TESTING"] = True
     client = app.test_client()
     auth = AuthActions(client)
@@ -86,7 +86,7 @@ def test_agents_see_only_their_own_calls(rig, api, make_user, settings, database
     reply = api("POST", "/api/calls", {"number": NUMBER})
     call_id = reply.json["call"]["id"]
     make_user("bob", extension="1001")
-    app = create_app(settings, database, rig.link, rig.board, rig.hub)
+    app = create_app(settings, database, rig.board, rig.hub)
     other = app.test_client()
     AuthActions(other).login("bob")
     assert other.get(f"/api/calls/{call_id}").status_code == 403

@@ -18,7 +18,7 @@ from tests.switchboard.conftest import NUMBER
 @pytest.fixture
 def login(rig, settings, database, admin):
     """login(username) -> request(method, path, json=None): a logged-in client with CSRF."""
-    app = create_app(settings, database, rig.link, rig.board, rig.hub)
+    app = create_app(settings, database, rig.board, rig.hub)
     app.config["TESTING"] = True
 
     def as_user(username):
@@ -107,14 +107,14 @@ def test_hold_unhold_dtmf_and_record_through_the_api(rig, alice, agent_id, tmp_p
 
 @pytest.mark.parametrize("path,body", [
     ("hold", None), ("unhold", None), ("dtmf", {"digits": "1"}), ("record", {"action": "start"}),
-    ("transfer", {"number": "15559876543"}),
+    ("transfer", {"number": "15559876543"}), ("hangup", None),
 ])
 def test_controls_on_an_ended_call_are_409_and_unknown_calls_404(rig, alice, path, body):
     call = talking(rig, alice)
     end(rig, call)
     sent = len(rig.commands())
     reply = alice("POST", f"/api/calls/{call.id}/{path}", body)
-    assert reply.status_code == 409 and "ended" in reply.json["error"]
+    assert reply.status_code == 409 and reply.json == {"error": "this call has already ended"}
     missing = alice("POST", f"/api/calls/no-such-call/{path}", body)
     assert missing.status_code == 404 and missing.json == {"error": "no such call"}
     assert len(rig.commands()) == sent

@@ -16,7 +16,7 @@ def login(rig, settings, database, make_user, admin):
     make_user("sam", Role.SUPERVISOR)
 
     def as_user(username: str):
-        app = create_app(settings, database, rig.link, rig.board, rig.hub)
+        app = create_app(settings, database, rig.board, rig.hub)
         app.config["TESTING"] = True
         client = app.test_client()
         auth = AuthActions(client)

@@ -189,7 +189,7 @@ def test_a_file_that_can_never_load_is_moved_once_and_counted(start_board, datab
     assert snapshot(database) == before and raw_cdrs(database)[uuid(1)] == first
     # The figure supervisors read.
     make_user("sam", Role.SUPERVISOR)
-    app = create_app(settings, database, rig.link, rig.board, rig.hub)
+    app = create_app(settings, database, rig.board, rig.hub)
     client = app.test_client()
     AuthActions(client).login("sam")
     assert client.get("/api/stats").get_json()["cdr_spool"]["rejected"] == 4

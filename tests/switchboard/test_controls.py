@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, update
 
+from callcenter.errors import CallEnded, InvalidInput
 from callcenter.esl.commands import CommandError
 from callcenter.models import Agent, AgentState, AgentStatus, HangupBy, LegRole
 from callcenter.sim import Behaviour
@@ -118,10 +119,11 @@ def test_controls_wait_for_the_customer_and_stop_when_the_call_ends(rig, agent_i
     assert len(rig.commands()) == before
     rig.board.hang_up(call.id)
     rig.settle()
-    with pytest.raises(ControlError, match="already ended"):
-        rig.board.hold(call.id)
-    with pytest.raises(ControlError, match="already ended"):
-        rig.board.unhold(call.id)
+    # Every control on an ended call, hanging up included, is the same conflict.
+    for control in (lambda: rig.board.hold(call.id), lambda: rig.board.unhold(call.id),
+                    lambda: rig.board.hang_up(call.id)):
+        with pytest.raises(CallEnded, match="already ended"):
+            control()
 
 
 # --- DTMF ------------------------------------------------------------------------------------
@@ -400,8 +402,9 @@ def test_a_transfer_target_cannot_inject_anything(rig, agent_id, number):
 
 def test_transfer_to_an_agent_who_cannot_take_it(rig, agent_id, bob):
     call = talking(rig, agent_id)
-    with pytest.raises(CommandError, match="no agent 999"):
+    with pytest.raises(InvalidInput, match="no agent 999") as refused:
         rig.board.transfer(call.id, agent_id=999)
+    assert refused.value.field == "agent_id" and not isinstance(refused.value, CommandError)
     with pytest.raises(ControlError, match="already with that agent"):
         rig.board.transfer(call.id, agent_id=agent_id)
     rig.board.set_status(bob, AgentStatus.ON_BREAK)
@@ -459,9 +462,10 @@ def test_bad_dispositions_are_refused_and_nothing_is_written(rig, agent_id, disp
                                                              field):
     call = talking(rig, agent_id)
     customer_hangs_up(rig, call)
-    with pytest.raises(CommandError) as refused:
+    with pytest.raises(InvalidInput) as refused:
         rig.board.set_disposition(call.id, agent_id, disposition, notes)
-    assert refused.value.field == field
+    # The switchboard's own rule: the value never reaches an ESL command.
+    assert refused.value.field == field and not isinstance(refused.value, CommandError)
     rig.settle()
     row, _ = cdr(rig, call.id)
     assert (row.disposition, row.notes) == (None, None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from callcenter.errors import CallEnded
 from callcenter.models import AgentState, HangupBy, LegRole
 from callcenter.sim import Behaviour
 from callcenter.switchboard import DialError
@@ -295,7 +296,7 @@ def test_agent_presses_hang_up_while_talking(rig, agent_id):
     assert_nothing_left(rig)
     row, _ = only_call(rig)
     assert row.hangup_by is HangupBy.AGENT and row.talk_seconds == 9
-    with pytest.raises(DialError, match="already ended"):
+    with pytest.raises(CallEnded, match="already ended"):
         rig.board.hang_up(call.id)
 
 

@@ -45,7 +45,7 @@ def read_only(database):
 
 def test_a_call_placed_while_the_database_refuses_writes_lands_when_it_is_back(
         rig, settings, database, admin, read_only):
-    app = create_app(settings, database, rig.link, rig.board, rig.hub)
+    app = create_app(settings, database, rig.board, rig.hub)
     app.config["TESTING"] = True
     client = app.test_client()
     auth = AuthActions(client)
@@ -86,7 +86,7 @@ def test_a_supervisor_page_shows_the_banner_while_writes_wait(rig, settings, dat
                                                               make_user, read_only):
     from callcenter.models import Role
     make_user("sam", role=Role.SUPERVISOR)
-    app = create_app(settings, database, rig.link, rig.board, rig.hub)
+    app = create_app(settings, database, rig.board, rig.hub)
     app.config["TESTING"] = True
     client = app.test_client()
     AuthActions(client).login("sam")

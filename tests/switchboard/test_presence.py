@@ -20,7 +20,7 @@ from tests.switchboard.conftest import EVERYONE, NUMBER
 @pytest.fixture
 def web(rig, settings, database, admin):
     """A web app on the rig's switchboard, and a browser (not yet logged in) on it."""
-    app = create_app(settings, database, rig.link, rig.board, rig.hub)
+    app = create_app(settings, database, rig.board, rig.hub)
     app.config["TESTING"] = True
     return app.test_client()
 

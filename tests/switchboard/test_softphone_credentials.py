@@ -15,7 +15,7 @@ FLUSH = "sofia profile internal flush_inbound_reg 1000@127.0.0.1"
 
 @pytest.fixture
 def web(rig, settings, database, admin):
-    app = create_app(settings, database, rig.link, rig.board, rig.hub)
+    app = create_app(settings, database, rig.board, rig.hub)
     app.config["TESTING"] = True
     client = app.test_client()
     AuthActions(client).login("alice")
