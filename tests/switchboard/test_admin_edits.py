@@ -1,0 +1,76 @@
+"""Admin edits on the Users page reach the running switchboard at once: after each commit that
+changes an agent, the board reloads it. Memory stays the live truth for statuses and states."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from callcenter.app import create_app
+from callcenter.models import Agent, AgentStatus, User
+from tests.conftest import PASSWORD, AuthActions
+
+
+@pytest.fixture
+def admin_post(rig, settings, database, admin):
+    """admin_post(path, **form): a form posted by the logged-in admin."""
+    app = create_app(settings, database, rig.board, rig.hub)
+    app.config["TESTING"] = True
+    client = app.test_client()
+    auth = AuthActions(client)
+    auth.login(admin)
+    token = auth.csrf("/admin/users")
+
+    def post(path: str, **form):
+        reply = client.post(path, data={**form, "csrf_token": token})
+        assert reply.status_code == 302, reply.get_data(as_text=True)
+        return reply
+    return post
+
+
+def live_agents(rig) -> dict[str, dict]:
+    """The agents as a supervisor's live view has them (what the roster holds, nothing loaded)."""
+    return {agent["name"]: agent for agent in rig.board.snapshot(None)["agents"]}
+
+
+def user_id(database, username: str) -> int:
+    with database.session() as session:
+        return session.scalar(select(User.id).where(User.username == username))
+
+
+def test_an_agent_added_on_the_users_page_is_known_to_the_switchboard_at_once(rig, admin_post):
+    rig.sim.register("1001")        # her softphone registered before she was an agent
+    rig.settle()
+    assert "carol" not in live_agents(rig)
+    admin_post("/admin/users", username="carol", password=PASSWORD, role="agent",
+               extension="1001")
+    carol = live_agents(rig)["carol"]
+    assert (carol["extension"], carol["registered"], carol["status"]) == (
+        "1001", True, "logged_out")
+
+
+def test_deactivating_and_activating_reach_the_switchboard(rig, admin_post, database, agent_id):
+    rig.board.set_status(agent_id, AgentStatus.AVAILABLE)
+    alice = user_id(database, "alice")
+    admin_post(f"/admin/users/{alice}/active", active="0")
+    view = rig.board.agent(agent_id)
+    assert (view.active, view.status) == (False, AgentStatus.LOGGED_OUT)
+    admin_post(f"/admin/users/{alice}/active", active="1")
+    view = rig.board.agent(agent_id)
+    # Active again; it chooses its status when it logs in.
+    assert (view.active, view.status) == (True, AgentStatus.LOGGED_OUT)
+
+
+def test_a_reload_keeps_the_agents_live_status(rig, admin_post, database, agent_id, make_user):
+    rig.board.set_status(agent_id, AgentStatus.AVAILABLE)
+    rig.settle()
+    # The row lags behind memory (a write still queued, or the database was down meanwhile).
+    with database.session() as session:
+        session.execute(update(Agent).where(Agent.id == agent_id)
+                        .values(status=AgentStatus.ON_BREAK))
+    make_user("bob", extension="1001")
+    admin_post(f"/admin/users/{user_id(database, 'bob')}/active", active="0")
+    agents = live_agents(rig)
+    assert agents["alice"]["status"] == "available"
+    assert agents["bob"]["status"] == "logged_out"
+    assert rig.board.agent(agent_id).status is AgentStatus.AVAILABLE
