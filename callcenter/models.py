@@ -1,7 +1,9 @@
 """The data model: users, agents, queues and their tiers, and the CDR (Call + CallLeg).
 
-The database is the one source of truth. Times are stored in UTC. Enumerations are stored as
-short strings with a CHECK constraint, so SQLite and PostgreSQL hold the same schema.
+Memory is the live truth for calls and agents' status and state, in the one active controller
+process (the switchboard); the database is the durable record: users, agents, queues, CDRs, and
+what a restarted or standby controller rebuilds from. Times are stored in UTC. Enumerations are
+stored as short strings with a CHECK constraint, so SQLite and PostgreSQL hold the same schema.
 """
 
 from __future__ import annotations
@@ -123,6 +125,9 @@ class User(Base):
 
 
 class Agent(Base):
+    """An agent's durable record. While the controller runs, its roster (switchboard/agents.py)
+    holds the live status, state and registration and writes each change here; a restarted
+    controller starts from these rows."""
     __tablename__ = "agents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
