@@ -45,6 +45,7 @@ class Services:
 def create_app(settings: Settings | None = None, db: Database | None = None,
                switchboard: Any = None, hub: Any = None) -> Flask:
     from .web import access, admin, api, auth, freeswitch, live, pages
+    from .web.vocabulary import vocabulary
 
     settings = settings or Settings.from_env()
     app = Flask("callcenter", template_folder=str(TEMPLATES_DIR), static_folder=str(STATIC_DIR))
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         store = board.health() if board is not None and user is not None \
             and user.role is not Role.AGENT else None
         return {"simulated_switch": settings.simulated, "current_user": user,
-                "store_health": store}
+                "store_health": store, "vocabulary": vocabulary()}
 
     @app.teardown_request
     def close_db_session(exc):

@@ -31,6 +31,7 @@ from types import MappingProxyType
 from ..errors import InvalidInput
 
 __all__ = [
+    "NUMBER_PATTERN",
     "CommandError",
     "auto_answer_variables",
     "eavesdrop",
@@ -101,6 +102,8 @@ def _match(pattern: re.Pattern[str], value: object, field: str, rule: str) -> st
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _NUMBER = re.compile(r"\+?[0-9]{3,20}")
+# The same rule for the page's number fields (an HTML pattern attribute, matched whole).
+NUMBER_PATTERN = _NUMBER.pattern
 _EXTENSION = re.compile(r"[0-9]{2,10}")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")

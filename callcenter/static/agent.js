@@ -4,7 +4,8 @@
 // never lies: each snapshot replaces its whole view of the calls, the agent and the link to the
 // phone system, so a call that ended while the socket was away leaves the screen.
 import { connectLive } from "./live.js";
-import { Softphone } from "./softphone.js";
+import { SESSION, Softphone } from "./softphone.js";
+import { PROGRESS, STATE, VOCABULARY } from "./vocabulary.js";
 import { PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, outcomeWords, wordFor } from "./words.js";
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -44,22 +45,23 @@ async function fetchCall(id) {
 
 // -- the call ------------------------------------------------------------------------------------
 
-// A call only moves forward. An HTTP reply can arrive after fresher news from the live socket
-// (the dial's reply after "ringing", a hang-up's reply after "ended"): older news is dropped.
-const RANK = { dialing_agent: 0, dialing: 1, ringing: 2, early_media: 3, answered: 4, ended: 5 };
+// Every call message carries the call's version, which grows with each change the server
+// announces. An HTTP reply can arrive after fresher news from the live socket (the dial's reply
+// after "ringing", a hold's reply after the unhold that followed it): the higher version wins.
 const endedCalls = new Set();
+const versionOf = (call) => call.version ?? -1;   // a CDR from the API has none: the oldest
 
 function isOlderNews(call) {
   if (endedCalls.has(call.id)) return true;
-  if (current && call.id !== current.id && call.progress === "ended") return true;  // an older call
-  return Boolean(current && call.id === current.id && RANK[call.progress] < RANK[current.progress]);
+  if (current && call.id !== current.id && call.progress === PROGRESS.ENDED) return true;  // an older call
+  return Boolean(current && call.id === current.id && versionOf(call) < versionOf(current));
 }
 
 function showCall(call) {
   if (isOlderNews(call)) return;
   known.set(call.id, { ...known.get(call.id), ...call });
   describe(call);
-  const over = call.progress === "ended";
+  const over = call.progress === PROGRESS.ENDED;
   $("dial-button").disabled = !over;
   $("hangup-button").hidden = over;
   current = over ? null : call;
@@ -75,12 +77,12 @@ function showCall(call) {
 function describe(call) {
   const line = $("call-progress");
   let text = wordFor(PROGRESS_WORDS, call.progress);
-  if (call.progress === "ended") {
+  if (call.progress === PROGRESS.ENDED) {
     const how = outcomeWords(call);
     if (how) text += `: ${how}`;
   }
   line.textContent = text;
-  line.title = call.progress === "ended" && call.cause ? call.cause : "";
+  line.title = call.progress === PROGRESS.ENDED && call.cause ? call.cause : "";
   line.dataset.progress = call.progress;
   line.dataset.call = call.id;
 }
@@ -88,19 +90,19 @@ function describe(call) {
 // The call on screen ended without the page being told (its live socket was away, or a control
 // found it over): it leaves the screen at once, then the record says how it ended.
 async function endedMeanwhile(call, note, record = null) {
-  showCall({ ...call, progress: "ended", outcome: null, cause: null, held: false,
+  showCall({ ...call, progress: PROGRESS.ENDED, outcome: null, cause: null, held: false,
              recording: null, transfer: null });
   say("call-note", note);
   record = record || await fetchCall(call.id);
   if (record && $("call-progress").dataset.call === record.id) {
     known.set(record.id, { ...known.get(record.id), ...record });
-    describe({ ...record, progress: "ended" });
+    describe({ ...record, progress: PROGRESS.ENDED });
     if (wrapping === record.id) nameWrapup(record.id);
   }
 }
 
 function showControls(call) {
-  const talking = call.progress === "answered";
+  const talking = call.progress === PROGRESS.ANSWERED;
   $("in-call").hidden = !talking;
   const hold = $("hold-button");
   hold.textContent = call.held ? "Resume" : "Hold";
@@ -116,8 +118,8 @@ function showControls(call) {
     ? `Transfer to ${transfer.to}: ${transfer.state}${transfer.cause ? ` (${transfer.cause})` : ""}`
     : "";
   status.dataset.state = transfer ? transfer.state : "";
-  $("transfer-button").disabled = Boolean(transfer && ["dialing", "ringing", "connecting"]
-    .includes(transfer.state));
+  $("transfer-button").disabled = Boolean(transfer
+    && VOCABULARY.transfer_under_way.includes(transfer.state));
 }
 
 // An action on the live call; its answer is the call's new state (the live socket says it too).
@@ -133,7 +135,7 @@ async function act(action, body) {
   } catch (e) {
     if (e.status === 409) {
       const record = await fetchCall(call.id);
-      if (record?.progress === "ended") {
+      if (record?.progress === PROGRESS.ENDED) {
         return endedMeanwhile(call, "This call had already ended.", record);
       }
     }
@@ -169,7 +171,7 @@ $("transfer-button").addEventListener("click", () => {
 $("dialpad").addEventListener("click", async (event) => {
   const key = event.target.closest("button[data-key]")?.dataset.key;
   if (!key) return;
-  if (current && current.progress === "answered") {
+  if (current && current.progress === PROGRESS.ANSWERED) {
     if (await act("dtmf", { digits: key })) $("dtmf-sent").textContent += key;
   } else {
     $("number").value += key;
@@ -247,7 +249,7 @@ async function loadRecent() {
       row.dataset.call = call.id;
       const when = call.created_at ? new Date(call.created_at).toLocaleString() : "";
       const talk = call.talk_seconds != null ? `${Math.round(call.talk_seconds)} s` : "";
-      const over = call.progress === "ended";
+      const over = call.progress === PROGRESS.ENDED;
       const ended = over ? outcomeWords(call) : wordFor(PROGRESS_WORDS, call.progress);
       const disposition = call.disposition ?? saved.get(call.id);
       row.append(cell(when), cell(call.number), cell(talk), cell(ended, over ? call.cause : ""),
@@ -280,7 +282,7 @@ function showAgent(agent) {
   $("state").textContent = wordFor(STATE_WORDS, agent.state);
   $("registered").textContent = agent.registered ? "Registered" : "Not registered";
   $("status-select").value = agent.status;
-  if (agent.state === "wrap_up" && agent.call_id && !current) openWrapup(agent.call_id);
+  if (agent.state === STATE.WRAP_UP && agent.call_id && !current) openWrapup(agent.call_id);
 }
 
 $("status-select").addEventListener("change", async () => {
@@ -301,7 +303,7 @@ connectLive({
   onSnapshot: (snapshot) => {
     snapshot.agents.forEach(showAgent);
     showSwitch(snapshot.switch);
-    const live = snapshot.calls.find((call) => call.progress !== "ended");
+    const live = snapshot.calls.find((call) => call.progress !== PROGRESS.ENDED);
     if (current && current.id !== live?.id) {
       endedMeanwhile(current, "This call ended while the page was not connected.");
     }
@@ -350,8 +352,8 @@ const phone = new Softphone({
     $("incoming").hidden = false;
   },
   onSession: (what, detail) => {
-    if (what !== "established") $("incoming").hidden = true;
-    if (what === "failed") say("softphone-error", detail);
+    if (what !== SESSION.ESTABLISHED) $("incoming").hidden = true;
+    if (what === SESSION.FAILED) say("softphone-error", detail);
   },
 });
 $("answer-button").addEventListener("click", () => { $("incoming").hidden = true; phone.answer(); });

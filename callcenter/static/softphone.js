@@ -13,6 +13,9 @@
 
 export const ICE_GATHERING_TIMEOUT_MS = 500;   // call setup never waits seconds for candidates
 export const REGISTER_EXPIRES_S = 300;
+// What happens to the phone's own SIP session (onSession's first argument): the browser's phone,
+// not the server's calls, which the page follows by the server's vocabulary.
+export const SESSION = Object.freeze({ ESTABLISHED: "established", ENDED: "ended", FAILED: "failed" });
 const RETRY_BASE_MS = 1000;
 const RETRY_MAX_MS = 30000;
 const CONNECT_TIMEOUT_S = 5;
@@ -95,7 +98,7 @@ export class Softphone {
     this.audio = options.audio;                      // <audio> that plays the far end
     this.onState = options.onState || (() => {});    // (state, detail): see start()
     this.onIncoming = options.onIncoming || (() => {});  // ({from, auto}) a ringing call
-    this.onSession = options.onSession || (() => {});    // ("established" | "ended", detail)
+    this.onSession = options.onSession || (() => {});    // (a SESSION value, detail)
     this.loadSip = options.loadSip || (() => import("./vendor/sip.js"));
     this.timers = options.timers || globalThis;
     this.random = options.random || Math.random;
@@ -209,7 +212,7 @@ export class Softphone {
     invitation.stateChange.addListener((state) => {
       if (state === this.sip.SessionState.Terminated && this.ringing === invitation) {
         this.ringing = null;
-        this.onSession("ended", "the caller gave up");
+        this.onSession(SESSION.ENDED, "the caller gave up");
       }
     });
     if (auto) {
@@ -240,7 +243,7 @@ export class Softphone {
     }).catch((error) => {
       const detail = error?.name === "NotAllowedError" ? microphoneProblem(error)
         : `Could not answer: ${error.message}`;
-      this.onSession("failed", detail);
+      this.onSession(SESSION.FAILED, detail);
     });
   }
 
@@ -265,11 +268,11 @@ export class Softphone {
         this.audio.srcObject = handler.remoteMediaStream;
         this.audio.play().catch(() => {});  // autoplay policy: the page had a click already
         handler.enableSenderTracks(!this.muted);
-        this.onSession("established", session.remoteIdentity?.uri?.user || "");
+        this.onSession(SESSION.ESTABLISHED, session.remoteIdentity?.uri?.user || "");
       } else if (state === this.sip.SessionState.Terminated && this.session === session) {
         this.session = null;
         this.audio.srcObject = null;
-        this.onSession("ended", "");
+        this.onSession(SESSION.ENDED, "");
       }
     });
   }

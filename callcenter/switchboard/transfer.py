@@ -42,13 +42,15 @@ class Transfer:
     from_agent_id: int | None
     ring: int = 0                   # seconds the new leg may ring
     record: bool = False            # the old leg was recording as it left: go on on the new
-    state: str = "dialing"          # dialing, ringing, connecting, done, failed
+    state: str = "dialing"          # UNDER_WAY, then done or failed
     cause: str | None = None
     timer: Timer | None = None
 
+    UNDER_WAY = ("dialing", "ringing", "connecting")
+
     @property
     def under_way(self) -> bool:
-        return self.state in ("dialing", "ringing", "connecting")
+        return self.state in self.UNDER_WAY
 
 
 class Transfers:

@@ -18,6 +18,7 @@ from ..errors import CallEnded, Forbidden, InvalidInput, NotFound, Unavailable
 from ..models import AgentStatus, Call, HangupBy, Role
 from ..switchboard.stats import process_memory
 from .access import requires
+from .vocabulary import CHOOSABLE
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 STAFF = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
@@ -92,11 +93,6 @@ def hang_up(call_id: str):
     board, live = _my_live_call(call_id)
     by = HangupBy.AGENT if g.user.role is Role.AGENT else HangupBy.SYSTEM
     return jsonify(call=board.hang_up(live.id, by).as_message())
-
-
-# What an agent may choose. Logged Out is no choice: it follows logging out of the web page (the
-# Log out button, which also ends the softphone), so it never describes an open page.
-CHOOSABLE = (AgentStatus.AVAILABLE, AgentStatus.ON_BREAK)
 
 
 @bp.put("/agents/me/status")

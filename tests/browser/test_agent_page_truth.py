@@ -119,6 +119,54 @@ def test_hanging_up_a_call_that_already_ended_removes_it_with_a_note(serving, br
     page.wait_for_selector("#call-progress:text('Call ended: Answered')")
 
 
+# -- a call's updates in the order of its version ----------------------------------------------
+
+# Notes each JSON body the page has read, by URL: once a reply's URL is here, the page's code
+# awaiting it has run too (it runs in the same task, before the test's next look at the page).
+NOTE_READ_REPLIES = """
+  window.readReplies = [];
+  const json = Response.prototype.json;
+  Response.prototype.json = async function () {
+    const body = await json.call(this);
+    window.readReplies.push(this.url);
+    return body;
+  };
+"""
+
+
+def test_a_stale_reply_does_not_overwrite_newer_live_news(server, browser, make_user):
+    """Recording starts; its HTTP reply is held back while the recording is stopped from
+    elsewhere and the live socket says so. The late reply (the call recording, progress still
+    "answered") is older news by the call's version, and the page keeps what it was told last."""
+    make_user("alice", extension="1000")
+    page = browser.new_page()
+    page.add_init_script(NOTE_READ_REPLIES)
+    log_in(page, server, "alice")
+    page.wait_for_selector("#live-status:text('live')")
+    call_id = talking(page)
+    held = []
+    page.route(f"**/api/calls/{call_id}/record",
+               lambda route: held.append((route, route.fetch())))   # the server acts; we wait
+    page.click("#record-button")
+    page.wait_for_selector("#record-button:text('Stop recording')")   # the live socket said it
+    (route, reply), = held
+    started = reply.json()["call"]
+    assert started["recording"] and started["progress"] == "answered"
+
+    stopped = page.request.post(f"{server}/api/calls/{call_id}/record",
+                                data=json.dumps({"action": "stop"}), headers={
+                                    "Content-Type": "application/json",
+                                    "X-CSRF-Token": csrf(page)})
+    assert stopped.ok, stopped.text()
+    assert stopped.json()["call"]["version"] > started["version"]
+    page.wait_for_selector("#record-button:text('Record')")           # the live socket again
+
+    route.fulfill(response=reply)                                     # the stale reply lands
+    page.wait_for_function("(url) => window.readReplies.includes(url)", arg=reply.url)
+    assert page.text_content("#record-button") == "Record"
+    assert "recording" not in page.text_content("#call-flags")
+
+
 # -- the status after login ----------------------------------------------------------------------
 
 

@@ -1,0 +1,80 @@
+"""The pages' vocabulary: every value the server sends about agents and calls (statuses, states,
+a call's progress and outcome), the words people read for each, and the rule for a phone number.
+
+Every page carries it as JSON (`<script type="application/json" id="vocabulary">` in
+base.html); static/vocabulary.js hands it to the scripts, which keep no copy of their own, and
+the templates use the same words for the first paint. So a value added to an enum reaches the
+page with its word from here, or a test says the word is missing.
+
+The words live here, beside the enums, not in the scripts: the template and the scripts both
+show them, and one table in Python is checked against the enums by the tests.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import cache
+
+from ..esl.commands import NUMBER_PATTERN
+from ..models import AgentState, AgentStatus, Outcome
+from ..switchboard.calls import BUSY_CAUSES, NO_ANSWER_CAUSES
+from ..switchboard.legs import Progress
+from ..switchboard.transfer import Transfer
+
+STATUS_WORDS = {
+    AgentStatus.LOGGED_OUT: "Logged out", AgentStatus.AVAILABLE: "Available",
+    AgentStatus.ON_BREAK: "On break",
+}
+STATE_WORDS = {
+    AgentState.IDLE: "Idle", AgentState.RESERVED: "Reserved", AgentState.RINGING: "Ringing",
+    AgentState.IN_CALL: "In call", AgentState.WRAP_UP: "Wrap-up",
+}
+PROGRESS_WORDS = {
+    Progress.DIALING_AGENT: "Ringing your phone…", Progress.DIALING: "Dialling the customer…",
+    Progress.RINGING: "The customer's phone is ringing",
+    Progress.EARLY_MEDIA: "Connecting (carrier audio)…",
+    Progress.ANSWERED: "Answered: you are talking", Progress.ENDED: "Call ended",
+}
+OUTCOME_WORDS = {
+    Outcome.ANSWERED: "Answered", Outcome.BUSY: "Busy", Outcome.NO_ANSWER: "No answer",
+    Outcome.CANCELLED: "Cancelled", Outcome.AGENT_NO_ANSWER: "Agent did not answer",
+    Outcome.AGENT_NOT_REGISTERED: "Your phone is not registered",
+    Outcome.CUT_OFF: "Cut off (the phone system restarted)", Outcome.FAILED: "Failed",
+}
+# Records written before calls carried an outcome have only FreeSWITCH's cause; a bare "failed"
+# is made more precise by it too. LOSE_RACE is how the controller closes a call FreeSWITCH lost.
+OUTCOME_OF_CAUSE = {
+    **dict.fromkeys(sorted(BUSY_CAUSES), Outcome.BUSY),
+    **dict.fromkeys(sorted(NO_ANSWER_CAUSES), Outcome.NO_ANSWER),
+    "ORIGINATOR_CANCEL": Outcome.CANCELLED,
+    "USER_NOT_REGISTERED": Outcome.AGENT_NOT_REGISTERED,
+    "LOSE_RACE": Outcome.CUT_OFF,
+}
+# What an agent may choose on its page. Logged Out is no choice: it follows logging out of the
+# web page (the Log out button, which also ends the softphone), so it never describes an open page.
+CHOOSABLE = (AgentStatus.AVAILABLE, AgentStatus.ON_BREAK)
+
+
+def _names(values: type[enum.StrEnum]) -> dict[str, str]:
+    return {member.name: member.value for member in values}
+
+
+def _words(words: dict) -> dict[str, str]:
+    return {member.value: word for member, word in words.items()}
+
+
+@cache
+def vocabulary() -> dict:
+    """What every page is given, as JSON. `status`, `state`, `progress` and `outcome` map each
+    member's name to its value (the scripts say PROGRESS.ENDED, never "ended"); `words` maps
+    each value to what people read."""
+    return {
+        "status": _names(AgentStatus), "state": _names(AgentState),
+        "progress": _names(Progress), "outcome": _names(Outcome),
+        "choosable_statuses": [status.value for status in CHOOSABLE],
+        "transfer_under_way": list(Transfer.UNDER_WAY),
+        "number_pattern": NUMBER_PATTERN,
+        "outcome_of_cause": {cause: outcome.value for cause, outcome in OUTCOME_OF_CAUSE.items()},
+        "words": {"status": _words(STATUS_WORDS), "state": _words(STATE_WORDS),
+                  "progress": _words(PROGRESS_WORDS), "outcome": _words(OUTCOME_WORDS)},
+    }
