@@ -18,6 +18,7 @@ Operations:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -39,10 +40,39 @@ class Record:
     key: dict[str, Any]
     values: list[dict[str, Any]]
 
-    def same_statement(self, other: Record) -> bool:
-        """Two records one executemany can carry: same operation, table and columns."""
-        return (self.op == other.op and self.table == other.table and self.key == other.key
-                and self.op != "cdr" and self.values[0].keys() == other.values[0].keys())
+    @property
+    def statement(self) -> tuple:
+        """Records with equal statements can share one executemany (CDR legs never do)."""
+        if self.op == "cdr":
+            return (self.op, id(self))
+        return (self.op, self.table, tuple(sorted(self.key.items(), key=str)),
+                tuple(self.values[0]))
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The tables running the record reads or writes (a CDR summarizes into its call)."""
+        return ("call_legs", "calls") if self.op == "cdr" else (self.table,)
+
+
+def grouped(batch: Sequence[Record]) -> list[list[Record]]:
+    """The batch in statement groups, run in the order of each group's first record. A record
+    joins an earlier group of its statement only if no other statement touched its table since
+    (so no row is written in another order than submitted): the roster's agent updates between
+    call inserts, say, go in one executemany."""
+    groups: list[list[Record]] = []
+    by_statement: dict[tuple, int] = {}
+    last_on_table: dict[str, int] = {}
+    for record in batch:
+        statement = record.statement
+        index = by_statement.get(statement)
+        if index is None or any(last_on_table.get(t) != index for t in record.tables):
+            index = len(groups)
+            groups.append([])
+            by_statement[statement] = index
+        groups[index].append(record)
+        for table in record.tables:
+            last_on_table[table] = index
+    return groups
 
 
 def insert(table: str, rows: Sequence[dict[str, Any]]) -> Record:
@@ -69,7 +99,7 @@ def cdr_legs(legs: Iterable[LegRecord]) -> Record:
 
 
 def apply(session: Session, records: Sequence[Record]) -> None:
-    """Run records of one kind (see `Record.same_statement`) in the caller's transaction."""
+    """Run records of one statement (see `grouped`) in the caller's transaction."""
     first = records[0]
     rows = [row for record in records for row in record.values]
     _OPERATIONS[first.op](session, first, rows)
@@ -82,6 +112,7 @@ def _table(name: str) -> Table:
         raise ValueError(f"a record names no known table: {name!r}") from None
 
 
+@functools.cache
 def _model(name: str) -> type:
     for mapper in Base.registry.mappers:
         if mapper.local_table.name == name:
@@ -100,13 +131,18 @@ def _insert_fill(session: Session, record: Record, rows: list[dict]) -> None:
 
 
 def _by_key(record: Record, rows: list[dict], *, only_null: bool):
-    table, by = _table(record.table), record.key["by"]
-    columns = [name for name in rows[0] if name != by]
     # Bind names must differ from column names in an executemany UPDATE.
     params = [{("k_" + name): value for name, value in row.items()} for row in rows]
-    values = {name: (func.coalesce(table.c[name], bindparam("k_" + name)) if only_null
-                     else bindparam("k_" + name)) for name in columns}
-    return update(table).where(table.c[by] == bindparam("k_" + by)).values(values), params
+    return _update_statement(record.table, record.key["by"], tuple(rows[0]), only_null), params
+
+
+@functools.cache
+def _update_statement(name: str, by: str, columns: tuple[str, ...], only_null: bool):
+    """Built once per shape: building a statement costs more than running it."""
+    table = _table(name)
+    values = {column: (func.coalesce(table.c[column], bindparam("k_" + column)) if only_null
+                       else bindparam("k_" + column)) for column in columns if column != by}
+    return update(table).where(table.c[by] == bindparam("k_" + by)).values(values)
 
 
 def _update(session: Session, record: Record, rows: list[dict]) -> None:

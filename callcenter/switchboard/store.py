@@ -3,9 +3,10 @@
 Event handlers never write to the database themselves: they submit records (records.py) here,
 and one writer greenlet runs them in batches, one transaction per batch. SQLite allows one
 writer at a time, and a greenlet that yielded inside a write transaction would stall every other
-writer; batching also turns hundreds of small commits a second into a few. A batch also stops
-at a time budget (a few milliseconds) and the writer yields to the hub before the next one, so a
-burst of writes is spread out instead of stalling every event behind it.
+writer; batching also turns hundreds of small commits a second into a few. A batch is sized to
+a time budget (a few milliseconds, from what records have been costing) and the writer yields to
+the hub before the next one, so a burst of writes is spread out instead of stalling every event
+behind it.
 
 Nothing submitted is dropped:
 - A write the database refuses (unreachable, read-only, locked, full, I/O error) stays queued,
@@ -29,7 +30,7 @@ import gevent.event
 from sqlalchemy.orm import Session
 
 from ..db import is_data_fault
-from .records import Record, apply, check, dumps
+from .records import Record, apply, check, dumps, grouped
 from .spool import Spool
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class Store:
         self._batch = batch
         self._budget = budget          # seconds of writes per transaction before it commits
         self._tried = 0                # records the last transaction ran (the failing one too)
+        self._cost = 0.0001            # seconds a record takes to write, smoothed
         self._retry_initial, self._retry_max = retry_initial, retry_max
         self._pending: deque[Record] = deque()
         self._spooled = 0              # how many of the oldest pending records the spool holds
@@ -166,32 +168,27 @@ class Store:
         gevent.sleep(delay)
 
     def _commit(self, batch: list[Record], budget: float | None = None) -> int:
-        """Run records of `batch` in one transaction, stopping once `budget` seconds are spent
-        (at least one runs), and commit; returns how many ran. Neighbouring records of the
-        same statement go in one executemany."""
-        self._tried = 0
-        deadline = None if budget is None else time.perf_counter() + budget
+        """Run the records of `batch` in one transaction, and commit; returns how many ran.
+        With a `budget` (seconds), only as many as the last transactions say fit in it are
+        taken (at least one). Records of one statement go in one executemany (`grouped`)."""
+        if budget is not None:
+            batch = batch[:max(1, min(len(batch), int(budget / self._cost)))]
+        self._tried = len(batch)
+        started = time.perf_counter()
         with self._sessions() as session:
             try:
-                start = 0
-                while start < len(batch):
-                    end = start + 1
-                    while end < len(batch) and batch[end].same_statement(batch[start]):
-                        end += 1
-                    self._tried = end
-                    check(batch[start])
-                    apply(session, batch[start:end])
-                    start = end
-                    if deadline is not None and time.perf_counter() > deadline:
-                        break
+                for group in grouped(batch):
+                    check(group[0])
+                    apply(session, group)
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
-        ran = batch[:self._tried]
-        self.written += len(ran)
-        self._committed(ran)
-        return len(ran)
+        # What a record costs, smoothed: the next batch is sized to the time budget.
+        self._cost = 0.8 * self._cost + 0.2 * (time.perf_counter() - started) / len(batch)
+        self.written += len(batch)
+        self._committed(batch)
+        return len(batch)
 
     def _one_by_one(self, batch: list[Record]) -> int:
         """After a batch failed for some record's data: each record alone, so only the bad

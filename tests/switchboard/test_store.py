@@ -300,3 +300,19 @@ class _PgError(Exception):
 ])
 def test_faults_are_classified_by_code_not_by_message(exc, data):
     assert dbmod.is_data_fault(exc) is data
+
+
+def test_records_of_one_statement_share_an_executemany_without_reordering_a_table():
+    agent = [records.update_rows("agents", [{"id": i, "state": "in_call"}]) for i in range(3)]
+    call_a, call_b = new_call("a"), new_call("b")
+    outcome_a = records.update_rows("calls", [{"id": "a", "outcome": "answered"}])
+    from callcenter.models import LegRole
+    cdr = records.Record("cdr", "call_legs", {}, [{"uuid": "u", "call_id": "a",
+                                                   "role": LegRole.AGENT}])
+    batch = [agent[0], call_a, agent[1], call_b, outcome_a, cdr, agent[2],
+             records.update_rows("calls", [{"id": "b", "outcome": "busy"}])]
+    groups = records.grouped(batch)
+    # The agent updates ride together (nothing else touches agents between them); the two call
+    # inserts too; the update of calls after the CDR (which writes calls) stays after it.
+    assert groups == [[agent[0], agent[1], agent[2]], [call_a, call_b], [outcome_a], [cdr],
+                      [batch[-1]]]
