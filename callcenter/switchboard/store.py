@@ -174,18 +174,19 @@ class Store:
         if budget is not None:
             batch = batch[:max(1, min(len(batch), int(budget / self._cost)))]
         self._tried = len(batch)
-        started = time.perf_counter()
         with self._sessions() as session:
             try:
+                started = time.perf_counter()
                 for group in grouped(batch):
                     check(group[0])
                     apply(session, group)
+                # What a record costs to run, smoothed (the commit's own cost is paid once a
+                # batch, whatever its size): the next batch is sized to the time budget.
+                self._cost = 0.8 * self._cost + 0.2 * (time.perf_counter() - started) / len(batch)
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
-        # What a record costs, smoothed: the next batch is sized to the time budget.
-        self._cost = 0.8 * self._cost + 0.2 * (time.perf_counter() - started) / len(batch)
         self.written += len(batch)
         self._committed(batch)
         return len(batch)
