@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import itertools
 import re
+import sqlite3
 import uuid
+from contextlib import closing
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from callcenter import db as dbmod
 from callcenter.accounts import create_user
 from callcenter.app import create_app
 from callcenter.config import Settings
 from callcenter.models import Role
+from tests.postgres import on_both_databases
 
 PASSWORD = "Tr1cky-Horse-42"
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("both_databases"):
+        on_both_databases(metafunc)  # tests/switchboard/conftest.py does it for all of its own
 
 
 @pytest.fixture(scope="session")
@@ -30,25 +42,73 @@ def postgres_server():
     server.stop()
 
 
-@pytest.fixture
-def postgres_url(postgres_server):
-    """An empty database of this test's own on the session's PostgreSQL server."""
-    from sqlalchemy import create_engine, text
+@pytest.fixture(scope="session")
+def postgres_admin(postgres_server):
+    from sqlalchemy import create_engine
 
-    name = f"cc_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield postgres_server.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    yield admin
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server, postgres_admin) -> str:
+    """A database migrated to the newest revision once: each test's database is a copy."""
+    name = "cc_template"
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    dbmod.upgrade(_database_on(postgres_server, name))
+    return name
+
+
+def _database_on(server_url: str, name: str) -> str:
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _throwaway_database(server_url: str, admin, template: str = "template1"):
+    name = f"cc_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield _database_on(server_url, name)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    """Environment for Settings: an instance directory and SQLite file of this test's own."""
-    return {"CALLCENTER_INSTANCE_DIR": str(tmp_path / "instance")}
+def postgres_url(postgres_server, postgres_admin):
+    """An empty database of this test's own on the session's PostgreSQL server."""
+    yield from _throwaway_database(postgres_server, postgres_admin)
+
+
+@pytest.fixture
+def postgres_migrated_url(postgres_server, postgres_admin, postgres_template):
+    """A database of this test's own at the newest revision (a copy of the template: far
+    quicker than migrating each one)."""
+    yield from _throwaway_database(postgres_server, postgres_admin, postgres_template)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file migrated to the newest revision once: each test's database is a copy."""
+    path = tmp_path_factory.mktemp("template") / "callcenter.db"
+    dbmod.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def database_kind(request) -> str:
+    """sqlite, or each database in turn for the tests that run on both (tests/postgres.py)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def env(request, tmp_path, database_kind) -> dict[str, str]:
+    """Environment for Settings: an instance directory of this test's own, and its SQLite file
+    there, or a PostgreSQL database of its own (at the newest revision) for `postgresql`."""
+    env = {"CALLCENTER_INSTANCE_DIR": str(tmp_path / "instance")}
+    if database_kind == "postgresql":
+        env["CALLCENTER_DATABASE_URL"] = request.getfixturevalue("postgres_migrated_url")
+    return env
 
 
 @pytest.fixture
@@ -57,8 +117,15 @@ def settings(env) -> Settings:
 
 
 @pytest.fixture
-def database(settings):
-    dbmod.upgrade(settings.database_url)
+def database(request, settings, database_kind):
+    """The test's database at the newest revision (PostgreSQL's comes migrated)."""
+    if database_kind == "sqlite":
+        path = Path(make_url(settings.database_url).database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # The backup API copies what the template's WAL still holds too.
+        template = request.getfixturevalue("sqlite_template")
+        with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(path)) as copy:
+            source.backup(copy)
     database = dbmod.Database(settings.database_url)
     yield database
     database.dispose()

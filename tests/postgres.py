@@ -1,6 +1,12 @@
 """A throwaway PostgreSQL server for tests: Debian's binaries, a temporary data directory, a
 free loopback port. Tests that use it skip where PostgreSQL is not installed (.ci/run installs
-it)."""
+it).
+
+Which tests run on both databases: every test under tests/switchboard/ and every test marked
+`both_databases` that uses the `database` fixture runs once on SQLite and once on PostgreSQL
+(ids `[sqlite]`, `[postgresql]`; `-m "not postgresql"` leaves the second out). A test marked
+`sqlite_only("why")` runs on SQLite alone, and says why.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,23 @@ import shutil
 import socket
 import subprocess
 import tempfile
+
+import pytest
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+def on_both_databases(metafunc: pytest.Metafunc) -> None:
+    """Run the test once per database, if it uses the `database` fixture (a test that only
+    takes `env` or `settings` stays on SQLite)."""
+    if "database" not in metafunc.fixturenames:
+        return
+    only = metafunc.definition.get_closest_marker("sqlite_only")
+    if only is not None:
+        if not only.args:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid}: sqlite_only needs a reason")
+        return
+    metafunc.parametrize("database_kind", DATABASES, indirect=True)
 
 
 def _bin_dir() -> str | None:

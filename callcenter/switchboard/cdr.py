@@ -352,7 +352,7 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
     enders = [leg for leg in ended if leg.transfer not in _BESIDE] or ended
     first = enders[0] if enders else None
 
-    own = _aware(getattr(call, "created_at", None))
+    own = getattr(call, "created_at", None)
     starts = [leg.started for leg in legs if leg.started] + ([own] if own else [])
     bridges = [leg.bridged for leg in legs if leg.bridged]
     ended_at = max((leg.ended for leg in ended), default=None)
@@ -393,13 +393,6 @@ def _seconds(start: datetime | None, end: datetime | None) -> int:
     if start is None or end is None:
         return 0
     return max(0, (end - start) // timedelta(seconds=1))
-
-
-def _aware(when: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    if when is None or when.tzinfo is not None:
-        return when
-    return when.replace(tzinfo=UTC)
 
 
 # --- the writer ------------------------------------------------------------------------------
@@ -591,8 +584,8 @@ def _stored_record(row: CallLeg) -> LegRecord:
             log.error("stored CDR of leg %s no longer reads: %s", row.uuid, exc)
     # A leg the switchboard knows whose CDR has not come (yet): what its row says.
     return LegRecord(uuid=row.uuid, call_id=row.call_id, role=row.role,
-                     channel_name=row.channel_name, started=_aware(row.created_at),
-                     answered=_aware(row.answered_at), ended=_aware(row.ended_at),
+                     channel_name=row.channel_name, started=row.created_at,
+                     answered=row.answered_at, ended=row.ended_at,
                      hangup_cause=row.hangup_cause)
 
 
