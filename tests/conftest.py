@@ -3,18 +3,21 @@ client, and `auth` to log in as a user of any role."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import sqlite3
 import uuid
 from contextlib import closing
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from callcenter import accounts
 from callcenter import db as dbmod
 from callcenter.accounts import create_user
 from callcenter.app import create_app
@@ -28,6 +31,24 @@ PASSWORD = "Tr1cky-Horse-42"
 def pytest_generate_tests(metafunc):
     if metafunc.definition.get_closest_marker("both_databases"):
         on_both_databases(metafunc)  # tests/switchboard/conftest.py does it for all of its own
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashes():
+    """Users the tests make get a one-round hash (checked by the same code at login): scrypt's
+    0.1 s of CPU per user made and per login was a large share of the suite's time. `callcenter
+    user add` in a subprocess still hashes the product's way."""
+    quick = functools.partial(accounts.generate_password_hash, method="pbkdf2:sha256:1")
+    with mock.patch.object(accounts, "generate_password_hash", quick):
+        yield
+
+
+def pytest_collection_modifyitems(items):
+    """Every test on PostgreSQL carries the `postgresql` mark, so `-m "not postgresql"` leaves
+    them all out."""
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgresql)
 
 
 @pytest.fixture(scope="session")

@@ -103,8 +103,10 @@ def _by_key(record: Record, rows: list[dict], *, only_null: bool):
     columns = [name for name in rows[0] if name != by]
     # Bind names must differ from column names in an executemany UPDATE.
     params = [{("k_" + name): value for name, value in row.items()} for row in rows]
-    values = {name: (func.coalesce(table.c[name], bindparam("k_" + name)) if only_null
-                     else bindparam("k_" + name)) for name in columns}
+    # Typed: inside COALESCE too, each value goes through its column's type (times in UTC).
+    binds = {name: bindparam("k_" + name, type_=table.c[name].type) for name in columns}
+    values = {name: func.coalesce(table.c[name], binds[name]) if only_null else binds[name]
+              for name in columns}
     return update(table).where(table.c[by] == bindparam("k_" + by)).values(values), params
 
 

@@ -89,6 +89,7 @@ def test_a_supervisor_page_shows_the_banner_while_writes_wait(rig, settings, dat
     assert rig.board.store.flush(10)
 
 
+@pytest.mark.postgresql
 def test_postgresql_stopped_and_started_again_loses_no_write():
     from tests.postgres import PostgresServer
 
