@@ -7,13 +7,12 @@ import functools
 import itertools
 import re
 import sqlite3
-import uuid
 from contextlib import closing
 from pathlib import Path
 from unittest import mock
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -23,7 +22,7 @@ from callcenter.accounts import create_user
 from callcenter.app import create_app
 from callcenter.config import Settings
 from callcenter.models import Role
-from tests.postgres import on_both_databases
+from tests.postgres import DatabaseCopies, database_url, new_database_name, on_both_databases
 
 PASSWORD = "Tr1cky-Horse-42"
 
@@ -63,49 +62,39 @@ def postgres_server():
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_admin(postgres_server):
-    from sqlalchemy import create_engine
-
+@pytest.fixture
+def postgres_url(postgres_server):
+    """An empty database of this test's own on the session's PostgreSQL server."""
+    name = new_database_name()
     admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    yield admin
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield database_url(postgres_server, name)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server, postgres_admin) -> str:
-    """A database migrated to the newest revision once: each test's database is a copy."""
-    name = "cc_template"
-    with postgres_admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    dbmod.upgrade(_database_on(postgres_server, name))
-    return name
-
-
-def _database_on(server_url: str, name: str) -> str:
-    return server_url.rsplit("/", 1)[0] + "/" + name
-
-
-def _throwaway_database(server_url: str, admin, template: str = "template1"):
-    name = f"cc_{uuid.uuid4().hex[:12]}"
+def postgres_copies(postgres_server):
+    """Copies of a database migrated to the newest revision once (far quicker than migrating
+    each test's own)."""
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield _database_on(server_url, name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        conn.execute(text('CREATE DATABASE "cc_template"'))
+    admin.dispose()
+    dbmod.upgrade(database_url(postgres_server, "cc_template"))
+    copies = DatabaseCopies(postgres_server, "cc_template")
+    yield copies
+    copies.close()
 
 
 @pytest.fixture
-def postgres_url(postgres_server, postgres_admin):
-    """An empty database of this test's own on the session's PostgreSQL server."""
-    yield from _throwaway_database(postgres_server, postgres_admin)
-
-
-@pytest.fixture
-def postgres_migrated_url(postgres_server, postgres_admin, postgres_template):
-    """A database of this test's own at the newest revision (a copy of the template: far
-    quicker than migrating each one)."""
-    yield from _throwaway_database(postgres_server, postgres_admin, postgres_template)
+def postgres_migrated_url(postgres_copies):
+    """A database of this test's own at the newest revision."""
+    url = postgres_copies.take()
+    yield url
+    postgres_copies.give_back(url)
 
 
 @pytest.fixture(scope="session")
@@ -138,10 +127,11 @@ def settings(env) -> Settings:
 
 
 @pytest.fixture
-def database(request, settings, database_kind):
+def database(request, settings):
     """The test's database at the newest revision (PostgreSQL's comes migrated)."""
-    if database_kind == "sqlite":
-        path = Path(make_url(settings.database_url).database)
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database)
         path.parent.mkdir(parents=True, exist_ok=True)
         # The backup API copies what the template's WAL still holds too.
         template = request.getfixturevalue("sqlite_template")

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import glob
 import os
+import queue
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+import uuid
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
@@ -86,3 +91,58 @@ class PostgresServer:
                         os.path.join(self.dir, "data"), "-m", "immediate", "stop"],
                        capture_output=True, timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def database_url(server_url: str, name: str) -> str:
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def new_database_name() -> str:
+    return f"cc_{uuid.uuid4().hex[:12]}"
+
+
+class DatabaseCopies:
+    """Databases copied from a template, made ahead of need and dropped after use by a thread
+    of their own: CREATE DATABASE ... TEMPLATE costs the server about 0.2 s, which then runs
+    beside the tests instead of before each one. (This pytest process is not patched by
+    gevent: the thread is a real one, and the server does the copying.)"""
+
+    def __init__(self, server_url: str, template: str, ahead: int = 2) -> None:
+        self.server_url, self.template = server_url, template
+        self._admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()   # a name to drop, "make", or None
+        self._ready: queue.SimpleQueue = queue.SimpleQueue()  # a name, or the error making it
+        for _ in range(ahead):
+            self._jobs.put("make")
+        self._thread = threading.Thread(target=self._work, name="postgres-copies", daemon=True)
+        self._thread.start()
+
+    def take(self) -> str:
+        """The URL of a fresh copy, the test's own."""
+        made = self._ready.get(timeout=120)
+        if isinstance(made, BaseException):
+            raise made
+        self._jobs.put("make")
+        return database_url(self.server_url, made)
+
+    def give_back(self, url: str) -> None:
+        self._jobs.put(url.rsplit("/", 1)[1])
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(60)
+        self._admin.dispose()
+
+    def _work(self) -> None:
+        with self._admin.connect() as conn:
+            while (job := self._jobs.get()) is not None:
+                if job != "make":
+                    conn.execute(text(f'DROP DATABASE "{job}" WITH (FORCE)'))
+                    continue
+                name = new_database_name()
+                try:
+                    conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+                except Exception as exc:  # the test that takes it fails with this
+                    self._ready.put(exc)
+                else:
+                    self._ready.put(name)
