@@ -1,5 +1,6 @@
 # make run: install, migrate, serve on SQLite.   make test: install with test extras, run every
-# test (both databases).   make test-fast: unit tests only (no subprocess, browser or PostgreSQL).
+# test (both databases).   make test-fast: unit tests only (no subprocess, browser, PostgreSQL or
+# switchboard-to-simulator rig).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -38,7 +39,7 @@ test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: install-test
-	$(BIN)/python -m pytest -m "not slow and not postgresql" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not slow and not postgresql and not simulator" $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check callcenter tests bench migrations templates

@@ -43,11 +43,14 @@ def quick_password_hashes():
 
 
 def pytest_collection_modifyitems(items):
-    """Every test on PostgreSQL carries the `postgresql` mark, so `-m "not postgresql"` leaves
-    them all out."""
+    """Marks by what a test uses, so `make test-fast` can leave them out: `postgresql` (its
+    PostgreSQL runs carry it from tests/postgres.py) and `simulator` (the switchboard's rig)."""
     for item in items:
-        if "postgres_server" in getattr(item, "fixturenames", ()):
+        uses = getattr(item, "fixturenames", ())
+        if "postgres_server" in uses:
             item.add_marker(pytest.mark.postgresql)
+        if "rig_factory" in uses:
+            item.add_marker(pytest.mark.simulator)
 
 
 @pytest.fixture(scope="session")

@@ -54,18 +54,19 @@ def main(url: str) -> dict:
     rig.link.on("CHANNEL_ANSWER", lambda event: agent_up.set())  # the agent's leg comes first
     rig.link.on("CHANNEL_BRIDGE", lambda event: bridged.set(time.monotonic()))
     query: dict[str, float] = {}
+    connection = database.engine.connect()  # connected beforehand: the query goes out at once
 
     def slow_query() -> None:
-        with database.engine.connect() as connection:
-            query["started"] = time.monotonic()
-            connection.execute(text("SELECT pg_sleep(1)"))
-            query["ended"] = time.monotonic()
+        query["started"] = time.monotonic()
+        connection.execute(text("SELECT pg_sleep(1)"))
+        query["ended"] = time.monotonic()
 
     rig.board.dial(agent_id, NUMBER)
     assert agent_up.wait(5), "the agent's leg never answered"
     sleeper = gevent.spawn(slow_query)
     bridged_at = bridged.get(timeout=10)
     sleeper.get(timeout=10)
+    connection.close()
     rig.link.stop()
     rig.board.stop()
     sim.stop()
