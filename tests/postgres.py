@@ -54,10 +54,10 @@ def _free_port() -> int:
 class PostgresServer:
     def __init__(self) -> None:
         self.bin = _bin_dir()
-        self.dir = tempfile.mkdtemp(prefix="cc-pg-")
         self.port = _free_port()
         # The server refuses to run as root: run it as the package's postgres user then.
         self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.dir = tempfile.mkdtemp(prefix="cc-pg-") if self.available else ""
 
     @property
     def available(self) -> bool:
