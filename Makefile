@@ -1,4 +1,6 @@
-# make run: install, migrate, serve on SQLite.   make test: install with test extras, run tests.
+# make run: install, migrate, serve on SQLite.   make test: install with test extras, run every
+# test (both databases).   make test-fast: unit tests only (no subprocess, browser, PostgreSQL or
+# switchboard-to-simulator rig).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -6,7 +8,7 @@ STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 BUNDLE := callcenter/static/vendor/sip.js
 
-.PHONY: install install-test run test lint bench clean
+.PHONY: install install-test run test test-fast lint bench clean
 
 install: $(STAMP) $(BUNDLE)
 
@@ -35,6 +37,9 @@ run: install
 
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install-test
+	$(BIN)/python -m pytest -m "not slow and not postgresql and not simulator" $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/ruff check callcenter tests bench migrations templates

@@ -140,7 +140,7 @@ class Credentials:
             return self._softphone(row)
         log.info("SIP credential issued for extension %s until %s", agent.extension,
                  row.expires_at.isoformat(timespec="seconds"))
-        return Softphone(agent.extension, self.domain, password, _aware(row.expires_at))
+        return Softphone(agent.extension, self.domain, password, row.expires_at)
 
     def current(self, session: Session, agent: Agent) -> Softphone | None:
         """The agent's live credential, if it has a usable one (changes nothing)."""
@@ -154,9 +154,9 @@ class Credentials:
         or revoked credential is not revived: None."""
         now = self.now()
         row = self._live(session, agent_id)
-        if row is None or _aware(row.expires_at) <= now:
+        if row is None or row.expires_at <= now:
             return None
-        row.expires_at = max(_aware(row.expires_at), now + self.lifetime)
+        row.expires_at = max(row.expires_at, now + self.lifetime)
         expires_at = row.expires_at
         session.commit()
         return expires_at
@@ -244,7 +244,7 @@ class Credentials:
                               .where(SipCredential.live_agent_id == agent_id))
 
     def _expired(self, row: SipCredential) -> bool:
-        return _aware(row.expires_at) <= self.now()
+        return row.expires_at <= self.now()
 
     def _usable(self, row: SipCredential, agent: Agent) -> bool:
         """Not expired, and still what FreeSWITCH would check: the agent's extension, our
@@ -256,12 +256,7 @@ class Credentials:
 
     def _softphone(self, row: SipCredential) -> Softphone:
         return Softphone(row.extension, row.domain,
-                         derive_password(self.secret_key, row.login_key), _aware(row.expires_at))
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time we store is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+                         derive_password(self.secret_key, row.login_key), row.expires_at)
 
 
 class Every:

@@ -120,7 +120,11 @@ def downgrade(url: str, revision: str) -> None:
 def _migrate(direction: str, url: str, revision: str) -> None:
     from alembic import command
 
-    Database(url).check_reachable()
+    probe = Database(url)
+    try:
+        probe.check_reachable()
+    finally:
+        probe.dispose()  # an idle connection left open keeps a PostgreSQL database busy
     try:
         getattr(command, direction)(alembic_config(url), revision)
     except SQLAlchemyError as exc:

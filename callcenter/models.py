@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Dialect,
     Enum,
     ForeignKey,
     Index,
@@ -21,12 +22,37 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in time, the type of every timestamp column: written in UTC and read back
+    timezone-aware in UTC on both databases. SQLite keeps no zone and hands back naive values;
+    PostgreSQL hands back the session's zone. A naive datetime is refused rather than guessed:
+    PostgreSQL would read it in the server's zone and SQLite in none.
+
+    The schema is DateTime(timezone=True) as before (alembic compares the `impl`)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"a timestamp must be a timezone-aware datetime, not {value!r}")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -114,7 +140,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     agent: Mapped[Agent | None] = relationship(back_populates="user", uselist=False)
     login_sessions: Mapped[list[LoginSession]] = relationship(
@@ -137,14 +163,14 @@ class Agent(Base):
                                                 default=AgentStatus.LOGGED_OUT)
     state: Mapped[AgentState] = mapped_column(_enum(AgentState, "agent_state"),
                                               default=AgentState.IDLE)
-    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    state_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     registered: Mapped[bool] = mapped_column(Boolean, default=False)
     wrapup_seconds: Mapped[int] = mapped_column(Integer, default=10)
     max_no_answer: Mapped[int] = mapped_column(Integer, default=3)
     no_answer_count: Mapped[int] = mapped_column(Integer, default=0)
     always_record: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_call_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_call_ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     user: Mapped[User] = relationship(back_populates="agent")
     tiers: Mapped[list[QueueAgent]] = relationship(back_populates="agent",
@@ -194,11 +220,11 @@ class Call(Base):
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"))
     customer_number: Mapped[str] = mapped_column(String(32), default="")
     caller_id: Mapped[str] = mapped_column(String(32), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    ringing_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    bridged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    ringing_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    bridged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ring_seconds: Mapped[int] = mapped_column(Integer, default=0)
     talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
     hold_seconds: Mapped[int] = mapped_column(Integer, default=0)
@@ -234,9 +260,9 @@ class CallLeg(Base):
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     role: Mapped[LegRole] = mapped_column(_enum(LegRole, "leg_role"))
     channel_name: Mapped[str] = mapped_column(String(255), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
     raw_cdr: Mapped[str | None] = mapped_column(Text)
 
@@ -251,7 +277,7 @@ class UnmatchedLeg(Base):
 
     uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
     named_call_id: Mapped[str | None] = mapped_column(String(64))  # its cc_call_id, if any
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow,
                                                   index=True)
     source: Mapped[str] = mapped_column(String(16))  # post, spool or import
     raw_cdr: Mapped[str] = mapped_column(Text)
@@ -276,9 +302,9 @@ class SipCredential(Base):
     extension: Mapped[str] = mapped_column(String(16))
     domain: Mapped[str] = mapped_column(String(255))
     a1_hash: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_why: Mapped[str | None] = mapped_column(String(32))
 
     agent: Mapped[Agent] = relationship()
@@ -295,9 +321,9 @@ class LoginSession(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(255), default="")
 

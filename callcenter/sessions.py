@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
 
 from .clock import Clock, RealClock
-from .credentials import Credentials, Every, Why, _aware
+from .credentials import Credentials, Every, Why
 from .models import Agent, LoginSession, SipCredential, User
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class Sessions:
             return None
         login, user = found
         now = self.now()
-        last_seen = _aware(login.last_seen_at)
+        last_seen = login.last_seen_at
         if not user.active or not self._alive(login, now):
             return None
         if now - last_seen >= timedelta(seconds=TOUCH_SECONDS):
@@ -173,8 +173,8 @@ class Sessions:
         return SignedIn(key, user)
 
     def _alive(self, login: LoginSession, now: datetime) -> bool:
-        return (_aware(login.expires_at) > now
-                and _aware(login.last_seen_at) + self.lifetimes.idle > now)
+        return (login.expires_at > now
+                and login.last_seen_at + self.lifetimes.idle > now)
 
     # -- ending logins ---------------------------------------------------------------------------
 

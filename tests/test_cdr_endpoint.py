@@ -19,6 +19,8 @@ from callcenter.switchboard.legs import Call, Legs
 from callcenter.web.access import access_of
 from tests.cdrdocs import T0, hangups, json_cdr, leg_doc, own, snapshot
 
+pytestmark = pytest.mark.both_databases  # the tests that use the database run on both
+
 UUID = "5b0c6d4e-0000-4000-8000-0000000000aa"
 
 
@@ -112,18 +114,31 @@ def test_a_leg_that_is_not_ours_is_kept_as_unmatched(client, fs_auth, database):
     assert unmatched(database) == [(UUID, None, "post", document)]
 
 
+# The call's summary fails after the leg's row was updated: that must be rolled back too.
+FAILING_CALL_UPDATE = {
+    "sqlite": ["CREATE TRIGGER no_calls BEFORE UPDATE ON calls "
+               "BEGIN SELECT RAISE(ABORT, 'disk'); END"],
+    "postgresql": ["CREATE FUNCTION no_calls() RETURNS trigger LANGUAGE plpgsql "
+                   "AS $$ BEGIN RAISE EXCEPTION 'disk'; END $$",
+                   "CREATE TRIGGER no_calls BEFORE UPDATE ON calls FOR EACH ROW "
+                   "EXECUTE FUNCTION no_calls()"],
+}
+
+
 @pytest.mark.parametrize("breakage, leg", [
     ("DROP TABLE call_legs", 0),
     ("DROP TABLE unmatched_legs", 1),   # the leg nobody owns is kept there
-    # The call's summary fails after the leg's row was updated: that must be rolled back too.
-    ("CREATE TRIGGER no_calls BEFORE UPDATE ON calls BEGIN SELECT RAISE(ABORT, 'disk'); END", 0),
+    ("CREATE TRIGGER no_calls", 0),
 ])
 def test_a_database_error_is_503_and_writes_nothing(client, fs_auth, database, breakage, leg):
     events = hangups("03-click-to-dial.plain")
     owned(database, events[:1])
     before = snapshot(database)
+    statements = (FAILING_CALL_UPDATE[database.engine.dialect.name]
+                  if breakage == "CREATE TRIGGER no_calls" else [breakage])
     with database.engine.begin() as conn:
-        conn.execute(text(breakage))
+        for statement in statements:
+            conn.execute(text(statement))
     event = events[leg]
     response = post(client, fs_auth, json_cdr(event), uuid=event.uuid)
     assert response.status_code == 503  # FreeSWITCH retries, then keeps the file

@@ -12,6 +12,8 @@ from callcenter.cdr.files import import_directory
 from callcenter.cli import main
 from tests.cdrdocs import hangups, json_cdr, leg_doc, own, snapshot
 
+pytestmark = pytest.mark.both_databases  # the tests that use the database run on both
+
 FOREIGN = "5b0c6d4e-0000-4000-8000-0000000000cc"
 
 

@@ -13,6 +13,8 @@ from callcenter import db as dbmod
 from callcenter.models import Role, User
 from tests.conftest import PASSWORD
 
+pytestmark = pytest.mark.slow  # each test runs `callcenter` in a subprocess
+
 
 def run(args, env, stdin=""):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}

@@ -356,6 +356,7 @@ def test_the_preprocessor_reads_lines_the_way_freeswitch_does(tmp_path):
     assert tree.where(section) == "parts/a.xml:2"
 
 
+# A subprocess: the tests that call it are marked slow.
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
     full.update(env)
@@ -363,6 +364,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
                           text=True, env=full, timeout=60)
 
 
+@pytest.mark.slow
 def test_cli_passes_the_shipped_tree_and_fails_a_broken_one(tree, env, certs):
     ok = _run(["fs-check", str(tree), "--certs-dir", str(certs)], env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -378,6 +380,7 @@ def test_cli_passes_the_shipped_tree_and_fails_a_broken_one(tree, env, certs):
     assert bad.stderr == f"2 problem(s) in {tree}\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["fs-check", "/nonexistent/conf"], "/nonexistent/conf is not a directory: give the one "
                                         "holding freeswitch.xml"),
@@ -390,6 +393,7 @@ def test_cli_refuses_what_it_cannot_check(env, args, message):
     assert result.stderr == f"callcenter: error: {message}\n"
 
 
+@pytest.mark.slow
 def test_cli_on_a_directory_that_is_no_configuration(env, tmp_path):
     result = _run(["fs-check", str(tmp_path)], env)
     assert result.returncode == 1

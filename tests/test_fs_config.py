@@ -29,7 +29,7 @@ from tests.freeswitch.support import (
 SET = re.compile(r'<X-PRE-PROCESS cmd="([a-z-]+)" data="([A-Z_]+)=([^"]*)"/>')
 
 
-def run(args, env):
+def run(args, env):  # a subprocess: the tests that call it are marked slow
     full = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
     full.update(env)
     return subprocess.run([sys.executable, "-m", "callcenter.cli", "fs-config", *args],
@@ -49,6 +49,7 @@ def env(tmp_path):
                           CALLCENTER_SOFTPHONE_WSS_URL="wss://cc.example.com:8443")
 
 
+@pytest.mark.slow
 def test_prints_the_site_file_of_these_settings(env, tmp_path):
     result = run([], env)
     assert result.returncode == 0, result.stderr
@@ -75,6 +76,7 @@ def test_prints_the_site_file_of_these_settings(env, tmp_path):
         "listen-ip": "127.0.0.1", "listen-port": "8022", "password": ESL_PASSWORD}
 
 
+@pytest.mark.slow
 def test_the_written_tree_passes_fs_check(env, tmp_path):
     tree_dir = copy_tree(tmp_path / "conf")
     certs = tmp_path / "certs"
@@ -84,6 +86,7 @@ def test_the_written_tree_passes_fs_check(env, tmp_path):
     assert check_tree(tree_dir, Settings.from_env(env), environ={}, certs_dir=certs) == []
 
 
+@pytest.mark.slow
 def test_writes_owner_only_and_keeps_freeswitchs_own_values(env, tmp_path):
     tree_dir = copy_tree(tmp_path / "conf")
     path = tree_dir / "site.xml"
@@ -130,6 +133,7 @@ def test_the_shipped_site_file_and_fs_config_agree_on_names_and_defaults():
                                              ("env-set", f"${value.name}")]
 
 
+@pytest.mark.slow
 def test_secrets_with_xml_characters_reach_freeswitch_intact(tmp_path):
     password = "a&b<c>\"d'e-and-more"
     env = controller_env(tmp_path, CALLCENTER_ESL_PASSWORD=password,
@@ -146,6 +150,7 @@ def test_secrets_with_xml_characters_reach_freeswitch_intact(tmp_path):
     assert check_tree(tree_dir, Settings.from_env(env), environ={}, certs_dir=certs) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, changes, message", [
     ([], {"CALLCENTER_ESL_HOST": "", "CALLCENTER_ESL_PASSWORD": ""},
      "CALLCENTER_ESL_PASSWORD is not set: choose one and set it (with CALLCENTER_ESL_HOST) "
@@ -174,6 +179,7 @@ def test_refusals_write_nothing(env, tmp_path, args, changes, message):
                                                                  SHIPPED.iterdir())
 
 
+@pytest.mark.slow
 def test_refuses_to_overwrite_a_file_that_is_not_a_site_file(env, tmp_path):
     tree_dir = copy_tree(tmp_path / "conf")
     target = tree_dir / "freeswitch.xml"
@@ -183,6 +189,7 @@ def test_refuses_to_overwrite_a_file_that_is_not_a_site_file(env, tmp_path):
     assert target.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_set_needs_a_file(env):
     one_line_error(run(["--set", "FREESWITCH_LOCAL_IP=10.0.0.1"], env),
                    "--set needs the site.xml FILE to write")
@@ -199,6 +206,7 @@ def test_freeswitch_http_url_setting(tmp_path):
         Settings.from_env({**base, "CALLCENTER_FREESWITCH_HTTP_URL": "ftp://10.0.0.5"})
 
 
+@pytest.mark.slow
 def test_freeswitchs_err_log_dir_is_the_controllers_spool_directory(env, tmp_path):
     tree_dir = copy_tree(tmp_path / "conf")
     path = tree_dir / "site.xml"

@@ -28,6 +28,8 @@ from callcenter.web.live import REFUSED, SIGNED_OUT, answer, origin_allowed
 from tests.conftest import PASSWORD
 from tests.process import ServerProcess
 
+pytestmark = pytest.mark.both_databases  # the tests that use the database run on both
+
 # --- before the upgrade, in process ---------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from callcenter import db as dbmod
 from callcenter.models import Base
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def url(request, settings):
     if request.param == "sqlite":
         return settings.database_url

@@ -20,6 +20,8 @@ from callcenter.sessions import login_key
 from tests.conftest import AuthActions
 from tests.test_credentials import RecordingBoard
 
+pytestmark = pytest.mark.both_databases  # the tests that use the database run on both
+
 FLUSH_1001 = "sofia profile internal flush_inbound_reg 1001@127.0.0.1"
 
 

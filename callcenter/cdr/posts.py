@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -73,7 +73,7 @@ def file_document(session: Session, record: LegRecord, *, now: datetime, source:
     began = session.scalar(select(Call.created_at).where(Call.id == call_id).with_for_update())
     leg = session.execute(select(CallLeg.created_at, CallLeg.raw_cdr)
                           .where(CallLeg.uuid == record.uuid).with_for_update()).one()
-    _check_times(record, call_id, min(_aware(began), _aware(leg.created_at)), now)
+    _check_times(record, call_id, min(began, leg.created_at), now)
     if has_document(leg.raw_cdr):
         if same_document(leg.raw_cdr, record.raw or ""):
             return Filed.ALREADY
@@ -101,8 +101,6 @@ def _check_times(record: LegRecord, call_id: str, began: datetime, now: datetime
         raise CdrRefused(message)
 
 
-def _aware(when: datetime) -> datetime:  # SQLite hands back naive UTC times
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def unwritten_legs(legs, store) -> Unwritten:

@@ -72,7 +72,7 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
     enders = [leg for leg in ended if leg.transfer not in _BESIDE] or ended
     first = enders[0] if enders else None
 
-    own = as_utc(getattr(call, "created_at", None))
+    own = getattr(call, "created_at", None)
     starts = [leg.started for leg in legs if leg.started] + ([own] if own else [])
     bridges = [leg.bridged for leg in legs if leg.bridged]
     ended_at = max((leg.ended for leg in ended), default=None)
@@ -113,11 +113,3 @@ def _seconds(start: datetime | None, end: datetime | None) -> int:
     if start is None or end is None:
         return 0
     return max(0, (end - start) // timedelta(seconds=1))
-
-
-def as_utc(when: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    if when is None or when.tzinfo is not None:
-        return when
-    return when.replace(tzinfo=UTC)
-

@@ -27,7 +27,7 @@ from sqlalchemy.orm.util import identity_key
 from ..db import insert_missing
 from ..models import Agent, Call, CallLeg, Direction, Queue, utcnow
 from .parse import ESL_SOURCE, CdrError, LegRecord
-from .summary import CallSummary, as_utc, leg_order, summarize
+from .summary import CallSummary, leg_order, summarize
 
 if TYPE_CHECKING:
     pass
@@ -197,8 +197,8 @@ def _stored_record(row: CallLeg) -> LegRecord:
             log.error("stored CDR of leg %s no longer reads: %s", row.uuid, exc)
     # A leg the switchboard knows whose CDR has not come (yet): what its row says.
     return LegRecord(uuid=row.uuid, call_id=row.call_id, role=row.role,
-                     channel_name=row.channel_name, started=as_utc(row.created_at),
-                     answered=as_utc(row.answered_at), ended=as_utc(row.ended_at),
+                     channel_name=row.channel_name, started=row.created_at,
+                     answered=row.answered_at, ended=row.ended_at,
                      hangup_cause=row.hangup_cause)
 
 

@@ -138,11 +138,13 @@ def _by_key(record: Record, rows: list[dict], *, only_null: bool):
 
 @functools.cache
 def _update_statement(name: str, by: str, columns: tuple[str, ...], only_null: bool):
-    """Built once per shape: building a statement costs more than running it."""
+    """Built once per shape: building a statement costs more than running it. Typed binds:
+    inside COALESCE too, each value goes through its column's type (times in UTC)."""
     table = _table(name)
-    values = {column: (func.coalesce(table.c[column], bindparam("k_" + column)) if only_null
-                       else bindparam("k_" + column)) for column in columns if column != by}
-    return update(table).where(table.c[by] == bindparam("k_" + by)).values(values)
+    binds = {column: bindparam("k_" + column, type_=table.c[column].type) for column in columns}
+    values = {column: func.coalesce(table.c[column], binds[column]) if only_null
+              else binds[column] for column in columns if column != by}
+    return update(table).where(table.c[by] == binds[by]).values(values)
 
 
 def _update(session: Session, record: Record, rows: list[dict]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,8 +58,7 @@ def rebuild(session: Session, legs: Legs, channels: dict[str, dict],
             id=call_row.id, kind=kind_of(call_row.direction), direction=call_row.direction,
             agent_id=call_row.agent_id,
             number=call_row.customer_number, caller_id=call_row.caller_id,
-            created=call_row.created_at.replace(tzinfo=call_row.created_at.tzinfo or UTC)
-            .timestamp()))
+            created=call_row.created_at.timestamp()))
         for leg_row in call_row.legs:
             leg = legs.add_leg(call, leg_row.uuid, leg_row.role)
             _restore(leg, leg_row, channels.get(leg_row.uuid), pairs)

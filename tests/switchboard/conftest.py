@@ -1,11 +1,15 @@
-"""A switchboard on a ManualClock, linked over real TCP to a simulator on the same clock."""
+"""A switchboard on a ManualClock, linked over real TCP to a simulator on the same clock.
+
+Every test here that uses the database runs on SQLite and on PostgreSQL (tests/postgres.py)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import gevent
 import gevent.event
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from callcenter.clock import ManualClock
 from callcenter.esl.connection import Link
@@ -13,11 +17,16 @@ from callcenter.models import Agent, AgentStatus, Call, CallLeg
 from callcenter.sim import Simulator
 from callcenter.switchboard import Switchboard
 from callcenter.switchboard.dialer import DialTimes
+from tests.postgres import on_both_databases
 
 SIM_PASSWORD = "switchboard-test-password"
 NUMBER = "15551234567"
 CALLER_ID = "5550100"
 TIMES = DialTimes(agent_ring=20, customer_ring=30, timer_margin=2, park=120, partner_grace=5)
+
+
+def pytest_generate_tests(metafunc):
+    on_both_databases(metafunc)
 
 
 class RecordingLink:
@@ -110,6 +119,29 @@ class Rig:
             legs = session.scalars(select(CallLeg)).all()
             session.expunge_all()
             return calls, legs
+
+
+def write_switch(database) -> Callable[[bool], None]:
+    """A switch that makes the database's new connections refuse every write, as root too:
+    SQLite's `PRAGMA query_only`, PostgreSQL's `default_transaction_read_only` (SQLSTATE
+    25006). Each switch reopens the engine so the next write meets it."""
+    refusing = {"on": False}
+    if database.engine.dialect.name == "sqlite":
+        @event.listens_for(database.engine, "connect")
+        def query_only(connection, _record):
+            if refusing["on"]:
+                connection.execute("PRAGMA query_only=ON")
+    else:
+        @event.listens_for(database.engine, "do_connect")
+        def read_only(_dialect, _record, _args, params):
+            if refusing["on"]:
+                params["options"] = "-c default_transaction_read_only=on"
+
+    def switch(on: bool) -> None:
+        refusing["on"] = on
+        database.dispose()
+
+    return switch
 
 
 @pytest.fixture

@@ -247,7 +247,7 @@ def test_summary_rules():
 def test_summary_edges():
     # The call's own creation time counts when it is earlier; times the wrong way round give
     # zero, not negative seconds; a customer that never answered talked for nothing.
-    own = type("Own", (), {"created_at": at(-5).replace(tzinfo=None),
+    own = type("Own", (), {"created_at": at(-5),
                            "direction": Direction.INBOUND})()
     odd = _leg(LegRole.CUSTOMER, "b", started=at(10), answered=at(9), bridged=at(8),
                ended=at(7), hangup_cause="X")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import gevent
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from callcenter import db as dbmod
 from callcenter.app import create_app
@@ -16,7 +16,7 @@ from callcenter.sim import Behaviour
 from callcenter.switchboard import records
 from callcenter.switchboard.store import Store
 from tests.conftest import AuthActions
-from tests.switchboard.conftest import NUMBER
+from tests.switchboard.conftest import NUMBER, write_switch
 
 
 def wait_for(condition, timeout: float = 10) -> None:
@@ -27,20 +27,7 @@ def wait_for(condition, timeout: float = 10) -> None:
 
 @pytest.fixture
 def read_only(database):
-    """Switches the database's new connections to `PRAGMA query_only` (refuses every write,
-    as root too) and reopens the engine so the next write meets it."""
-    state = {"on": False}
-
-    @event.listens_for(database.engine, "connect")
-    def refuse_writes(connection, _record):
-        if state["on"]:
-            connection.execute("PRAGMA query_only=ON")
-
-    def switch(on: bool) -> None:
-        state["on"] = on
-        database.dispose()
-
-    return switch
+    return write_switch(database)
 
 
 def test_a_call_placed_while_the_database_refuses_writes_lands_when_it_is_back(
@@ -102,6 +89,7 @@ def test_a_supervisor_page_shows_the_banner_while_writes_wait(rig, settings, dat
     assert rig.board.store.flush(10)
 
 
+@pytest.mark.postgresql
 def test_postgresql_stopped_and_started_again_loses_no_write():
     from tests.postgres import PostgresServer
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import gevent
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from callcenter import db as dbmod
@@ -18,6 +18,7 @@ from callcenter.models import Call, Direction
 from callcenter.switchboard import records
 from callcenter.switchboard.spool import Spool
 from callcenter.switchboard.store import Store
+from tests.switchboard.conftest import write_switch
 
 SQLITE_READONLY, SQLITE_IOERR_WRITE = 8, 778
 
@@ -135,17 +136,10 @@ def test_a_refusing_database_keeps_every_write_queued_in_order_until_it_is_back(
     store.stop()
 
 
-def test_writes_refused_by_a_read_only_connection_land_once_it_is_writable(settings):
-    """A refusal that works as root too: the writer's connections open with query_only."""
-    dbmod.upgrade(settings.database_url)
-    database = dbmod.Database(settings.database_url)
-    refusing = {"on": True}
-
-    @event.listens_for(database.engine, "connect")
-    def read_only(connection, _record):
-        if refusing["on"]:
-            connection.execute("PRAGMA query_only=ON")
-
+def test_writes_refused_by_a_read_only_connection_land_once_it_is_writable(database):
+    """A refusal that works as root too: the writer's connections open read-only."""
+    read_only = write_switch(database)
+    read_only(True)
     store = Store(database.sessions, reopen=database.dispose, retry_initial=0.01,
                   retry_max=0.02)
     store.start()
@@ -153,11 +147,10 @@ def test_writes_refused_by_a_read_only_connection_land_once_it_is_writable(setti
     store.submit(new_call("b"))
     wait_for(lambda: store.retries >= 2)
     assert store.failing and store.depth == 2 and count(database) == 0
-    refusing["on"] = False      # the next reopened connection can write again
+    read_only(False)            # the next reopened connection can write again
     assert store.flush(10), "no restart needed"
     assert count(database) == 2 and not store.failing
     store.stop()
-    database.dispose()
 
 
 def test_writes_kept_in_the_spool_land_after_a_restart(database, spool):
