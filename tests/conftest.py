@@ -16,8 +16,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from callcenter import accounts
 from callcenter import db as dbmod
+from callcenter import passwords
 from callcenter.accounts import create_user
 from callcenter.app import create_app
 from callcenter.config import Settings
@@ -37,8 +37,8 @@ def quick_password_hashes():
     """Users the tests make get a one-round hash (checked by the same code at login): scrypt's
     0.1 s of CPU per user made and per login was a large share of the suite's time. `callcenter
     user add` in a subprocess still hashes the product's way."""
-    quick = functools.partial(accounts.generate_password_hash, method="pbkdf2:sha256:1")
-    with mock.patch.object(accounts, "generate_password_hash", quick):
+    quick = functools.partial(passwords.generate_password_hash, method="pbkdf2:sha256:1")
+    with mock.patch.object(passwords, "generate_password_hash", quick):
         yield
 
 

@@ -49,7 +49,7 @@ class Store:
         self._batch = batch
         self._budget = budget          # seconds of writes per transaction before it commits
         self._tried = 0                # records the last transaction ran (the failing one too)
-        self._cost = 0.0001            # seconds a record takes to write, smoothed
+        self._costs: dict[str, float] = {}   # seconds a record takes to run, by operation
         self._retry_initial, self._retry_max = retry_initial, retry_max
         self._pending: deque[Record] = deque()
         self._spooled = 0              # how many of the oldest pending records the spool holds
@@ -169,26 +169,36 @@ class Store:
 
     def _commit(self, batch: list[Record], budget: float | None = None) -> int:
         """Run the records of `batch` in one transaction, and commit; returns how many ran.
-        With a `budget` (seconds), only as many as the last transactions say fit in it are
-        taken (at least one). Records of one statement go in one executemany (`grouped`)."""
+        With a `budget` (seconds), only the first records that fit in it are taken (at least
+        one), by what records of each operation have been costing. Records of one statement go
+        in one executemany (`grouped`)."""
         if budget is not None:
-            batch = batch[:max(1, min(len(batch), int(budget / self._cost)))]
+            batch = batch[:self._fitting(batch, budget)]
         self._tried = len(batch)
         with self._sessions() as session:
             try:
-                started = time.perf_counter()
                 for group in grouped(batch):
                     check(group[0])
+                    started = time.perf_counter()
                     apply(session, group)
-                # What a record costs to run, smoothed (the commit's own cost is paid once a
-                # batch, whatever its size): the next batch is sized to the time budget.
-                self._cost = 0.8 * self._cost + 0.2 * (time.perf_counter() - started) / len(batch)
+                    # What a record of this operation costs to run, smoothed.
+                    cost = (time.perf_counter() - started) / len(group)
+                    op = group[0].op
+                    self._costs[op] = 0.8 * self._costs.get(op, cost) + 0.2 * cost
                 session.commit()
             except BaseException:
                 session.rollback()
                 raise
         self.written += len(batch)
         self._committed(batch)
+        return len(batch)
+
+    def _fitting(self, batch: list[Record], budget: float) -> int:
+        spent = 0.0
+        for taken, record in enumerate(batch):
+            spent += self._costs.get(record.op, 0.0001)
+            if spent > budget:
+                return max(1, taken)
         return len(batch)
 
     def _one_by_one(self, batch: list[Record]) -> int:
