@@ -45,7 +45,7 @@ class Record:
         """Records with equal statements can share one executemany (CDR legs never do)."""
         if self.op == "cdr":
             return (self.op, id(self))
-        return (self.op, self.table, tuple(sorted(self.key.items(), key=str)),
+        return (self.op, self.table, json.dumps(self.key, sort_keys=True),
                 tuple(self.values[0]))
 
     @property

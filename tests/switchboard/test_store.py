@@ -302,10 +302,13 @@ def test_records_of_one_statement_share_an_executemany_without_reordering_a_tabl
     from callcenter.models import LegRole
     cdr = records.Record("cdr", "call_legs", {}, [{"uuid": "u", "call_id": "a",
                                                    "role": LegRole.AGENT}])
+    seen_a, seen_b = (records.insert_fill("call_legs", [
+        {"uuid": u, "call_id": "a", "channel_name": "x"}], fill=["channel_name"])
+        for u in ("u1", "u2"))
     batch = [agent[0], call_a, agent[1], call_b, outcome_a, cdr, agent[2],
-             records.update_rows("calls", [{"id": "b", "outcome": "busy"}])]
+             records.update_rows("calls", [{"id": "b", "outcome": "busy"}]), seen_a, seen_b]
     groups = records.grouped(batch)
     # The agent updates ride together (nothing else touches agents between them); the two call
     # inserts too; the update of calls after the CDR (which writes calls) stays after it.
     assert groups == [[agent[0], agent[1], agent[2]], [call_a, call_b], [outcome_a], [cdr],
-                      [batch[-1]]]
+                      [batch[7]], [seen_a, seen_b]]
