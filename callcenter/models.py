@@ -95,12 +95,33 @@ class AgentState(enum.StrEnum):
 
 
 class QueueStrategy(enum.StrEnum):
-    LONGEST_IDLE = "longest_idle"
+    """How a queue picks the agent for its next caller: mod_callcenter's nine strategies, under
+    its names (switchboard/queues/strategies.py)."""
+    RING_ALL = "ring_all"
+    LONGEST_IDLE_AGENT = "longest_idle_agent"
     ROUND_ROBIN = "round_robin"
     TOP_DOWN = "top_down"
-    FEWEST_CALLS = "fewest_calls"
+    AGENT_WITH_LEAST_TALK_TIME = "agent_with_least_talk_time"
+    AGENT_WITH_FEWEST_CALLS = "agent_with_fewest_calls"
+    SEQUENTIALLY_BY_AGENT_ORDER = "sequentially_by_agent_order"
     RANDOM = "random"
-    RING_ALL = "ring_all"
+    RING_PROGRESSIVELY = "ring_progressively"
+
+
+class TimeoutAction(enum.StrEnum):
+    """What happens to a caller who waited a queue's longest wait."""
+    HANG_UP = "hang_up"
+    QUEUE = "queue"            # into another queue (the target), keeping the entry time
+    NUMBER = "number"          # transferred to a number (the target), through the gateway
+
+
+class OfferOutcome(enum.StrEnum):
+    """How one offer of a queued call to an agent ended."""
+    ANSWERED = "answered"
+    MISSED = "missed"          # rang out, or the softphone failed
+    DECLINED = "declined"      # the agent pressed Decline (or the phone said busy)
+    CANCELLED = "cancelled"    # the caller left (or the call went elsewhere) while it rang
+    LOST_RACE = "lost_race"    # ring-all: another agent answered first
 
 
 class Direction(enum.StrEnum):
@@ -130,6 +151,9 @@ class Outcome(enum.StrEnum):
     AGENT_NO_ANSWER = "agent_no_answer"     # the agent's softphone did not pick up
     AGENT_NOT_REGISTERED = "agent_not_registered"
     CUT_OFF = "cut_off"                     # the switch was lost mid-call (it restarted)
+    ABANDONED = "abandoned"                 # the caller hung up while waiting in a queue
+    TIMED_OUT = "timed_out"                 # the queue's longest wait passed: hung up
+    OVERFLOWED = "overflowed"               # the longest wait passed: sent to a queue/number
 
 
 class User(Base):
@@ -170,6 +194,14 @@ class Agent(Base):
     max_no_answer: Mapped[int] = mapped_column(Integer, default=3)
     no_answer_count: Mapped[int] = mapped_column(Integer, default=0)
     always_record: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Queued calls: seconds before the next offer after a decline, a busy phone or a missed
+    # offer; whether the softphone answers an offer by itself; why the agent is On break
+    # ("missed calls" when the switchboard put it there).
+    reject_delay_seconds: Mapped[int] = mapped_column(Integer, default=10)
+    busy_delay_seconds: Mapped[int] = mapped_column(Integer, default=30)
+    no_answer_delay_seconds: Mapped[int] = mapped_column(Integer, default=10)
+    auto_answer: Mapped[bool] = mapped_column(Boolean, default=True)
+    break_reason: Mapped[str | None] = mapped_column(String(64))
     last_call_ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     user: Mapped[User] = relationship(back_populates="agent")
@@ -177,18 +209,38 @@ class Agent(Base):
                                                    cascade="all, delete-orphan")
 
 
+# A soft two-tone pattern, looped: the shipped configuration has no music files, and
+# local_stream://moh without them ends at once (so the caller would hear silence).
+DEFAULT_HOLD_MUSIC = "tone_stream://%(400,200,523,659);%(400,3000,587,698);loops=-1"
+
+
 class Queue(Base):
+    """An inbound queue (switchboard/queues/). The README's Queues section explains each
+    setting; 0 seconds means "never" for the waits."""
     __tablename__ = "queues"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    strategy: Mapped[QueueStrategy] = mapped_column(_enum(QueueStrategy, "queue_strategy"),
-                                                    default=QueueStrategy.LONGEST_IDLE)
-    hold_music: Mapped[str] = mapped_column(String(255), default="local_stream://moh")
+    strategy: Mapped[QueueStrategy] = mapped_column(
+        _enum(QueueStrategy, "queue_strategy", length=32),
+        default=QueueStrategy.LONGEST_IDLE_AGENT)
+    hold_music: Mapped[str] = mapped_column(String(255), default=DEFAULT_HOLD_MUSIC)
     max_wait_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    max_wait_no_agent_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    timeout_action: Mapped[TimeoutAction] = mapped_column(
+        _enum(TimeoutAction, "timeout_action"), default=TimeoutAction.HANG_UP)
+    timeout_target: Mapped[str] = mapped_column(String(64), default="")
     service_level_seconds: Mapped[int] = mapped_column(Integer, default=20)
+    priority: Mapped[int] = mapped_column(Integer, default=0)   # higher is served first
+    answer_on_entry: Mapped[bool] = mapped_column(Boolean, default=True)
     agent_ring_seconds: Mapped[int] = mapped_column(Integer, default=20)
-    wrapup_seconds: Mapped[int | None] = mapped_column(Integer)
+    wrapup_seconds: Mapped[int | None] = mapped_column(Integer)  # the agent's own when NULL
+    # Tier rules: wait this long on a level before the next one joins (0: all levels at
+    # once), multiplied by the level if asked; a level with no available agent is not waited on
+    # unless tier_wait_empty.
+    tier_wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    tier_wait_multiply: Mapped[bool] = mapped_column(Boolean, default=False)
+    tier_wait_empty: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str] = mapped_column(String(255), default="")
 
     tiers: Mapped[list[QueueAgent]] = relationship(back_populates="queue",
@@ -235,6 +287,13 @@ class Call(Base):
     sip_reason: Mapped[str | None] = mapped_column(String(64))  # its reason phrase, if any
     disposition: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str | None] = mapped_column(Text)
+    # Queued calls: when the caller entered the queue, when an agent answered (speed of answer
+    # is connected_at - entered_at; the caller's own answered_at is its answer on entry), when
+    # it left the queue (to an agent, or abandoned / timed out), and the seconds it waited.
+    entered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    connected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    wait_seconds: Mapped[int | None] = mapped_column(Integer)
     recording_path: Mapped[str | None] = mapped_column(String(512))
 
     agent: Mapped[Agent | None] = relationship()
@@ -267,6 +326,22 @@ class CallLeg(Base):
     raw_cdr: Mapped[str | None] = mapped_column(Text)
 
     call: Mapped[Call] = relationship(back_populates="legs")
+
+
+class Offer(Base):
+    """One offer of a queued call to an agent, keyed by the agent leg's UUID (chosen by the
+    controller before the originate, so a replayed write is idempotent)."""
+    __tablename__ = "offers"
+
+    leg_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"))
+    offered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    outcome: Mapped[OfferOutcome | None] = mapped_column(_enum(OfferOutcome, "offer_outcome"))
+
+    __table_args__ = (Index("ix_offers_agent_offered", "agent_id", "offered_at"),)
 
 
 class UnmatchedLeg(Base):

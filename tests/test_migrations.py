@@ -64,3 +64,34 @@ def test_login_sessions_come_and_go_with_their_revision(url):
     assert "login_sessions" in inspect(database.engine).get_table_names()
     assert database.is_current()
     database.dispose()
+
+
+def test_queue_strategies_migrate_to_mod_callcenters_names_and_back(url):
+    """0006 renames the two old strategies, and its CHECK admits the nine and nothing else."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    dbmod.upgrade(url, "0005")
+    database = dbmod.Database(url)
+    with database.engine.begin() as conn:
+        for n, strategy in enumerate(("longest_idle", "fewest_calls", "ring_all")):
+            conn.execute(text("INSERT INTO queues (name, strategy, hold_music, max_wait_seconds,"
+                              " service_level_seconds, agent_ring_seconds, description) VALUES"
+                              " (:n, :s, 'local_stream://moh', 60, 20, 20, '')"),
+                         {"n": f"q{n}", "s": strategy})
+    dbmod.upgrade(url)
+    with database.engine.begin() as conn:
+        rows = dict(conn.execute(text("SELECT name, strategy FROM queues")).all())
+        music = set(conn.execute(text("SELECT hold_music FROM queues")).scalars())
+    assert rows == {"q0": "longest_idle_agent", "q1": "agent_with_fewest_calls",
+                    "q2": "ring_all"}
+    assert music == {"tone_stream://%(400,200,523,659);%(400,3000,587,698);loops=-1"}
+    with pytest.raises(IntegrityError), database.engine.begin() as conn:
+        conn.execute(text("UPDATE queues SET strategy = 'loudest_agent'"))
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE queues SET strategy = 'ring_progressively' WHERE name='q2'"))
+    dbmod.downgrade(url, "0005")
+    with database.engine.begin() as conn:
+        rows = dict(conn.execute(text("SELECT name, strategy FROM queues")).all())
+    assert rows == {"q0": "longest_idle", "q1": "fewest_calls", "q2": "longest_idle"}
+    database.dispose()

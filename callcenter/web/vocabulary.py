@@ -40,6 +40,8 @@ OUTCOME_WORDS = {
     Outcome.CANCELLED: "Cancelled", Outcome.AGENT_NO_ANSWER: "Agent did not answer",
     Outcome.AGENT_NOT_REGISTERED: "Your phone is not registered",
     Outcome.CUT_OFF: "Cut off (the phone system restarted)", Outcome.FAILED: "Failed",
+    Outcome.ABANDONED: "Abandoned (the caller hung up while waiting)",
+    Outcome.TIMED_OUT: "Timed out in the queue", Outcome.OVERFLOWED: "Sent on (waited too long)",
 }
 # Records written before calls carried an outcome have only FreeSWITCH's cause; a bare "failed"
 # is made more precise by it too. LOSE_RACE is how the controller closes a call FreeSWITCH lost.
