@@ -228,6 +228,16 @@ def _check_text(value: object, field: str) -> str:
     return value
 
 
+def passable_text(value: str, limit: int = 100) -> str:
+    """Untrusted text (a carrier's caller ID: "anonymous", "+44 20 ...", anything) cut down to
+    what free text may carry, at most `limit` characters; "" when nothing is left. For showing
+    and tagging only: the original stays in the call's record."""
+    kept = "".join(char for char in str(value)[:limit * 4]
+                   if char in _TEXT_PUNCTUATION or "0" <= char <= "9"
+                   or unicodedata.category(char) in _TEXT_CATEGORIES)
+    return kept.strip(" ")[:limit].strip(" ")
+
+
 def quote_value(value: str, field: str) -> str:
     """Free text escaped for a value inside an originate ``{var=value}`` block.
 
@@ -433,6 +443,12 @@ def uuid_setvar(uuid: str, name: str, value: str) -> str:
     """Set a channel variable, e.g. tag an inbound caller with ``cc_call_id``."""
     var = valid_variable_name(name)
     return f"uuid_setvar {valid_uuid(uuid)} {var} {_variable_value(var, value, setvar_value)}"
+
+
+def uuid_getvar(uuid: str, name: str) -> str:
+    """Read a channel variable (a parked caller's cc_queue after a restart); FreeSWITCH answers
+    the value, or ``_undef_`` when it is not set."""
+    return f"uuid_getvar {valid_uuid(uuid)} {valid_variable_name(name)}"
 
 
 def uuid_send_dtmf(uuid: str, digits: str) -> str:

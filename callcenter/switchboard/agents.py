@@ -44,6 +44,8 @@ class AgentView:
     call_id: str | None = None            # the call it is on (or wrapping up)
     wrapup_timer: Timer | None = None
     active: bool = True
+    break_reason: str | None = None       # why On break, when the switchboard put it there
+    offers: OfferSettings = field(default_factory=lambda: OfferSettings())
 
     @property
     def registered(self) -> bool:
@@ -52,6 +54,23 @@ class AgentView:
     def as_message(self) -> dict:
         """The agent as the pages see it (its shape lives in messages.py)."""
         return messages.agent(self)
+
+
+@dataclass(frozen=True)
+class OfferSettings:
+    """How queued calls are offered to an agent (set by admins): missed offers in a row before
+    it is put On break, seconds before the next offer after a decline, a busy phone or a missed
+    offer, and whether its softphone answers by itself."""
+    max_no_answer: int = 3
+    reject_delay: int = 10
+    busy_delay: int = 30
+    no_answer_delay: int = 10
+    auto_answer: bool = True
+
+    @classmethod
+    def of(cls, agent: Agent) -> OfferSettings:
+        return cls(agent.max_no_answer, agent.reject_delay_seconds, agent.busy_delay_seconds,
+                   agent.no_answer_delay_seconds, agent.auto_answer)
 
 
 def _when(clock: Clock) -> datetime:
@@ -71,6 +90,9 @@ class Roster:
         self._publish = publish
         self._load = load
         self.agents: dict[int, AgentView] = {}
+        # Told of every change of an agent's status, state or registration (queues dispatch
+        # when an agent becomes free); a listener must not change agents itself.
+        self.listeners: list[Callable[[AgentView], None]] = []
         self._by_extension: dict[str, int] = {}
         # Registrations seen for extensions that are not (yet) agents: kept so an agent added
         # later is known to be registered.
@@ -90,7 +112,8 @@ class Roster:
             if view is None:
                 view = AgentView(agent.id, agent.extension, user.username, agent.status,
                                  agent.state, agent.wrapup_seconds, agent.always_record,
-                                 contacts=self._contacts.setdefault(agent.extension, set()))
+                                 contacts=self._contacts.setdefault(agent.extension, set()),
+                                 break_reason=agent.break_reason)
                 # A state left by a previous run with no call behind it is stale.
                 if view.state is not AgentState.IDLE:
                     view.state = AgentState.IDLE
@@ -104,6 +127,7 @@ class Roster:
                 # truth: the row may not have caught up with the agent's last choice yet).
                 view.wrapup_seconds, view.always_record = agent.wrapup_seconds, agent.always_record
                 view.name = user.username
+            view.offers = OfferSettings.of(agent)
             view.active = user.active
             if not view.active:
                 self.set_status(view.id, AgentStatus.LOGGED_OUT)
@@ -126,12 +150,16 @@ class Roster:
 
     # -- status: chosen by the agent ------------------------------------------------------------
 
-    def set_status(self, agent_id: int, status: AgentStatus) -> AgentView:
+    def set_status(self, agent_id: int, status: AgentStatus,
+                   reason: str | None = None) -> AgentView:
+        """`reason`: why the switchboard puts the agent On break (the agent's own choice has
+        none)."""
         view = self.get(agent_id)
         if not view.active and status is not AgentStatus.LOGGED_OUT:
             raise AgentError("your account is deactivated")
-        if view.status is not status:
-            view.status = status
+        reason = reason if status is AgentStatus.ON_BREAK else None
+        if view.status is not status or view.break_reason != reason:
+            view.status, view.break_reason = status, reason
             self._write(view, status=True)
             self._announce(view)
         return view
@@ -253,13 +281,16 @@ class Roster:
 
     def _announce(self, view: AgentView) -> None:
         self._publish(messages.agent_changed(view), view.id)
+        for listener in self.listeners:
+            listener(view)
 
     def _write(self, view: AgentView, *, status: bool = False, state: bool = False,
                registered: bool = False) -> None:
         values: dict = {}
         now = _when(self._clock)
         if status:
-            values.update(status=view.status, status_changed_at=now)
+            values.update(status=view.status, status_changed_at=now,
+                          break_reason=view.break_reason)
         if state:
             values.update(state=view.state, state_changed_at=now)
         if registered:

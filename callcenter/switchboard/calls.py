@@ -60,12 +60,14 @@ class Calls:
         """Channel variables that tie a leg to its call (the CDR reads them back). `agent_id`:
         the agent this leg serves, when not the call's own."""
         tags = {"cc_call_id": call.id, "cc_role": role.value,
-                "cc_direction": call.direction.value, "cc_customer_number": call.number}
+                "cc_direction": call.direction.value,
+                # A carrier's caller ID is untrusted text: only what may travel in a variable.
+                "cc_customer_number": commands.passable_text(call.number, 32)}
         agent = call.agent_id if agent_id is None else agent_id
         if agent is not None:
             tags["cc_agent_id"] = str(agent)
         if call.caller_id:
-            tags["cc_caller_id"] = call.caller_id
+            tags["cc_caller_id"] = commands.passable_text(call.caller_id, 32)
         return {name: value for name, value in tags.items() if value}
 
     def originate(self, call: Call, role: LegRole, endpoint: str,
@@ -82,15 +84,17 @@ class Calls:
 
     # -- bridge ---------------------------------------------------------------------------------
 
-    def bridge(self, call: Call, media: Event) -> None:
-        """Connect the call's agent and customer legs (once), on the customer's first media."""
+    def bridge(self, call: Call, media: Event, *, quiet: str | None = None) -> None:
+        """Connect the call's agent and customer legs (once), on the customer's first media (or
+        the agent's answer to a queued caller). `quiet`: the leg whose playback (ringback, hold
+        music) stops first; the agent's by default."""
         if call.bridge_sent:
             return
         call.bridge_sent = True
         agent, customer = call.agent_leg, call.customer_leg
         # From when FreeSWITCH stamped the media event: the wait in our event queue counts.
         media_at = stamped_at(media) or self.clock.now()
-        self.sender.api(commands.uuid_break(agent))
+        self.sender.api(commands.uuid_break(quiet or agent))
         self.sender.api(commands.uuid_bridge(agent, customer),
                         lambda reply, error: self._bridge_reply(call, reply, error),
                         sent=lambda: self.stats.media_to_bridge.add(self.clock.now() - media_at))
@@ -116,6 +120,7 @@ class Calls:
         log.info("bridge of %s not seen after %.1fs: breaking and bridging again", call.id,
                  BRIDGE_CHECK_S * attempt, extra={"call_id": call.id})
         self.sender.api(commands.uuid_break(call.agent_leg))
+        self.sender.api(commands.uuid_break(call.customer_leg))
         self.sender.api(commands.uuid_bridge(call.agent_leg, call.customer_leg))
         call.timers.append(self.clock.call_later(BRIDGE_CHECK_S, self._check_bridge, call,
                                                  attempt + 1))

@@ -75,7 +75,12 @@ class Leg:
 
 
 class Progress(enum.StrEnum):
-    """Where a call is, as the agent's page shows it."""
+    """Where a call is, as the pages show it. A dial-out climbs dialing_agent → dialing →
+    ringing → early_media → answered; a queued call goes waiting → offered (an agent's phone
+    rings) → back to waiting if it is missed, or answered. The pages order a call's updates by
+    its version, never by this."""
+    WAITING = "waiting"               # a caller in a queue, waiting for an agent
+    OFFERED = "offered"               # a queued caller: an agent's phone rings with it
     DIALING_AGENT = "dialing_agent"   # ringing the agent's own softphone
     DIALING = "dialing"               # the agent answered; the customer's number is dialled
     RINGING = "ringing"               # the customer's phone rings (180)
@@ -87,11 +92,12 @@ class Progress(enum.StrEnum):
 class CallKind(enum.StrEnum):
     """Which feature owns a call (router.py sends its events there)."""
     DIAL_OUT = "dial_out"           # click-to-dial: the agent's own call to a customer
+    QUEUED = "queued"               # an inbound caller through a queue (queues/)
 
 
 def kind_of(direction: Direction) -> CallKind:
     """The kind of a call rebuilt from its row after a restart."""
-    return CallKind.DIAL_OUT
+    return CallKind.QUEUED if direction is Direction.INBOUND else CallKind.DIAL_OUT
 
 
 @dataclass
@@ -126,6 +132,9 @@ class Call:
     # then the agent leg it replaced.
     others: list[str] = field(default_factory=list)
     timers: list = field(default_factory=list)
+    # Each feature's own state for this call (the queue's waiting caller, ...), by feature name:
+    # features keep theirs here rather than adding fields to every call.
+    features: dict[str, Any] = field(default_factory=dict)
     # Grows with every change the pages hear of: a page keeps the update with the highest
     # version, whichever way (live socket, HTTP reply) and in whatever order it arrives.
     version: int = 0

@@ -40,8 +40,8 @@ def call(c: Call) -> dict[str, Any]:
 
 def agent(view: AgentView) -> dict[str, Any]:
     return {"id": view.id, "extension": view.extension, "name": view.name,
-            "status": view.status.value, "state": view.state.value,
-            "registered": view.registered, "call_id": view.call_id}
+            "status": view.status.value, "break_reason": view.break_reason,
+            "state": view.state.value, "registered": view.registered, "call_id": view.call_id}
 
 
 def switch(connected: bool) -> dict[str, Any]:

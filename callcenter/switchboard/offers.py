@@ -55,18 +55,21 @@ class Offers:
 
     def ring(self, call: Call, agent: AgentView, *, shows: str, then: JobReply,
              current: bool = True, extra: dict[str, str] | None = None,
-             sent: Sent | None = None) -> str:
+             sent: Sent | None = None, auto_answer: bool = True,
+             ring_seconds: int | None = None) -> str:
         """Reserve `agent` and ring its softphone with a new leg of `call` parked on answer;
         `shows` is the number its screen shows. Returns the leg's UUID. Refusals are checked
-        by the caller first (`refusal`), each feature with its own words."""
+        by the caller first (`refusal`), each feature with its own words. `auto_answer=False`:
+        the softphone rings until the agent answers or declines."""
         variables: dict[str, str | int] = {
-            **self.calls.tags(call, LegRole.AGENT, agent.id), **(extra or {}),
-            **commands.auto_answer_variables(self.domain)}
+            **self.calls.tags(call, LegRole.AGENT, agent.id), **(extra or {})}
+        if auto_answer:
+            variables.update(commands.auto_answer_variables(self.domain))
         try:  # what the agent's softphone shows: who it is about to talk to
             variables["origination_caller_id_number"] = commands.valid_number(shows)
         except commands.CommandError:
             pass
-        variables["originate_timeout"] = self.calls.times.agent_ring
+        variables["originate_timeout"] = ring_seconds or self.calls.times.agent_ring
         variables["park_timeout"] = self.calls.times.park
         endpoint = commands.user_endpoint(agent.extension, self.domain)
         self.roster.set_state(agent, AgentState.RESERVED, call.id)

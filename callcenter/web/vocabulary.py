@@ -30,6 +30,7 @@ STATE_WORDS = {
     AgentState.IN_CALL: "In call", AgentState.WRAP_UP: "Wrap-up",
 }
 PROGRESS_WORDS = {
+    Progress.WAITING: "Waiting in the queue", Progress.OFFERED: "Ringing an agent",
     Progress.DIALING_AGENT: "Ringing your phone…", Progress.DIALING: "Dialling the customer…",
     Progress.RINGING: "The customer's phone is ringing",
     Progress.EARLY_MEDIA: "Connecting (carrier audio)…",

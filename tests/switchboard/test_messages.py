@@ -36,10 +36,11 @@ def test_a_call_message_holds_plain_values_only():
 def test_agent_switch_and_snapshot_messages():
     view = AgentView(id=3, extension="1003", name="alice", status=AgentStatus.ON_BREAK,
                      state=AgentState.RESERVED, wrapup_seconds=10, always_record=False,
-                     contacts={"reg"}, call_id="c1")
+                     contacts={"reg"}, call_id="c1", break_reason="missed calls")
     assert messages.agent_changed(view) == {"type": "agent", "agent": {
         "id": 3, "extension": "1003", "name": "alice", "status": "on_break",
-        "state": "reserved", "registered": True, "call_id": "c1"}}
+        "break_reason": "missed calls", "state": "reserved", "registered": True,
+        "call_id": "c1"}}
     assert messages.switch_changed(False) == {"type": "switch", "switch": {"connected": False}}
     call = Call(id="c1", direction=Direction.OUTBOUND, agent_id=3, number="15551234567")
     snapshot = messages.snapshot([view], [call], True)
