@@ -68,6 +68,7 @@ class LegRecord:
     hangup_disposition: str | None = None
     hangup_by_hint: HangupBy | None = None
     transfer: str | None = None        # cc_transfer: the leg's part in a blind transfer
+    offer: bool = False                # cc_offer: a queue offered the call on this leg
     raw: str | None = None             # the JSON document, on the JSON path only
 
     @classmethod
@@ -121,6 +122,13 @@ class LegRecord:
                      cause=variable("hangup_cause"),
                      raw=text)
 
+    @property
+    def beside(self) -> bool:
+        """A leg put beside the call that never joined it or left it before the end: a
+        transfer's (cc_transfer `joining` or `left`), or a queue's offer no agent took. It did
+        not end the call, and its agent is not the call's."""
+        return self.transfer in ("joining", "left") or (self.offer and self.bridged is None)
+
     def as_json_cdr(self) -> str:
         """The record as a small document of mod_json_cdr's shape that reads back the same."""
         values: dict[str, str | None] = {
@@ -135,7 +143,7 @@ class LegRecord:
             "hold_accum_seconds": str(self.hold_seconds), "hangup_cause": self.hangup_cause,
             "sip_hangup_disposition": self.hangup_disposition,
             "cc_hangup_by": self.hangup_by_hint.value if self.hangup_by_hint else None,
-            "cc_transfer": self.transfer,
+            "cc_transfer": self.transfer, "cc_offer": "1" if self.offer else None,
         }
         variables = {k: quote(v, safe="") for k, v in values.items() if v}
         return json.dumps({"cc_source": ESL_SOURCE, "variables": variables},
@@ -217,6 +225,7 @@ def _read(variable: Callable[[str], str | None], *, uuid: str | None, channel_na
         hangup_disposition=(variable("sip_hangup_disposition") or "").strip() or None,
         hangup_by_hint=choice("cc_hangup_by", HangupBy),
         transfer=ours("cc_transfer") or None,
+        offer=ours("cc_offer") == "1",
         raw=raw,
     )
 

@@ -34,7 +34,6 @@ class CallSummary:
     hangup_by: HangupBy | None
 
 
-_BESIDE = frozenset({"joining", "left"})  # cc_transfer values of legs that did not end a call
 _ROLE_ORDER = {LegRole.CUSTOMER: 0, LegRole.AGENT: 1, LegRole.SUPERVISOR: 2}
 _FAR = datetime.max.replace(tzinfo=UTC)
 
@@ -61,15 +60,15 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
     time, through transfers), whichever is more. hangup_cause: the customer leg's, else that of
     the leg that ended first. hangup_by: a leg's cc_hangup_by, else the first leg to end:
     `recv_*` (its far end hung up) gives that leg's side (supervisor counts as agent), else
-    `system`. Both pass over the legs a transfer put beside the call (cc_transfer `joining`: a
-    new leg that never joined; `left`: the agent leg it replaced): they did not end it.
+    `system`. Both pass over the legs put beside the call (LegRecord.beside: a transfer's new
+    leg that never joined, the agent leg it replaced, a queue's offer nobody took).
     Seconds are whole, rounded down, never negative.
     """
     legs = sorted(legs, key=leg_order)
     customer = next((leg for leg in legs if leg.role is LegRole.CUSTOMER), None)
     by_end = sorted(legs, key=_end_order)
     ended = [leg for leg in by_end if leg.ended]
-    enders = [leg for leg in ended if leg.transfer not in _BESIDE] or ended
+    enders = [leg for leg in ended if not leg.beside] or ended
     first = enders[0] if enders else None
 
     own = getattr(call, "created_at", None)
@@ -86,7 +85,7 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
 
     cause = customer.hangup_cause if customer is not None else None
     hint = next((leg.hangup_by_hint for leg in by_end
-                 if leg.hangup_by_hint and leg.transfer not in _BESIDE), None)
+                 if leg.hangup_by_hint and not leg.beside), None)
     if hint is None and first is not None:
         if (first.hangup_disposition or "").startswith("recv_"):
             hint = HangupBy.CUSTOMER if first.role is LegRole.CUSTOMER else HangupBy.AGENT

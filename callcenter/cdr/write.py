@@ -211,7 +211,8 @@ def _fill_switchboard_fields(session: Session, call: Call, legs: Iterable[LegRec
     if not call.caller_id:
         call.caller_id = next((leg.caller_id for leg in legs if leg.caller_id), "")
     if call.agent_id is None:
-        for agent_id in dict.fromkeys(leg.agent_id for leg in legs if leg.agent_id is not None):
+        for agent_id in dict.fromkeys(leg.agent_id for leg in legs
+                                      if leg.agent_id is not None and not leg.beside):
             if session.get(Agent, agent_id) is not None:  # a deleted agent leaves it empty
                 call.agent_id = agent_id
                 break

@@ -195,14 +195,15 @@ class Roster:
             self._write(view, state=True)
             self._announce(view)
 
-    def wrap_up(self, view: AgentView, call_id: str) -> None:
-        """After a call the agent talked on: Wrap-up for its wrap-up time, then Idle."""
-        if view.wrapup_seconds <= 0:
+    def wrap_up(self, view: AgentView, call_id: str, seconds: int | None = None) -> None:
+        """After a call the agent talked on: Wrap-up for its wrap-up time (or `seconds`, a
+        queue's own), then Idle."""
+        seconds = view.wrapup_seconds if seconds is None else seconds
+        if seconds <= 0:
             self.set_state(view, AgentState.IDLE, None)
             return
         self.set_state(view, AgentState.WRAP_UP, call_id)
-        view.wrapup_timer = self._clock.call_later(view.wrapup_seconds, self._wrapup_over,
-                                                   view, call_id)
+        view.wrapup_timer = self._clock.call_later(seconds, self._wrapup_over, view, call_id)
 
     def finish_wrap_up(self, view: AgentView) -> None:
         """The agent is done early (disposition saved, or a new call)."""

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import gevent
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..cdr.posts import Unwritten, unwritten_legs
@@ -33,6 +34,7 @@ from .disposition import Dispositions
 from .legs import CHANNEL_EVENTS, COMING_UP, Call, CallKind, Happened, Legs, Progress, meaning
 from .offers import Offers
 from .persist import Persist
+from .queues import Distributor, load_queues
 from .recording import Recording
 from .resync import bridged_pairs, json_rows, rebuild
 from .router import Router
@@ -90,9 +92,16 @@ class Switchboard:
         self.controls.transfers, self.controls.recording = self.transfers, self.recording
         self.dispositions = Dispositions(legs=self.legs, roster=self.roster,
                                          persist=self.persist)
+        self.distributor = Distributor(calls=self.calls, offers=self.offers, roster=self.roster,
+                                       persist=self.persist,
+                                       load=load_queues(database.sessions),
+                                       changed=self._announce, publish=self._publish,
+                                       gateway=gateway, defer=_soon)
         self.router = Router(self.legs)
         self.router.add_common(self.controls)
         self.router.add_owner(CallKind.DIAL_OUT, self.dialer)
+        self.router.add_owner(CallKind.QUEUED, self.distributor)
+        self.router.add_claimer(self.distributor.claim)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
         link.on("RECORD_STOP", self.recording.on_record)
@@ -122,6 +131,7 @@ class Switchboard:
         # Writes kept in the spool from the last run land before the roster reads its rows.
         self.store.flush(10)
         self.roster.reload()
+        self.distributor.reload()
         self.cdr_spool.start()
 
     def stop(self) -> None:
@@ -260,6 +270,7 @@ class Switchboard:
                       "failed": self.store.failed},
             "link": self.link.stats(),
             "cdr_spool": self.cdr_spool.as_dict(),
+            "queues": self.distributor.figures(),
         }
 
     def wrapping_up(self, agent_id: int, call_id: str) -> bool:
@@ -292,6 +303,11 @@ class Switchboard:
         """A registration known before FreeSWITCH's own event says so (the built-in simulator
         registers an agent's softphone the moment the agent appears)."""
         self.roster.note_registration(extension, contact)
+
+    def reload_queues(self) -> None:
+        """An admin changed queues or tiers: the distributor reads them again at once (waiting
+        callers keep their places)."""
+        self.distributor.reload()
 
     def unwritten_legs(self) -> Unwritten:
         """Which legs' rows this switchboard may still be about to write: a json_cdr post for
@@ -356,11 +372,12 @@ class Switchboard:
             call.sip_status, call.sip_reason = customer.sip_status, customer.sip_reason
         call.cancel_timers()
         self.transfers.finished(call)
+        self.router.finished(call)
         agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
         if agent is not None and agent.call_id == call.id:
             agent_leg = self.legs.legs.get(call.agent_leg or "")
             if agent_leg is not None and agent_leg.answered:
-                self.roster.wrap_up(agent, call.id)
+                self.roster.wrap_up(agent, call.id, call.wrapup_seconds)
             else:
                 self.roster.set_state(agent, AgentState.IDLE, None)
             self.roster.note_call_ended(agent)
@@ -421,6 +438,7 @@ class Switchboard:
             return
         for call in rebuilt:
             self._adopt(call)
+        self.router.recover(channels, set(bridged_pairs(calls)))
 
     def _link_lost(self, _error) -> None:
         if self._lost_at is None:
@@ -430,6 +448,8 @@ class Switchboard:
         """A call rebuilt after a restart: the agent is on it, a lone leg is released."""
         log.info("call rebuilt from FreeSWITCH: %s", call.progress.value,
                  extra={"call_id": call.id})
+        if self.router.adopt(call):
+            return
         agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
         if agent is not None:
             self.roster.set_state(agent, AgentState.IN_CALL, call.id)
@@ -459,6 +479,12 @@ class Switchboard:
     def _announce(self, call: Call) -> None:
         call.version += 1
         self._publish(messages.call_changed(call), call.agent_id)
+
+
+def _soon(fn: Callable[[], None]) -> None:
+    """Run `fn` once the current greenlet yields to the hub: after the event being handled is
+    done with, before the next is read."""
+    gevent.get_hub().loop.run_callback(fn)
 
 
 __all__ = ["AgentError", "ControlError", "Switchboard"]

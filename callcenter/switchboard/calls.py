@@ -87,27 +87,30 @@ class Calls:
     def bridge(self, call: Call, media: Event, *, quiet: str | None = None) -> None:
         """Connect the call's agent and customer legs (once), on the customer's first media (or
         the agent's answer to a queued caller). `quiet`: the leg whose playback (ringback, hold
-        music) stops first; the agent's by default."""
+        music) stops first, and the first named to uuid_bridge (as captured: the agent's for a
+        dial-out, the caller's for a queued call); the agent's by default."""
         if call.bridge_sent:
             return
         call.bridge_sent = True
-        agent, customer = call.agent_leg, call.customer_leg
+        first = quiet or call.agent_leg
+        second = call.customer_leg if first == call.agent_leg else call.agent_leg
         # From when FreeSWITCH stamped the media event: the wait in our event queue counts.
         media_at = stamped_at(media) or self.clock.now()
-        self.sender.api(commands.uuid_break(quiet or agent))
-        self.sender.api(commands.uuid_bridge(agent, customer),
+        self.sender.api(commands.uuid_break(first))
+        self.sender.api(commands.uuid_bridge(first, second),
                         lambda reply, error: self._bridge_reply(call, reply, error),
                         sent=lambda: self.stats.media_to_bridge.add(self.clock.now() - media_at))
-        call.timers.append(self.clock.call_later(BRIDGE_CHECK_S, self._check_bridge, call, 1))
+        call.timers.append(self.clock.call_later(BRIDGE_CHECK_S, self._check_bridge, call, 1,
+                                                 first, second))
 
-    def _check_bridge(self, call: Call, attempt: int) -> None:
+    def _check_bridge(self, call: Call, attempt: int, first: str, second: str) -> None:
         """A uuid_bridge that said +OK but never bridged: on a real FreeSWITCH, ringback
         broadcast on the 180 can start playing *after* the uuid_break sent on the 183 (the break
         found nothing queued yet), and the agent leg then sits in its endless playback while the
         bridge waits. Break and bridge again; give up after a few tries."""
         if call.ended or call.bridged_at is not None or call.outcome is not None:
             return
-        legs = [self.leg(call.agent_leg), self.leg(call.customer_leg)]
+        legs = [self.leg(first), self.leg(second)]
         if any(leg is None or not leg.alive for leg in legs):
             return
         if attempt >= BRIDGE_TRIES:
@@ -119,11 +122,10 @@ class Calls:
             return
         log.info("bridge of %s not seen after %.1fs: breaking and bridging again", call.id,
                  BRIDGE_CHECK_S * attempt, extra={"call_id": call.id})
-        self.sender.api(commands.uuid_break(call.agent_leg))
-        self.sender.api(commands.uuid_break(call.customer_leg))
-        self.sender.api(commands.uuid_bridge(call.agent_leg, call.customer_leg))
+        self.sender.api(commands.uuid_break(first))
+        self.sender.api(commands.uuid_bridge(first, second))
         call.timers.append(self.clock.call_later(BRIDGE_CHECK_S, self._check_bridge, call,
-                                                 attempt + 1))
+                                                 attempt + 1, first, second))
 
     def _bridge_reply(self, call: Call, reply: str | None, error: ESLError | None) -> None:
         if error is None and commands.is_ok(reply or ""):

@@ -123,6 +123,7 @@ class Call:
     bridged_at: float | None = None
     ended_at: float | None = None
     bridge_sent: bool = False
+    wrapup_seconds: int | None = None  # the agent's wrap-up after this call, if not its own
     recording: str | None = None      # the file being recorded now (recording.py)
     recording_leg: str | None = None  # the leg it is recorded on
     recordings: int = 0               # recordings started in this call (numbers the files)

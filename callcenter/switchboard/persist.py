@@ -36,12 +36,14 @@ class Persist:
 
     # -- calls and legs -------------------------------------------------------------------------
 
-    def new_call(self, call: Call) -> None:
+    def new_call(self, call: Call, **columns) -> None:
+        """`columns`: what a feature knows of the call from the start (its queue, ...)."""
         created = when(call.created)
         # Inserted only if missing: a record replayed from the store's spool may have landed.
         self._submit(records.insert("calls", [dict(
             id=call.id, direction=call.direction, agent_id=call.agent_id,
-            customer_number=call.number, caller_id=call.caller_id, created_at=created)]))
+            customer_number=call.number[:32], caller_id=call.caller_id[:32],
+            created_at=created, **columns)]))
         legs = [dict(uuid=leg.uuid, call_id=call.id, role=leg.role, channel_name="",
                      created_at=created) for leg in self.legs.legs_of(call)]
         if legs:
@@ -57,6 +59,17 @@ class Persist:
     def call_values(self, call_id: str, **values) -> None:
         """Columns of the call row the controller decides (agent, recording, disposition)."""
         self._submit(records.update_rows("calls", [{"id": call_id, **values}]))
+
+    def offer_made(self, leg_uuid: str, call_id: str, agent_id: int, queue_id: int | None,
+                   at: float) -> None:
+        self._submit(records.insert("offers", [dict(
+            leg_uuid=leg_uuid, call_id=call_id, agent_id=agent_id, queue_id=queue_id,
+            offered_at=when(at))]))
+
+    def offer_ended(self, leg_uuid: str, outcome, at: float) -> None:
+        """How an offer ended (written once: a later word never overwrites the first)."""
+        self._submit(records.fill_rows("offers", [dict(
+            leg_uuid=leg_uuid, outcome=outcome, ended_at=when(at))], by="leg_uuid"))
 
     def agent_values(self, agent_id: int, values: dict) -> None:
         self._submit(records.update_rows("agents", [{"id": agent_id, **values}]))

@@ -79,6 +79,31 @@ class Router:
             except Exception:  # noqa: BLE001 - isolated: the call still finishes
                 self._failed("owner", handler, event, call)
 
+    # Optional hooks an owner may have: finished(call) once the call is over, adopt(call) ->
+    # bool for a call of its kind rebuilt after a restart (True: the owner took care of it),
+    # recover(channels, bridged) after every resync, for channels no call owns.
+
+    def finished(self, call: Call) -> None:
+        self._hook(call.kind, "finished", call)
+
+    def adopt(self, call: Call) -> bool:
+        return bool(self._hook(call.kind, "adopt", call))
+
+    def recover(self, channels: list[dict], bridged: set[str]) -> None:
+        for kind in list(self._owners):
+            self._hook(kind, "recover", channels, bridged)
+
+    def _hook(self, kind: str, name: str, *args):
+        hook = getattr(self._owners.get(kind), name, None)
+        if hook is None:
+            return None
+        try:
+            return hook(*args)
+        except Exception:  # noqa: BLE001 - isolated like the event handlers
+            self.failures += 1
+            log.exception("owner of %s calls failed in %s", kind, name)
+            return None
+
     def _failed(self, what: str, handler: object, event: Event, call: Call | None = None) -> None:
         self.failures += 1
         name = getattr(handler, "__qualname__", type(handler).__name__)

@@ -31,6 +31,8 @@ from .persist import Persist
 
 log = logging.getLogger(__name__)
 
+FEATURE = "transfer_legs"   # call.features: the legs transfers put beside the call
+
 
 @dataclass
 class Transfer:
@@ -107,6 +109,7 @@ class Transfers:
 
     def _transfer_started(self, call: Call, transfer: Transfer) -> Transfer:
         """The new leg is on its way (`transfer.leg` set)."""
+        call.features.setdefault(FEATURE, set()).update((transfer.leg, transfer.from_leg))
         transfer.timer = self.clock.call_later(transfer.ring + self.times.timer_margin,
                                                self._transfer_timeout, call, transfer)
         call.transfer = transfer
@@ -157,7 +160,8 @@ class Transfers:
         for legs that left the call."""
         transfer = call.transfer
         joining = (transfer is not None and transfer.under_way and leg.uuid == transfer.leg)
-        leaving = not joining and (
+        # Only legs a transfer touched are its own (a queue's offers are beside the call too).
+        leaving = not joining and leg.uuid in call.features.get(FEATURE, ()) and (
             leg.uuid not in (call.agent_leg, call.customer_leg)
             or transfer is not None and transfer.state == "connecting"
             and leg.uuid == transfer.from_leg)

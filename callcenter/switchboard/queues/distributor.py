@@ -1,0 +1,708 @@
+"""The automatic call distributor: inbound callers parked by the dialplan with `cc_queue` are
+claimed, wait in their queue's line hearing hold music, and are offered to free agents by the
+queue's strategy; the first agent to answer is bridged to the caller.
+
+The rules mod_callcenter breaks and we keep (each has a test):
+- a caller who leaves while an agent's phone rings (or before its leg even exists) takes the
+  offer with it: the agent leg is hung up the moment it exists, never left to ring alone;
+- when several agents answer one caller at once, exactly one is bridged and every other is
+  released at once: nobody stays Reserved;
+- only free agents are candidates, so an unavailable agent anywhere in the tiers never halts
+  distribution;
+- a caller's place in the line ends with its channel: an answered or abandoned caller never
+  stays listed.
+
+Dispatch runs soon after anything that can match a caller with an agent (a caller enters, an
+agent becomes free, an offer ends, a tier level opens), once for all of them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import uuid
+from collections.abc import Callable, Iterable
+
+from ...clock import Timer
+from ...esl import commands
+from ...esl.connection import ESLError
+from ...esl.protocol import Event
+from ...models import (
+    AgentState,
+    AgentStatus,
+    Direction,
+    HangupBy,
+    LegRole,
+    OfferOutcome,
+    Outcome,
+    QueueStrategy,
+    TimeoutAction,
+)
+from ..agents import AgentView, Roster
+from ..calls import Calls, hung_up_by, job_cause
+from ..legs import COMING_UP, Call, CallKind, Happened, Leg, Progress
+from ..offers import Offers, refusal
+from ..persist import Persist, when
+from ..stats import Latency
+from . import strategies
+from .ledger import Ledger
+from .settings import QueueSettings
+from .waiting import FEATURE, Line, Waiting, waiting_of
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0                 # tier levels opening, ring-progressively, waits with no agent
+PROGRESSIVE_DELAY_S = 10.0   # ring-progressively: the next agent joins after this long
+RECONFIRM = ("cc_queue", "cc_call_id", "cc_queue_entered")
+MISSED_CALLS = "missed calls"
+
+# How an offer's leg ended, by FreeSWITCH's cause, when the agent did not take the call.
+_DECLINED = frozenset({"CALL_REJECTED", "USER_BUSY", "DECLINED"})
+
+
+def offer_outcome(cause: str | None) -> OfferOutcome:
+    return OfferOutcome.DECLINED if cause in _DECLINED else OfferOutcome.MISSED
+
+
+class Distributor:
+    def __init__(self, *, calls: Calls, offers: Offers, roster: Roster, persist: Persist,
+                 load: Callable[[], dict[str, QueueSettings]], changed: Callable[[Call], None],
+                 publish: Callable[[dict, int | None], None], gateway: str,
+                 defer: Callable[[Callable[[], None]], None],
+                 rng: random.Random | None = None) -> None:
+        self.calls, self.offers, self.roster, self.persist = calls, offers, roster, persist
+        self.legs, self.sender, self.clock = calls.legs, calls.sender, calls.clock
+        self._load, self._changed, self._publish = load, changed, publish
+        self.gateway = gateway
+        self._defer = defer
+        self.rng = rng or random.Random()
+        self.queues: dict[str, QueueSettings] = {}
+        self.lines: dict[str, Line] = {}
+        self.ledger = Ledger()
+        self._by_agent: dict[int, list[QueueSettings]] = {}   # agent -> its queues
+        self._last_offered: dict[str, tuple[int, int]] = {}   # round-robin memory per queue
+        self._unstaffed_since: dict[str, float] = {}          # queue -> no agent Available since
+        self._free: set[int] = set()         # Available, Idle, registered agents
+        self._available: set[int] = set()
+        self._dispatch_due = False
+        self._dispatching = False
+        self._tick: Timer | None = None
+        # Figures.
+        self.dispatch = Latency()        # a caller waiting and an agent free -> originate sent
+        self.answer_to_bridge = Latency()
+        self.counts = {"entered": 0, "answered": 0, "abandoned": 0, "timed_out": 0,
+                       "overflowed": 0, "offers": 0, "missed": 0, "declined": 0,
+                       "lost_race": 0, "cancelled": 0, "unknown_queue": 0}
+        roster.listeners.append(self._agent_changed)
+
+    # -- settings --------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read queues and tiers again (an admin changed them): waiting callers keep their
+        place; a queue that is gone keeps its callers until they leave."""
+        self.queues = self._load()
+        by_agent: dict[int, list[QueueSettings]] = {}
+        for queue in self.queues.values():
+            self.lines.setdefault(queue.name, Line())
+            for tier in queue.tiers:
+                by_agent.setdefault(tier.agent_id, []).append(queue)
+        self._by_agent = by_agent
+        for view in self.roster.agents.values():
+            self._agent_changed(view)
+        self._soon()
+
+    # -- claiming callers ------------------------------------------------------------------------
+
+    def claim(self, event: Event) -> Call | None:
+        """An unknown leg's event: an inbound caller the dialplan parked with cc_queue is ours."""
+        if event.name != "CHANNEL_PARK" or event.get("Call-Direction") != "inbound":
+            return None
+        name = event.get("variable_cc_queue") or ""
+        if not name:
+            return None
+        entered = _number(event.get("variable_cc_queue_entered"))
+        call_id = event.get("variable_cc_call_id") or None
+        return self._enter(event.uuid, name, caller=event.get("Caller-Caller-ID-Number") or "",
+                           caller_name=event.get("Caller-Caller-ID-Name") or "",
+                           did=event.get("Caller-Destination-Number") or "",
+                           entered=entered, call_id=call_id)
+
+    def _enter(self, leg_uuid: str, name: str, *, caller: str, caller_name: str, did: str,
+               entered: float | None, call_id: str | None) -> Call | None:
+        queue = self.queues.get(name)
+        if queue is None:
+            self.reload()   # added a moment ago?
+            queue = self.queues.get(name)
+        now = self.clock.now()
+        call = Call(id=call_id or str(uuid.uuid4()), direction=Direction.INBOUND, agent_id=None,
+                    number=caller[:64], caller_id=commands.passable_text(did, 32),
+                    kind=CallKind.QUEUED, created=now, progress=Progress.WAITING)
+        self.legs.add_call(call)
+        self.legs.add_leg(call, leg_uuid, LegRole.CUSTOMER)
+        if queue is None:
+            # dids.xml names a queue nobody set up: the caller must not wait forever in silence.
+            log.error("caller %s parked for queue %r, which does not exist: hanging up", caller,
+                      name, extra={"call_id": call.id, "leg": leg_uuid})
+            self.counts["unknown_queue"] += 1
+            self.persist.new_call(call)
+            self.calls.decide(call, Outcome.FAILED, "UNALLOCATED_NUMBER", HangupBy.SYSTEM)
+            self.calls.hang_up(leg_uuid, "UNALLOCATED_NUMBER")
+            return call
+        entered = entered if entered is not None and entered <= now else now
+        waiting = Waiting(queue=name, entered=entered, ready_since=now)
+        call.features[FEATURE] = waiting
+        self.counts["entered"] += 1
+        if call_id is None:
+            self.sender.api(commands.uuid_setvar(leg_uuid, "cc_call_id", call.id))
+            self.sender.api(commands.uuid_setvar(leg_uuid, "cc_queue_entered",
+                                                 f"{entered:.3f}"))
+        self._hold(call, queue)
+        self.persist.new_call(call, queue_id=queue.id, entered_at=when(entered))
+        self.lines.setdefault(name, Line()).join(call)
+        self._arm_max_wait(call, queue)
+        log.info("caller %s entered queue %s", commands.passable_text(caller, 32) or "unknown",
+                 name, extra={"call_id": call.id})
+        self._changed(call)
+        self._soon()
+        return call
+
+    def _hold(self, call: Call, queue: QueueSettings) -> None:
+        """Hold music for the caller: answered first if the queue answers on entry (billing
+        starts, music plays); otherwise the tone goes out as early media (183)."""
+        if queue.answer_on_entry:
+            self.sender.api(commands.uuid_answer(call.customer_leg))
+        try:
+            self.sender.api(commands.uuid_broadcast(call.customer_leg, queue.hold_music, "aleg"))
+        except commands.CommandError as exc:
+            log.error("queue %s: hold music %r refused: %s", queue.name, queue.hold_music, exc)
+
+    # -- dispatch --------------------------------------------------------------------------------
+
+    def _soon(self) -> None:
+        if not self._dispatch_due:
+            self._dispatch_due = True
+            self._defer(self.run_dispatch)
+
+    def run_dispatch(self) -> None:
+        self._dispatch_due = False
+        if self._dispatching:       # a change made while dispatching: once more after
+            self._soon()
+            return
+        self._dispatching = True
+        try:
+            self._dispatch()
+        finally:
+            self._dispatching = False
+        self._arm_tick()
+
+    def _dispatch(self) -> None:
+        """Match waiting callers with free agents: the highest-priority queue's longest-waiting
+        caller first; each caller's candidates by its queue's strategy."""
+        now = self.clock.now()
+        heads: list[tuple[int, float, int, str]] = []
+        for name, line in self.lines.items():
+            queue = self.queues.get(name)
+            call = line.first_idle() if queue is not None and len(line) else None
+            if call is not None:
+                heads.append((-queue.priority, waiting_of(call).entered, len(heads), name))
+        heapq.heapify(heads)
+        while heads:
+            _, _, n, name = heapq.heappop(heads)
+            queue, line = self.queues[name], self.lines[name]
+            call = line.first_idle()
+            if call is None:
+                continue
+            if not self._offer(call, queue, now):
+                continue    # no agent for this queue's first caller: none for the later ones
+            following = line.first_idle()
+            if following is not None:
+                heapq.heappush(heads, (-queue.priority, waiting_of(following).entered, n, name))
+        self._progress_rings(now)
+
+    def _candidates(self, queue: QueueSettings, waited: float,
+                    now: float) -> list[strategies.Candidate]:
+        free, levels = [], set()
+        for tier in queue.tiers:
+            levels.add(tier.level)
+            agent = self.roster.agents.get(tier.agent_id)
+            if agent is None or not self._takes_calls(agent, now):
+                continue
+            ledger = self.ledger.today(agent.id, now)
+            free.append(strategies.Candidate(
+                agent_id=agent.id, level=tier.level, position=tier.position,
+                idle_since=ledger.idle_since, talk_seconds=ledger.talk_seconds,
+                calls=ledger.calls))
+        if not free:
+            return []
+        opened = strategies.open_levels(levels, {c.level for c in free}, waited, queue.tier_rules)
+        return [c for c in free if c.level in opened]
+
+    def _takes_calls(self, agent: AgentView, now: float) -> bool:
+        return refusal(agent, own_call=False) is None and self.ledger.ready(agent.id, now) \
+            and agent.id in self._free
+
+    def _offer(self, call: Call, queue: QueueSettings, now: float) -> bool:
+        waiting = waiting_of(call)
+        candidates = self._candidates(queue, now - waiting.entered, now)
+        if not candidates:
+            return False
+        ordered = strategies.order(queue.strategy, candidates,
+                                   last_offered=self._last_offered.get(queue.name), rng=self.rng)
+        if queue.strategy is QueueStrategy.RING_ALL:
+            chosen = ordered
+        elif queue.strategy is QueueStrategy.RING_PROGRESSIVELY:
+            waiting.round_started, waiting.round_order = now, [c.agent_id for c in ordered]
+            chosen = ordered[:1]
+        else:
+            chosen = ordered[:1]
+        ready = max(waiting.ready_since, *(self.ledger.of(c.agent_id).idle_since
+                                           for c in chosen))
+        for candidate in chosen:
+            self._ring(call, queue, self.roster.agents[candidate.agent_id], ready)
+        last = chosen[-1]
+        self._last_offered[queue.name] = (last.level, last.position)
+        if waiting.offers:
+            call.progress = Progress.OFFERED
+            self._changed(call)
+        return True
+
+    def _ring(self, call: Call, queue: QueueSettings, agent: AgentView, ready: float) -> None:
+        waiting = waiting_of(call)
+        auto_answer = agent.offers.auto_answer and not strategies.never_auto_answer(
+            queue.strategy)
+        extra = {"cc_queue": queue.name, "cc_offer": "1"}
+        name = commands.passable_text(queue.name, 64)
+        if name:
+            extra["origination_caller_id_name"] = name
+        try:
+            leg = self.offers.ring(
+                call, agent, shows=call.number, current=False, extra=extra,
+                auto_answer=auto_answer, ring_seconds=queue.agent_ring,
+                sent=lambda: self.dispatch.add(max(0.0, self.clock.now() - ready)),
+                then=lambda leg, reply, error: self._offer_job(call, leg, reply, error))
+        except commands.CommandError as exc:
+            log.error("cannot offer %s to agent %s: %s", call.id, agent.extension, exc,
+                      extra={"call_id": call.id})
+            return
+        self._free.discard(agent.id)
+        waiting.offers[leg] = agent.id
+        self.counts["offers"] += 1
+        self.persist.offer_made(leg, call.id, agent.id, queue.id, self.clock.now())
+        self._publish(self._offer_message(call, queue, agent, leg, auto_answer, "ringing"),
+                      agent.id)
+
+    def _offer_message(self, call: Call, queue: QueueSettings, agent: AgentView, leg: str,
+                       auto_answer: bool, state: str) -> dict:
+        waiting = waiting_of(call)
+        return {"type": "offer", "offer": {
+            "call_id": call.id, "leg": leg, "queue": queue.name, "number": call.number,
+            "waited": round(self.clock.now() - waiting.entered, 1) if waiting else None,
+            "auto_answer": auto_answer, "state": state}}
+
+    def _progress_rings(self, now: float) -> None:
+        """Ring-progressively: every PROGRESSIVE_DELAY_S the next agent of the round joins those
+        already ringing (while it is still free)."""
+        for name, line in self.lines.items():
+            queue = self.queues.get(name)
+            if queue is None or queue.strategy is not QueueStrategy.RING_PROGRESSIVELY:
+                continue
+            for call in line:
+                waiting = waiting_of(call)
+                if waiting.round_started is None or waiting.connected or not waiting.offers:
+                    continue
+                due = strategies.progressive_count(now - waiting.round_started,
+                                                   PROGRESSIVE_DELAY_S, len(waiting.round_order))
+                ringing = set(waiting.offers.values())
+                for agent_id in waiting.round_order[:due]:
+                    agent = self.roster.agents.get(agent_id)
+                    if agent_id not in ringing and agent is not None \
+                            and self._takes_calls(agent, now):
+                        self._ring(call, queue, agent, now)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def on_leg(self, call: Call, leg: Leg, happened: Happened, event: Event) -> None:
+        waiting = waiting_of(call)
+        if waiting is None:
+            return
+        if leg.role is LegRole.CUSTOMER:
+            self._caller_leg(call, waiting, leg, happened)
+        elif leg.uuid in waiting.offers:
+            self._offer_leg(call, waiting, leg, happened, event)
+        elif leg.uuid == waiting.connected or leg.uuid == call.agent_leg:
+            self._agent_leg(call, leg, happened)
+
+    def _caller_leg(self, call: Call, waiting: Waiting, leg: Leg, happened: Happened) -> None:
+        now = self.clock.now()
+        if happened is Happened.ANSWERED and call.answered_at is None:
+            call.answered_at = now
+            self.persist.call_values(call.id, answered_at=when(now))
+        elif happened is Happened.HUNG_UP:
+            if call.outcome is None:
+                if waiting.connected is None:
+                    self._abandoned(call, waiting, leg, now)
+                else:
+                    self.calls.decide(call, Outcome.ANSWERED, leg.cause or "NORMAL_CLEARING",
+                                      hung_up_by(leg, HangupBy.CUSTOMER))
+            self._leave_line(call, waiting, now)
+            self._cancel_offers(call, waiting, OfferOutcome.CANCELLED)
+            self.calls.release_partner(call, leg, "NORMAL_CLEARING")
+
+    def _abandoned(self, call: Call, waiting: Waiting, leg: Leg, now: float) -> None:
+        self.calls.decide(call, Outcome.ABANDONED, leg.cause or "NORMAL_CLEARING",
+                          hung_up_by(leg, HangupBy.CUSTOMER))
+        self.counts["abandoned"] += 1
+        log.info("caller abandoned queue %s after %.1fs", waiting.queue, now - waiting.entered,
+                 extra={"call_id": call.id})
+
+    def _offer_leg(self, call: Call, waiting: Waiting, leg: Leg, happened: Happened,
+                   event: Event) -> None:
+        agent_id = waiting.offers[leg.uuid]
+        if call.outcome is not None or waiting.connected is not None:
+            # The caller left, or another agent took the call, while this leg was on its way.
+            if leg.alive and happened in COMING_UP:
+                self._end_offer(call, waiting, leg.uuid, OfferOutcome.LOST_RACE
+                                if waiting.connected else OfferOutcome.CANCELLED, hang_up=True)
+            return
+        self.offers.on_agent_leg(call, leg, happened, agent_id)
+        if happened is Happened.ANSWERED:
+            self._connect(call, waiting, leg, agent_id, event)
+        elif happened is Happened.HUNG_UP:
+            outcome = offer_outcome(leg.cause)
+            if leg.cause == "USER_NOT_REGISTERED":
+                agent = self.roster.agents.get(agent_id)
+                if agent is not None:
+                    self.roster.mark_unregistered(agent.extension)
+            self._end_offer(call, waiting, leg.uuid, outcome, busy=leg.cause == "USER_BUSY")
+
+    def _connect(self, call: Call, waiting: Waiting, leg: Leg, agent_id: int,
+                 event: Event) -> None:
+        """The first agent to answer takes the call; the others' phones stop at once."""
+        now = self.clock.now()
+        queue = self.queues.get(waiting.queue)
+        del waiting.offers[leg.uuid]
+        waiting.connected, waiting.left = leg.uuid, now
+        if leg.uuid in call.others:
+            call.others.remove(leg.uuid)
+        call.agent_leg, call.agent_id = leg.uuid, agent_id
+        if queue is not None and queue.wrapup is not None:
+            call.wrapup_seconds = queue.wrapup
+        agent = self.roster.agents.get(agent_id)
+        if agent is not None:
+            self.roster.set_state(agent, AgentState.IN_CALL, call.id)
+        self.ledger.answered(agent_id)
+        self.persist.offer_ended(leg.uuid, OfferOutcome.ANSWERED, now)
+        self._cancel_offers(call, waiting, OfferOutcome.LOST_RACE)
+        self._leave_line(call, waiting, now)
+        call.progress = Progress.ANSWERED
+        self.counts["answered"] += 1
+        answered_at = now
+        self.calls.bridge(call, event, quiet=call.customer_leg)
+        self.answer_to_bridge.add(max(0.0, self.clock.now() - answered_at))
+        self.persist.call_values(call.id, agent_id=agent_id, connected_at=when(now),
+                                 left_at=when(now), wait_seconds=int(now - waiting.entered))
+        if queue is not None and agent is not None:
+            self._publish(self._offer_message(call, queue, agent, leg.uuid, True, "answered"),
+                          agent_id)
+        self._changed(call)
+
+    def _agent_leg(self, call: Call, leg: Leg, happened: Happened) -> None:
+        """The connected agent's leg."""
+        if happened is Happened.HUNG_UP:
+            if call.outcome is None:
+                self.calls.decide(call, Outcome.ANSWERED, leg.cause or "NORMAL_CLEARING",
+                                  hung_up_by(leg, HangupBy.AGENT))
+            self.calls.release_partner(call, leg, "NORMAL_CLEARING")
+
+    def _end_offer(self, call: Call, waiting: Waiting, leg_uuid: str, outcome: OfferOutcome,
+                   *, hang_up: bool = False, busy: bool = False) -> None:
+        agent_id = waiting.offers.pop(leg_uuid, None)
+        if agent_id is None:
+            return
+        now = self.clock.now()
+        self.counts[outcome.value] = self.counts.get(outcome.value, 0) + 1
+        if hang_up:
+            self.calls.hang_up(leg_uuid, "LOSE_RACE" if outcome is OfferOutcome.LOST_RACE
+                               else "ORIGINATOR_CANCEL")
+        self.persist.offer_ended(leg_uuid, outcome, now)
+        agent = self.roster.agents.get(agent_id)
+        if agent is not None:
+            queue = self.queues.get(waiting.queue)
+            if queue is not None:
+                self._publish(self._offer_message(call, queue, agent, leg_uuid, False,
+                                                  outcome.value), agent_id)
+            if busy:
+                self.ledger.busy(agent, now)
+            elif self.ledger.offer_ended(agent, outcome, now):
+                log.warning("agent %s missed %d offers in a row: On break", agent.extension,
+                            agent.offers.max_no_answer, extra={"agent": agent.extension})
+                self.offers.withdraw(call, agent_id)
+                self.roster.set_status(agent.id, AgentStatus.ON_BREAK, MISSED_CALLS)
+            self.offers.withdraw(call, agent_id)
+        if not waiting.offers and waiting.connected is None and call.outcome is None:
+            waiting.ready_since = now
+            call.progress = Progress.WAITING
+            self._changed(call)
+            self._soon()
+
+    def _cancel_offers(self, call: Call, waiting: Waiting, outcome: OfferOutcome) -> None:
+        for leg_uuid in list(waiting.offers):
+            self._end_offer(call, waiting, leg_uuid, outcome, hang_up=True)
+
+    def _offer_job(self, call: Call, leg_uuid: str, reply: str | None,
+                   error: ESLError | None) -> None:
+        """Only for an offer leg that never produced an event (unregistered, refused at once)."""
+        waiting = waiting_of(call)
+        leg = self.calls.leg(leg_uuid)
+        if waiting is None or leg is None or leg.seen or leg_uuid not in waiting.offers:
+            return
+        if (reply or "").startswith("+OK"):
+            return
+        cause = job_cause(reply, error)
+        if error is not None:
+            self.calls.hang_up(leg_uuid, "NORMAL_CLEARING")
+        leg.hung_up = leg.completed = True
+        leg.cause = cause
+        agent_id = waiting.offers[leg_uuid]
+        if cause == "USER_NOT_REGISTERED":
+            agent = self.roster.agents.get(agent_id)
+            if agent is not None:
+                self.roster.mark_unregistered(agent.extension)
+        self._end_offer(call, waiting, leg_uuid, offer_outcome(cause))
+
+    # -- leaving the line ------------------------------------------------------------------------
+
+    def _leave_line(self, call: Call, waiting: Waiting, now: float) -> None:
+        line = self.lines.get(waiting.queue)
+        if line is not None:
+            line.leave(call)
+        if waiting.left is None:
+            waiting.left = now
+        if waiting.connected is None:
+            self.persist.call_values(call.id, left_at=when(waiting.left),
+                                     wait_seconds=int(waiting.left - waiting.entered))
+
+    def _arm_max_wait(self, call: Call, queue: QueueSettings) -> None:
+        if queue.max_wait > 0:
+            waiting = waiting_of(call)
+            due = waiting.entered + queue.max_wait - self.clock.now()
+            call.timers.append(self.clock.call_later(max(0.0, due), self._waited_too_long,
+                                                     call, queue.name))
+
+    def _waited_too_long(self, call: Call, name: str) -> None:
+        waiting = waiting_of(call)
+        if call.ended or waiting is None or waiting.connected or waiting.queue != name \
+                or call.outcome is not None:
+            return
+        queue = self.queues.get(name)
+        if queue is None:
+            return
+        self._time_out(call, waiting, queue)
+
+    def _time_out(self, call: Call, waiting: Waiting, queue: QueueSettings) -> None:
+        """The caller waited as long as the queue allows: hang up, or on to another queue or a
+        number."""
+        now = self.clock.now()
+        self._cancel_offers(call, waiting, OfferOutcome.CANCELLED)
+        target = self.queues.get(queue.timeout_target)
+        if queue.timeout_action is TimeoutAction.QUEUE and target is not None \
+                and target.name != queue.name:
+            log.info("caller waited %.0fs in %s: on to queue %s", now - waiting.entered,
+                     queue.name, target.name, extra={"call_id": call.id})
+            self.lines[queue.name].leave(call)
+            waiting.queue, waiting.ready_since = target.name, now
+            self.lines.setdefault(target.name, Line()).join(call)
+            self.persist.call_values(call.id, queue_id=target.id)
+            self.sender.api(commands.uuid_break(call.customer_leg))
+            self._hold(call, target)
+            self._arm_max_wait(call, target)
+            self.counts["overflowed"] += 1
+            self._soon()
+            return
+        if queue.timeout_action is TimeoutAction.NUMBER and queue.timeout_target:
+            self._overflow_to_number(call, waiting, queue, now)
+            return
+        self.counts["timed_out"] += 1
+        log.info("caller waited %.0fs in %s: hanging up", now - waiting.entered, queue.name,
+                 extra={"call_id": call.id})
+        self.calls.decide(call, Outcome.TIMED_OUT, "ALLOTTED_TIMEOUT", HangupBy.SYSTEM)
+        self._leave_line(call, waiting, now)
+        self.calls.hang_up(call.customer_leg, "NORMAL_CLEARING")
+
+    def _overflow_to_number(self, call: Call, waiting: Waiting, queue: QueueSettings,
+                            now: float) -> None:
+        """The caller is sent on to a number: the controller's own dialplan context bridges it
+        through the carrier (the caller carries our cc_call_id, which that context requires).
+        The call is then the carrier's; our CDR says overflowed."""
+        try:
+            transfer = commands.uuid_transfer(call.customer_leg, queue.timeout_target)
+        except commands.CommandError as exc:
+            log.error("queue %s: timeout number %r refused: %s", queue.name,
+                      queue.timeout_target, exc)
+            transfer = None
+        self._leave_line(call, waiting, now)
+        if transfer is None:
+            self.counts["timed_out"] += 1
+            self.calls.decide(call, Outcome.TIMED_OUT, "ALLOTTED_TIMEOUT", HangupBy.SYSTEM)
+            self.calls.hang_up(call.customer_leg, "NORMAL_CLEARING")
+            return
+        self.counts["overflowed"] += 1
+        log.info("caller waited %.0fs in %s: sent on to %s", now - waiting.entered, queue.name,
+                 queue.timeout_target, extra={"call_id": call.id})
+        self.calls.decide(call, Outcome.OVERFLOWED, None, HangupBy.SYSTEM)
+        self.sender.api(commands.uuid_break(call.customer_leg))
+        self.sender.api(transfer)
+
+    # -- agents ----------------------------------------------------------------------------------
+
+    def _agent_changed(self, view: AgentView) -> None:
+        """An agent's status, state or registration changed: a free agent may take a caller."""
+        now = self.clock.now()
+        free = view.status is AgentStatus.AVAILABLE and view.state is AgentState.IDLE \
+            and view.registered and view.active
+        if free and view.id not in self._free:
+            self._free.add(view.id)
+            self.ledger.became_free(view.id, now)
+            if view.id in self._by_agent:
+                self._soon()
+        elif not free:
+            self._free.discard(view.id)
+        available = view.status is AgentStatus.AVAILABLE
+        if available and view.id not in self._available:
+            self.ledger.back_from_break(view.id)   # chose Available again: a fresh count
+            self._available.add(view.id)
+        elif not available:
+            self._available.discard(view.id)
+        self._staffing(view, now)
+
+    def _staffing(self, view: AgentView, now: float) -> None:
+        for queue in self._by_agent.get(view.id, ()):
+            staffed = any(self._staffs(tier.agent_id) for tier in queue.tiers)
+            if staffed:
+                self._unstaffed_since.pop(queue.name, None)
+            else:
+                self._unstaffed_since.setdefault(queue.name, now)
+
+    def _staffs(self, agent_id: int) -> bool:
+        agent = self.roster.agents.get(agent_id)
+        return agent is not None and agent.active and agent.registered \
+            and agent.status is AgentStatus.AVAILABLE
+
+    # -- the tick: what opens with time ----------------------------------------------------------
+
+    def _arm_tick(self) -> None:
+        if self._tick is None and any(len(line) for line in self.lines.values()):
+            self._tick = self.clock.call_later(TICK_S, self._on_tick)
+
+    def _on_tick(self) -> None:
+        self._tick = None
+        now = self.clock.now()
+        for name, line in self.lines.items():
+            queue = self.queues.get(name)
+            if queue is None or not len(line):
+                continue
+            if queue.max_wait_no_agent > 0:
+                since = self._unstaffed_since.get(name)
+                if since is None and not any(self._staffs(t.agent_id) for t in queue.tiers):
+                    since = self._unstaffed_since.setdefault(name, now)
+                if since is not None:
+                    for call in line:
+                        waiting = waiting_of(call)
+                        if now - max(since, waiting.entered) >= queue.max_wait_no_agent:
+                            self._time_out(call, waiting, queue)
+        self.run_dispatch()
+
+    # -- the switchboard's hooks -----------------------------------------------------------------
+
+    def finished(self, call: Call) -> None:
+        """The call is over: its agent's figures for the strategies."""
+        waiting = waiting_of(call)
+        if waiting is None:
+            return
+        self._leave_line(call, waiting, call.ended_at or self.clock.now())
+        if waiting.connected is not None and call.agent_id is not None \
+                and call.bridged_at is not None:
+            self.ledger.talked(call.agent_id, (call.ended_at or self.clock.now())
+                               - call.bridged_at, self.clock.now())
+
+    def adopt(self, call: Call) -> bool:
+        """A queued call rebuilt after a controller restart. A caller still alone in its
+        channel waits again, in its queue, from its first entry time (read back from the
+        channel); a bridged one talks on."""
+        alive = [leg for leg in self.legs.legs_of(call) if leg.alive]
+        caller = self.calls.leg(call.customer_leg)
+        if len(alive) == 1 and caller is alive[0] and caller.bridged_to is None:
+            self._read_back(caller.uuid, call)
+            return True
+        if call.agent_leg is not None:
+            call.features[FEATURE] = Waiting(queue="", entered=call.created,
+                                             ready_since=call.created,
+                                             connected=call.agent_leg,
+                                             left=call.created)
+        return False
+
+    def recover(self, channels: Iterable[dict], bridged: set[str]) -> None:
+        """After a resync: inbound channels not bridged that no call owns — callers parked
+        while the controller was away — are asked their queue and claimed."""
+        for row in channels:
+            uuid_ = row.get("uuid") or ""
+            if not uuid_ or uuid_ in self.legs.legs or uuid_ in bridged:
+                continue
+            if row.get("direction") != "inbound":
+                continue
+            self._read_back(uuid_, None)
+
+    def _read_back(self, leg_uuid: str, call: Call | None) -> None:
+        values: dict[str, str] = {}
+
+        def got(name: str, reply: str | None, error: Exception | None) -> None:
+            text = (reply or "").strip()
+            values[name] = "" if error is not None or text.startswith("-ERR") \
+                or text == "_undef_" else text
+            if len(values) == len(RECONFIRM):
+                self._recovered(leg_uuid, call, values)
+
+        for name in RECONFIRM:
+            self.sender.api(commands.uuid_getvar(leg_uuid, name),
+                            lambda reply, error, name=name: got(name, reply, error))
+
+    def _recovered(self, leg_uuid: str, call: Call | None, values: dict[str, str]) -> None:
+        queue = values.get("cc_queue", "")
+        entered = _number(values.get("cc_queue_entered"))
+        if call is not None:
+            leg = self.calls.leg(leg_uuid)
+            if leg is None or not leg.alive:
+                return
+            self.legs.forget(call)   # taken again below, under the same id
+            self.legs.orphans.pop(leg_uuid, None)
+        if not queue or leg_uuid in self.legs.legs:
+            return
+        log.info("caller %s found parked for queue %s after a restart", leg_uuid, queue,
+                 extra={"leg": leg_uuid})
+        claimed = self._enter(leg_uuid, queue, caller=call.number if call else "",
+                              caller_name="", did=call.caller_id if call else "",
+                              entered=entered, call_id=values.get("cc_call_id") or
+                              (call.id if call else None))
+        if claimed is not None:
+            leg = self.calls.leg(leg_uuid)
+            leg.seen = leg.parked = leg.answered = True
+
+    def figures(self) -> dict:
+        now = self.clock.now()
+        return {
+            "waiting": {name: len(line) for name, line in self.lines.items()},
+            "longest_wait_s": {name: round(max((now - waiting_of(c).entered for c in line),
+                                               default=0.0), 1)
+                               for name, line in self.lines.items()},
+            "dispatch": self.dispatch.as_dict(),
+            "answer_to_bridge": self.answer_to_bridge.as_dict(),
+            **self.counts,
+        }
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
