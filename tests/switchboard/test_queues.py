@@ -368,3 +368,122 @@ def test_a_caller_for_an_unknown_queue_is_refused_not_left_parked(rig):
     caller = caller_enters(rig, queue="nosuchqueue")
     assert caller not in rig.sim.channels
     assert rig.board.distributor.counts["unknown_queue"] == 1
+
+
+def restart(rig):
+    """The controller stops (FreeSWITCH keeps its channels) and a new one starts on the same
+    switch and database."""
+    from tests.switchboard.conftest import connect_board
+    rig.link.stop()
+    rig.board.stop()
+    fresh = connect_board(rig.sim, rig.clock, rig.database)
+    fresh.settle()
+    fresh.advance(0)
+    return fresh
+
+
+def test_a_waiting_caller_keeps_its_place_across_a_controller_restart(queued, agents):
+    rig = queued
+    first = caller_enters(rig, caller="15550000001")
+    rig.advance(4)
+    second = caller_enters(rig, caller="15550000002")
+    call_id = call_of(rig, first).id
+    entered = call_of(rig, first).features["queue"].entered
+    rig.advance(3)
+    fresh = restart(rig)
+    try:
+        call = call_of(fresh, first)
+        assert call is not None and call.id == call_id          # the same call, the same CDR
+        assert call.features["queue"].entered == entered        # read back from the channel
+        assert [c.id for c in fresh.board.distributor.lines["sales"]][0] == call_id
+        available(fresh, agents["bob"])
+        assert call.agent_id == agents["bob"]
+        assert call_of(fresh, second).agent_id is None
+        row = call_row(fresh, call_id)
+        assert row.wait_seconds == 7 and row.agent_id == agents["bob"]
+    finally:
+        fresh.link.stop()
+        fresh.board.stop()
+
+
+def test_a_caller_parked_while_no_controller_ran_is_found(queued, agents):
+    rig = queued
+    rig.link.stop()
+    rig.board.stop()
+    caller = rig.sim.inject_inbound(DID, CALLER, "sales")   # nobody claims it now
+    from tests.switchboard.conftest import connect_board
+    fresh = connect_board(rig.sim, rig.clock, rig.database)
+    try:
+        fresh.settle()
+        call = call_of(fresh, caller)
+        assert call is not None and call.features["queue"].queue == "sales"
+        assert f"uuid_setvar {caller} cc_call_id {call.id}" in fresh.link.commands
+        available(fresh, agents["bob"])
+        assert call.agent_id == agents["bob"]
+    finally:
+        fresh.link.stop()
+        fresh.board.stop()
+
+
+def test_ringing_until_answered_when_the_queue_does_not_answer_on_entry(rig, agents, database):
+    make_queue(database, answer_on_entry=False, tiers=[(agents["alice"], 1, 1)])
+    rig.board.reload_queues()
+    caller = caller_enters(rig)
+    assert f"uuid_answer {caller}" not in rig.link.commands
+    assert not rig.sim.channels[caller].answered       # early media only (183)
+    available(rig, agents["alice"])
+    call = call_of(rig, caller)
+    assert call.agent_id == agents["alice"] and rig.sim.channels[caller].answered
+
+
+def test_a_queue_wrap_up_overrides_the_agents(rig, agents, database):
+    make_queue(database, wrapup_seconds=2, tiers=[(agents["alice"], 1, 1)])
+    rig.board.reload_queues()
+    available(rig, agents["alice"])
+    caller = caller_enters(rig)
+    rig.sim.far_end_hangs_up(caller)
+    rig.settle()
+    assert rig.board.agent(agents["alice"]).state is AgentState.WRAP_UP
+    rig.advance(2)
+    assert rig.board.agent(agents["alice"]).state is AgentState.IDLE
+
+
+def test_no_agent_logged_in_for_too_long_sends_callers_on(rig, agents, database):
+    make_queue(database, max_wait_no_agent_seconds=5, tiers=[(agents["alice"], 1, 1)])
+    rig.board.reload_queues()
+    caller = caller_enters(rig)          # alice is On break: the queue has nobody
+    call = call_of(rig, caller)
+    rig.advance(6)
+    assert caller not in rig.sim.channels
+    assert call_row(rig, call.id).outcome is Outcome.TIMED_OUT
+
+
+def test_overflow_to_a_number_sends_the_caller_through_our_own_context(rig, database):
+    make_queue(database, max_wait_seconds=5, timeout_action=TimeoutAction.NUMBER,
+               timeout_target="15559990000")
+    rig.board.reload_queues()
+    caller = caller_enters(rig)
+    call = call_of(rig, caller)
+    rig.advance(6)
+    assert f"uuid_transfer {caller} 15559990000 XML default" in rig.link.commands
+    assert call.outcome is Outcome.OVERFLOWED
+
+
+def test_ring_progressively_adds_the_next_agent_and_keeps_the_first_ringing(rig, agents,
+                                                                          database):
+    make_queue(database, strategy=QueueStrategy.RING_PROGRESSIVELY,
+               tiers=[(agents["alice"], 1, 1), (agents["bob"], 1, 2)])
+    rig.sim.register("1001")
+    rig.board.roster.reload()
+    rig.board.reload_queues()
+    rig.sim.script("1000", Behaviour.ringing())
+    rig.sim.script("1001", Behaviour.ringing())
+    available(rig, agents["alice"], agents["bob"])
+    rig.link.commands.clear()
+    caller = caller_enters(rig)
+    assert [o for o in originates(rig) if "user/1000" in o] and len(originates(rig)) == 1
+    rig.advance(10)
+    assert len(originates(rig)) == 2 and "user/1001" in originates(rig)[1]
+    waiting = call_of(rig, caller).features["queue"]
+    assert sorted(waiting.offers.values()) == [agents["alice"], agents["bob"]]
+    assert not any("answer-after=0" in o for o in originates(rig))
