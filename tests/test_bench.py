@@ -39,6 +39,23 @@ def test_calls_per_second_quick_run_loses_no_cdr():
     assert f"{cps.QUICK.concurrent} calls up at once" in table and "goal >= 300" in table
 
 
+def test_queues_quick_run_loses_no_caller_and_leaves_no_agent_stuck():
+    from bench import acd
+
+    steps = acd.run(acd.QUICK)
+    assert [step.rate for step in steps] == list(acd.QUICK.rates)
+    for step in steps:
+        assert step.placed == int(step.rate * acd.QUICK.seconds) and step.settled, step
+        assert step.lost == 0 and step.stuck_agents == 0 and step.left_in_switch == 0, step
+        counts = step.counts
+        assert counts["entered"] == step.placed
+        assert counts["answered"] + counts["abandoned"] == step.placed, counts
+        # Every offer an agent answered was dispatched and bridged, and timed both ways.
+        assert step.dispatch["count"] == counts["offers"] >= counts["answered"]
+        assert step.answer_to_bridge["count"] == counts["answered"]
+    assert "dispatch" in acd.report(steps, acd.QUICK)
+
+
 def test_login_flood_quick_run_keeps_the_hub_answering():
     from bench import login_flood
 

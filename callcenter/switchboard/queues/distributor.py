@@ -83,6 +83,7 @@ class Distributor:
         self._by_agent: dict[int, list[QueueSettings]] = {}   # agent -> its queues
         self._last_offered: dict[str, tuple[int, int]] = {}   # round-robin memory per queue
         self._unstaffed_since: dict[str, float] = {}          # queue -> no agent Available since
+        self._staff: dict[str, set[int]] = {}                 # queue -> its agents Available
         self._free: set[int] = set()         # Available, Idle, registered agents
         self._available: set[int] = set()
         self._dispatch_due = False
@@ -108,6 +109,7 @@ class Distributor:
             for tier in queue.tiers:
                 by_agent.setdefault(tier.agent_id, []).append(queue)
         self._by_agent = by_agent
+        self._staff = {}
         for view in self.roster.agents.values():
             self._agent_changed(view)
         self._soon()
@@ -223,12 +225,15 @@ class Distributor:
     def _candidates(self, queue: QueueSettings, waited: float,
                     now: float) -> list[strategies.Candidate]:
         free, levels = [], set()
+        day = self.ledger.day_of(now)
         for tier in queue.tiers:
             levels.add(tier.level)
+            if tier.agent_id not in self._free:
+                continue
             agent = self.roster.agents.get(tier.agent_id)
             if agent is None or not self._takes_calls(agent, now):
                 continue
-            ledger = self.ledger.today(agent.id, now)
+            ledger = self.ledger.today(agent.id, day)
             free.append(strategies.Candidate(
                 agent_id=agent.id, level=tier.level, position=tier.position,
                 idle_since=ledger.idle_since, talk_seconds=ledger.talk_seconds,
@@ -239,8 +244,8 @@ class Distributor:
         return [c for c in free if c.level in opened]
 
     def _takes_calls(self, agent: AgentView, now: float) -> bool:
-        return refusal(agent, own_call=False) is None and self.ledger.ready(agent.id, now) \
-            and agent.id in self._free
+        return agent.id in self._free and self.ledger.ready(agent.id, now) \
+            and refusal(agent, own_call=False) is None
 
     def _offer(self, call: Call, queue: QueueSettings, now: float) -> bool:
         waiting = waiting_of(call)
@@ -577,12 +582,17 @@ class Distributor:
         self._staffing(view, now)
 
     def _staffing(self, view: AgentView, now: float) -> None:
+        """Which queues have an agent Available (for the waits with no agent)."""
+        staffs = self._staffs(view.id)
         for queue in self._by_agent.get(view.id, ()):
-            staffed = any(self._staffs(tier.agent_id) for tier in queue.tiers)
-            if staffed:
+            staff = self._staff.setdefault(queue.name, set())
+            if staffs:
+                staff.add(view.id)
                 self._unstaffed_since.pop(queue.name, None)
             else:
-                self._unstaffed_since.setdefault(queue.name, now)
+                staff.discard(view.id)
+                if not staff:
+                    self._unstaffed_since.setdefault(queue.name, now)
 
     def _staffs(self, agent_id: int) -> bool:
         agent = self.roster.agents.get(agent_id)
@@ -604,7 +614,7 @@ class Distributor:
                 continue
             if queue.max_wait_no_agent > 0:
                 since = self._unstaffed_since.get(name)
-                if since is None and not any(self._staffs(t.agent_id) for t in queue.tiers):
+                if since is None and not self._staff.get(name):
                     since = self._unstaffed_since.setdefault(name, now)
                 if since is not None:
                     for call in line:
@@ -623,8 +633,9 @@ class Distributor:
         self._leave_line(call, waiting, call.ended_at or self.clock.now())
         if waiting.connected is not None and call.agent_id is not None \
                 and call.bridged_at is not None:
-            self.ledger.talked(call.agent_id, (call.ended_at or self.clock.now())
-                               - call.bridged_at, self.clock.now())
+            now = self.clock.now()
+            self.ledger.talked(call.agent_id, (call.ended_at or now) - call.bridged_at,
+                               self.ledger.day_of(now))
 
     def adopt(self, call: Call) -> bool:
         """A queued call rebuilt after a controller restart. A caller still alone in its

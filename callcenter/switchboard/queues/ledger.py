@@ -41,13 +41,21 @@ class Ledger:
     def answered(self, agent_id: int) -> None:
         self.of(agent_id).missed_in_row = 0
 
-    def talked(self, agent_id: int, seconds: float, now: float) -> None:
-        entry = self._today(agent_id, now)
+    @staticmethod
+    def day_of(now: float) -> str:
+        """The day today's figures count (UTC), once per dispatch rather than per agent."""
+        return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+    def talked(self, agent_id: int, seconds: float, day: str) -> None:
+        entry = self.today(agent_id, day)
         entry.calls += 1
         entry.talk_seconds += max(0.0, seconds)
 
-    def today(self, agent_id: int, now: float) -> AgentLedger:
-        return self._today(agent_id, now)
+    def today(self, agent_id: int, day: str) -> AgentLedger:
+        entry = self.of(agent_id)
+        if entry.day != day:
+            entry.day, entry.calls, entry.talk_seconds = day, 0, 0.0
+        return entry
 
     def offer_ended(self, agent: AgentView, outcome: OfferOutcome, now: float) -> bool:
         """An offer the agent did not take: the delay before its next one starts. True when
@@ -67,10 +75,3 @@ class Ledger:
 
     def back_from_break(self, agent_id: int) -> None:
         self.of(agent_id).missed_in_row = 0
-
-    def _today(self, agent_id: int, now: float) -> AgentLedger:
-        entry = self.of(agent_id)
-        day = datetime.fromtimestamp(now, UTC).date().isoformat()
-        if entry.day != day:
-            entry.day, entry.calls, entry.talk_seconds = day, 0, 0.0
-        return entry
