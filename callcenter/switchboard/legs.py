@@ -124,9 +124,6 @@ class Call:
     ended_at: float | None = None
     bridge_sent: bool = False
     wrapup_seconds: int | None = None  # the agent's wrap-up after this call, if not its own
-    recording: str | None = None      # the file being recorded now (recording.py)
-    recording_leg: str | None = None  # the leg it is recorded on
-    recordings: int = 0               # recordings started in this call (numbers the files)
     held: bool = False                # the agent's leg is on hold: the customer hears music
     transfer: Any = None              # controls.Transfer: the last transfer, while it matters
     # Legs beside the current agent_leg/customer_leg: a transfer's new leg until it is bridged,

@@ -22,6 +22,8 @@ SCHEMA = 1
 
 
 def call(c: Call) -> dict[str, Any]:
+    from .recording import recording_now  # the feature's own state (it imports this module)
+
     transfer = c.transfer
     return {
         "id": c.id, "version": c.version, "kind": c.kind.value, "direction": c.direction.value,
@@ -31,7 +33,7 @@ def call(c: Call) -> dict[str, Any]:
         "sip_status": c.sip_status, "sip_reason": c.sip_reason,
         "hangup_by": c.hangup_by.value if c.hangup_by else None,
         "created": c.created, "answered_at": c.answered_at, "bridged_at": c.bridged_at,
-        "ended_at": c.ended_at, "recording": c.recording, "held": c.held,
+        "ended_at": c.ended_at, "recording": recording_now(c), "held": c.held,
         "transfer": None if transfer is None else {
             "to": transfer.to, "agent_id": transfer.agent_id, "state": transfer.state,
             "cause": transfer.cause},

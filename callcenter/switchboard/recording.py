@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gevent.event import AsyncResult
 
@@ -20,13 +22,43 @@ from ..esl import commands
 from ..esl.commands import CommandError
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
-from .agents import Roster
-from .calls import Calls
-from .controls import ControlError, Controls
+from .controls import ControlError
 from .legs import Call, Leg
-from .persist import Persist
+
+if TYPE_CHECKING:
+    from .agents import Roster
+    from .calls import Calls
+    from .controls import Controls
+    from .persist import Persist
 
 log = logging.getLogger(__name__)
+
+FEATURE = "recording"
+
+
+@dataclass
+class Recorded:
+    """A call's recording state (in `call.features`)."""
+    path: str | None = None        # the file being recorded now
+    leg: str | None = None         # the leg it is recorded on
+    count: int = 0                 # recordings started in this call (numbers the files)
+    resume: bool = False           # its leg left in a transfer: go on on the new agent leg
+
+    def stopped(self) -> None:
+        self.path = self.leg = None
+
+
+def recorded(call: Call) -> Recorded:
+    state = call.features.get(FEATURE)
+    if state is None:
+        state = call.features[FEATURE] = Recorded()
+    return state
+
+
+def recording_now(call: Call) -> str | None:
+    """The file the call is being recorded to now, if any (what the pages show)."""
+    state = call.features.get(FEATURE)
+    return state.path if state is not None else None
 
 
 class Recording:
@@ -54,7 +86,7 @@ class Recording:
 
     def start(self, call: Call) -> str:
         agent, _ = self.controls.talking(call, "record")
-        if call.recording is not None:
+        if recorded(call).path is not None:
             raise ControlError("the call is already being recorded")
         answer = AsyncResult()
         path = self.record(call, agent, lambda reply, error: answer.set((reply, error)))
@@ -62,21 +94,23 @@ class Recording:
         return path
 
     def stop(self, call: Call) -> None:
-        path, leg = call.recording, self.calls.leg(call.recording_leg)
+        state = recorded(call)
+        path, leg = state.path, self.calls.leg(state.leg)
         if path is None or leg is None or not leg.alive:
             raise ControlError("the call is not being recorded")
         self.controls.ask(commands.uuid_record(leg.uuid, "stop", path), "stop of the recording")
-        if call.recording == path:  # RECORD_STOP says the same; whichever comes first
-            call.recording = call.recording_leg = None
+        if state.path == path:  # RECORD_STOP says the same; whichever comes first
+            state.stopped()
             self._changed(call)
 
     def record(self, call: Call, leg: Leg, then: Callable[[str | None, ESLError | None], None]
                 ) -> str:
-        path = self._recording_path(call)
+        state = recorded(call)
+        path = self._recording_path(call, state)
         command = commands.uuid_record(leg.uuid, "start", path)
-        call.recording, call.recording_leg = path, leg.uuid
-        call.recordings += 1
-        number = call.recordings
+        state.path, state.leg, state.resume = path, leg.uuid, False
+        state.count += 1
+        number = state.count
 
         def replied(reply: str | None, error: ESLError | None) -> None:
             if error is None and commands.is_ok(reply or ""):
@@ -87,20 +121,20 @@ class Recording:
             else:
                 log.warning("recording %s failed: %s", path, error or (reply or "").strip(),
                             extra={"call_id": call.id})
-                if call.recording == path:
-                    call.recording = call.recording_leg = None
-                if call.recordings == number:
-                    call.recordings -= 1  # the name is free again
+                if state.path == path:
+                    state.stopped()
+                if state.count == number:
+                    state.count -= 1  # the name is free again
             then(reply, error)
 
         self.sender.api(command, replied)
         return path
 
-    def _recording_path(self, call: Call) -> str:
+    def _recording_path(self, call: Call, state: Recorded) -> str:
         if self.recordings_dir is None:
             raise ControlError("recording is not set up here (no CALLCENTER_RECORDINGS_DIR)")
         day = datetime.fromtimestamp(call.created, UTC)
-        suffix = "" if call.recordings == 0 else f"-{call.recordings + 1}"
+        suffix = "" if state.count == 0 else f"-{state.count + 1}"
         path = f"{self.recordings_dir}/{day:%Y/%m/%d}/{call.id}{suffix}.wav"
         try:
             return commands.valid_file_path(path, "recording path")
@@ -115,25 +149,28 @@ class Recording:
         call = self.legs.call_of(leg) if leg is not None else None
         if call is None or event.name != "RECORD_STOP":
             return
-        if call.recording is not None and event.get("Record-File-Path") == call.recording:
+        state = recorded(call)
+        if state.path is not None and event.get("Record-File-Path") == state.path:
             transfer = call.transfer
-            if transfer is not None and transfer.state == "connecting" \
-                    and call.recording_leg == transfer.from_leg:
-                transfer.record = True  # stopped by the old leg leaving, not by the agent
-            call.recording = call.recording_leg = None
+            resume = transfer is not None and transfer.state == "connecting" \
+                and state.leg == transfer.from_leg   # the old leg left, not the agent's stop
+            state.stopped()
+            state.resume = resume
             if not call.ended:
                 self._changed(call)
 
     def bridged(self, call: Call) -> None:
         """The agent and the customer are bridged: record, if the agent always records or a
-        transfer took a recording's leg away."""
-        transfer = call.transfer
+        transfer took the recording's leg away (it goes on on the new agent leg)."""
+        state = recorded(call)
+        if state.path is not None and state.leg != call.agent_leg:
+            # Recorded on a leg that is no longer the agent's: it ends with that leg.
+            state.stopped()
+            state.resume = True
         agent, customer = self.calls.leg(call.agent_leg), self.calls.leg(call.customer_leg)
         if (agent is None or customer is None or agent.bridged_to != customer.uuid
-                or call.recording is not None or not agent.alive):
+                or state.path is not None or not agent.alive):
             return
         view = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
-        resume = transfer is not None and transfer.state == "done" and transfer.record \
-            and transfer.leg == agent.uuid
-        if resume or view is not None and view.always_record:
+        if state.resume or view is not None and view.always_record:
             self.record(call, agent, lambda reply, error: None)

@@ -43,7 +43,6 @@ class Transfer:
     from_leg: str                   # the agent leg it replaces
     from_agent_id: int | None
     ring: int = 0                   # seconds the new leg may ring
-    record: bool = False            # the old leg was recording as it left: go on on the new
     state: str = "dialing"          # UNDER_WAY, then done or failed
     cause: str | None = None
     timer: Timer | None = None
@@ -236,9 +235,6 @@ class Transfers:
             call.others.append(call.agent_leg)
         call.agent_leg = transfer.leg
         call.held = False
-        if call.recording_leg == transfer.from_leg:  # it ends with that leg
-            transfer.record = True
-            call.recording = call.recording_leg = None
         self.sender.api(commands.uuid_setvar(transfer.leg, "cc_transfer", "joined"))
         if old is not None and old.alive:
             self.calls.hang_up(old.uuid, "NORMAL_CLEARING")

@@ -11,6 +11,7 @@ from callcenter.app import create_app
 from callcenter.models import Agent, AgentState, AgentStatus, Role
 from callcenter.models import Call as CallRow
 from callcenter.sim import Behaviour
+from callcenter.switchboard.recording import recording_now
 from tests.conftest import AuthActions
 from tests.switchboard.conftest import NUMBER
 
@@ -161,7 +162,7 @@ def test_bad_input_is_422_naming_the_field_and_sends_nothing(rig, alice, path, b
     reply = alice("POST", f"/api/calls/{call.id}/{path}", body)
     assert reply.status_code == 422, reply.json
     assert reply.json["field"] == field and field in reply.json["error"]
-    assert rig.commands() == [] and call.transfer is None and call.recording is None
+    assert rig.commands() == [] and call.transfer is None and recording_now(call) is None
 
 
 def test_switch_unreachable_is_503(rig, alice):
