@@ -1,5 +1,6 @@
-"""The switchboard: wires FreeSWITCH's events to legs, calls, agents, the dialer and the CDR
-writer, and offers the actions the web layer may ask for.
+"""The switchboard: wires FreeSWITCH's events to legs, the router (features and the owners of
+each kind of call), finishing and the resync, and is the façade of actions and queries the web
+layer may ask for.
 
 Everything here runs in gevent greenlets without locks: handlers never yield while state is
 half-changed (commands go out through the Sender, writes through the Store, pushes through the
@@ -9,34 +10,32 @@ hub, none of which yields).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import gevent
-from sqlalchemy.exc import SQLAlchemyError
 
 from ..cdr.posts import Unwritten, unwritten_legs
 from ..cdr.spool import CdrSpool
 from ..clock import Clock, RealClock
 from ..errors import CallEnded, InvalidInput
 from ..esl import commands
-from ..esl.connection import ESLError
 from ..esl.protocol import Event
-from ..models import AgentState, AgentStatus, HangupBy, Outcome
+from ..models import AgentState, AgentStatus, HangupBy
 from . import messages
 from .agents import AgentError, AgentView, Roster, load_agents
 from .calls import Calls, DialTimes
 from .controls import ControlError, Controls
 from .dialer import Dialer, SwitchUnavailable
 from .disposition import Dispositions
-from .legs import CHANNEL_EVENTS, COMING_UP, Call, CallKind, Happened, Legs, Progress, meaning
+from .finishing import Finishing
+from .legs import CHANNEL_EVENTS, Call, CallKind, Happened, Legs
 from .offers import Offers
 from .persist import Persist
 from .queues import Distributor, load_queues
 from .recording import Recording
-from .resync import bridged_pairs, json_rows, rebuild
+from .resync import Resync
 from .router import Router
 from .sender import Sender
 from .spool import Spool
@@ -48,7 +47,6 @@ log = logging.getLogger(__name__)
 
 
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class Switchboard:
@@ -68,8 +66,6 @@ class Switchboard:
         self.sender = Sender(link)
         self.stats = SwitchboardStats()
         self.legs = Legs()
-        self._core_uuid: str | None = None   # FreeSWITCH's run; a restart changes it
-        self._lost_at: float | None = None   # when the link was lost, until the next resync
         self.persist = Persist(legs=self.legs, clock=self.clock, submit=self.store.submit,
                                stats=self.stats)
         self.roster = Roster(self.clock, self.persist.agent_values, self._publish,
@@ -77,9 +73,13 @@ class Switchboard:
         self.calls = Calls(legs=self.legs, sender=self.sender, clock=self.clock,
                            times=times or DialTimes(), stats=self.stats)
         self.offers = Offers(calls=self.calls, roster=self.roster, domain=domain)
+        self.router = Router(self.legs)
+        self.finishing = Finishing(legs=self.legs, roster=self.roster, persist=self.persist,
+                                   router=self.router, sender=self.sender, stats=self.stats,
+                                   clock=self.clock, changed=self._announce)
         self.dialer = Dialer(calls=self.calls, offers=self.offers, roster=self.roster,
                              domain=domain, gateway=gateway, caller_id=caller_id,
-                             ended=self._finish, changed=self._announce)
+                             ended=self.finishing.finish, changed=self._announce)
         self.controls = Controls(calls=self.calls, changed=self._announce,
                                  connected=lambda: self.link.connected)
         self.recording = Recording(calls=self.calls, controls=self.controls, roster=self.roster,
@@ -89,7 +89,6 @@ class Switchboard:
                                    roster=self.roster, persist=self.persist,
                                    changed=self._announce, publish=self._publish,
                                    gateway=gateway, caller_id=caller_id)
-        self.controls.transfers, self.controls.recording = self.transfers, self.recording
         self.dispositions = Dispositions(legs=self.legs, roster=self.roster,
                                          persist=self.persist)
         self.distributor = Distributor(calls=self.calls, offers=self.offers, roster=self.roster,
@@ -97,11 +96,17 @@ class Switchboard:
                                        load=load_queues(database.sessions),
                                        changed=self._announce, publish=self._publish,
                                        gateway=gateway, defer=_soon)
-        self.router = Router(self.legs)
-        self.router.add_common(self.controls)
+        # In-call features see every event first (a transfer completes before the recording
+        # resumes on its new leg), then the owner of the call's kind.
+        for feature in (self.transfers, self.recording, self.controls):
+            self.router.add_common(feature)
         self.router.add_owner(CallKind.DIAL_OUT, self.dialer)
         self.router.add_owner(CallKind.QUEUED, self.distributor)
         self.router.add_claimer(self.distributor.claim)
+        self.resync = Resync(link=link, roster=self.roster, legs=self.legs, store=self.store,
+                             sessions=self.sessions, router=self.router,
+                             finishing=self.finishing, clock=self.clock,
+                             changed=self._announce)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
         link.on("RECORD_STOP", self.recording.on_record)
@@ -112,8 +117,8 @@ class Switchboard:
         self._switch_shown: bool | None = None
         link.on_resync(self._switch_changed)
         link.on_disconnect(self._switch_changed)
-        link.on_resync(self._resync)
-        link.on_disconnect(self._link_lost)
+        link.on_resync(self.resync.run)
+        link.on_disconnect(self.resync.link_lost)
         self.cdr_spool = CdrSpool(cdr_spool_dir, database, link,
                                   unwritten_legs(self.legs, self.store), self.clock)
         if hub is not None:
@@ -324,7 +329,7 @@ class Switchboard:
         applied = self.router.apply(event)
         if applied is None:
             if event.uuid in self.legs.orphans:
-                self._orphan(event)
+                self.finishing.orphan(event)
             return
         leg, happened = applied
         call = self.legs.call_of(leg)
@@ -336,132 +341,11 @@ class Switchboard:
         elif happened is Happened.CREATED:
             self.persist.leg_seen(leg)
         if happened is Happened.BRIDGED and call.bridged_at is None:
-            self.dialer.on_bridged(call)
+            call.bridged_at = self.clock.now()
             self._announce(call)  # the page (and a supervisor) see the two sides joined
         self.router.dispatch(call, leg, happened, event)
         if happened in (Happened.HUNG_UP, Happened.COMPLETED):
-            self._maybe_finish(call)
-
-    def _orphan(self, event: Event) -> None:
-        """An event for a leg of a call already closed: hang the leg up if it is alive, and
-        let its CDR in when it is gone."""
-        uuid = event.uuid
-        if event.name == "CHANNEL_HANGUP_COMPLETE":
-            del self.legs.orphans[uuid]
-            self.persist.leg_ended(event)
-        elif meaning(event.name) in COMING_UP:
-            log.warning("leg %s of a closed call is up: hanging it up", uuid, extra={"leg": uuid})
-            self.sender.api(commands.uuid_kill(uuid, "NORMAL_CLEARING"))
-
-    def _maybe_finish(self, call: Call) -> None:
-        if call.ended:
-            return
-        if all(leg.completed or (not leg.seen and leg.hung_up) for leg in self.legs.legs_of(call)):
-            self._finish(call)
-
-    def _finish(self, call: Call, ended_at: float | None = None) -> None:
-        """Every leg is gone: the agent moves on, the page hears how it ended."""
-        if call.ended:
-            return
-        call.progress = Progress.ENDED
-        call.ended_at = self.clock.now() if ended_at is None else ended_at
-        if call.outcome is None:
-            call.outcome, call.cause = Outcome.FAILED, call.cause or "NORMAL_UNSPECIFIED"
-        customer = self.legs.legs.get(call.customer_leg or "")
-        if customer is not None and customer.sip_status is not None:
-            call.sip_status, call.sip_reason = customer.sip_status, customer.sip_reason
-        call.cancel_timers()
-        self.transfers.finished(call)
-        self.router.finished(call)
-        agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
-        if agent is not None and agent.call_id == call.id:
-            agent_leg = self.legs.legs.get(call.agent_leg or "")
-            if agent_leg is not None and agent_leg.answered:
-                self.roster.wrap_up(agent, call.id, call.wrapup_seconds)
-            else:
-                self.roster.set_state(agent, AgentState.IDLE, None)
-            self.roster.note_call_ended(agent)
-        self.persist.call_finished(call)
-        self._announce(call)
-        self.stats.call_ended(call.outcome.value)
-        log.info("call ended: %s (%s)", call.outcome.value, call.cause,
-                 extra={"call_id": call.id})
-        self.legs.forget(call)
-
-    def _resync(self) -> None:
-        """After (re)connecting: registrations and live legs from FreeSWITCH itself. Calls
-        whose legs are all gone are closed (cut off, if FreeSWITCH restarted meanwhile); calls
-        live in FreeSWITCH but unknown here (the controller restarted) are rebuilt from the
-        database."""
-        lost_at, self._lost_at = self._lost_at, None
-        try:
-            self.roster.resync_registrations(self.link.api(commands.show_registrations()))
-            core = self.link.api(commands.global_getvar("core_uuid")).strip()
-            core = core if _UUID.fullmatch(core) else ""
-            channels = json_rows(self.link.api(commands.show_channels()), "show channels")
-            calls = json_rows(self.link.api(commands.show_calls()), "show calls")
-        except ESLError as exc:
-            log.warning("resync failed: %s", exc)
-            return
-        if channels is None or calls is None:
-            return
-        # A FreeSWITCH restart changes its Core-UUID: the calls it had are gone with it.
-        restarted = bool(core) and self._core_uuid is not None and core != self._core_uuid
-        if restarted:
-            log.warning("FreeSWITCH restarted (Core-UUID %s, was %s): its calls were cut off",
-                        core, self._core_uuid)
-        self._core_uuid = core or self._core_uuid
-        live = {row["uuid"]: row for row in channels if row.get("uuid")}
-        for call in list(self.legs.calls.values()):
-            for leg in list(self.legs.legs_of(call)):
-                if leg.alive and leg.seen and leg.uuid not in live:
-                    # Gone while we were away: its CDR (if FreeSWITCH lived) comes by json_cdr.
-                    leg.hung_up = leg.completed = True
-            if all(not leg.alive for leg in self.legs.legs_of(call)) and not call.ended:
-                if restarted and lost_at is not None:
-                    # What the controller saw stands, up to the moment the link was lost; the
-                    # cause stays empty (FreeSWITCH never said one).
-                    call.outcome, call.cause, call.hangup_by = (
-                        Outcome.CUT_OFF, None, HangupBy.SYSTEM)
-                    self._finish(call, ended_at=lost_at)
-                    continue
-                if call.outcome is None:
-                    # Ended while the link was down; FreeSWITCH's json_cdr tells the rest.
-                    call.outcome = Outcome.ANSWERED if call.answered_at else Outcome.FAILED
-                self._finish(call)
-        self.store.flush(10)  # the rows a rebuild reads must be written first
-        try:
-            with self.sessions() as session:
-                rebuilt = rebuild(session, self.legs, live, bridged_pairs(calls))
-        except SQLAlchemyError as exc:
-            log.error("cannot rebuild live calls from the database: %s", exc)
-            return
-        for call in rebuilt:
-            self._adopt(call)
-        self.router.recover(channels, set(bridged_pairs(calls)))
-
-    def _link_lost(self, _error) -> None:
-        if self._lost_at is None:
-            self._lost_at = self.clock.now()
-
-    def _adopt(self, call: Call) -> None:
-        """A call rebuilt after a restart: the agent is on it, a lone leg is released."""
-        log.info("call rebuilt from FreeSWITCH: %s", call.progress.value,
-                 extra={"call_id": call.id})
-        if self.router.adopt(call):
-            return
-        agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
-        if agent is not None:
-            self.roster.set_state(agent, AgentState.IN_CALL, call.id)
-        alive = [leg for leg in self.legs.legs_of(call) if leg.alive]
-        if len(alive) == 1 and alive[0].bridged_to is None:
-            # Half a call (its partner left while we were away, or was never dialled).
-            self.calls.end(call, HangupBy.SYSTEM)
-        elif call.progress is not Progress.ANSWERED:
-            self.dialer.restart_timer(call)
-        self._announce(call)
-        if all(not leg.alive for leg in self.legs.legs_of(call)):
-            self._finish(call)
+            self.finishing.maybe(call)
 
     # -- pushes and writes ------------------------------------------------------------------------
 

@@ -40,9 +40,6 @@ class Controls:
         self.calls, self.sender = calls, calls.sender
         self._changed = changed        # changed(call): push the call's new state
         self._connected = connected
-        # The in-call features that hear each event (set by the board once they exist).
-        self.transfers = None
-        self.recording = None
 
     # -- hold, DTMF ------------------------------------------------------------------------------
 
@@ -66,17 +63,11 @@ class Controls:
     # -- events ----------------------------------------------------------------------------------
 
     def on_leg(self, call: Call, leg: Leg, happened: Happened, event: Event | None = None
-               ) -> bool:
-        """A channel event of a live call. True when the event is the in-call features' alone
-        (a transfer's new leg before it is bridged, legs that left the call): the call's owner
-        must not take them for the call's own."""
-        if happened is Happened.BRIDGED:
-            self.transfers.bridged(call)
-            self.recording.bridged(call)
-        elif happened in (Happened.HELD, Happened.UNHELD) and leg.uuid == call.agent_leg:
+               ) -> None:
+        """A channel event of a live call: the agent's leg held or taken off hold."""
+        if happened in (Happened.HELD, Happened.UNHELD) and leg.uuid == call.agent_leg:
             call.held = leg.held
             self._changed(call)
-        return self.transfers.on_leg(call, leg, happened)
 
     # -- shared by the in-call features ----------------------------------------------------------
 

@@ -136,10 +136,6 @@ class Dialer:
                 self.calls.decide(call, *customer_outcome(leg), hung_up_by(leg, HangupBy.CUSTOMER))
             self.calls.release_partner(call, leg, "NORMAL_CLEARING")
 
-    def on_bridged(self, call: Call) -> None:
-        if call.bridged_at is None:
-            call.bridged_at = self.clock.now()
-
     # -- steps ----------------------------------------------------------------------------------
 
     def _dial_customer(self, call: Call) -> None:
@@ -165,10 +161,17 @@ class Dialer:
             self.times.customer_ring + self.times.timer_margin, self._no_answer, call))
         self._changed(call)
 
-    def restart_timer(self, call: Call) -> None:
-        """A call rebuilt after a restart that is still ringing gets a fresh no-answer timer."""
-        call.timers.append(self.clock.call_later(
-            self.times.customer_ring + self.times.timer_margin, self._no_answer, call))
+    def adopt(self, call: Call) -> bool:
+        """A dial-out rebuilt after a controller restart: half a call (its partner left while
+        we were away, or was never dialled) is released; one still ringing gets a fresh
+        no-answer timer. The switchboard goes on with it (False)."""
+        alive = [leg for leg in self.legs.legs_of(call) if leg.alive]
+        if len(alive) == 1 and alive[0].bridged_to is None:
+            self.calls.end(call, HangupBy.SYSTEM)
+        elif call.progress is not Progress.ANSWERED:
+            call.timers.append(self.clock.call_later(
+                self.times.customer_ring + self.times.timer_margin, self._no_answer, call))
+        return False
 
     def _no_answer(self, call: Call) -> None:
         customer = self.calls.leg(call.customer_leg)

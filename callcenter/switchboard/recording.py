@@ -23,7 +23,7 @@ from ..esl.commands import CommandError
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
 from .controls import ControlError
-from .legs import Call, Leg
+from .legs import Call, Happened, Leg
 
 if TYPE_CHECKING:
     from .agents import Roster
@@ -158,6 +158,10 @@ class Recording:
             state.resume = resume
             if not call.ended:
                 self._changed(call)
+
+    def on_leg(self, call: Call, leg: Leg, happened: Happened, event=None) -> None:
+        if happened is Happened.BRIDGED:
+            self.bridged(call)
 
     def bridged(self, call: Call) -> None:
         """The agent and the customer are bridged: record, if the agent always records or a

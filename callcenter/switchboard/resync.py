@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from ..esl import commands
+from ..esl.connection import ESLError
+from ..models import AgentState, CallLeg, HangupBy, Outcome
 from ..models import Call as CallRow
-from ..models import CallLeg
 from .legs import Call, Leg, Legs, Progress, kind_of
 
+if TYPE_CHECKING:
+    from ..clock import Clock
+    from .agents import Roster
+    from .finishing import Finishing
+    from .router import Router
+    from .store import Store
+
 log = logging.getLogger(__name__)
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 ANSWERED_STATES = frozenset({"ACTIVE", "HELD"})
 
@@ -99,3 +114,87 @@ def _restore_progress(call: Call, legs: Legs) -> None:
         call.progress = Progress.EARLY_MEDIA
     else:
         call.progress = Progress.RINGING
+
+
+class Resync:
+    """After every (re)connect: registrations and live legs from FreeSWITCH itself. Calls whose
+    legs are all gone are closed (cut off, if FreeSWITCH restarted meanwhile: its Core-UUID
+    changed); calls live in FreeSWITCH but unknown here (the controller restarted) are rebuilt
+    from the database and handed to their owners; channels no call owns go to the owners'
+    recover hooks (a queue's waiting callers)."""
+
+    def __init__(self, *, link, roster: Roster, legs: Legs, store: Store, sessions,
+                 router: Router, finishing: Finishing, clock: Clock,
+                 changed: Callable[[Call], None]) -> None:
+        self.link, self.roster, self.legs, self.store = link, roster, legs, store
+        self.sessions, self.router, self.finishing, self.clock = sessions, router, finishing, clock
+        self._changed = changed
+        self._core_uuid: str | None = None   # FreeSWITCH's run; a restart changes it
+        self._lost_at: float | None = None   # when the link was lost, until the next resync
+
+    def link_lost(self, _error=None) -> None:
+        if self._lost_at is None:
+            self._lost_at = self.clock.now()
+
+    def run(self) -> None:
+        lost_at, self._lost_at = self._lost_at, None
+        try:
+            self.roster.resync_registrations(self.link.api(commands.show_registrations()))
+            core = self.link.api(commands.global_getvar("core_uuid")).strip()
+            core = core if _UUID.fullmatch(core) else ""
+            channels = json_rows(self.link.api(commands.show_channels()), "show channels")
+            calls = json_rows(self.link.api(commands.show_calls()), "show calls")
+        except ESLError as exc:
+            log.warning("resync failed: %s", exc)
+            return
+        if channels is None or calls is None:
+            return
+        restarted = bool(core) and self._core_uuid is not None and core != self._core_uuid
+        if restarted:
+            log.warning("FreeSWITCH restarted (Core-UUID %s, was %s): its calls were cut off",
+                        core, self._core_uuid)
+        self._core_uuid = core or self._core_uuid
+        live = {row["uuid"]: row for row in channels if row.get("uuid")}
+        self._close_gone(live, restarted and lost_at is not None, lost_at)
+        self.store.flush(10)  # the rows a rebuild reads must be written first
+        try:
+            with self.sessions() as session:
+                rebuilt = rebuild(session, self.legs, live, bridged_pairs(calls))
+        except SQLAlchemyError as exc:
+            log.error("cannot rebuild live calls from the database: %s", exc)
+            return
+        for call in rebuilt:
+            self._adopt(call)
+        self.router.recover(channels, set(bridged_pairs(calls)))
+
+    def _close_gone(self, live: dict[str, dict], cut_off: bool, lost_at: float | None) -> None:
+        for call in list(self.legs.calls.values()):
+            for leg in list(self.legs.legs_of(call)):
+                if leg.alive and leg.seen and leg.uuid not in live:
+                    # Gone while we were away: its CDR (if FreeSWITCH lived) comes by json_cdr.
+                    leg.hung_up = leg.completed = True
+            if all(not leg.alive for leg in self.legs.legs_of(call)) and not call.ended:
+                if cut_off:
+                    # What the controller saw stands, up to the moment the link was lost; the
+                    # cause stays empty (FreeSWITCH never said one).
+                    call.outcome, call.cause, call.hangup_by = (
+                        Outcome.CUT_OFF, None, HangupBy.SYSTEM)
+                    self.finishing.finish(call, ended_at=lost_at)
+                    continue
+                if call.outcome is None:
+                    # Ended while the link was down; FreeSWITCH's json_cdr tells the rest.
+                    call.outcome = Outcome.ANSWERED if call.answered_at else Outcome.FAILED
+                self.finishing.finish(call)
+
+    def _adopt(self, call: Call) -> None:
+        """A call rebuilt after a restart: its agent is on it; its owner decides the rest."""
+        log.info("call rebuilt from FreeSWITCH: %s", call.progress.value,
+                 extra={"call_id": call.id})
+        agent = self.roster.agents.get(call.agent_id) if call.agent_id is not None else None
+        if agent is not None:
+            self.roster.set_state(agent, AgentState.IN_CALL, call.id)
+        if self.router.adopt(call):
+            return
+        self._changed(call)
+        if all(not leg.alive for leg in self.legs.legs_of(call)):
+            self.finishing.finish(call)

@@ -1,8 +1,8 @@
 """Channel events to the owner of each call.
 
-Every call has a kind (click-to-dial today; inbound queues, supervision and website calls plug
-in the same way) and one owner per kind that drives it. In-call features common to every kind
-(transfer, hold, recording) see each event first and may keep it to themselves. A leg the
+Every call has a kind (click-to-dial, inbound queues; supervision and website calls plug in the
+same way) and one owner per kind that drives it. In-call features common to every kind
+(transfer, recording, hold) all see each event first, and one may keep it from the owner. A leg the
 switchboard does not know (an inbound caller parked by the dialplan) is offered to the
 claimers: the first that takes it makes it a leg of one of its calls, and its events flow from
 then on like any other's.
@@ -69,21 +69,32 @@ class Router:
         return None
 
     def dispatch(self, call: Call, leg: Leg, happened: Happened, event: Event) -> None:
-        owner = self._owners.get(call.kind)
-        for handler in (*self._common, *([owner] if owner is not None else [])):
+        """Every in-call feature sees the event (in the order added); then the owner of the
+        call's kind, unless a feature kept the event to itself."""
+        kept = False
+        for feature in self._common:
             if call.ended:
                 return
             try:
-                if handler.on_leg(call, leg, happened, event):
-                    return
+                kept = bool(feature.on_leg(call, leg, happened, event)) or kept
             except Exception:  # noqa: BLE001 - isolated: the call still finishes
-                self._failed("owner", handler, event, call)
+                self._failed("feature", feature, event, call)
+        owner = self._owners.get(call.kind)
+        if kept or owner is None or call.ended:
+            return
+        try:
+            owner.on_leg(call, leg, happened, event)
+        except Exception:  # noqa: BLE001 - isolated: the call still finishes
+            self._failed("owner", owner, event, call)
 
-    # Optional hooks an owner may have: finished(call) once the call is over, adopt(call) ->
+    # Optional hooks an owner may have (the common ones: finished): finished(call) once the
+    # call is over, adopt(call) ->
     # bool for a call of its kind rebuilt after a restart (True: the owner took care of it),
     # recover(channels, bridged) after every resync, for channels no call owns.
 
     def finished(self, call: Call) -> None:
+        for common in self._common:
+            self._run(common, "finished", call)
         self._hook(call.kind, "finished", call)
 
     def adopt(self, call: Call) -> bool:
@@ -94,14 +105,17 @@ class Router:
             self._hook(kind, "recover", channels, bridged)
 
     def _hook(self, kind: str, name: str, *args):
-        hook = getattr(self._owners.get(kind), name, None)
+        return self._run(self._owners.get(kind), name, *args)
+
+    def _run(self, owner: object, name: str, *args):
+        hook = getattr(owner, name, None)
         if hook is None:
             return None
         try:
             return hook(*args)
         except Exception:  # noqa: BLE001 - isolated like the event handlers
             self.failures += 1
-            log.exception("owner of %s calls failed in %s", kind, name)
+            log.exception("%s failed in %s", type(owner).__name__, name)
             return None
 
     def _failed(self, what: str, handler: object, event: Event, call: Call | None = None) -> None:

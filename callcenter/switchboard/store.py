@@ -233,9 +233,14 @@ class Store:
         if self._spool is None or self._spooled >= len(self._pending):
             return
         records = [self._pending[i] for i in range(self._spooled, len(self._pending))]
+        # Counted before the thread writes them: a stop that kills the writer while it waits
+        # for the append must not append the same records again.
+        before, self._spooled = self._spooled, len(self._pending)
+        self._spool_used = True
         try:
             _blocking(self._spool.append, records)
         except OSError as exc:
+            self._spooled = before
             if self.spool_error is None:
                 log.critical("CANNOT WRITE THE STORE SPOOL %s (%s): %d writes are kept in "
                              "memory only and are lost if the controller stops",
@@ -245,8 +250,6 @@ class Store:
         if self.spool_error is not None:
             log.warning("the store spool can be written again")
             self.spool_error = None
-        self._spooled = len(self._pending)
-        self._spool_used = True
 
     def _empty_spool(self) -> None:
         if self._spool is None:

@@ -154,9 +154,11 @@ class Transfers:
                 self.calls.decide(call, Outcome.ANSWERED, "NO_ANSWER", HangupBy.SYSTEM)
         self.calls.hang_up(leg.uuid, "NO_ANSWER")
 
-    def on_leg(self, call: Call, leg: Leg, happened: Happened) -> bool:
+    def on_leg(self, call: Call, leg: Leg, happened: Happened, event=None) -> bool:
         """A transfer's share of a channel event: True for the new leg until it is bridged and
-        for legs that left the call."""
+        for legs that left the call (the call's owner must not take them for its own)."""
+        if happened is Happened.BRIDGED:
+            self.bridged(call)
         transfer = call.transfer
         joining = (transfer is not None and transfer.under_way and leg.uuid == transfer.leg)
         # Only legs a transfer touched are its own (a queue's offers are beside the call too).

@@ -46,12 +46,14 @@ def route(router: Router, e: Event) -> None:
 def test_common_features_see_an_event_first_and_may_keep_it():
     legs = Legs()
     router = Router(legs)
-    common, owner = Recorder(keep=True), Recorder()
+    common, after, owner = Recorder(keep=True), Recorder(), Recorder()
     router.add_common(common)
+    router.add_common(after)
     router.add_owner(CallKind.DIAL_OUT, owner)
     a_call(legs)
     route(router, event("CHANNEL_ANSWER", "leg-a"))
-    assert common.seen == [("leg-a", Happened.ANSWERED)] and owner.seen == []
+    # Every feature sees it; the one keeping it keeps it from the owner only.
+    assert common.seen == after.seen == [("leg-a", Happened.ANSWERED)] and owner.seen == []
     common.keep = False
     route(router, event("CHANNEL_HANGUP", "leg-a", **{"Hangup-Cause": "NORMAL_CLEARING"}))
     assert owner.seen == [("leg-a", Happened.HUNG_UP)]
@@ -124,6 +126,36 @@ def test_a_raising_claimer_does_not_stop_the_next(caplog):
     with caplog.at_level(logging.ERROR):
         assert router.apply(event("CHANNEL_PARK", "caller-2")) is not None
     assert router.failures == 1
+
+
+class Ending:
+    """A feature or owner that hears calls finish."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.ended: list[str] = []
+        self.fail = fail
+
+    def on_leg(self, call, leg, happened, event):
+        return None
+
+    def finished(self, call):
+        self.ended.append(call.id)
+        if self.fail:
+            raise RuntimeError("a bug at the end")
+
+
+def test_features_and_the_owner_hear_a_call_finish_each_isolated(caplog):
+    legs = Legs()
+    router = Router(legs)
+    feature, owner = Ending(fail=True), Ending()
+    router.add_common(feature)
+    router.add_owner(CallKind.DIAL_OUT, owner)
+    call = a_call(legs)
+    with caplog.at_level(logging.ERROR):
+        router.finished(call)
+    assert feature.ended == owner.ended == ["c1"] and router.failures == 1
+    assert "a bug at the end" in caplog.text
+    assert router.adopt(call) is False      # an owner with no adopt hook adopts nothing
 
 
 def test_one_owner_per_kind():

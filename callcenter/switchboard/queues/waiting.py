@@ -34,13 +34,20 @@ def waiting_of(call: Call) -> Waiting | None:
 
 
 class Line:
-    """One queue's callers, first come first served."""
+    """One queue's callers, first come first served: in the order they entered the queue
+    system (a caller moved from another queue, or found again after a restart, takes the place
+    its entry time gives it)."""
 
     def __init__(self) -> None:
         self._calls: OrderedDict[str, Call] = OrderedDict()
 
     def join(self, call: Call) -> None:
+        entered = waiting_of(call).entered
+        last = next(reversed(self._calls.values()), None)
         self._calls[call.id] = call
+        if last is not None and waiting_of(last).entered > entered:
+            ordered = sorted(self._calls.values(), key=lambda c: waiting_of(c).entered)
+            self._calls = OrderedDict((c.id, c) for c in ordered)
 
     def leave(self, call: Call) -> None:
         self._calls.pop(call.id, None)
