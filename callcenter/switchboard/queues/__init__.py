@@ -1,0 +1,1 @@
+"""Inbound queues (ACD): strategies (pure), waiting callers, callbacks, the auditor."""
