@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ("esl_throughput", "cps", "login_flood")
+BENCHMARKS = ("esl_throughput", "cps", "login_flood", "strategies")
 
 
 def main(argv: list[str] | None = None) -> int:
