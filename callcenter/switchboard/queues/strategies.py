@@ -16,7 +16,7 @@ The strategies — mod_callcenter's nine, with its meaning unless said:
 - agent_with_fewest_calls: the agent who answered the fewest calls today.
 - sequentially_by_agent_order: the list from the top for every offer: the first free agent in it.
 - random: a random free agent of the lowest level that has one.
-- ring_progressively: rings down the list like top-down, keeping the earlier agents ringing and
+- ring_progressively: rings down the list from the top, keeping the earlier agents ringing and
   adding the next every few seconds (`progressive_count`); the first to answer takes the call.
 
 Top-down and sequentially differ in memory: sequentially starts every offer at the top, so an
@@ -27,6 +27,8 @@ Tier rules (the queue's tier_wait_* settings): the queue's first level is open a
 caller waits `wait_seconds` on each level before the next one joins (with `multiply`, that wait
 times the level's rank: the 2nd level joins after 1 x wait, the 3rd 2 x wait later, ...); a
 level with no Available agent is not waited on, unless `wait_empty`. 0 seconds: all at once.
+Agents busy on a call count as Available here: a level whose agents are all on calls is waited
+on (one will be free soon); a level whose agents are all on break or logged out is not.
 
 Where ours is deliberately better than mod_callcenter:
 - Candidates are free agents only, and every list ends by going round to the top, so nothing
@@ -37,7 +39,7 @@ Where ours is deliberately better than mod_callcenter:
   lower level with a free agent).
 - Tier waits count the queue's levels in order, not their numbers (levels 10, 20, 30 wait like
   1, 2, 3), and are waited one level after another: mod_callcenter opens every later level at
-  once after one wait, or with multiply opens level N after N x wait, making even the first
+  once after one wait, or with multiply opens level N after N x wait, and makes even the first
   level wait unless empty levels are skipped.
 """
 
