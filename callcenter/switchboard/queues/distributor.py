@@ -224,10 +224,13 @@ class Distributor:
 
     def _candidates(self, queue: QueueSettings, waited: float,
                     now: float) -> list[strategies.Candidate]:
-        free, levels = [], set()
+        """The free agents of the levels open to a caller who has waited `waited` seconds."""
+        free, levels, staffed = [], set(), set()
         day = self.ledger.day_of(now)
         for tier in queue.tiers:
             levels.add(tier.level)
+            if tier.agent_id in self._available:
+                staffed.add(tier.level)   # Available, free or on a call: worth waiting for
             if tier.agent_id not in self._free:
                 continue
             agent = self.roster.agents.get(tier.agent_id)
@@ -240,7 +243,7 @@ class Distributor:
                 calls=ledger.calls))
         if not free:
             return []
-        opened = strategies.open_levels(levels, {c.level for c in free}, waited, queue.tier_rules)
+        opened = strategies.open_levels(levels, staffed, waited, queue.tier_rules)
         return [c for c in free if c.level in opened]
 
     def _takes_calls(self, agent: AgentView, now: float) -> bool:
@@ -253,7 +256,8 @@ class Distributor:
         if not candidates:
             return False
         ordered = strategies.order(queue.strategy, candidates,
-                                   last_offered=self._last_offered.get(queue.name), rng=self.rng)
+                                   last_offered=self._last_offered.get(queue.name),
+                                   caller_last_offered=waiting.last_offered, rng=self.rng)
         if queue.strategy is QueueStrategy.RING_ALL:
             chosen = ordered
         elif queue.strategy is QueueStrategy.RING_PROGRESSIVELY:
@@ -266,7 +270,7 @@ class Distributor:
         for candidate in chosen:
             self._ring(call, queue, self.roster.agents[candidate.agent_id], ready)
         last = chosen[-1]
-        self._last_offered[queue.name] = (last.level, last.position)
+        self._last_offered[queue.name] = waiting.last_offered = (last.level, last.position)
         if waiting.offers:
             call.progress = Progress.OFFERED
             self._changed(call)

@@ -20,6 +20,7 @@ class Waiting:
     offers: dict[str, int] = field(default_factory=dict)   # ringing offer leg -> agent id
     round_started: float | None = None    # ring-progressively: when this round's first rang
     round_order: list[int] = field(default_factory=list)   # ... and its agents, in order
+    last_offered: tuple[int, int] | None = None   # (level, position) it was offered to last
     connected: str | None = None   # the agent leg that took the call
     left: float | None = None      # when it left the queue (to an agent, or gone)
 
