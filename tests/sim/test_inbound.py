@@ -11,7 +11,9 @@ from xml.etree import ElementTree
 
 from callcenter.sim import Behaviour
 from callcenter.sim.apps import SHIPPED_DIDS
-from tests.sim.conftest import agent_leg, settle
+from callcenter.sim.callers import Callers, CallerStream, Seconds
+from tests.sim.conftest import PASSWORD, agent_leg, settle
+from tests.sim.esl_client import RawClient
 
 TONE = "tone_stream://%(2000,4000,440,480);loops=-1"
 ROOT = Path(__file__).resolve().parents[2]
@@ -265,3 +267,22 @@ def test_an_endless_generator_runs_until_stopped_and_keeps_no_list(sim, clock, c
     generator.stop()
     clock.advance(10)
     assert generator.injected == 20 and generator.done.is_set()
+
+
+def test_a_caller_stream_waits_for_a_subscriber(sim, clock):
+    stream = CallerStream(sim, Callers(rate=1, count=2, patience=Seconds(5, 5)))
+    clock.advance(10)
+    assert not sim.channels and stream.generator is None  # nobody is listening yet
+    client = RawClient(sim.port, PASSWORD)
+    client.command("event plain CHANNEL_PARK CHANNEL_HANGUP_COMPLETE")
+    clock.advance(0)
+    client.wait_event(lambda e: e.name == "CHANNEL_PARK", "the first caller")
+    clock.advance(1)
+    parks = client.wait_for(
+        lambda: [e for e in client.events() if e.name == "CHANNEL_PARK"][1:], "the second")
+    assert parks[0].get("variable_cc_queue") == "sales"
+    assert stream.generator.done.is_set() and stream.generator.injected == 2
+    clock.advance(5)  # each gives up 5 s after it came
+    client.wait_for(lambda: len([e for e in client.events()
+                                 if e.name == "CHANNEL_HANGUP_COMPLETE"]) == 2, "both give up")
+    client.close()
