@@ -65,6 +65,7 @@ class CallGenerator:
         self.done = GeventEvent()
         self._stopped = False
         self._timer = None
+        self._started = sim.clock.now()
         self._next(0)
 
     def _next(self, index: int) -> None:
@@ -78,7 +79,9 @@ class CallGenerator:
         if self._last(index):
             self.done.set()
             return
-        self._timer = self.sim.clock.call_later(self.interval, self._next, index + 1)
+        # Due times count from the start, so time spent injecting never slows the rate.
+        due = self._started + (index + 1) * self.interval
+        self._timer = self.sim.clock.call_later(due - self.sim.clock.now(), self._next, index + 1)
 
     def _last(self, index: int) -> bool:
         return self.count is not None and index + 1 >= self.count

@@ -9,7 +9,10 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree
 
-from callcenter.sim import Behaviour
+import gevent.event
+import pytest
+
+from callcenter.sim import Behaviour, CallGenerator
 from callcenter.sim.apps import SHIPPED_DIDS
 from callcenter.sim.callers import Callers, CallerStream, Seconds
 from tests.sim.conftest import PASSWORD, agent_leg, settle
@@ -286,3 +289,32 @@ def test_a_caller_stream_waits_for_a_subscriber(sim, clock):
     client.wait_for(lambda: len([e for e in client.events()
                                  if e.name == "CHANNEL_HANGUP_COMPLETE"]) == 2, "both give up")
     client.close()
+
+
+def test_a_generator_keeps_its_rate_however_long_each_caller_takes():
+    class SlowSwitch:
+        """Each caller costs 4 ms of the clock's time; timers run when the test says."""
+
+        def __init__(self) -> None:
+            self.now_s, self.timers = 100.0, []
+            self.clock, self.stopped = self, gevent.event.Event()
+
+        def now(self) -> float:
+            return self.now_s
+
+        def call_later(self, delay, fn, *args):
+            self.timers.append((self.now_s + delay, fn, args))
+
+        def inject(self, index: int) -> str:
+            self.now_s += 0.004
+            return f"caller-{index}"
+
+    switch = SlowSwitch()
+    generator = CallGenerator(switch, 10, 5, switch.inject)
+    while switch.timers:
+        due, fn, args = switch.timers.pop(0)
+        switch.now_s = due
+        fn(*args)
+    assert generator.uuids == [f"caller-{n}" for n in range(5)]
+    # Caller n is injected at 100 + n/10 s: the 4 ms each takes does not add up.
+    assert switch.now_s == pytest.approx(100.4 + 0.004)
