@@ -87,6 +87,28 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--script", action="append", default=[],
                           metavar="NUMBER=ANSWER_MS[:HANGUP_S]", type=_sim_option("parse_script"),
                           help="how the customer at NUMBER behaves (repeatable)")
+    simulate.add_argument("--callers", metavar="RATE", type=_sim_option("parse_rate", "callers"),
+                          help="inbound callers per second, steady, from the first event "
+                          "subscription until stopped (or --count)")
+    simulate.add_argument("--count", metavar="N", type=_sim_option("parse_count", "callers"),
+                          help="stop after N callers")
+    simulate.add_argument("--did", metavar="NUMBER", type=_sim_option("parse_did", "callers"),
+                          help="the number callers dial (default 5550100, queue sales, as in "
+                          "freeswitch-conf/dids.xml)")
+    simulate.add_argument("--queue", metavar="NAME", type=_sim_option("parse_queue", "callers"),
+                          help="the queue callers wait in (default: the DID's in the dialplan)")
+    simulate.add_argument("--caller-patience", metavar="S|MIN-MAX",
+                          type=_sim_option("parse_seconds", "callers"),
+                          help="a caller hangs up if no agent answered within S seconds (a "
+                          "range: picked per caller); default: waits until hung up")
+    simulate.add_argument("--caller-talk", metavar="S|MIN-MAX",
+                          type=_sim_option("parse_seconds", "callers"),
+                          help="a caller hangs up S seconds after an agent answered (a range: "
+                          "picked per caller); default: talks until hung up")
+    simulate.add_argument("--demo", action="store_true",
+                          help="a live demo: softphones 1000-1009 registered (they answer by "
+                          "themselves) and a caller every 4 s to 5550100 (queue sales), "
+                          "patience 20-60 s, talk 10-40 s; the options above override")
     simulate.set_defaults(run=_simulate)
 
     fs_config = commands.add_parser(
@@ -254,13 +276,13 @@ def _fs_check(args) -> int:
     return 0
 
 
-def _sim_option(parser_name: str):
-    """An argparse type from callcenter.sim.simulator: its ValueError becomes the message."""
+def _sim_option(parser_name: str, module: str = "simulator"):
+    """An argparse type from callcenter.sim.<module>: its ValueError becomes the message."""
     def parse(text: str):
-        from .sim import simulator
+        from importlib import import_module
 
         try:
-            return getattr(simulator, parser_name)(text)
+            return getattr(import_module(f"callcenter.sim.{module}"), parser_name)(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
     parse.__name__ = parser_name
@@ -271,7 +293,8 @@ def _simulate(args) -> None:
     import secrets
 
     from .sim import serve_forever
-    from .sim.simulator import customer_behaviour
+    from .sim.callers import DEMO_AGENTS
+    from .sim.simulator import customer_behaviour, parse_extensions
 
     customer = None
     if args.customer_answer_ms is not None or args.customer_hangup_s is not None:
@@ -279,9 +302,40 @@ def _simulate(args) -> None:
             customer = customer_behaviour(args.customer_answer_ms, args.customer_hangup_s)
         except ValueError as exc:
             raise CommandFailed(f"simulate: {exc}") from None
+    callers = _callers(args)
+    register = [ext for extensions in args.register for ext in extensions]
+    if args.demo:
+        register += parse_extensions(DEMO_AGENTS)
     serve_forever(args.port, args.password or secrets.token_urlsafe(16),
-                  register=[ext for extensions in args.register for ext in extensions],
-                  customer=customer, scripts=dict(args.script))
+                  register=list(dict.fromkeys(register)), customer=customer,
+                  scripts=dict(args.script), callers=callers)
+
+
+def _callers(args):
+    """The inbound callers `simulate` sends: --callers RATE or --demo, then their options."""
+    from dataclasses import replace
+
+    from .sim.callers import DEMO_RATE, Callers, demo_callers
+
+    given = {field: getattr(args, option[2:].replace("-", "_"))
+             for option, field in _CALLER_OPTIONS.items()}
+    given = {field: value for field, value in given.items() if value is not None}
+    if args.callers is None and not args.demo:
+        if given:
+            options = [option for option, field in _CALLER_OPTIONS.items() if field in given]
+            raise CommandFailed(f"simulate: {', '.join(options)}: give --callers RATE or "
+                                "--demo too")
+        return None
+    rate = args.callers if args.callers is not None else DEMO_RATE
+    try:
+        return replace(demo_callers(rate) if args.demo else Callers(rate=rate), **given)
+    except ValueError as exc:
+        raise CommandFailed(f"simulate: {exc}") from None
+
+
+# simulate's caller options and the Callers fields they set.
+_CALLER_OPTIONS = {"--count": "count", "--did": "did", "--queue": "queue",
+                   "--caller-patience": "patience", "--caller-talk": "talk"}
 
 
 if __name__ == "__main__":

@@ -65,6 +65,9 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
      "believed: addresses or CIDRs, separated by commas (e.g. 127.0.0.1, 10.0.0.0/8)"),
     ("CALLCENTER_LOGIN_LIMITS", "on", "off lifts the growing delays after failed logins "
      "(benchmarks only)"),
+    ("CALLCENTER_SIM_CALLERS", "unset: no callers", "the built-in simulator only: inbound "
+     "callers per second to 5550100 (queue sales), e.g. 0.25; each gives up after 20-60 s "
+     "with no agent and talks 10-40 s, as with `callcenter simulate --demo`"),
 )
 
 MIN_SECRET = 16
@@ -101,6 +104,7 @@ class Settings:
     session_idle_minutes: int = 120
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     login_limits: bool = True
+    sim_callers: float | None = None  # callers per second into the built-in simulator
 
     @property
     def simulated(self) -> bool:
@@ -174,6 +178,7 @@ class Settings:
             trusted_proxies=_networks(get("CALLCENTER_TRUSTED_PROXIES") or "",
                                       "CALLCENTER_TRUSTED_PROXIES"),
             login_limits=_on_off(get("CALLCENTER_LOGIN_LIMITS") or "on", "CALLCENTER_LOGIN_LIMITS"),
+            sim_callers=_sim_callers(get("CALLCENTER_SIM_CALLERS"), esl_host),
         )
 
 
@@ -274,6 +279,20 @@ def _absolute_dir(value: str | None, name: str) -> Path | None:
         raise ConfigError(f"{name} must be an absolute path (FreeSWITCH writes there too), "
                           f"not {value!r}")
     return path
+
+
+def _sim_callers(value: str | None, esl_host: str | None) -> float | None:
+    if value is None:
+        return None
+    if esl_host:
+        raise ConfigError("CALLCENTER_SIM_CALLERS sends callers into the built-in simulator, "
+                          "which does not run when CALLCENTER_ESL_HOST is set: unset one of them")
+    from .sim.callers import parse_rate  # imports gevent: only when the simulator is wanted
+
+    try:
+        return parse_rate(value)
+    except ValueError as exc:
+        raise ConfigError(f"CALLCENTER_SIM_CALLERS: {exc}") from None
 
 
 def _log_level(value: str) -> str:

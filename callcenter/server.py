@@ -76,11 +76,14 @@ class Switch:
     """The ESL link, the switchboard on it, the live hub it pushes to, and the simulator behind
     the link when no FreeSWITCH is configured."""
 
-    def __init__(self, link: Link, board: Switchboard, hub: Hub, simulator=None):
+    def __init__(self, link: Link, board: Switchboard, hub: Hub, simulator=None, callers=None):
         self.link, self.board, self.hub = link, board, hub
         self.simulator = simulator
+        self.callers = callers  # the simulator's CallerStream, with CALLCENTER_SIM_CALLERS
 
     def stop(self) -> None:
+        if self.callers is not None:
+            self.callers.stop()
         self.link.stop()
         self.board.stop()
         if self.simulator is not None:
@@ -113,6 +116,13 @@ def start_switch(settings: Settings, database: Database) -> Switch:
             registration = simulator.directory.register(view.extension)
             board.note_registration(view.extension, registration.call_id)
         board.on_agent_discovered(softphone)
+    callers = None
+    if simulator is not None and settings.sim_callers is not None:
+        from .sim.callers import CallerStream, demo_callers
+
+        demo = demo_callers(settings.sim_callers)
+        callers = CallerStream(simulator, demo)
+        log.info("switch: built-in simulator sends %s", demo.describe())
     board.start()
     link.start()
-    return Switch(link, board, hub, simulator)
+    return Switch(link, board, hub, simulator, callers)

@@ -74,6 +74,13 @@ def test_freeswitch_host_and_derived_values(tmp_path):
     ({"CALLCENTER_LOG_LEVEL": "LOUD"}, "CALLCENTER_LOG_LEVEL"),
     ({"CALLCENTER_CDR_SPOOL_DIR": "json_cdr"}, "CALLCENTER_CDR_SPOOL_DIR must be an absolute "
      "path (FreeSWITCH writes there too), not 'json_cdr'"),
+    ({"CALLCENTER_SIM_CALLERS": "-0.5"}, "CALLCENTER_SIM_CALLERS: '-0.5': the rate must be above "
+     "0 and at most 1000 calls per second"),
+    ({"CALLCENTER_SIM_CALLERS": "lots"}, "CALLCENTER_SIM_CALLERS: 'lots' is not a number"),
+    ({"CALLCENTER_SIM_CALLERS": "0.25", "CALLCENTER_ESL_HOST": "fs",
+      "CALLCENTER_ESL_PASSWORD": "s3cret-of-this-switch"},
+     "CALLCENTER_SIM_CALLERS sends callers into the built-in simulator, which does not run when "
+     "CALLCENTER_ESL_HOST is set"),
 ])
 def test_bad_settings_are_named(tmp_path, env, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -124,6 +131,12 @@ def test_trusted_proxies_and_login_limits(tmp_path):
     assert s.login_limits is False
     defaults = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path)})
     assert defaults.trusted_proxies == () and defaults.login_limits is True
+
+
+def test_simulated_callers(tmp_path):
+    base = {"CALLCENTER_INSTANCE_DIR": str(tmp_path)}
+    assert Settings.from_env(base).sim_callers is None
+    assert Settings.from_env({**base, "CALLCENTER_SIM_CALLERS": " 0.25 "}).sim_callers == 0.25
 
 
 def test_readme_documents_every_setting():

@@ -47,3 +47,30 @@ def test_embedded_simulator_registers_every_agent(settings, database, make_user)
         assert sorted(row["reg_user"] for row in rows) == ["1001", "1002"]
     finally:
         switch.stop()
+
+
+def test_embedded_simulator_sends_callers_when_asked(settings, database):
+    from dataclasses import replace
+
+    from callcenter.server import start_switch
+    from tests.sim.esl_client import RawClient
+
+    switch = start_switch(replace(settings, sim_callers=20), database)
+    try:
+        assert switch.link.wait_connected(10)
+        simulator = switch.simulator
+        client = RawClient(simulator.port, simulator.password)
+        client.command("event plain CHANNEL_PARK")
+        parks = client.wait_for(
+            lambda: [e for e in client.events() if e.name == "CHANNEL_PARK"][:3], "3 callers")
+        assert {(e.get("Caller-Destination-Number"), e.get("variable_cc_queue"))
+                for e in parks} == {("5550100", "sales")}
+        # The demo's callers: patience 20-60 s, talk 10-40 s from the bridge, per caller.
+        behaviours = [simulator.channels[e.uuid].behaviour for e in parks
+                      if e.uuid in simulator.channels]
+        assert behaviours and all(20 <= b.patience_s <= 60 and 10 <= b.talk_after_bridge_s <= 40
+                                  for b in behaviours)
+        client.close()
+    finally:
+        switch.stop()
+    assert switch.callers.generator.done.is_set()  # stopping the switch ends the stream

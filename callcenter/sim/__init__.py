@@ -25,8 +25,11 @@ Where it knowingly differs from FreeSWITCH:
 - `fsctl shutdown` sends 7 MODULE_UNLOAD events rather than ~210, and disconnects at once.
 - Originate takes one dial string (no `,`/`|` lists): user/<ext>, sofia/gateway/<gw>/<n>,
   loopback/<n> (a single "-a" leg that answers as scripted) and error/<cause>.
-- The dialplan: an inbound DID runs the shipped public extension (set outside_call, export
-  RFC2822_DATE, set cc_queue=<queue>, park); any other extension just parks.
+- The dialplan: an inbound DID runs the public extension of capture 05 (set outside_call,
+  export RFC2822_DATE, set cc_queue=<queue>, park) for the DIDs of the shipped dids.xml (apps.
+  SHIPPED_DIDS) and any a test adds; any other extension just parks. The shipped dids.xml also
+  sets park_timeout=3600 before parking, which the captured switch did not and the simulator
+  does not (one more set, and a caller hung up after an hour in a queue).
 - Hold music on a held leg's partner ends at once ("FILE NOT FOUND"), as on the captured
   switch, which had no MOH files. A sound file plays for 3 s; silence_stream://N for N ms;
   tone and local streams until broken.

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from callcenter.sim.switch import Switch
 
 NONE = "_none_"
+# The DIDs of the shipped freeswitch-conf/dids.xml and their queues (a test checks they agree).
+SHIPPED_DIDS = {"5550100": "sales"}
 HOLD_MUSIC = "local_stream://moh"
 DEFAULT_PLAY_S = 3.0  # how long a plain sound file "plays" in the simulator
 
@@ -104,7 +106,7 @@ class Apps:
 
     def run_dialplan(self: Switch, ch: Channel, exten: str) -> None:
         """The shipped dialplan: a DID from the carrier parks with cc_queue=<queue>."""
-        queue = self.dialplan_queues.get(exten)
+        queue = self.dialplan_queues.get(exten.removeprefix("+"))
         if ch.profile.context == "public":
             self._set(ch, "outside_call", "true")
             self.fire_plain("API", [("API-Command", "strftime"),

@@ -70,6 +70,8 @@ class Bridging:
         for leg, other in ((a, b), (b, a)):
             if leg.direction == "inbound" and not leg.answered and other.answered:
                 self.answer_inbound(leg)
+            if leg.direction == "inbound":
+                self.caller_bridged(leg)
         self.fire("CHANNEL_BRIDGE", a, before=[("Bridge-A-Unique-ID", a.uuid),
                                                ("Bridge-B-Unique-ID", b.uuid)])
         b.set_var("call_uuid", a.uuid)

@@ -136,9 +136,20 @@ class EventBus:
         self.listeners: list[Listener] = []
         self._count = count  # keeps Event-Sequence moving for events nobody receives
         self._held: list[Event] | None = None
+        self._on_listened: list[Callable[[], None]] = []
 
     def add(self, listener: Listener) -> None:
         self.listeners.append(listener)
+        waiting, self._on_listened = self._on_listened, []
+        for fn in waiting:
+            fn()
+
+    def when_listened(self, fn: Callable[[], None]) -> None:
+        """Call fn once a session subscribes to events (now, if one has)."""
+        if self.listeners:
+            fn()
+        else:
+            self._on_listened.append(fn)
 
     def remove(self, listener: Listener) -> None:
         if listener in self.listeners:

@@ -133,6 +133,10 @@ class Channel:
     parked: bool = False
     apps: list[tuple[str, str, str]] = field(default_factory=list)  # (name, data, app uuid)
     last_app: tuple[str, str] | None = None
+    # show channels' application column: FreeSWITCH's channels table takes it from each
+    # CHANNEL_EXECUTE and blanks it on CHANNEL_(UN)HOLD (switch_core_sqldb.c), so a parked
+    # caller whose hold music was broken still shows "playback".
+    application: tuple[str, str] = ("", "")
     held: bool = False
     hold_events: list[tuple[int, int]] = field(default_factory=list)
     flip_pending: bool = False  # answered: its caller id flips when its app starts
@@ -141,6 +145,8 @@ class Channel:
     behaviour: Any = None  # endpoints.Behaviour of the far end
     timers: list[Any] = field(default_factory=list)
     park_timer: Any = None
+    patience_timer: Any = None  # an inbound caller gives up when it fires (Behaviour.patience_s)
+    talk_timer: Any = None  # an inbound caller hangs up when it fires (talk_after_bridge_s)
     recordings: dict[str, Any] = field(default_factory=dict)  # path -> apps.Recording
     playback: Any = None  # apps.Playback running now
     eavesdropping: Channel | None = None  # the leg this one listens to

@@ -14,15 +14,20 @@ from callcenter.sim.variables import SIP_FOR_CAUSE
 
 @dataclass(frozen=True)
 class Behaviour:
-    """Times are from the INVITE (ms) or, for hangup_after_s, from the answer (s).
+    """Times are from the INVITE (ms) or, for the *_s fields, in seconds.
 
     ring_ms: when 180 Ringing arrives (None: never, e.g. an immediate 486).
     early_media_ms: when 183 with SDP arrives (None: no early media).
     answer_after_ms: when 200 OK arrives (None: never answers; the originate times out).
     reject_cause: refuse the call with this FreeSWITCH cause (USER_BUSY = 486,
         NORMAL_TEMPORARY_FAILURE = 503, CALL_REJECTED = 603 ...) after reject_after_ms.
-    hangup_after_s: the far end sends BYE this long after answering (None: stays).
-    patience_s: for an inbound caller, hang up if nobody answered within this long.
+    hangup_after_s: the far end sends BYE this long after the leg is answered (None: stays).
+        An inbound caller is answered when the switch answers it, which for a queue that
+        answers on entry is the moment it arrives: use talk_after_bridge_s for its talk time.
+    patience_s: an inbound caller hangs up if no agent is bridged to it within this long
+        (BYE if it was answered meanwhile, CANCEL if not).
+    talk_after_bridge_s: an inbound caller hangs up (BYE) this long after it is first
+        bridged to an agent.
     """
 
     ring_ms: int | None = 0
@@ -32,6 +37,7 @@ class Behaviour:
     reject_after_ms: int = 0
     hangup_after_s: float | None = None
     patience_s: float | None = None
+    talk_after_bridge_s: float | None = None
 
     @classmethod
     def answer(cls, after_ms: int = 0, *, ring: bool = True,

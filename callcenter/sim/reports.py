@@ -41,7 +41,7 @@ def status(sw: Switch) -> str:
 
 def _channel_row(sw: Switch, ch: Channel) -> dict[str, str]:
     v = ch.variables
-    app = ch.apps[-1] if ch.apps else ("", "", "")
+    app = ch.application
     partner = ch.partner
     first = ch.initial or ch.profile
     codec = ch.codec

@@ -21,6 +21,7 @@ from callcenter.esl.commands import CommandError, valid_extension, valid_number
 from callcenter.sim import reports
 from callcenter.sim.api import Api
 from callcenter.sim.bus import EventBus
+from callcenter.sim.callers import Callers, CallerStream
 from callcenter.sim.channels import Channel
 from callcenter.sim.directory import Directory
 from callcenter.sim.endpoints import Behaviour, Endpoints
@@ -48,33 +49,47 @@ _UNLOADED_LAST = (
 
 
 class CallGenerator:
-    """Inbound calls injected at a steady rate (see Simulator.generate_calls)."""
+    """Inbound calls injected at a steady rate (see Simulator.generate_calls); count None:
+    until stopped."""
 
-    def __init__(self, sim: Simulator, rate_cps: float, count: int,
+    def __init__(self, sim: Simulator, rate_cps: float, count: int | None,
                  make: Callable[[int], str]) -> None:
-        if rate_cps <= 0:
+        if not (math.isfinite(rate_cps) and rate_cps > 0):
             raise ValueError("rate_cps must be positive")
         self.sim = sim
         self.interval = 1.0 / rate_cps
         self.count = count
         self.make = make
         self.uuids: list[str] = []
+        self.injected = 0
         self.done = GeventEvent()
         self._stopped = False
+        self._timer = None
+        self._started = sim.clock.now()
         self._next(0)
 
     def _next(self, index: int) -> None:
-        if self._stopped or index >= self.count or self.sim.stopped.is_set():
+        if self._stopped or self._last(index - 1) or self.sim.stopped.is_set():
             self.done.set()
             return
-        self.uuids.append(self.make(index))
-        if index + 1 >= self.count:
+        uuid = self.make(index)
+        self.injected += 1
+        if self.count is not None:  # an endless stream keeps no list
+            self.uuids.append(uuid)
+        if self._last(index):
             self.done.set()
             return
-        self.sim.clock.call_later(self.interval, self._next, index + 1)
+        # Due times count from the start, so time spent injecting never slows the rate.
+        due = self._started + (index + 1) * self.interval
+        self._timer = self.sim.clock.call_later(due - self.sim.clock.now(), self._next, index + 1)
+
+    def _last(self, index: int) -> bool:
+        return self.count is not None and index + 1 >= self.count
 
     def stop(self) -> None:
         self._stopped = True
+        if self._timer is not None:
+            self._timer.cancel()
         self.done.set()
 
 
@@ -220,21 +235,26 @@ class Simulator:
     def default_agent(self, behaviour: Behaviour) -> None:
         self.endpoints.default_agent = behaviour
 
-    def inject_inbound(self, did: str, caller: str, queue: str, *,
-                       caller_name: str = "Customer") -> str:
-        """A customer dials `did`; the call parks with cc_queue=<queue>. Returns its uuid."""
-        return self.switch.inbound(did, caller, caller_name=caller_name, queue=queue).uuid
+    def inject_inbound(self, did: str, caller: str, queue: str | None = None, *,
+                       caller_name: str = "Customer",
+                       behaviour: Behaviour | None = None) -> str:
+        """A customer dials `did`; the call parks with cc_queue=<queue> (None: the queue the
+        dialplan has for `did`). `behaviour`: the caller's patience and talk time (else the
+        one scripted for its number). Returns its uuid."""
+        return self.switch.inbound(did, caller, caller_name=caller_name, queue=queue,
+                                   behaviour=behaviour).uuid
 
-    def generate_calls(self, rate_cps: float, count: int, *, did: str = "5550100",
-                       queue: str = "sales", first_caller: int = 15550000000,
-                       behaviour: Behaviour | None = None) -> CallGenerator:
-        """Inject `count` inbound calls at `rate_cps` per second, callers numbered from
-        `first_caller`; `behaviour` (if given) scripts each caller."""
+    def generate_calls(self, rate_cps: float, count: int | None, *, did: str = "5550100",
+                       queue: str | None = "sales", first_caller: int = 15550000000,
+                       behaviour: Behaviour | Callable[[int], Behaviour] | None = None,
+                       ) -> CallGenerator:
+        """Inject `count` inbound calls (None: until stopped) at `rate_cps` per second,
+        callers numbered from `first_caller`; `behaviour` is each caller's, or makes the
+        n-th caller's from n."""
         def make(index: int) -> str:
             caller = str(first_caller + index)
-            if behaviour is not None:
-                self.endpoints.script(caller, behaviour)
-            return self.inject_inbound(did, caller, queue)
+            chosen = behaviour(index) if callable(behaviour) else behaviour
+            return self.inject_inbound(did, caller, queue, behaviour=chosen)
 
         return CallGenerator(self, rate_cps, count, make)
 
@@ -322,10 +342,11 @@ def parse_script(text: str) -> tuple[str, Behaviour]:
 def serve_forever(port: int, password: str, *, host: str = "127.0.0.1",
                   print_fn: Callable[..., Any] = print, register: Iterable[str] = (),
                   customer: Behaviour | None = None, scripts: Mapping[str, Behaviour] | None = None,
-                  **kw: Any) -> None:
+                  callers: Callers | None = None, **kw: Any) -> None:
     """`callcenter simulate`: serve until SIGTERM/SIGINT or `fsctl shutdown`. `register`:
     extensions whose softphones are registered from the start; `customer`: how customers
-    behave by default; `scripts`: how the customer at a given number behaves."""
+    behave by default; `scripts`: how the customer at a given number behaves; `callers`:
+    inbound callers to send once a client subscribes to events."""
     sim = Simulator(password, host=host, port=port, **kw)
     for extension in register:
         sim.register(extension)
@@ -335,6 +356,9 @@ def serve_forever(port: int, password: str, *, host: str = "127.0.0.1",
         sim.script(number, behaviour)
     sim.start()
     print_fn(f"ESL simulator listening on {host}:{sim.port} password {password}")
+    stream = CallerStream(sim, callers) if callers is not None else None
+    if callers is not None:
+        print_fn(callers.describe())
     sys.stdout.flush()
     handlers = [gevent.signal_handler(sig, sim.stopped.set)
                 for sig in (signal.SIGTERM, signal.SIGINT)]
@@ -343,4 +367,6 @@ def serve_forever(port: int, password: str, *, host: str = "127.0.0.1",
     finally:
         for handler in handlers:
             handler.cancel()
+        if stream is not None:
+            stream.stop()
         sim.stop()

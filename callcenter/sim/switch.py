@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from callcenter.clock import Clock
 from callcenter.sim import variables as V
-from callcenter.sim.apps import Apps
+from callcenter.sim.apps import SHIPPED_DIDS, Apps
 from callcenter.sim.bridging import Bridging
 from callcenter.sim.bus import EventBus
 from callcenter.sim.channels import CALLSTATE_NUMBERS, Channel, Profile
@@ -25,6 +25,8 @@ from callcenter.sim.events import EventFactory
 from callcenter.sim.originate import Originate, OriginateJob
 
 GATEWAY_PORT = V.CARRIER_PORT
+# Events that set the application column of `show channels` (see Channel.application).
+APPLICATION_EVENTS = frozenset({"CHANNEL_EXECUTE", "CHANNEL_HOLD", "CHANNEL_UNHOLD"})
 
 
 class Switch(Apps, Bridging):
@@ -47,7 +49,8 @@ class Switch(Apps, Bridging):
         # a uuid_bridge arriving meanwhile finds the leg not parked yet (05-inbound, json run).
         self.app_delay_s = app_delay_s
         self.channels: dict[str, Channel] = {}
-        self.dialplan_queues: dict[str, str] = {}  # DID -> cc_queue of the public context
+        # DID -> cc_queue of the public context: the shipped ones, and any inbound() adds.
+        self.dialplan_queues: dict[str, str] = dict(SHIPPED_DIDS)
         self.sessions_total = 0
         self.sessions_peak = 0
         self.started = clock.now()
@@ -60,6 +63,9 @@ class Switch(Apps, Bridging):
              after: Iterable[tuple[str, str]] = (),
              calling: tuple[str, str, int] | None = None) -> None:
         before, after = list(before), list(after)
+        if name in APPLICATION_EVENTS:
+            headers = dict(after)
+            ch.application = (headers.get("Application", ""), headers.get("Application-Data", ""))
         self.bus.fire(name, lambda: self.factory.channel(
             name, ch, before=before, after=after, calling=calling))
 
@@ -83,11 +89,12 @@ class Switch(Apps, Bridging):
     def now_us(self) -> int:
         return self.factory.now_us()
 
-    def later(self, ch: Channel | None, delay: float, fn: Callable, *args) -> None:
+    def later(self, ch: Channel | None, delay: float, fn: Callable, *args):
         """A timer that dies with the channel."""
         timer = self.clock.call_later(delay, fn, *args)
         if ch is not None:
             ch.timers.append(timer)
+        return timer
 
     def _new_channel(self, uuid: str, name: str, direction: str, kind: str,
                      profile: Profile, far_port: int) -> Channel:
@@ -350,10 +357,13 @@ class Switch(Apps, Bridging):
     # --- inbound -------------------------------------------------------------------------
 
     def inbound(self, did: str, caller: str, *, caller_name: str = "",
-                queue: str | None = None, uuid: str | None = None) -> Channel:
-        """A call from the carrier to one of our numbers, through the public dialplan."""
+                queue: str | None = None, uuid: str | None = None,
+                behaviour: Behaviour | None = None) -> Channel:
+        """A call from the carrier to one of our numbers, through the public dialplan.
+        `queue` adds the DID to the dialplan; `behaviour` (else the one scripted for the
+        caller's number) says how patient the caller is and how long it talks."""
         if queue is not None:
-            self.dialplan_queues[did] = queue
+            self.dialplan_queues[did.removeprefix("+")] = queue
         port = next(self._caller_ports)
         name = f"sofia/external/{caller}@{V.LOCAL_IP}:{port}"
         uuid = uuid or str(uuidlib.uuid4())
@@ -373,10 +383,10 @@ class Switch(Apps, Bridging):
         ch.running = "CS_ROUTING"
         self.set_callstate(ch, "RINGING")
         self.fire("CHANNEL_STATE", ch)
-        behaviour = self.endpoints.for_caller(caller)
+        behaviour = behaviour or self.endpoints.for_caller(caller)
         ch.behaviour = behaviour
         if behaviour.patience_s is not None:
-            self.later(ch, behaviour.patience_s, self.far_cancel, ch)
+            ch.patience_timer = self.later(ch, behaviour.patience_s, self.caller_gives_up, ch)
         self.run_state(ch, "CS_EXECUTE")
         self.run_dialplan(ch, did)
         return ch
@@ -392,6 +402,26 @@ class Switch(Apps, Bridging):
         V.inbound_answered(ch)
         if ch.behaviour is not None and ch.behaviour.hangup_after_s is not None:
             self.later(ch, ch.behaviour.hangup_after_s, self.far_bye, ch)
+
+    def caller_gives_up(self, ch: Channel) -> None:
+        """No agent reached the caller in time: it hangs up (BYE once answered, as a queue
+        that answers on entry does; CANCEL before)."""
+        if not ch.alive or ch.times["bridged"]:
+            return
+        if ch.answered:
+            self.far_bye(ch)
+        else:
+            self.far_cancel(ch)
+
+    def caller_bridged(self, ch: Channel) -> None:
+        """An inbound caller reached an agent: its patience no longer counts, and its talk
+        time starts (at its first bridge only)."""
+        if ch.patience_timer is not None:
+            ch.patience_timer.cancel()
+            ch.patience_timer = None
+        talk_s = ch.behaviour.talk_after_bridge_s if ch.behaviour is not None else None
+        if talk_s is not None and ch.talk_timer is None:
+            ch.talk_timer = self.later(ch, talk_s, self.far_bye, ch)
 
     def pre_answer(self, ch: Channel) -> None:
         """183 with our SDP to an inbound caller (playback before answer)."""
