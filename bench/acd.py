@@ -4,11 +4,11 @@ Two processes: the controller (`callcenter serve` on SQLite in a temporary insta
 and this driver, which runs the FreeSWITCH simulator in its own gevent loop (so it can place
 each caller with its own behaviour) and asks the controller for its figures over HTTP.
 
-1,000 agents (all Available, registered, wrap-up 0) across 10 queues of 100, longest-idle. For
-each rate, callers arrive evenly for --seconds at the queues in turn; each talks 3-10 s after an
-agent answers (the queues do not answer on entry, so the simulator's caller counts its talk
-from the bridge), and one in twenty has almost no patience (hangs up 0-0.5 s after entering:
-abandoned, or cancelling the offer under way). With about 1,000 / 6.5 s ≈ 150 calls/s of
+1,000 agents (all Available, registered, wrap-up 0) across 10 queues of 100, longest-idle,
+answering callers on entry (hold music plays). For each rate, callers arrive evenly for
+--seconds at the queues in turn; each talks 3-10 s after it is bridged to an agent, and one in
+twenty has almost no patience (hangs up 0-0.5 s after entering if no agent took it: abandoned,
+or cancelling the offer under way). With about 1,000 / 6.5 s ≈ 150 calls/s of
 capacity, callers rarely wait for a free agent.
 
 Per rate: callers placed, answered, abandoned; lost (placed minus CDRs ended: must be 0);
@@ -106,7 +106,7 @@ def prepare_queues(url: str, agents: int, queues: int) -> None:
         session.execute(update(Agent).values(wrapup_seconds=0))
         session.execute(insert(Queue), [
             {"name": f"q{n}", "strategy": QueueStrategy.LONGEST_IDLE_AGENT,
-             "answer_on_entry": False, "max_wait_seconds": 0} for n in range(queues)])
+             "max_wait_seconds": 0} for n in range(queues)])
         queue_ids = dict(session.execute(select(Queue.name, Queue.id)).all())
         agent_ids = list(session.scalars(select(Agent.id).order_by(Agent.id)))
         session.execute(insert(QueueAgent), [
@@ -226,7 +226,8 @@ class Bench:
         number = str(15550000000 + n)
         talk = self.rng.uniform(*self.plan.talk)
         patience = self.rng.uniform(0, 0.5) if self.rng.random() < self.plan.impatient else None
-        self.sim.endpoints.script(number, Behaviour(hangup_after_s=talk, patience_s=patience))
+        self.sim.endpoints.script(number, Behaviour(talk_after_bridge_s=talk,
+                                                    patience_s=patience))
         queue = n % self.plan.queues
         self.sim.inject_inbound(str(FIRST_DID + queue), number, f"q{queue}")
         numbers.append(number)
