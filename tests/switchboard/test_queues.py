@@ -487,3 +487,28 @@ def test_ring_progressively_adds_the_next_agent_and_keeps_the_first_ringing(rig,
     waiting = call_of(rig, caller).features["queue"]
     assert sorted(waiting.offers.values()) == [agents["alice"], agents["bob"]]
     assert not any("answer-after=0" in o for o in originates(rig))
+
+
+def test_tier_rules_open_the_next_level_after_its_wait(rig, agents, database):
+    """Level 2 (bob) joins only after the caller waited 15 s on level 1 (alice, Available but
+    on another call); a level with nobody Available is not waited on."""
+    make_queue(database, tier_wait_seconds=15,
+               tiers=[(agents["alice"], 1, 1), (agents["bob"], 2, 1)])
+    rig.sim.register("1001")
+    rig.board.roster.reload()
+    rig.board.reload_queues()
+    available(rig, agents["alice"], agents["bob"])
+    first = caller_enters(rig, caller="15550000001")       # alice takes it: level 1 is busy
+    assert call_of(rig, first).agent_id == agents["alice"]
+    second = caller_enters(rig, caller="15550000002")
+    rig.advance(14)
+    assert call_of(rig, second).agent_id is None            # bob's level is not open yet
+    rig.advance(2)
+    assert call_of(rig, second).agent_id == agents["bob"]
+    # With alice On break, level 1 has nobody Available: a new caller goes to level 2 at once.
+    rig.sim.far_end_hangs_up(second)
+    rig.settle()
+    rig.board.set_status(agents["alice"], AgentStatus.ON_BREAK)
+    rig.advance(30)                                         # bob's wrap-up is over
+    third = caller_enters(rig, caller="15550000003")
+    assert call_of(rig, third).agent_id == agents["bob"]
