@@ -25,6 +25,30 @@ from .switchboard import Switchboard
 log = logging.getLogger(__name__)
 
 
+def _demo_queue(database, name: str = "sales") -> None:
+    """The demo's callers dial 5550100, which the shipped dids.xml sends to queue `sales`:
+    make sure it exists and that every agent is in it (agents added later join at the next
+    start), so a demo shows a queue filling and agents taking calls."""
+    from sqlalchemy import select
+
+    from .models import Agent, Queue, QueueAgent
+
+    with database.session() as session:
+        queue = session.scalar(select(Queue).where(Queue.name == name))
+        if queue is None:
+            queue = Queue(name=name, description="demo callers (CALLCENTER_SIM_CALLERS)")
+            session.add(queue)
+            session.flush()
+        tiered = set(session.scalars(select(QueueAgent.agent_id)
+                                     .where(QueueAgent.queue_id == queue.id)))
+        agents = [a for a in session.scalars(select(Agent.id)) if a not in tiered]
+        session.add_all(QueueAgent(queue_id=queue.id, agent_id=agent_id, level=1,
+                                   position=len(tiered) + n)
+                        for n, agent_id in enumerate(agents, 1))
+        session.commit()
+    log.info("demo: queue %s has %d agents more", name, len(agents))
+
+
 def run(settings: Settings) -> None:
     setup_logging(settings.log_level)
     make_private_dir(settings.instance_dir)
@@ -123,6 +147,7 @@ def start_switch(settings: Settings, database: Database) -> Switch:
         demo = demo_callers(settings.sim_callers)
         callers = CallerStream(simulator, demo)
         log.info("switch: built-in simulator sends %s", demo.describe())
+        _demo_queue(database)
     board.start()
     link.start()
     return Switch(link, board, hub, simulator, callers)

@@ -74,3 +74,37 @@ def test_embedded_simulator_sends_callers_when_asked(settings, database):
     finally:
         switch.stop()
     assert switch.callers.generator.done.is_set()  # stopping the switch ends the stream
+
+
+def test_the_demo_callers_reach_an_available_agent_through_queue_sales(settings, database,
+                                                                      make_user):
+    """With CALLCENTER_SIM_CALLERS, `make run` shows a queue working: queue sales exists with
+    every agent in it, and an Available agent takes the demo's callers."""
+    from dataclasses import replace
+
+    import gevent.event
+    from sqlalchemy import select
+
+    from callcenter.models import Agent, AgentState, AgentStatus, Queue, QueueAgent
+    from callcenter.server import start_switch
+
+    user_id = make_user("dora", extension="1001")
+    with database.session() as session:
+        agent = session.scalar(select(Agent).where(Agent.user_id == user_id))
+        agent.status = AgentStatus.AVAILABLE
+        agent_id = agent.id
+        session.commit()
+    switch = start_switch(replace(settings, sim_callers=5), database)
+    try:
+        with database.session() as session:
+            queue = session.scalar(select(Queue).where(Queue.name == "sales"))
+            assert queue is not None
+            assert list(session.scalars(select(QueueAgent.agent_id)
+                                        .where(QueueAgent.queue_id == queue.id))) == [agent_id]
+        talking = gevent.event.Event()
+        switch.board.roster.listeners.append(
+            lambda view: talking.set() if view.id == agent_id
+            and view.state is AgentState.IN_CALL else None)
+        assert talking.wait(15), "no demo caller reached the agent"
+    finally:
+        switch.stop()
