@@ -43,12 +43,12 @@ def endpoint():
     endpoint.stop()
 
 
-def staff_queue(database, agent_user: int, *, auto_answer: bool) -> int:
-    """Queue `sales` with the agent as its only tier; the agent's own auto-answer setting."""
+def staff_queue(database, agent_user: int, **settings) -> int:
+    """Queue `sales` with the agent as its only tier; the agent's own offer settings."""
     with database.session() as session:
         agent_id = session.scalar(select(Agent.id).where(Agent.user_id == agent_user))
         session.execute(update(Agent).where(Agent.id == agent_id).values(
-            auto_answer=auto_answer))
+            **settings))
         queue = Queue(name="sales", strategy=QueueStrategy.LONGEST_IDLE_AGENT)
         session.add(queue)
         session.flush()
@@ -59,13 +59,14 @@ def staff_queue(database, agent_user: int, *, auto_answer: bool) -> int:
 
 @pytest.fixture
 def rig(env, settings, database, admin, make_user, endpoint):
-    """start(auto_answer): the switch, and `callcenter serve` pointing softphones at the
+    """start(auto_answer, **agent settings): the switch, and `callcenter serve` pointing softphones at the
     endpoint, with alice (1000) in queue `sales`; its base URL and the switch."""
     dbmod.upgrade(settings.database_url)
     processes = []
 
-    def start(auto_answer: bool = False):
-        staff_queue(database, make_user("alice", extension="1000"), auto_answer=auto_answer)
+    def start(auto_answer: bool = False, **agent):
+        staff_queue(database, make_user("alice", extension="1000"), auto_answer=auto_answer,
+                    **agent)
         switch = ServerProcess([ESL_PASSWORD, "1000"], env, module="tests.browser.offer_switch")
         processes.append(switch)
         port = switch.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1)
@@ -201,3 +202,20 @@ def test_an_auto_answered_offer_shows_no_buttons_and_goes_when_the_caller_leaves
     shot(page, "5-caller-left")
     assert until(lambda: offer_outcome(database, leg), what="the offer's row") \
         == OfferOutcome.CANCELLED
+
+
+def test_missed_offers_put_the_agent_on_break_and_the_page_says_why(rig, chromium, database):
+    base, switch = rig(max_no_answer=1)
+    page = available_agent(chromium, base)
+    _caller, leg = offered(page, switch, expect="ask")
+    switch.send(f"refuse {leg} NO_ANSWER")        # rang out: the phone never picked up
+    page.wait_for_selector("#offer-note:text('Missed: you did not answer in time')",
+                           timeout=10000)
+    page.wait_for_selector("#status:text('On break — missed calls')")
+    assert page.input_value("#status-select") == "on_break"
+    shot(page, "6-missed-calls-break")
+    # Choosing Available again clears the reason (the server does).
+    page.select_option("#status-select", "available")
+    page.wait_for_selector("#status:text-is('Available')")
+    with database.session() as session:
+        assert session.scalar(select(Agent.break_reason)) is None
