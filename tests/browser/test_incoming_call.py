@@ -59,8 +59,9 @@ def staff_queue(database, agent_user: int, **settings) -> int:
 
 @pytest.fixture
 def rig(env, settings, database, admin, make_user, endpoint):
-    """start(auto_answer, **agent settings): the switch, and `callcenter serve` pointing softphones at the
-    endpoint, with alice (1000) in queue `sales`; its base URL and the switch."""
+    """start(auto_answer, **agent settings): the switch, and `callcenter serve` pointing
+    softphones at the endpoint, with alice (1000) in queue `sales`; its base URL and the
+    switch."""
     dbmod.upgrade(settings.database_url)
     processes = []
 
