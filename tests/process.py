@@ -11,13 +11,13 @@ import time
 
 
 class ServerProcess:
-    def __init__(self, args: list[str], env: dict[str, str]):
+    def __init__(self, args: list[str], env: dict[str, str], module: str = "callcenter.cli"):
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
         full_env.update(env)
         full_env["PYTHONUNBUFFERED"] = "1"
-        self.proc = subprocess.Popen([sys.executable, "-m", "callcenter.cli", *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", module, *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     env=full_env)
+                                     stdin=subprocess.PIPE, env=full_env)
         self.output: list[str] = []
         self._buffer = b""
         self._selector = selectors.DefaultSelector()
@@ -47,7 +47,14 @@ class ServerProcess:
                     return match
         raise AssertionError(f"no line matching {pattern!r}; output:\n" + "\n".join(self.output))
 
+    def send(self, line: str) -> None:
+        """A line on the process's standard input (a test-side switch takes commands so)."""
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
     def stop(self) -> int:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -13,13 +13,15 @@ import pytest
 
 import callcenter
 from callcenter.esl import commands
-from callcenter.models import AgentState, AgentStatus, Outcome
+from callcenter.models import AgentState, AgentStatus, OfferOutcome, Outcome
 from callcenter.paths import TEMPLATES_DIR
+from callcenter.switchboard import messages
 from callcenter.switchboard.legs import Progress
 from callcenter.switchboard.transfer import Transfer
 
 STATIC = Path(callcenter.__file__).parent / "static"
-ENUMS = {"status": AgentStatus, "state": AgentState, "progress": Progress, "outcome": Outcome}
+ENUMS = {"status": AgentStatus, "state": AgentState, "progress": Progress, "outcome": Outcome,
+         "offer_outcome": OfferOutcome}
 VALUES = frozenset(member.value for values in ENUMS.values() for member in values)
 # Literals that spell one of those values but mean something else, each with its reason.
 ALLOWED = {
@@ -55,6 +57,7 @@ def test_the_page_carries_the_python_enums_and_a_word_for_each_value(agent_page)
     assert vocabulary["choosable_statuses"] == [AgentStatus.AVAILABLE, AgentStatus.ON_BREAK]
     assert vocabulary["transfer_under_way"] == list(Transfer.UNDER_WAY)
     assert set(vocabulary["outcome_of_cause"].values()) <= {member.value for member in Outcome}
+    assert vocabulary["offer_ringing"] == messages.OFFER_RINGING
 
 
 def test_the_number_rule_is_the_one_esl_commands_holds(agent_page):

@@ -3,9 +3,11 @@
 // it over the live socket (the softphone alone cannot know when the far end answered). The page
 // never lies: each snapshot replaces its whole view of the calls, the agent and the link to the
 // phone system, so a call that ended while the socket was away leaves the screen.
+import { IncomingCard } from "./incoming.js";
 import { connectLive } from "./live.js";
+import { Ringtone } from "./ringtone.js";
 import { SESSION, Softphone } from "./softphone.js";
-import { PROGRESS, STATE, VOCABULARY } from "./vocabulary.js";
+import { PROGRESS, STATE, STATUS, VOCABULARY } from "./vocabulary.js";
 import { PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, outcomeWords, wordFor } from "./words.js";
 
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -270,6 +272,19 @@ async function loadRecent() {
   }
 }
 
+// -- the incoming-call card -----------------------------------------------------------------------
+
+const incoming = new IncomingCard({
+  elements: {
+    card: $("incoming"), queue: $("incoming-queue"), from: $("incoming-from"),
+    waited: $("incoming-waited"), auto: $("incoming-auto"), buttons: $("incoming-buttons"),
+    answer: $("answer-button"), decline: $("decline-button"), note: $("offer-note"),
+  },
+  onAnswer: () => phone.answer(),
+  onDecline: () => phone.decline(),
+  ringtone: new Ringtone(),
+});
+
 // -- status and the live socket -------------------------------------------------------------------
 
 let agentShown = null;
@@ -277,7 +292,10 @@ let agentShown = null;
 function showAgent(agent) {
   agentShown = agent;
   const status = $("status");
-  status.textContent = wordFor(STATUS_WORDS, agent.status);
+  // Why the agent is On break when the switchboard put it there ("missed calls"); choosing
+  // Available clears the reason on the server.
+  const reason = agent.status === STATUS.ON_BREAK && agent.break_reason;
+  status.textContent = wordFor(STATUS_WORDS, agent.status) + (reason ? ` — ${reason}` : "");
   status.dataset.status = agent.status;
   $("state").textContent = wordFor(STATE_WORDS, agent.state);
   $("registered").textContent = agent.registered ? "Registered" : "Not registered";
@@ -302,6 +320,9 @@ function showSwitch(state) {
 connectLive({
   onSnapshot: (snapshot) => {
     snapshot.agents.forEach(showAgent);
+    // Offers are not in a snapshot: one still ringing keeps the agent Reserved or Ringing.
+    const offered = [STATE.RESERVED, STATE.RINGING];
+    if (!snapshot.agents.some((agent) => offered.includes(agent.state))) incoming.forget();
     showSwitch(snapshot.switch);
     const live = snapshot.calls.find((call) => call.progress !== PROGRESS.ENDED);
     if (current && current.id !== live?.id) {
@@ -313,6 +334,7 @@ connectLive({
     if (message.type === "agent") showAgent(message.agent);
     else if (message.type === "call") showCall(message.call);
     else if (message.type === "switch") showSwitch(message.switch);
+    else if (message.type === "offer") incoming.offer(message.offer);
   },
   onStatus: (status) => { $("live-status").textContent = status; },
 });
@@ -347,17 +369,13 @@ const phone = new Softphone({
   audio: $("remote-audio"),
   onState: showPhone,
   onIncoming: ({ from, auto }) => {
-    if (auto) return;   // the controller's own call: answered already
-    $("incoming-from").textContent = from;
-    $("incoming").hidden = false;
+    if (!auto) incoming.phoneRings(from);   // the controller's auto-answer call: answered already
   },
   onSession: (what, detail) => {
-    if (what !== SESSION.ESTABLISHED) $("incoming").hidden = true;
+    incoming.phoneStops();
     if (what === SESSION.FAILED) say("softphone-error", detail);
   },
 });
-$("answer-button").addEventListener("click", () => { $("incoming").hidden = true; phone.answer(); });
-$("decline-button").addEventListener("click", () => { $("incoming").hidden = true; phone.decline(); });
 $("mute-button").addEventListener("click", () => {
   const muted = $("mute-button").getAttribute("aria-pressed") !== "true";
   phone.setMuted(muted);

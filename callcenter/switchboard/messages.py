@@ -8,6 +8,14 @@ and raise SCHEMA when a page reading the old one would misread the new.
     {"type": "call", "call": call}        a call changed (its `version` grew)
     {"type": "agent", "agent": agent}     an agent's status, state or registration changed
     {"type": "switch", "switch": switch}  the link to FreeSWITCH went down or came back
+    {"type": "offer", "offer": offer}     to one agent: a queued caller rings its phone, or
+                                          that offer ended
+
+An offer is {"call_id", "leg" (the agent leg's uuid), "queue" (its name), "number" (the
+caller's ID as the carrier gave it: untrusted text, maybe empty), "waited" (seconds the caller
+had waited when this was sent), "auto_answer" (whether the phone answers by itself), "state"}:
+OFFER_RINGING while the phone rings, then how it ended, an OfferOutcome value (answered,
+missed, declined, cancelled: the caller left, lost_race: another agent answered first).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ if TYPE_CHECKING:
     from .legs import Call
 
 SCHEMA = 1
+OFFER_RINGING = "ringing"
 
 
 def call(c: Call) -> dict[str, Any]:
@@ -60,6 +69,14 @@ def agent_changed(view: AgentView) -> dict[str, Any]:
 
 def switch_changed(connected: bool) -> dict[str, Any]:
     return {"type": "switch", "switch": switch(connected)}
+
+
+def offer(c: Call, *, leg: str, queue: str, waited: float | None, auto_answer: bool,
+          state: str) -> dict[str, Any]:
+    """A queued call offered to one agent: `state` is OFFER_RINGING or an OfferOutcome."""
+    return {"type": "offer", "offer": {
+        "call_id": c.id, "leg": leg, "queue": queue, "number": c.number, "waited": waited,
+        "auto_answer": auto_answer, "state": str(state)}}
 
 
 def snapshot(agents: list[AgentView], calls: list[Call], connected: bool) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callcenter.models import AgentState, AgentStatus, Direction, HangupBy, Outcome
+from callcenter.models import AgentState, AgentStatus, Direction, HangupBy, OfferOutcome, Outcome
 from callcenter.switchboard import messages
 from callcenter.switchboard.agents import AgentView
 from callcenter.switchboard.legs import Call, Progress
@@ -48,3 +48,17 @@ def test_agent_switch_and_snapshot_messages():
     assert [a["id"] for a in snapshot["agents"]] == [3]
     assert [c["id"] for c in snapshot["calls"]] == ["c1"]
     assert snapshot["switch"] == {"connected": True}
+
+
+def test_an_offer_message_names_the_queue_the_caller_and_the_wait():
+    call = Call(id="c9", direction=Direction.INBOUND, agent_id=None, number="<b>anonymous</b>")
+    ringing = messages.offer(call, leg="leg-1", queue="sales", waited=12.5, auto_answer=False,
+                             state=messages.OFFER_RINGING)
+    assert ringing == {"type": "offer", "offer": {
+        "call_id": "c9", "leg": "leg-1", "queue": "sales", "number": "<b>anonymous</b>",
+        "waited": 12.5, "auto_answer": False, "state": "ringing"}}
+    # How it ended is an OfferOutcome's value, plain text on the wire.
+    ended = messages.offer(call, leg="leg-1", queue="sales", waited=None, auto_answer=False,
+                           state=OfferOutcome.LOST_RACE)
+    assert ended["offer"]["state"] == "lost_race" and type(ended["offer"]["state"]) is str
+    assert ended["offer"]["waited"] is None

@@ -39,6 +39,7 @@ from ...models import (
     QueueStrategy,
     TimeoutAction,
 )
+from .. import messages
 from ..agents import AgentView, Roster
 from ..calls import Calls, hung_up_by, job_cause
 from ..legs import COMING_UP, Call, CallKind, Happened, Leg, Progress
@@ -304,10 +305,9 @@ class Distributor:
     def _offer_message(self, call: Call, queue: QueueSettings, agent: AgentView, leg: str,
                        auto_answer: bool, state: str) -> dict:
         waiting = waiting_of(call)
-        return {"type": "offer", "offer": {
-            "call_id": call.id, "leg": leg, "queue": queue.name, "number": call.number,
-            "waited": round(self.clock.now() - waiting.entered, 1) if waiting else None,
-            "auto_answer": auto_answer, "state": state}}
+        return messages.offer(
+            call, leg=leg, queue=queue.name, auto_answer=auto_answer, state=state,
+            waited=round(self.clock.now() - waiting.entered, 1) if waiting else None)
 
     def _progress_rings(self, now: float) -> None:
         """Ring-progressively: every PROGRESSIVE_DELAY_S the next agent of the round joins those
