@@ -512,3 +512,13 @@ def test_tier_rules_open_the_next_level_after_its_wait(rig, agents, database):
     rig.advance(30)                                         # bob's wrap-up is over
     third = caller_enters(rig, caller="15550000003")
     assert call_of(rig, third).agent_id == agents["bob"]
+
+
+def test_the_offered_agent_hears_of_its_offer_from_ringing_to_its_end(queued, agents):
+    rig = queued
+    available(rig, agents["bob"])
+    caller_enters(rig)
+    offers_heard = [(m["offer"]["state"], m["offer"]["auto_answer"], m["offer"]["queue"])
+                    for m, to in rig.hub.messages
+                    if m["type"] == "offer" and to == agents["bob"]]
+    assert offers_heard == [("ringing", True, "sales"), ("answered", True, "sales")]

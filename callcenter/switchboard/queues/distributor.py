@@ -297,6 +297,8 @@ class Distributor:
             return
         self._free.discard(agent.id)
         waiting.offers[leg] = agent.id
+        if auto_answer:
+            waiting.auto_answer.add(leg)
         self.counts["offers"] += 1
         self.persist.offer_made(leg, call.id, agent.id, queue.id, self.clock.now())
         self._publish(self._offer_message(call, queue, agent, leg, auto_answer, "ringing"),
@@ -412,7 +414,8 @@ class Distributor:
         self.persist.call_values(call.id, agent_id=agent_id, connected_at=when(now),
                                  left_at=when(now), wait_seconds=int(now - waiting.entered))
         if queue is not None and agent is not None:
-            self._publish(self._offer_message(call, queue, agent, leg.uuid, True, "answered"),
+            self._publish(self._offer_message(call, queue, agent, leg.uuid,
+                                              leg.uuid in waiting.auto_answer, "answered"),
                           agent_id)
         self._changed(call)
 
@@ -439,7 +442,8 @@ class Distributor:
         if agent is not None:
             queue = self.queues.get(waiting.queue)
             if queue is not None:
-                self._publish(self._offer_message(call, queue, agent, leg_uuid, False,
+                self._publish(self._offer_message(call, queue, agent, leg_uuid,
+                                                  leg_uuid in waiting.auto_answer,
                                                   outcome.value), agent_id)
             if busy:
                 self.ledger.busy(agent, now)

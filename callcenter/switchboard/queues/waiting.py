@@ -18,6 +18,7 @@ class Waiting:
     entered: float                 # clock time it entered its first queue (kept on overflow)
     ready_since: float             # since when it waits for an offer (dispatch latency)
     offers: dict[str, int] = field(default_factory=dict)   # ringing offer leg -> agent id
+    auto_answer: set[str] = field(default_factory=set)     # offer legs that answer by themselves
     round_started: float | None = None    # ring-progressively: when this round's first rang
     round_order: list[int] = field(default_factory=list)   # ... and its agents, in order
     last_offered: tuple[int, int] | None = None   # (level, position) it was offered to last
