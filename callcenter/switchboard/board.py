@@ -95,7 +95,8 @@ class Switchboard:
                                        persist=self.persist,
                                        load=load_queues(database.sessions),
                                        changed=self._announce, publish=self._publish,
-                                       gateway=gateway, defer=_soon)
+                                       gateway=gateway, defer=_soon,
+                                       settled=self.finishing.maybe)
         # In-call features see every event first (a transfer completes before the recording
         # resumes on its new leg), then the owner of the call's kind.
         for feature in (self.transfers, self.recording, self.controls):

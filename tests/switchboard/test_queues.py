@@ -522,3 +522,25 @@ def test_the_offered_agent_hears_of_its_offer_from_ringing_to_its_end(queued, ag
                     for m, to in rig.hub.messages
                     if m["type"] == "offer" and to == agents["bob"]]
     assert offers_heard == [("ringing", True, "sales"), ("answered", True, "sales")]
+
+
+def test_an_offer_the_switch_refuses_at_once_puts_the_caller_back_and_nothing_stays_open(
+        queued, agents):
+    """The roster believed bob registered; FreeSWITCH says USER_NOT_REGISTERED with no channel
+    at all: the offer is missed, bob is unregistered, the caller waits on, and when the caller
+    leaves the call closes (no leg left that could keep it open)."""
+    rig = queued
+    rig.sim.unregister("1001")
+    rig.settle()
+    rig.board.note_registration("1001", "stale-registration")
+    available(rig, agents["bob"])
+    caller = caller_enters(rig)
+    call = call_of(rig, caller)
+    assert [o.outcome for o in offers(rig)] == [OfferOutcome.MISSED]
+    bob = rig.board.agent(agents["bob"])
+    assert not bob.registered and bob.state is AgentState.IDLE
+    assert call.progress.value == "waiting" and call.agent_id is None
+    rig.sim.far_end_hangs_up(caller)
+    rig.settle()
+    assert rig.board.legs.calls == {} and dict(rig.sim.channels) == {}
+    assert call_row(rig, call.id).outcome is Outcome.ABANDONED

@@ -71,10 +71,12 @@ class Distributor:
                  load: Callable[[], dict[str, QueueSettings]], changed: Callable[[Call], None],
                  publish: Callable[[dict, int | None], None], gateway: str,
                  defer: Callable[[Callable[[], None]], None],
+                 settled: Callable[[Call], None],
                  rng: random.Random | None = None) -> None:
         self.calls, self.offers, self.roster, self.persist = calls, offers, roster, persist
         self.legs, self.sender, self.clock = calls.legs, calls.sender, calls.clock
         self._load, self._changed, self._publish = load, changed, publish
+        self._settled = settled    # settled(call): finish it if its last leg is gone
         self.gateway = gateway
         self._defer = defer
         self.rng = rng or random.Random()
@@ -445,14 +447,13 @@ class Distributor:
                 self._publish(self._offer_message(call, queue, agent, leg_uuid,
                                                   leg_uuid in waiting.auto_answer,
                                                   outcome.value), agent_id)
+            self.offers.withdraw(call, agent_id)
             if busy:
                 self.ledger.busy(agent, now)
             elif self.ledger.offer_ended(agent, outcome, now):
                 log.warning("agent %s missed %d offers in a row: On break", agent.extension,
                             agent.offers.max_no_answer, extra={"agent": agent.extension})
-                self.offers.withdraw(call, agent_id)
                 self.roster.set_status(agent.id, AgentStatus.ON_BREAK, MISSED_CALLS)
-            self.offers.withdraw(call, agent_id)
         if not waiting.offers and waiting.connected is None and call.outcome is None:
             waiting.ready_since = now
             call.progress = Progress.WAITING
@@ -465,24 +466,25 @@ class Distributor:
 
     def _offer_job(self, call: Call, leg_uuid: str, reply: str | None,
                    error: ESLError | None) -> None:
-        """Only for an offer leg that never produced an event (unregistered, refused at once)."""
-        waiting = waiting_of(call)
+        """Only for an offer leg that never produced an event (unregistered, refused at once, or
+        no answer from the switch): the leg is over, the offer too if it still stands, and the
+        call finishes if this leg was all that kept it open (its caller already gone)."""
         leg = self.calls.leg(leg_uuid)
-        if waiting is None or leg is None or leg.seen or leg_uuid not in waiting.offers:
-            return
-        if (reply or "").startswith("+OK"):
+        if leg is None or leg.seen or (reply or "").startswith("+OK"):
             return
         cause = job_cause(reply, error)
-        if error is not None:
+        if error is not None:   # no result: the leg may exist all the same; we chose its UUID
             self.calls.hang_up(leg_uuid, "NORMAL_CLEARING")
         leg.hung_up = leg.completed = True
         leg.cause = cause
-        agent_id = waiting.offers[leg_uuid]
-        if cause == "USER_NOT_REGISTERED":
-            agent = self.roster.agents.get(agent_id)
-            if agent is not None:
-                self.roster.mark_unregistered(agent.extension)
-        self._end_offer(call, waiting, leg_uuid, offer_outcome(cause))
+        waiting = waiting_of(call)
+        if waiting is not None and leg_uuid in waiting.offers:
+            if cause == "USER_NOT_REGISTERED":
+                agent = self.roster.agents.get(waiting.offers[leg_uuid])
+                if agent is not None:
+                    self.roster.mark_unregistered(agent.extension)
+            self._end_offer(call, waiting, leg_uuid, offer_outcome(cause))
+        self._settled(call)
 
     # -- leaving the line ------------------------------------------------------------------------
 
