@@ -64,21 +64,22 @@ def _whole_number(value: object, low: int, high: int, unit: str = "") -> int:
     try:
         number = int(text)
     except ValueError:
-        raise InvalidInput(f"a whole number{unit} is needed (got {text[:20]!r})") from None
+        raise InvalidInput(f"a whole number{' of ' + unit if unit else ''} is needed "
+                           f"(got {text[:20]!r})") from None
     if not low <= number <= high:
-        raise InvalidInput(f"must be {low}-{high}{unit} (got {number})")
+        raise InvalidInput(f"must be {low} to {high}{' ' + unit if unit else ''} (got {number})")
     return number
 
 
 def _seconds(low: int = 0, high: int = LONGEST_WAIT) -> Callable[[object], int]:
-    return lambda value: _whole_number(value, low, high, " of seconds")
+    return lambda value: _whole_number(value, low, high, "seconds")
 
 
 def _optional_seconds(value: object) -> int | None:
     """Empty: the agents' own wrap-up time."""
     if value is None or _text(value) == "":
         return None
-    return _whole_number(value, 0, LONGEST_WRAPUP, " of seconds")
+    return _whole_number(value, 0, LONGEST_WRAPUP, "seconds")
 
 
 def _choice(kind: type[QueueStrategy] | type[TimeoutAction]):
