@@ -205,7 +205,8 @@ def queue_named(session: Session, name: str) -> Queue:
     return queue
 
 
-def create_queue(session: Session, name: str, settings: Mapping[str, object] = {}) -> Queue:
+def create_queue(session: Session, name: str,
+                 settings: Mapping[str, object] | None = None) -> Queue:
     """Add a queue (the name dids.xml gives as cc_queue); settings not given keep their
     defaults."""
     try:
@@ -220,7 +221,7 @@ def create_queue(session: Session, name: str, settings: Mapping[str, object] = {
     for column in Queue.__table__.columns:
         if column.default is not None and getattr(queue, column.key) is None:
             setattr(queue, column.key, column.default.arg)
-    _apply(session, queue, settings)
+    _apply(session, queue, settings or {})
     session.add(queue)
     session.flush()
     return queue
