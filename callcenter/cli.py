@@ -27,10 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line, never a traceback, for the errors we know
+        from .errors import ProductError
+
         known = _known_errors()
         if isinstance(exc, known):
             print(f"callcenter: error: {exc}", file=sys.stderr)
             return 2
+        if isinstance(exc, ProductError):   # the input was refused: nothing was written
+            print(f"callcenter: error: {exc}", file=sys.stderr)
+            return 1
         raise
 
 
@@ -126,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
                           "option), when site.xml leaves it to FreeSWITCH")
     fs_check.set_defaults(run=_fs_check)
 
+    _queue_commands(commands)
+
     cdr = commands.add_parser("cdr", help="call detail records")
     cdr_commands = cdr.add_subparsers(dest="cdr_command", required=True)
     cdr_import = cdr_commands.add_parser(
@@ -136,6 +143,48 @@ def _parser() -> argparse.ArgumentParser:
                             "call, or kept as unmatched)")
     cdr_import.set_defaults(run=_cdr_import)
     return parser
+
+
+QUEUE_RELOAD_NOTE = ("A running controller applies changes made here when it next reloads its "
+                     "queues: when it restarts, or when a change is saved on the admin's Queues "
+                     "page (a new queue is also found by its first caller). Changes made on that "
+                     "page apply at once.")
+
+
+def _queue_commands(commands) -> None:
+    from .queue_config import SETTINGS
+
+    queue = commands.add_parser("queue", help="inbound queues and their agents' tiers",
+                                description=QUEUE_RELOAD_NOTE)
+    queue_commands = queue.add_subparsers(dest="queue_command", required=True)
+    add = queue_commands.add_parser("add", help="add a queue (the cc_queue name dids.xml "
+                                    "gives); settings not given keep their defaults",
+                                    description=QUEUE_RELOAD_NOTE)
+    change = queue_commands.add_parser("set", help="change a queue's settings",
+                                       description=QUEUE_RELOAD_NOTE)
+    for parser in (add, change):
+        parser.add_argument("name", help="the queue's name")
+        for setting in SETTINGS:
+            shown = {"choice": setting.name.upper(), "flag": "yes|no",
+                     "number": "N"}.get(setting.kind, "TEXT")
+            listed = f" ({', '.join(setting.choices)})" if setting.choices else ""
+            parser.add_argument("--" + setting.name.replace("_", "-"), dest=setting.name,
+                                metavar=shown, help=setting.label + listed)
+    add.set_defaults(run=_queue_add)
+    change.set_defaults(run=_queue_set)
+
+    tier = queue_commands.add_parser(
+        "tier", help="put an agent in a queue at a level and position, move it, or --remove it",
+        description=QUEUE_RELOAD_NOTE)
+    tier.add_argument("name", help="the queue's name")
+    tier.add_argument("agent", help="the agent's extension or username")
+    tier.add_argument("--level", help="lower levels are offered calls first (default 1)")
+    tier.add_argument("--position", help="order within the level (default: after the last)")
+    tier.add_argument("--remove", action="store_true", help="take the agent out of the queue")
+    tier.set_defaults(run=_queue_tier)
+
+    listing = queue_commands.add_parser("list", help="every queue with its settings and tiers")
+    listing.set_defaults(run=_queue_list)
 
 
 def _settings():
@@ -226,6 +275,101 @@ def _cdr_import(args) -> int:
         print(f"callcenter: cdr import: {path}: {reason}", file=sys.stderr)
     print(report.summary())
     return 1 if report.failed else 0
+
+
+def _queue_database():
+    from .db import Database
+
+    database = Database(_settings().database_url)
+    database.check_reachable()
+    if not database.has_table("queue_agents"):
+        database.dispose()
+        raise CommandFailed("the database has no schema yet: run `callcenter db upgrade` first")
+    return database
+
+
+def _given_settings(args) -> dict[str, str]:
+    from .queue_config import SETTINGS
+
+    return {s.name: getattr(args, s.name) for s in SETTINGS
+            if getattr(args, s.name) is not None}
+
+
+def _queue_add(args) -> None:
+    from .queue_config import create_queue
+
+    database = _queue_database()
+    try:
+        with database.session() as session:
+            queue = create_queue(session, args.name, _given_settings(args))
+            print(f"added queue {queue.name} ({queue.strategy.value})")
+    finally:
+        database.dispose()
+
+
+def _queue_set(args) -> None:
+    from .queue_config import change_queue, setting_values
+
+    given = _given_settings(args)
+    database = _queue_database()
+    try:
+        with database.session() as session:
+            queue = change_queue(session, args.name, given)
+            now = setting_values(queue)
+            print(f"queue {queue.name}: " + ", ".join(f"{name} {now[name]}".rstrip()
+                                                      for name in given))
+    finally:
+        database.dispose()
+
+
+def _queue_tier(args) -> None:
+    from .errors import InvalidInput
+    from .queue_config import remove_tier, set_tier
+
+    if args.remove and (args.level is not None or args.position is not None):
+        raise InvalidInput("--remove takes no --level or --position")
+    database = _queue_database()
+    try:
+        with database.session() as session:
+            if args.remove:
+                agent = remove_tier(session, args.name, args.agent)
+                print(f"queue {args.name}: removed {agent.extension} ({agent.user.username})")
+                return
+            tier = set_tier(session, args.name, args.agent, args.level, args.position)
+            print(f"queue {tier.queue.name}: {tier.agent.extension} ({tier.agent.user.username})"
+                  f" at level {tier.level}, position {tier.position}")
+    finally:
+        database.dispose()
+
+
+def _queue_list(args) -> None:
+    from .models import TimeoutAction
+    from .queue_config import all_queues, describe_tiers
+
+    database = _queue_database()
+    try:
+        with database.session() as session:
+            queues = all_queues(session)
+            rows = [("name", "strategy", "max wait", "no agent", "then", "priority", "tiers")]
+            for q in queues:
+                then = q.timeout_action.value + (
+                    "" if q.timeout_action is TimeoutAction.HANG_UP else f" {q.timeout_target}")
+                rows.append((q.name, q.strategy.value, _waited(q.max_wait_seconds),
+                             _waited(q.max_wait_no_agent_seconds), then, str(q.priority),
+                             describe_tiers(q) or "-"))
+    finally:
+        database.dispose()
+    if not queues:
+        print("no queues yet: add one with `callcenter queue add NAME`")
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+              + "  " + row[-1])
+
+
+def _waited(seconds: int) -> str:
+    return f"{seconds} s" if seconds else "no limit"
 
 
 def _serve(args) -> None:

@@ -124,3 +124,84 @@ def test_user_signout_ends_every_login_of_that_user_only(env, settings, database
         left = s.scalars(select(User.username).join(LoginSession.user)).all()
     assert left == ["bob"]
     one_line_error(run(["user", "signout", "nobody"], env), "there is no user 'nobody'")
+
+
+# -- queues ---------------------------------------------------------------------------------------
+
+def queue_rows(settings):
+    from callcenter.models import Queue
+
+    database = dbmod.Database(settings.database_url)
+    with database.session() as s:
+        rows = {q.name: (q.strategy.value, q.max_wait_seconds, q.priority, q.answer_on_entry,
+                         sorted((t.agent.extension, t.level, t.position) for t in q.tiers))
+                for q in s.scalars(select(Queue))}
+    database.dispose()
+    return rows
+
+
+def test_queue_add_set_tier_and_list(env, settings, database, make_user):
+    make_user("alice", extension="1000")
+    make_user("bob", extension="1001")
+    result = run(["queue", "add", "sales", "--strategy", "ring-all", "--max-wait", "90"], env)
+    assert (result.returncode, result.stdout) == (0, "added queue sales (ring_all)\n"), \
+        result.stderr
+    result = run(["queue", "set", "sales", "--priority", "3", "--answer-on-entry", "no"], env)
+    assert result.stdout == "queue sales: priority 3, answer_on_entry False\n", result.stderr
+    assert run(["queue", "tier", "sales", "1000"], env).returncode == 0
+    result = run(["queue", "tier", "sales", "bob", "--position", "5"], env)
+    assert result.stdout == "queue sales: 1001 (bob) at level 1, position 5\n", result.stderr
+    assert run(["queue", "add", "support"], env).returncode == 0
+    assert queue_rows(settings) == {
+        "sales": ("ring_all", 90, 3, False, [("1000", 1, 1), ("1001", 1, 5)]),
+        "support": ("longest_idle_agent", 300, 0, True, [])}
+    listed = run(["queue", "list"], env).stdout.splitlines()
+    assert listed[0].split() == ["name", "strategy", "max", "wait", "no", "agent", "then",
+                                 "priority", "tiers"]
+    assert listed[1].split() == ["sales", "ring_all", "90", "s", "no", "limit", "hang_up", "3",
+                                 "1000", "(1/1),", "1001", "(1/5)"]
+    assert listed[2].split()[:2] == ["support", "longest_idle_agent"]
+    assert listed[2].endswith("  -")
+    result = run(["queue", "tier", "sales", "1000", "--remove"], env)
+    assert result.stdout == "queue sales: removed 1000 (alice)\n"
+    assert queue_rows(settings)["sales"][-1] == [("1001", 1, 5)]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["add", "sales"], "a queue named 'sales' exists already"),
+    (["add", "bad name"], "name: letters, digits"),
+    (["set", "sales", "--max-wait", "-1", "--agent-ring", "3"],
+     "max_wait: must be 0 to 86400 seconds (got -1); agent_ring: must be 5 to 120"),
+    (["set", "sales", "--timeout-action", "queue", "--timeout-target", "nowhere"],
+     "there is no queue 'nowhere'"),
+    (["set", "sales"], "nothing to change"),
+    (["set", "support", "--priority", "1"], "there is no queue 'support'"),
+    (["tier", "sales", "carol"], "no agent has the extension or username 'carol'"),
+    (["tier", "sales", "1000", "--level", "0"], "level: must be 1 to 1000"),
+    (["tier", "sales", "1000", "--remove", "--level", "2"], "--remove takes no --level"),
+    (["tier", "sales", "1000", "--remove"], "agent 1000 is not in queue sales"),
+])
+def test_queue_refusals_exit_1_and_change_nothing(env, settings, database, make_user, args,
+                                                  fragment):
+    from callcenter.queue_config import create_queue
+
+    make_user("alice", extension="1000")
+    with database.session() as s:
+        create_queue(s, "sales")
+    before = queue_rows(settings)
+    result = run(["queue", *args], env)
+    one_line_error(result, fragment)
+    assert result.returncode == 1
+    assert queue_rows(settings) == before
+
+
+def test_queue_list_before_any_queue_and_before_migrations(env, settings, database):
+    assert run(["queue", "list"], env).stdout == (
+        "no queues yet: add one with `callcenter queue add NAME`\n")
+    fresh = {**env, "CALLCENTER_INSTANCE_DIR": env["CALLCENTER_INSTANCE_DIR"] + "-fresh"}
+    one_line_error(run(["queue", "list"], fresh), "run `callcenter db upgrade` first")
+
+
+def test_queue_help_says_when_a_running_controller_sees_the_change(env):
+    result = run(["queue", "set", "--help"], env)
+    assert "next reloads its queues" in " ".join(result.stdout.split())

@@ -1,0 +1,384 @@
+"""Configuring queues: the one place their rules live (the `callcenter queue` command and the
+admin's Queues page). Add a queue, change its settings, put an agent in it at a tier (level,
+position) or take it out, list queues with their tiers.
+
+Values come in as text (a command-line option, a form field) or as Python values; each is checked
+and every refusal is an InvalidInput naming its field. Nothing is written unless every check
+passes; the caller's transaction commits it, and a running switchboard sees it once it reloads
+its queues (the page asks at once; the command cannot reach a running controller).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from .errors import Conflict, InvalidInput, NotFound
+from .esl.commands import valid_media, valid_name, valid_number
+from .models import (
+    DEFAULT_HOLD_MUSIC,
+    Agent,
+    Queue,
+    QueueAgent,
+    QueueStrategy,
+    TimeoutAction,
+    User,
+)
+
+LONGEST_WAIT = 86_400          # seconds: a day is more than any caller waits
+LONGEST_WRAPUP = 3_600
+PRIORITY_RANGE = (-1_000, 1_000)
+AGENT_RING_RANGE = (5, 120)
+TIER_RANGE = (1, 1_000)
+DESCRIPTION_LENGTH = 255
+
+
+class QueueInputError(InvalidInput):
+    """Several settings refused at once: `problems` maps each field to its reason (the page
+    shows each next to its input)."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        if len(self.problems) == 1:
+            [(field, reason)] = self.problems.items()
+            super().__init__(reason, field=field)
+        else:
+            super().__init__("; ".join(f"{f}: {r}" for f, r in self.problems.items()))
+
+
+# -- reading one value --------------------------------------------------------------------------
+
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool) or value is None:
+        raise InvalidInput("missing")
+    return str(value)
+
+
+def _whole_number(value: object, low: int, high: int, unit: str = "") -> int:
+    text = _text(value)
+    try:
+        number = int(text)
+    except ValueError:
+        raise InvalidInput(f"a whole number{' of ' + unit if unit else ''} is needed "
+                           f"(got {text[:20]!r})") from None
+    if not low <= number <= high:
+        raise InvalidInput(f"must be {low} to {high}{' ' + unit if unit else ''} (got {number})")
+    return number
+
+
+def _seconds(low: int = 0, high: int = LONGEST_WAIT) -> Callable[[object], int]:
+    return lambda value: _whole_number(value, low, high, "seconds")
+
+
+def _optional_seconds(value: object) -> int | None:
+    """Empty: the agents' own wrap-up time."""
+    if value is None or _text(value) == "":
+        return None
+    return _whole_number(value, 0, LONGEST_WRAPUP, "seconds")
+
+
+def _choice(kind: type[QueueStrategy] | type[TimeoutAction]):
+    def parse(value: object):
+        text = _text(value).lower().replace("-", "_")   # mod_callcenter writes ring-all
+        try:
+            return kind(text)
+        except ValueError:
+            raise InvalidInput(f"unknown {text!r}: use one of "
+                               + ", ".join(member.value for member in kind)) from None
+    return parse
+
+
+_YES = frozenset({"yes", "true", "on", "1"})
+_NO = frozenset({"no", "false", "off", "0", ""})
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in _YES or text in _NO:
+        return text in _YES
+    raise InvalidInput(f"yes or no (got {text[:20]!r})")
+
+
+def _hold_music(value: object) -> str:
+    text = _text(value)
+    if not text:
+        return DEFAULT_HOLD_MUSIC
+    if len(text) > 255:
+        raise InvalidInput("at most 255 characters")
+    try:
+        return valid_media(text, "hold_music")
+    except InvalidInput as exc:
+        raise InvalidInput(exc.reason) from None
+
+
+def _description(value: object) -> str:
+    text = _text(value)
+    if len(text) > DESCRIPTION_LENGTH:
+        raise InvalidInput(f"at most {DESCRIPTION_LENGTH} characters")
+    if any(not ch.isprintable() for ch in text):
+        raise InvalidInput("one line of printable text")
+    return text
+
+
+# -- the settings -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Setting:
+    """One queue setting: its field name (form input; `--max-wait` on the command line), the
+    column it fills, what the page and --help call it, how its value is read, and how the page
+    asks for it (choice, number, flag or text)."""
+    name: str
+    column: str
+    label: str
+    parse: Callable[[object], object]
+    kind: str
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("strategy", "strategy", "Strategy: how the next caller's agent is picked",
+            _choice(QueueStrategy), "choice", choices=tuple(s.value for s in QueueStrategy)),
+    Setting("max_wait", "max_wait_seconds", "Longest wait, seconds (0: no limit)",
+            _seconds(), "number", 0, LONGEST_WAIT),
+    Setting("max_wait_no_agent", "max_wait_no_agent_seconds",
+            "Longest wait while no agent is Available, seconds (0: no limit)",
+            _seconds(), "number", 0, LONGEST_WAIT),
+    Setting("timeout_action", "timeout_action", "After the longest wait",
+            _choice(TimeoutAction), "choice", choices=tuple(a.value for a in TimeoutAction)),
+    Setting("timeout_target", "timeout_target",
+            "Where to (the other queue's name, or the number; empty to hang up)",
+            _text, "text"),
+    Setting("service_level", "service_level_seconds",
+            "Service level: answered within, seconds (reports)", _seconds(), "number",
+            0, LONGEST_WAIT),
+    Setting("priority", "priority", "Priority (higher is served first)",
+            lambda v: _whole_number(v, *PRIORITY_RANGE), "number", *PRIORITY_RANGE),
+    Setting("agent_ring", "agent_ring_seconds", "Ring an agent for, seconds",
+            _seconds(*AGENT_RING_RANGE), "number", *AGENT_RING_RANGE),
+    Setting("wrapup", "wrapup_seconds",
+            "Wrap-up after a call, seconds (empty: each agent's own)", _optional_seconds,
+            "number", 0, LONGEST_WRAPUP),
+    Setting("tier_wait", "tier_wait_seconds",
+            "Wait on a level before the next joins, seconds (0: all levels at once)",
+            _seconds(), "number", 0, LONGEST_WAIT),
+    Setting("tier_wait_multiply", "tier_wait_multiply",
+            "Multiply that wait by the level", _flag, "flag"),
+    Setting("tier_wait_empty", "tier_wait_empty",
+            "Wait on a level even when none of its agents is Available", _flag, "flag"),
+    Setting("answer_on_entry", "answer_on_entry",
+            "Answer callers on entry (hold music; otherwise they hear ringing)", _flag, "flag"),
+    Setting("hold_music", "hold_music",
+            "Hold music: tone_stream://..., local_stream://NAME or a file path "
+            "(empty: the default tone)", _hold_music, "text"),
+    Setting("description", "description", "Description", _description, "text"),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def setting_values(queue: Queue) -> dict[str, object]:
+    """A queue's settings by field name, as the page's form shows them."""
+    values: dict[str, object] = {}
+    for setting in SETTINGS:
+        value = getattr(queue, setting.column)
+        if setting.kind == "flag":
+            values[setting.name] = bool(value)
+        else:
+            values[setting.name] = "" if value is None else str(getattr(value, "value", value))
+    return values
+
+
+# -- queues -------------------------------------------------------------------------------------
+
+def queue_named(session: Session, name: str) -> Queue:
+    queue = session.scalar(select(Queue).where(Queue.name == _text(name)))
+    if queue is None:
+        raise NotFound(f"there is no queue {_text(name)!r}")
+    return queue
+
+
+def create_queue(session: Session, name: str,
+                 settings: Mapping[str, object] | None = None) -> Queue:
+    """Add a queue (the name dids.xml gives as cc_queue); settings not given keep their
+    defaults."""
+    try:
+        name = valid_name(_text(name), "name")
+    except InvalidInput as exc:
+        raise QueueInputError({"name": exc.reason}) from None
+    taken = session.scalar(select(Queue.name).where(func.lower(Queue.name) == name.lower()))
+    if taken is not None:
+        raise Conflict(f"a queue named {taken!r} exists already")
+    queue = Queue(name=name)
+    # The model's defaults, filled now rather than at the INSERT: the checks below read them.
+    for column in Queue.__table__.columns:
+        if column.default is not None and getattr(queue, column.key) is None:
+            setattr(queue, column.key, column.default.arg)
+    _apply(session, queue, settings or {})
+    session.add(queue)
+    session.flush()
+    return queue
+
+
+def change_queue(session: Session, name: str, settings: Mapping[str, object]) -> Queue:
+    """Change some of a queue's settings; the others stay as they are."""
+    queue = queue_named(session, name)
+    if not settings:
+        raise InvalidInput("nothing to change: give at least one setting")
+    _apply(session, queue, settings)
+    session.flush()
+    return queue
+
+
+def _apply(session: Session, queue: Queue, settings: Mapping[str, object]) -> None:
+    unknown = sorted(set(settings) - set(BY_NAME))
+    if unknown:
+        raise InvalidInput("unknown setting " + ", ".join(repr(u) for u in unknown))
+    problems: dict[str, str] = {}
+    values: dict[str, object] = {}
+    for field, raw in settings.items():
+        try:
+            values[BY_NAME[field].column] = BY_NAME[field].parse(raw)
+        except InvalidInput as exc:
+            problems[field] = exc.reason
+    if "timeout_action" not in problems and "timeout_target" not in problems:
+        try:
+            action = values.get("timeout_action", queue.timeout_action)
+            given = values.get("timeout_target")
+            values["timeout_target"] = _timeout_target(session, queue, action, given)
+        except InvalidInput as exc:
+            problems["timeout_target"] = exc.reason
+    if problems:
+        raise QueueInputError(problems)
+    for column, value in values.items():
+        setattr(queue, column, value)
+
+
+def _timeout_target(session: Session, queue: Queue, action: TimeoutAction,
+                    given: object) -> str:
+    """What the timeout action needs: nothing to hang up (a target left from before is
+    dropped), an existing other queue, or a number the carrier can dial."""
+    target = queue.timeout_target if given is None else str(given)
+    if action is TimeoutAction.HANG_UP:
+        if given:
+            raise InvalidInput("leave it empty when callers are hung up")
+        return ""
+    if not target:
+        raise InvalidInput("name the queue callers move on to" if action is TimeoutAction.QUEUE
+                           else "give the number callers are sent on to")
+    if action is TimeoutAction.NUMBER:
+        return valid_number(target, "timeout_target")
+    if target == queue.name:
+        raise InvalidInput("a queue cannot move its callers on to itself")
+    _no_loop_back(session, queue.name, target)
+    return target
+
+
+def _no_loop_back(session: Session, name: str, target: str) -> None:
+    """A caller keeps its entry time from queue to queue, so a ring of queues (A to B and B
+    back to A) would bounce it between them without end: refuse the edit that closes one."""
+    rows = session.execute(select(Queue.name, Queue.timeout_action, Queue.timeout_target)).all()
+    onward = {row.name: row.timeout_target for row in rows
+              if row.timeout_action is TimeoutAction.QUEUE}
+    if target not in {row.name for row in rows}:
+        raise InvalidInput(f"there is no queue {target!r}")
+    seen, at = [name], target
+    while at is not None and at not in seen:
+        seen.append(at)
+        at = onward.get(at)
+    if at == name:
+        raise InvalidInput("callers would go round in a ring of queues: "
+                           + " -> ".join([*seen, name]))
+
+
+# -- tiers --------------------------------------------------------------------------------------
+
+def agent_called(session: Session, who: str) -> Agent:
+    """An agent by its extension or its user's name."""
+    text = _text(who)
+    agent = session.scalar(select(Agent).where(Agent.extension == text))
+    if agent is None:
+        agent = session.scalar(select(Agent).join(Agent.user)
+                               .where(User.username == text.lower()))
+    if agent is None:
+        raise InvalidInput(f"no agent has the extension or username {text[:40]!r}",
+                           field="agent")
+    return agent
+
+
+def set_tier(session: Session, queue_name: str, who: str, level: object = None,
+             position: object = None) -> QueueAgent:
+    """Put an agent in a queue at a tier, or move its tier. A new tier's level is 1 unless
+    given, and its position the one after the last at that level."""
+    queue = queue_named(session, queue_name)
+    problems: dict[str, str] = {}
+    numbers: dict[str, int | None] = {}
+    for field, value in (("level", level), ("position", position)):
+        try:
+            numbers[field] = None if value is None or value == "" else \
+                _whole_number(value, *TIER_RANGE)
+        except InvalidInput as exc:
+            problems[field] = exc.reason
+    try:
+        agent = agent_called(session, who)
+    except InvalidInput as exc:
+        problems["agent"] = exc.reason
+    if problems:
+        raise QueueInputError(problems)
+    tier = session.get(QueueAgent, (queue.id, agent.id))
+    if tier is None:
+        tier = QueueAgent(queue_id=queue.id, agent_id=agent.id, level=numbers["level"] or 1)
+        last = session.scalar(select(func.max(QueueAgent.position)).where(
+            QueueAgent.queue_id == queue.id, QueueAgent.level == tier.level))
+        tier.position = numbers["position"] or (last or 0) + 1
+        session.add(tier)
+    else:
+        tier.level = numbers["level"] or tier.level
+        tier.position = numbers["position"] or tier.position
+    session.flush()
+    return tier
+
+
+def remove_tier(session: Session, queue_name: str, who: str) -> Agent:
+    """Take an agent out of a queue (its other queues keep it)."""
+    queue = queue_named(session, queue_name)
+    agent = agent_called(session, who)
+    tier = session.get(QueueAgent, (queue.id, agent.id))
+    if tier is None:
+        raise NotFound(f"agent {agent.extension} is not in queue {queue.name}")
+    session.delete(tier)
+    session.flush()
+    return agent
+
+
+# -- listing ------------------------------------------------------------------------------------
+
+def all_queues(session: Session) -> list[Queue]:
+    """Every queue by name, with its tiers (by level, position) and their agents loaded."""
+    return list(session.scalars(select(Queue).order_by(Queue.name).options(
+        selectinload(Queue.tiers).selectinload(QueueAgent.agent).selectinload(Agent.user))))
+
+
+def tiers_of(queue: Queue) -> list[QueueAgent]:
+    """The queue's tiers in the order calls are offered: by level, then position."""
+    return sorted(queue.tiers, key=lambda t: (t.level, t.position, t.agent.extension))
+
+
+def describe_tiers(queue: Queue) -> str:
+    """`1000 (1/1), 1001 (1/2)`: each agent's extension with its level/position."""
+    return ", ".join(f"{t.agent.extension} ({t.level}/{t.position})" for t in tiers_of(queue))
+
+
+def agents_outside(session: Session, queue: Queue) -> list[Agent]:
+    """The agents not yet in the queue, by extension (the page offers them)."""
+    inside = select(QueueAgent.agent_id).where(QueueAgent.queue_id == queue.id)
+    return list(session.scalars(select(Agent).where(Agent.id.not_in(inside))
+                                .options(selectinload(Agent.user))
+                                .order_by(Agent.extension)).all())

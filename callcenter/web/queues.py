@@ -1,0 +1,126 @@
+"""The admin's Queues pages: every queue with a summary, a queue's settings and its agents'
+tiers. The rules are callcenter/queue_config.py's (the `callcenter queue` command shares them).
+Each change is committed first, then the running switchboard reloads its queues, so it applies
+at once (waiting callers keep their places). A refused form comes back as it was typed, each
+problem next to its input."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from .. import queue_config
+from ..errors import InvalidInput, ProductError
+from ..models import Role
+from .access import requires
+
+bp = Blueprint("queues", __name__, url_prefix="/admin/queues")
+
+
+@bp.route("")
+@requires(Role.ADMIN)
+def index():
+    return _index_page({}, {})
+
+
+@bp.route("", methods=["POST"])
+@requires(Role.ADMIN)
+def add():
+    typed = {"name": request.form.get("name", ""), "strategy": request.form.get("strategy", "")}
+    try:
+        with _db().session() as s:
+            name = queue_config.create_queue(s, typed["name"],
+                                             {"strategy": typed["strategy"]}).name
+    except ProductError as exc:
+        return _index_page(typed, _problems(exc, "name"), exc.status)
+    _reload_queues()
+    flash(f"Queue {name} added: set it up below.")
+    return redirect(url_for("queues.edit", name=name))
+
+
+@bp.route("/<name>")
+@requires(Role.ADMIN)
+def edit(name: str):
+    return _queue_page(name)
+
+
+@bp.route("/<name>", methods=["POST"])
+@requires(Role.ADMIN)
+def save(name: str):
+    typed = {s.name: (s.name in request.form) if s.kind == "flag" else request.form.get(s.name, "")
+             for s in queue_config.SETTINGS}
+    try:
+        with _db().session() as s:
+            queue_config.change_queue(s, name, typed)
+    except InvalidInput as exc:
+        return _queue_page(name, typed=typed, problems=_problems(exc), status=exc.status)
+    _reload_queues()
+    flash(f"Queue {name} saved.")
+    return redirect(url_for("queues.edit", name=name))
+
+
+@bp.route("/<name>/tiers", methods=["POST"])
+@requires(Role.ADMIN)
+def set_tier(name: str):
+    """Add an agent to the queue, or move its tier."""
+    typed = {field: request.form.get(field, "") for field in ("agent", "level", "position")}
+    try:
+        with _db().session() as s:
+            tier = queue_config.set_tier(s, name, typed["agent"], typed["level"],
+                                         typed["position"])
+            said = f"{tier.agent.extension} at level {tier.level}, position {tier.position}"
+    except InvalidInput as exc:
+        return _queue_page(name, tier_typed=typed, tier_problems=_problems(exc, "agent"),
+                           status=exc.status)
+    _reload_queues()
+    flash(f"Queue {name}: {said}.")
+    return redirect(url_for("queues.edit", name=name))
+
+
+@bp.route("/<name>/tiers/remove", methods=["POST"])
+@requires(Role.ADMIN)
+def remove_tier(name: str):
+    with _db().session() as s:
+        agent = queue_config.remove_tier(s, name, request.form.get("agent", ""))
+        extension = agent.extension
+    _reload_queues()
+    flash(f"Queue {name}: {extension} removed.")
+    return redirect(url_for("queues.edit", name=name))
+
+
+def _index_page(typed: dict, problems: dict, status: int = 200):
+    session = current_app.extensions["callcenter"].db_session()
+    return render_template("admin/queues.html", queues=queue_config.all_queues(session),
+                           strategies=queue_config.BY_NAME["strategy"].choices, typed=typed,
+                           problems=problems), status
+
+
+def _queue_page(name: str, *, typed: dict | None = None, problems: dict | None = None,
+                tier_typed: dict | None = None, tier_problems: dict | None = None,
+                status: int = 200):
+    session = current_app.extensions["callcenter"].db_session()
+    queue = queue_config.queue_named(session, name)     # NotFound: the 404 page
+    return render_template(
+        "admin/queue.html", queue=queue, settings=queue_config.SETTINGS,
+        values=typed if typed is not None else queue_config.setting_values(queue),
+        problems=problems or {}, tiers=queue_config.tiers_of(queue),
+        outside=queue_config.agents_outside(session, queue), tier_typed=tier_typed or {},
+        tier_problems=tier_problems or {}), status
+
+
+def _problems(exc: ProductError, field: str = "") -> dict[str, str]:
+    """Each refused field with its reason ("" for the form as a whole, or `field`)."""
+    if isinstance(exc, queue_config.QueueInputError):
+        return exc.problems
+    if isinstance(exc, InvalidInput):
+        return {exc.field or field: exc.reason}
+    return {field: str(exc)}
+
+
+def _db():
+    return current_app.extensions["callcenter"].db
+
+
+def _reload_queues() -> None:
+    board = current_app.extensions["callcenter"].switchboard
+    if board is not None:
+        board.reload_queues()

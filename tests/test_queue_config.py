@@ -1,0 +1,247 @@
+"""Configuring queues (callcenter/queue_config.py): every setting is checked, a refusal names its
+field and writes nothing, tiers are set by extension or username."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from callcenter import queue_config as qc
+from callcenter.errors import Conflict, InvalidInput, NotFound
+from callcenter.models import DEFAULT_HOLD_MUSIC, Queue, QueueStrategy, TimeoutAction
+
+
+@pytest.fixture
+def add(database):
+    def add(name, **settings):
+        with database.session() as s:
+            return qc.create_queue(s, name, settings).id
+    return add
+
+
+@pytest.fixture
+def change(database):
+    def change(name, **settings):
+        with database.session() as s:
+            qc.change_queue(s, name, settings)
+    return change
+
+
+def queue(database, name) -> Queue:
+    with database.session() as s:
+        row = s.scalar(select(Queue).where(Queue.name == name))
+        s.expunge_all()
+        return row
+
+
+def refused(call, *args, **kwargs) -> dict[str, str]:
+    with pytest.raises(InvalidInput) as caught:
+        call(*args, **kwargs)
+    return getattr(caught.value, "problems", {caught.value.field: caught.value.reason})
+
+
+def test_a_queue_gets_the_defaults_and_what_was_given(database, add):
+    add("sales", strategy="ring-all", max_wait="90", wrapup="", answer_on_entry="no",
+        description="  Sales line  ")
+    row = queue(database, "sales")
+    assert (row.strategy, row.max_wait_seconds, row.wrapup_seconds, row.answer_on_entry,
+            row.description) == (QueueStrategy.RING_ALL, 90, None, False, "Sales line")
+    assert (row.hold_music, row.agent_ring_seconds, row.timeout_action, row.timeout_target) == (
+        DEFAULT_HOLD_MUSIC, 20, TimeoutAction.HANG_UP, "")
+
+
+def test_every_strategy_is_accepted_under_both_spellings(database, add):
+    for n, strategy in enumerate(QueueStrategy):
+        add(f"q{n}", strategy=strategy.value.replace("_", "-"))
+        assert queue(database, f"q{n}").strategy is strategy
+
+
+@pytest.mark.parametrize("name", ["", "has space", "-dash", "a,b", "x" * 65, "q\nr"])
+def test_a_name_cc_queue_could_not_carry_is_refused(database, add, name):
+    assert "name" in refused(add, name)
+    with database.session() as s:
+        assert s.scalars(select(Queue)).all() == []
+
+
+def test_a_duplicate_name_is_a_conflict_whatever_its_case(database, add):
+    add("sales")
+    with pytest.raises(Conflict, match="'sales' exists already"):
+        add("Sales")
+
+
+@pytest.mark.parametrize("field, value, fragment", [
+    ("strategy", "fastest", "unknown 'fastest'"),
+    ("max_wait", "-1", "must be 0 to 86400"),
+    ("max_wait", "ten", "a whole number"),
+    ("max_wait", "1.5", "a whole number"),
+    ("max_wait_no_agent", "-5", "must be 0 to 86400"),
+    ("service_level", "x", "a whole number"),
+    ("tier_wait", "-1", "must be 0 to 86400"),
+    ("agent_ring", "4", "must be 5 to 120"),
+    ("agent_ring", "121", "must be 5 to 120"),
+    ("wrapup", "-1", "must be 0 to 3600"),
+    ("priority", "high", "a whole number"),
+    ("priority", "1001", "must be -1000 to 1000"),
+    ("answer_on_entry", "maybe", "yes or no"),
+    ("tier_wait_multiply", "2", "yes or no"),
+    ("timeout_action", "voicemail", "unknown 'voicemail'"),
+    ("hold_music", "http://example.com/moh.mp3", "tone_stream://"),
+    ("hold_music", "/music/../etc/passwd", "without '..'"),
+    ("hold_music", "local_stream://moh,evil", "local_stream://name"),
+    ("description", "two\nlines", "one line"),
+    ("description", "x" * 256, "at most 255"),
+    ("colour", "blue", "unknown setting 'colour'"),
+])
+def test_each_bad_setting_is_refused_naming_its_field(database, add, change, field, value,
+                                                      fragment):
+    add("sales")
+    before = queue(database, "sales")
+    problems = refused(change, "sales", **{field: value})
+    assert len(problems) == 1
+    [(named, reason)] = problems.items()
+    assert fragment in reason and named in (field, None)
+    after = queue(database, "sales")
+    assert [getattr(after, c.key) for c in Queue.__table__.columns] == [
+        getattr(before, c.key) for c in Queue.__table__.columns]
+
+
+def test_good_values_of_each_kind_are_kept(database, add, change):
+    add("sales")
+    change("sales", max_wait=0, agent_ring="5", wrapup="30", priority="-3",
+           tier_wait_multiply=True, tier_wait_empty="yes", service_level=" 15 ",
+           hold_music="local_stream://moh")
+    row = queue(database, "sales")
+    assert (row.max_wait_seconds, row.agent_ring_seconds, row.wrapup_seconds, row.priority,
+            row.tier_wait_multiply, row.tier_wait_empty, row.service_level_seconds,
+            row.hold_music) == (0, 5, 30, -3, True, True, 15, "local_stream://moh")
+    change("sales", hold_music="/usr/share/freeswitch/sounds/moh.wav", wrapup="")
+    row = queue(database, "sales")
+    assert (row.hold_music, row.wrapup_seconds) == ("/usr/share/freeswitch/sounds/moh.wav", None)
+    change("sales", hold_music="")
+    assert queue(database, "sales").hold_music == DEFAULT_HOLD_MUSIC
+
+
+def test_every_problem_is_reported_at_once_and_nothing_changes(database, add, change):
+    add("sales")
+    problems = refused(change, "sales", max_wait="-1", agent_ring="200", priority="7")
+    assert set(problems) == {"max_wait", "agent_ring"}
+    assert queue(database, "sales").priority == 0
+
+
+def test_changing_nothing_or_an_unknown_queue_is_refused(database, add, change):
+    add("sales")
+    with pytest.raises(InvalidInput, match="nothing to change"):
+        change("sales")
+    with pytest.raises(NotFound, match="no queue 'support'"):
+        change("support", priority="1")
+
+
+def test_timeout_to_another_queue(database, add, change):
+    add("sales")
+    assert "timeout_target" in refused(change, "sales", timeout_action="queue")
+    assert "there is no queue 'support'" in refused(
+        change, "sales", timeout_action="queue", timeout_target="support")["timeout_target"]
+    assert "itself" in refused(change, "sales", timeout_action="queue",
+                               timeout_target="sales")["timeout_target"]
+    add("support")
+    change("sales", timeout_action="queue", timeout_target="support")
+    row = queue(database, "sales")
+    assert (row.timeout_action, row.timeout_target) == (TimeoutAction.QUEUE, "support")
+
+
+def test_a_ring_of_queues_is_refused(database, add, change):
+    add("a")
+    add("b", timeout_action="queue", timeout_target="a")
+    add("c", timeout_action="queue", timeout_target="b")
+    reason = refused(change, "a", timeout_action="queue", timeout_target="c")["timeout_target"]
+    assert "a -> c -> b -> a" in reason
+    assert queue(database, "a").timeout_action is TimeoutAction.HANG_UP
+    add("d")
+    change("a", timeout_action="queue", timeout_target="d")   # a chain that ends is fine
+
+
+def test_timeout_to_a_number(database, add, change):
+    add("sales")
+    assert "digits" in refused(change, "sales", timeout_action="number",
+                               timeout_target="12; hangup")["timeout_target"]
+    assert "number" in refused(change, "sales", timeout_action="number")["timeout_target"]
+    change("sales", timeout_action="number", timeout_target="+4420123456")
+    assert queue(database, "sales").timeout_target == "+4420123456"
+
+
+def test_hanging_up_needs_no_target_and_drops_the_old_one(database, add, change):
+    add("sales", timeout_action="number", timeout_target="5551234")
+    assert "empty" in refused(change, "sales", timeout_action="hang_up",
+                              timeout_target="5551234")["timeout_target"]
+    change("sales", timeout_action="hang_up")
+    row = queue(database, "sales")
+    assert (row.timeout_action, row.timeout_target) == (TimeoutAction.HANG_UP, "")
+    assert "timeout_target" in refused(change, "sales", timeout_target="5551234")
+
+
+# -- tiers --------------------------------------------------------------------------------------
+
+def tiers(database, name="sales") -> str:
+    with database.session() as s:
+        return qc.describe_tiers(qc.queue_named(s, name))
+
+
+def test_tiers_by_extension_or_username_with_the_next_position(database, add, make_user):
+    make_user("alice", extension="1000")
+    make_user("bob", extension="1001")
+    make_user("carol", extension="1002")
+    add("sales")
+    with database.session() as s:
+        qc.set_tier(s, "sales", "1000")
+        qc.set_tier(s, "sales", "Bob")
+        qc.set_tier(s, "sales", "carol", level="2")
+    assert tiers(database) == "1000 (1/1), 1001 (1/2), 1002 (2/1)"
+    with database.session() as s:
+        qc.set_tier(s, "sales", "1000", position="3")       # its level stays
+        qc.set_tier(s, "sales", "1002", level=1, position=1)
+    assert tiers(database) == "1002 (1/1), 1001 (1/2), 1000 (1/3)"
+
+
+def test_bad_tiers_are_refused(database, add, make_user):
+    make_user("alice", extension="1000")
+    add("sales")
+    with database.session() as s:
+        assert refused(qc.set_tier, s, "sales", "nobody") == {
+            "agent": "no agent has the extension or username 'nobody'"}
+        problems = refused(qc.set_tier, s, "sales", "1000", level="0", position="x")
+        assert set(problems) == {"level", "position"}
+        with pytest.raises(NotFound):
+            qc.set_tier(s, "support", "1000")
+    assert tiers(database) == ""
+
+
+def test_removing_a_tier(database, add, make_user):
+    make_user("alice", extension="1000")
+    make_user("bob", extension="1001")
+    add("sales")
+    with database.session() as s:
+        qc.set_tier(s, "sales", "1000")
+        qc.set_tier(s, "sales", "1001")
+    with database.session() as s:
+        qc.remove_tier(s, "sales", "alice")
+    assert tiers(database) == "1001 (1/2)"
+    with database.session() as s, pytest.raises(NotFound, match="1000 is not in queue sales"):
+        qc.remove_tier(s, "sales", "1000")
+
+
+def test_listing_and_the_agents_left_to_add(database, add, make_user):
+    make_user("alice", extension="1000")
+    make_user("bob", extension="1001")
+    add("support")
+    add("sales")
+    with database.session() as s:
+        qc.set_tier(s, "sales", "1001")
+    with database.session() as s:
+        assert [q.name for q in qc.all_queues(s)] == ["sales", "support"]
+        assert [a.extension for a in qc.agents_outside(s, qc.queue_named(s, "sales"))] == [
+            "1000"]
+        assert [a.extension for a in qc.agents_outside(s, qc.queue_named(s, "support"))] == [
+            "1000", "1001"]
+        values = qc.setting_values(qc.queue_named(s, "sales"))
+    assert values["strategy"] == "longest_idle_agent" and values["wrapup"] == ""
+    assert values["answer_on_entry"] is True and values["max_wait"] == "300"
