@@ -31,22 +31,18 @@ def _demo_queue(database, name: str = "sales") -> None:
     start), so a demo shows a queue filling and agents taking calls."""
     from sqlalchemy import select
 
-    from .models import Agent, Queue, QueueAgent
+    from . import queue_config
+    from .models import Agent, Queue
 
     with database.session() as session:
-        queue = session.scalar(select(Queue).where(Queue.name == name))
-        if queue is None:
-            queue = Queue(name=name, description="demo callers (CALLCENTER_SIM_CALLERS)")
-            session.add(queue)
-            session.flush()
-        tiered = set(session.scalars(select(QueueAgent.agent_id)
-                                     .where(QueueAgent.queue_id == queue.id)))
-        agents = [a for a in session.scalars(select(Agent.id)) if a not in tiered]
-        session.add_all(QueueAgent(queue_id=queue.id, agent_id=agent_id, level=1,
-                                   position=len(tiered) + n)
-                        for n, agent_id in enumerate(agents, 1))
+        queue = session.scalar(select(Queue).where(Queue.name == name)) or \
+            queue_config.create_queue(session, name, {
+                "description": "demo callers (CALLCENTER_SIM_CALLERS)"})
+        joined = queue_config.agents_outside(session, queue)
+        for agent in joined:
+            queue_config.set_tier(session, name, agent.extension)
         session.commit()
-    log.info("demo: queue %s has %d agents more", name, len(agents))
+    log.info("demo: queue %s has %d agents more", name, len(joined))
 
 
 def run(settings: Settings) -> None:
