@@ -32,7 +32,7 @@ def _demo_queue(database, name: str = "sales") -> None:
     from sqlalchemy import select
 
     from . import queue_config
-    from .models import Agent, Queue
+    from .models import Queue
 
     with database.session() as session:
         queue = session.scalar(select(Queue).where(Queue.name == name)) or \
