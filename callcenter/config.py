@@ -65,6 +65,9 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
      "believed: addresses or CIDRs, separated by commas (e.g. 127.0.0.1, 10.0.0.0/8)"),
     ("CALLCENTER_LOGIN_LIMITS", "on", "off lifts the growing delays after failed logins "
      "(benchmarks only)"),
+    ("CALLCENTER_AUDIT_SECONDS", "5", "how often the auditor compares the switchboard with "
+     "FreeSWITCH and repairs what drifted (stuck agents, vanished callers, orphan legs, a "
+     "stalled dispatch); 1-300"),
     ("CALLCENTER_SIM_CALLERS", "unset: no callers", "the built-in simulator only: inbound "
      "callers per second to 5550100 (queue sales), e.g. 0.25; each gives up after 20-60 s "
      "with no agent and talks 10-40 s, as with `callcenter simulate --demo`"),
@@ -104,6 +107,7 @@ class Settings:
     session_idle_minutes: int = 120
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     login_limits: bool = True
+    audit_seconds: int = 5
     sim_callers: float | None = None  # callers per second into the built-in simulator
 
     @property
@@ -178,6 +182,8 @@ class Settings:
             trusted_proxies=_networks(get("CALLCENTER_TRUSTED_PROXIES") or "",
                                       "CALLCENTER_TRUSTED_PROXIES"),
             login_limits=_on_off(get("CALLCENTER_LOGIN_LIMITS") or "on", "CALLCENTER_LOGIN_LIMITS"),
+            audit_seconds=_whole(get("CALLCENTER_AUDIT_SECONDS") or "5",
+                                 "CALLCENTER_AUDIT_SECONDS", 1, 300),
             sim_callers=_sim_callers(get("CALLCENTER_SIM_CALLERS"), esl_host),
         )
 

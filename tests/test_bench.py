@@ -53,6 +53,8 @@ def test_queues_quick_run_loses_no_caller_and_leaves_no_agent_stuck():
         # Every offer an agent answered was dispatched and bridged, and timed both ways.
         assert step.dispatch["count"] == counts["offers"] >= counts["answered"]
         assert step.answer_to_bridge["count"] == counts["answered"]
+        # The auditor ran meanwhile and found nothing to repair.
+        assert step.audits >= 1 and step.repaired == 0, step.repairs
     assert "dispatch" in acd.report(steps, acd.QUICK)
 
 

@@ -282,6 +282,22 @@ class Simulator:
             self.switch.hangup(ch, cause, by_far_end=True)
         return True
 
+    def vanish(self, uuid: str) -> bool:
+        """A channel lost without events, as after an event-socket gap: it is gone from
+        `show channels` and every command, and nothing is fired (a bridged partner stays up,
+        alone). For proving the controller's auditor finds what it was never told."""
+        ch = self.switch.channels.pop(uuid, None)
+        if ch is None:
+            return False
+        ch.down = True
+        for timer in ch.timers:
+            timer.cancel()
+        ch.timers.clear()
+        if ch.partner is not None:
+            ch.partner.partner = None
+            ch.partner = None
+        return True
+
     @property
     def channels(self) -> Mapping[str, Channel]:
         """The live legs by uuid (read-only)."""

@@ -25,6 +25,7 @@ from ..esl.protocol import Event
 from ..models import AgentState, AgentStatus, HangupBy
 from . import messages
 from .agents import AgentError, AgentView, Roster, load_agents
+from .auditor import AUDIT_SECONDS, Auditor
 from .calls import Calls, DialTimes
 from .controls import ControlError, Controls
 from .dialer import Dialer, SwitchUnavailable
@@ -55,7 +56,10 @@ class Switchboard:
                  caller_id: str | None = None, times: DialTimes | None = None,
                  recordings_dir: str | Path | None = None,
                  spool_dir: str | Path | None = None,
-                 cdr_spool_dir: str | Path | None = None) -> None:
+                 cdr_spool_dir: str | Path | None = None,
+                 audit_seconds: float = AUDIT_SECONDS) -> None:
+        """`audit_seconds`: how often the auditor compares memory with FreeSWITCH (0: only
+        after each resync)."""
         self.link = link
         self.clock = clock or RealClock()
         self.hub = hub
@@ -108,6 +112,10 @@ class Switchboard:
                              sessions=self.sessions, router=self.router,
                              finishing=self.finishing, clock=self.clock,
                              changed=self._announce)
+        self.auditor = Auditor(sender=self.sender, legs=self.legs, roster=self.roster,
+                               offers=self.offers, finishing=self.finishing,
+                               distributor=self.distributor, clock=self.clock,
+                               seconds=audit_seconds)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
         link.on("RECORD_STOP", self.recording.on_record)
@@ -119,6 +127,7 @@ class Switchboard:
         link.on_resync(self._switch_changed)
         link.on_disconnect(self._switch_changed)
         link.on_resync(self.resync.run)
+        link.on_resync(self.auditor.run)    # what the resync could not mend, the audit finds
         link.on_disconnect(self.resync.link_lost)
         self.cdr_spool = CdrSpool(cdr_spool_dir, database, link,
                                   unwritten_legs(self.legs, self.store), self.clock)
@@ -130,7 +139,7 @@ class Switchboard:
         return cls(link, database, hub=hub, clock=clock, domain=settings.sip_domain,
                    gateway=settings.gateway, caller_id=settings.outbound_caller_id,
                    recordings_dir=settings.recordings_dir, spool_dir=settings.instance_dir,
-                   cdr_spool_dir=settings.cdr_spool_dir)
+                   cdr_spool_dir=settings.cdr_spool_dir, audit_seconds=settings.audit_seconds)
 
     def start(self) -> None:
         self.store.start()
@@ -139,8 +148,10 @@ class Switchboard:
         self.roster.reload()
         self.distributor.reload()
         self.cdr_spool.start()
+        self.auditor.start()
 
     def stop(self) -> None:
+        self.auditor.stop()
         self.cdr_spool.stop()
         self.persist.release_held()
         self.store.stop()
@@ -277,6 +288,7 @@ class Switchboard:
             "link": self.link.stats(),
             "cdr_spool": self.cdr_spool.as_dict(),
             "queues": self.distributor.figures(),
+            "auditor": self.auditor.figures(),
         }
 
     def wrapping_up(self, agent_id: int, call_id: str) -> bool:

@@ -72,13 +72,14 @@ class Calls:
 
     def originate(self, call: Call, role: LegRole, endpoint: str,
                   variables: Mapping[str, str | int], then: JobReply, *, current: bool = True,
-                  sent: Sent | None = None) -> str:
+                  sent: Sent | None = None, agent_id: int | None = None) -> str:
         """Originate a new leg of `call` to `&park()`. The leg is registered before the command
         is sent (we choose its UUID), so its events are matched even before the job's reply.
+        `agent_id`: the agent whose softphone the leg rings.
         Raises CommandError (nothing sent, nothing registered) if a value is refused."""
         leg = str(uuid.uuid4())
         command = commands.originate(leg, endpoint, variables)
-        self.legs.add_leg(call, leg, role, current=current)
+        self.legs.add_leg(call, leg, role, current=current, agent_id=agent_id)
         self.sender.bgapi(command, lambda reply, error: then(leg, reply, error), sent=sent)
         return leg
 

@@ -51,6 +51,7 @@ class Leg:
     uuid: str
     call_id: str
     role: LegRole
+    agent_id: int | None = None       # the agent whose softphone this leg rings (offers.py)
     channel_name: str = ""
     seen: bool = False                # any channel event arrived
     ringing: bool = False
@@ -164,9 +165,10 @@ class Legs:
         self.calls[call.id] = call
         return call
 
-    def add_leg(self, call: Call, uuid: str, role: LegRole, *, current: bool = True) -> Leg:
+    def add_leg(self, call: Call, uuid: str, role: LegRole, *, current: bool = True,
+                agent_id: int | None = None) -> Leg:
         """`current=False`: a leg joining in a transfer, not (yet) the call's agent leg."""
-        leg = Leg(uuid, call.id, role)
+        leg = Leg(uuid, call.id, role, agent_id)
         self.legs[uuid] = leg
         if not current:
             call.others.append(uuid)

@@ -75,7 +75,7 @@ class Offers:
         self.roster.set_state(agent, AgentState.RESERVED, call.id)
         try:
             return self.calls.originate(call, LegRole.AGENT, endpoint, variables, then,
-                                        current=current, sent=sent)
+                                        current=current, sent=sent, agent_id=agent.id)
         except commands.CommandError:
             self.roster.set_state(agent, AgentState.IDLE, None)
             raise

@@ -162,7 +162,9 @@ def agent_id(make_user, database) -> int:
 
 def connect_board(sim: Simulator, clock: ManualClock, database, **options) -> Rig:
     """A switchboard linked to `sim` over TCP, its first resync done; `options` go to the
-    Switchboard."""
+    Switchboard. The auditor runs after each resync, and every `audit_seconds` only if given
+    (test_auditor.py): other tests count the commands sent while time passes."""
+    options.setdefault("audit_seconds", 0)
     link = RecordingLink(Link("127.0.0.1", sim.port, SIM_PASSWORD, backoff_initial=0.01))
     hub = RecordingHub()
     board = Switchboard(link, database, hub=hub, clock=clock, domain="127.0.0.1",
@@ -185,8 +187,10 @@ def rig_factory(clock, database, tmp_path, agent_id):
         rig = connect_board(sim, clock, database)
         sim.register("1000")
         rig.settle()
+        # The resync, then the audit that follows every resync.
         assert rig.link.commands == ["show registrations as json", "global_getvar core_uuid",
-                                     "show channels as json", "show calls as json"]
+                                     "show channels as json", "show calls as json",
+                                     "show channels as json"]
         rig.link.commands.clear()
         made.append(rig)
         return rig

@@ -709,6 +709,53 @@ class Distributor:
             leg = self.calls.leg(leg_uuid)
             leg.seen = leg.parked = leg.answered = True
 
+    # -- what the auditor may ask and do (auditor.py) ---------------------------------------------
+
+    def waiting_calls(self) -> list[Call]:
+        """Every caller still in a line (no agent took it yet)."""
+        return [call for line in self.lines.values() for call in line]
+
+    def remove_caller(self, call: Call, why: str) -> None:
+        """The caller is gone without FreeSWITCH telling us (its channel is missing): it leaves
+        its line as abandoned and its ringing offers are withdrawn. Finishing the call is the
+        caller's (the auditor's) part."""
+        waiting = waiting_of(call)
+        if waiting is None or call.ended:
+            return
+        now = self.clock.now()
+        if call.outcome is None:
+            self.calls.decide(call, Outcome.ABANDONED, None, HangupBy.CUSTOMER)
+            self.counts["abandoned"] += 1
+        log.warning("caller removed from queue %s as abandoned: %s", waiting.queue, why,
+                    extra={"call_id": call.id})
+        self._leave_line(call, waiting, now)
+        self._cancel_offers(call, waiting, OfferOutcome.CANCELLED)
+
+    def offer_lost(self, call: Call, leg_uuid: str) -> None:
+        """An offer's leg is gone without FreeSWITCH telling us: the offer ends (cancelled,
+        not held against the agent), its agent is free again and the caller waits for the
+        next offer."""
+        waiting = waiting_of(call)
+        if waiting is not None and leg_uuid in waiting.offers:
+            self._end_offer(call, waiting, leg_uuid, OfferOutcome.CANCELLED)
+
+    def servable(self) -> list[tuple[str, Call]]:
+        """(queue, caller) for each queue whose first idle caller has a free agent to be offered
+        to right now: dispatch should be ringing one."""
+        now = self.clock.now()
+        found = []
+        for name, line in self.lines.items():
+            queue = self.queues.get(name)
+            call = line.first_idle() if queue is not None else None
+            if call is not None and self._candidates(queue, now - waiting_of(call).entered, now):
+                found.append((name, call))
+        return found
+
+    def kick(self) -> None:
+        """Run dispatch now, whatever a lost wake-up left behind (a due flag that never ran)."""
+        self._dispatch_due = self._dispatching = False
+        self.run_dispatch()
+
     def figures(self) -> dict:
         now = self.clock.now()
         return {
