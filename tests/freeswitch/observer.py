@@ -63,6 +63,17 @@ class Observer:
         with self._changed:
             return [e for e in self.events if e.uuid == leg_uuid]
 
+    def write(self, path) -> None:
+        """One line per event, for whoever reads a failure: the headers that tell a flow."""
+        shown = ("Unique-ID", "Answer-State", "Channel-Call-State", "Application",
+                 "Application-Data", "Other-Leg-Unique-ID", "Hangup-Cause", "API-Command",
+                 "API-Command-Argument", "variable_cc_call_id",
+                 "variable_endpoint_disposition")
+        with self._changed:
+            lines = [" ".join([e.name, *(f"{h}={e.get(h)}" for h in shown if e.get(h))])
+                     for e in self.events]
+        path.write_text("\n".join(lines) + "\n")
+
     def close(self) -> None:
         self.sock.close()
         self._reader.join(5)

@@ -120,6 +120,7 @@ def lab(tmp_path_factory):
             yield Lab(run, phones, agent_ids, queue_ids, observer, binary)
     finally:
         if observer is not None:
+            observer.write(root / "log" / "events.txt")     # beside the two processes' logs
             observer.close()
         for phone in phones.values():
             phone.close()
@@ -235,6 +236,15 @@ def test_a_caller_is_answered_held_offered_bridged_and_recorded(lab):
         order = names(events)
         assert order.index("CHANNEL_PARK") < order.index("CHANNEL_ANSWER") \
             < order.index("EXECUTE(playback)") < order.index("CHANNEL_BRIDGE"), order
+        # uuid_answer pre-answers first (the late-negotiated SDP), then answers.
+        assert order[order.index("CHANNEL_ANSWER") - 1] == "CHANNEL_PROGRESS_MEDIA", order
+        answer = next(e for e in events if e.name == "CHANNEL_ANSWER")
+        assert answer.get("variable_endpoint_disposition") == "EARLY MEDIA"
+        # ... which the switchboard takes for no progress of a queued call: it waited, was
+        # offered, then an agent answered.
+        steps = [m["call"]["progress"] for m in page.history
+                 if m["type"] == "call" and m["call"]["id"] == call_id]
+        assert list(dict.fromkeys(steps)) == ["waiting", "offered", "answered"], steps
 
         assert outgoing.bye().status == 200
         assert offer.ended.wait(10) and offer.ended_by == "bye"
