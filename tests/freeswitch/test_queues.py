@@ -5,16 +5,26 @@ CALLCENTER_TEST_FREESWITCH names its binary): a SIP caller dials a DID on the ex
 What the phones and the caller see in SIP, what a listening ESL connection sees FreeSWITCH do,
 what the switchboard pushes to a supervisor's page and the CDR in the database are checked.
 
-What the real switch does, as these tests saw it (FreeSWITCH 1.10.12):
-- The caller parks unanswered (CHANNEL_PARK `Answer-State: ringing`, `variable_cc_queue`);
-  `uuid_answer` on the parked caller answers it at once (200 OK to the caller, CHANNEL_ANSWER)
-  and the leg stays parked; `uuid_broadcast ... aleg` of the tone then runs the playback
-  (CHANNEL_EXECUTE playback, PLAYBACK_START) on the parked, answered caller.
-- `uuid_bridge <caller> <agent>` reports CHANNEL_BRIDGE once, on the caller (the first UUID),
-  with `Other-Leg-Unique-ID` the agent's leg.
-- A caller's CANCEL while the agent's phone rings: the caller's CHANNEL_HANGUP
-  (ORIGINATOR_CANCEL) and the controller's `uuid_kill` of the agent leg, which FreeSWITCH turns
-  into a CANCEL to the phone.
+What the real switch does, as these tests saw it (FreeSWITCH 1.10.12; events/ESL frames by name,
+CHANNEL_STATE/CALLSTATE left out; the whole list is kept in the run's log/events.txt):
+- The caller parks unanswered: CHANNEL_PARK `Answer-State: ringing`, `variable_cc_queue`.
+- `uuid_answer` on it: CHANNEL_PROGRESS_MEDIA (`Answer-State: early`, call state RINGING), then
+  CHANNEL_ANSWER (`answered`, call state EARLY, `variable_endpoint_disposition: EARLY MEDIA`):
+  the late-negotiated SDP pre-answers it first. The caller gets 200 OK and stays parked.
+- `uuid_broadcast <caller> <tone> aleg` replies at once, but CHANNEL_EXECUTE(playback) and
+  PLAYBACK_START come later, when the park loop takes the message; a `uuid_break` sent before
+  that makes the playback start and complete at once, with no PLAYBACK_START/STOP.
+- An auto-answering phone: the agent leg's CHANNEL_ANSWER (call state DOWN, no 180) comes
+  before its CHANNEL_EXECUTE(park)/CHANNEL_PARK.
+- `uuid_break` + `uuid_bridge <caller> <agent>`: caller PLAYBACK_STOP, EXECUTE_COMPLETE(playback),
+  CHANNEL_UNPARK, EXECUTE_COMPLETE(park); the agent's UNPARK, EXECUTE_COMPLETE(park);
+  EXECUTE(uuid_bridge) on both; one CHANNEL_BRIDGE, on the caller, `Other-Leg-Unique-ID` the
+  agent. The caller's BYE then ends both legs (NORMAL_CLEARING; FreeSWITCH BYEs the agent).
+- A caller who leaves while the agent's phone rings was answered on entry, so it sends BYE:
+  caller CHANNEL_HANGUP NORMAL_CLEARING; the controller's `uuid_kill <agent> ORIGINATOR_CANCEL`
+  hangs the ringing agent leg up (call state RINGING) and FreeSWITCH CANCELs the phone.
+- Ring-all: on the first CHANNEL_ANSWER the controller kills the other ringing leg with
+  LOSE_RACE (FreeSWITCH CANCELs that phone) before it sends `uuid_bridge`.
 """
 
 from __future__ import annotations
