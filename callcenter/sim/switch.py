@@ -395,6 +395,10 @@ class Switch(Apps, Bridging):
         """We answer an inbound caller (uuid_answer, or a bridge to an answered leg)."""
         if ch.answered or not ch.alive:
             return
+        # With inbound-late-negotiation (the shipped external profile) the answer negotiates
+        # the caller's SDP first, which marks it pre-answered: CHANNEL_PROGRESS_MEDIA comes
+        # before CHANNEL_ANSWER unless a broadcast already pre-answered it.
+        self.pre_answer(ch)
         ch.codec = True
         V.negotiated(ch)
         V.local_sdp(ch)

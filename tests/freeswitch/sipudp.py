@@ -1,11 +1,14 @@
 """SIP over UDP for tests against a real FreeSWITCH, in plain threads (the pytest process is not
 patched by gevent): an agent's phone that registers with a digest and answers every INVITE with
-200 + SDP at once (auto-answer), and a carrier that the test scripts response by response.
+200 + SDP at once (auto-answer), a carrier that the test scripts response by response, and a
+caller that dials a number (an inbound call, to the external profile).
 
     phone = UdpSip("1077", password=...); phone.register(60)      # the final response
     carrier = UdpSip("carrier"); dialog = carrier.next_invite()
     dialog.respond(180); dialog.respond(183, sdp=True); dialog.respond(200, sdp=True)
     dialog.bye()                                                  # the 200 to our BYE
+    caller = UdpSip("15557654321"); outgoing = caller.call("5550100", FREESWITCH_CARRIER_SIP)
+    outgoing.wait_for(200); outgoing.bye()       # or outgoing.cancel() while it rings
 
 One thread per endpoint reads the socket and answers what it must (ACK is taken, BYE and CANCEL
 get 200, a retransmitted INVITE gets the last response again); the test thread waits on queues.
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from tests.sipws import SipMessage, digest_fields, digest_response, md5, response_to, tag_of
 
 FREESWITCH_SIP = ("127.0.0.1", 5060)     # the internal profile (sip_profiles/internal.xml)
+FREESWITCH_CARRIER_SIP = ("127.0.0.1", 5080)  # the external profile: calls from the carrier
 REASONS = {100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 486: "Busy Here",
            487: "Request Terminated", 503: "Service Unavailable"}
 
@@ -77,6 +81,91 @@ class Dialog:
         return reply
 
 
+@dataclass
+class Outgoing:
+    """One INVITE this endpoint sent (it calls a number), and every response to it. The reader
+    ACKs final responses (a 2xx as a new request to the far end's Contact, others on the
+    INVITE's own transaction), so the test only waits and hangs up."""
+    endpoint: UdpSip
+    invite: SipMessage
+    to: tuple[str, int]
+    responses: queue.Queue[SipMessage] = field(default_factory=queue.Queue)
+    answer: SipMessage | None = None          # the 200 that set up the dialog
+    ended: threading.Event = field(default_factory=threading.Event)
+    ended_by: str = ""                        # "bye" from FreeSWITCH, "our bye", "our cancel"
+
+    @property
+    def call_id(self) -> str:
+        return self.invite.header("call-id")
+
+    def wait_for(self, status: int, timeout: float = 20) -> SipMessage:
+        """The first response with this status; a final response other than it fails."""
+        while True:
+            try:
+                reply = self.responses.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"{self.endpoint.user}: no {status} within {timeout}s") \
+                    from None
+            if reply.status == status:
+                return reply
+            if reply.status >= 200:
+                raise AssertionError(f"{self.endpoint.user}: {reply.start} instead of {status}")
+
+    def cancel(self, timeout: float = 10) -> SipMessage:
+        """Give up while it rings: CANCEL on the INVITE's transaction; the INVITE's final
+        response (487 expected)."""
+        headers = [(n, v) for n, v in self.invite.headers
+                   if n in ("via", "from", "to", "call-id", "max-forwards")]
+        headers.append(("cseq", f"{self.invite.header('cseq').split()[0]} CANCEL"))
+        self.ended_by = "our cancel"
+        self.endpoint.send(SipMessage(self.invite.start.replace("INVITE", "CANCEL", 1), headers),
+                           self.to)
+        while True:
+            try:
+                reply = self.responses.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"{self.endpoint.user}: nothing ended the INVITE") from None
+            if reply.status >= 200 and reply.method == "INVITE":
+                self.ended.set()
+                return reply
+
+    def bye(self, timeout: float = 10) -> SipMessage:
+        """Hang up the answered call: the final response to our BYE."""
+        assert self.answer is not None, "the call was never answered"
+        self.ended_by = "our bye"
+        self.endpoint.send(self._in_dialog("BYE", 2), self.to)
+        while True:
+            try:
+                reply = self.responses.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"{self.endpoint.user}: no answer to BYE") from None
+            if reply.method == "BYE" and reply.status >= 200:
+                self.ended.set()
+                return reply
+
+    def _in_dialog(self, method: str, cseq: int) -> SipMessage:
+        contact = self.answer.header("contact")
+        target = contact[contact.find("<") + 1:contact.find(">")] if "<" in contact else contact
+        return SipMessage(f"{method} {target} SIP/2.0", [
+            ("via", f"SIP/2.0/UDP 127.0.0.1:{self.endpoint.port};branch={branch()};rport"),
+            ("max-forwards", "70"), ("from", self.invite.header("from")),
+            ("to", self.answer.header("to")), ("call-id", self.call_id),
+            ("cseq", f"{cseq} {method}")])
+
+    def _response(self, reply: SipMessage) -> None:
+        if reply.method == "INVITE" and reply.status >= 200:
+            if reply.status < 300:
+                self.answer = reply
+                self.endpoint.send(self._in_dialog("ACK", 1), self.to)
+            else:                                  # ACK on the INVITE's own transaction
+                headers = [(n, v) for n, v in self.invite.headers
+                           if n in ("via", "from", "call-id", "max-forwards")]
+                headers += [("to", reply.header("to")), ("cseq", "1 ACK")]
+                self.endpoint.send(
+                    SipMessage(self.invite.start.replace("INVITE", "ACK", 1), headers), self.to)
+        self.responses.put(reply)
+
+
 class UdpSip:
     """A SIP endpoint on 127.0.0.1 (port 0 picks one); `answer` makes it pick up every INVITE."""
 
@@ -90,6 +179,7 @@ class UdpSip:
         self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.rtp.bind(("127.0.0.1", 0))
         self.dialogs: dict[str, Dialog] = {}
+        self.outgoing: dict[str, Outgoing] = {}
         self.invites: queue.Queue[Dialog] = queue.Queue()
         self.responses: queue.Queue[SipMessage] = queue.Queue()
         self.errors: list[str] = []
@@ -133,6 +223,24 @@ class UdpSip:
                 raise AssertionError(f"{self.user}: no response within {timeout}s") from None
             if reply.status >= 200:
                 return reply
+
+    # -- calling ------------------------------------------------------------------------------
+
+    def call(self, number: str, to: tuple[str, int]) -> Outgoing:
+        """INVITE number@host with an offer of PCMU; the call, to wait on."""
+        host = f"{to[0]}:{to[1]}"
+        invite = SipMessage(f"INVITE sip:{number}@{host} SIP/2.0", [
+            ("via", f"SIP/2.0/UDP 127.0.0.1:{self.port};branch={branch()};rport"),
+            ("max-forwards", "70"),
+            ("from", f"<sip:{self.user}@127.0.0.1:{self.port}>;tag={uuid.uuid4().hex[:10]}"),
+            ("to", f"<sip:{number}@{host}>"), ("call-id", f"{uuid.uuid4().hex}@127.0.0.1"),
+            ("cseq", "1 INVITE"), ("contact", f"<sip:{self.user}@127.0.0.1:{self.port}>"),
+            ("content-type", "application/sdp")])
+        invite.body = self.sdp()
+        outgoing = Outgoing(self, invite, to)
+        self.outgoing[outgoing.call_id] = outgoing
+        self.send(invite, to)
+        return outgoing
 
     # -- registering ----------------------------------------------------------------------------
 
@@ -179,12 +287,33 @@ class UdpSip:
                 continue
             try:
                 message = SipMessage.parse(text)
-                if message.is_response:
+                outgoing = self.outgoing.get(message.header("call-id"))
+                if message.is_response and outgoing is not None:
+                    outgoing._response(message)
+                elif message.is_response:
                     self.responses.put(message)
+                elif outgoing is not None:
+                    self._request_in(outgoing, message, source)
                 else:
                     self._request(message, source)
             except Exception as exc:  # noqa: BLE001 - kept for the test to report
                 self.errors.append(f"{exc!r} on {text[:200]!r}")
+
+    def _request_in(self, outgoing: Outgoing, request: SipMessage,
+                    source: tuple[str, int]) -> None:
+        """A request inside a call this endpoint placed: FreeSWITCH hangs up, or re-INVITEs."""
+        method = request.start.split()[0]
+        if method == "ACK":
+            return
+        reply = response_to(request, 200)
+        if method == "INVITE":
+            reply.headers += [("contact", f"<sip:{self.user}@127.0.0.1:{self.port}>"),
+                              ("content-type", "application/sdp")]
+            reply.body = self.sdp()
+        self.send(reply, source)
+        if method == "BYE":
+            outgoing.ended_by = "bye"
+            outgoing.ended.set()
 
     def _request(self, request: SipMessage, source: tuple[str, int]) -> None:
         method = request.start.split()[0]

@@ -9,13 +9,8 @@ database are checked."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -24,10 +19,10 @@ from callcenter import db as dbmod
 from callcenter.accounts import create_user
 from callcenter.models import Call, CallLeg, HangupBy, LegRole, Role
 from tests.conftest import PASSWORD
+from tests.freeswitch.controller import running, switch_clean
 from tests.freeswitch.drained import Drained
 from tests.freeswitch.sipudp import UdpSip
-from tests.freeswitch.support import ESL_PASSWORD, controller_env, copy_tree, make_certificate
-from tests.freeswitch.switch import free_port, freeswitch_binary
+from tests.freeswitch.switch import freeswitch_binary
 from tests.test_live_socket import Live, receive
 
 pytestmark = pytest.mark.slow
@@ -49,84 +44,41 @@ class Lab:
     esl_port: int
 
 
-def _base_environ() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     binary = freeswitch_binary()
     root = tmp_path_factory.mktemp("click-to-dial")
-    http_port = free_port()
-    env = controller_env(
-        root, CALLCENTER_ESL_PORT=str(free_port()), CALLCENTER_SECRET_KEY="secret-of-this-test",
-        CALLCENTER_HTTP_BIND=f"127.0.0.1:{http_port}",
-        CALLCENTER_FREESWITCH_HTTP_URL=f"http://127.0.0.1:{http_port}",
-        CALLCENTER_SOFTPHONE_WSS_URL=f"wss://127.0.0.1:{free_port()}",
-        CALLCENTER_OUTBOUND_CALLER_ID=CALLER_ID, CALLCENTER_LOG_LEVEL="DEBUG")
-    url = f"sqlite:///{root / 'instance' / 'callcenter.db'}"
-    env["CALLCENTER_DATABASE_URL"] = url
-    dbmod.upgrade(url)
-    database = dbmod.Database(url)
-    with database.session() as s:
+    agent_ids = []
+
+    def seed(s):
         create_user(s, "root", PASSWORD, Role.ADMIN)      # past the first-run page
         user = create_user(s, "alice", PASSWORD, Role.AGENT, EXTENSION)
         s.flush()
-        agent_id = user.agent.id
+        agent_ids.append(user.agent.id)
+
     carrier = UdpSip("carrier")
-    conf = copy_tree(root / "conf")
-    written = subprocess.run([sys.executable, "-m", "callcenter.cli", "fs-config",
-                              str(conf / "site.xml"), "--set",
-                              f"FREESWITCH_CARRIER_PROXY=127.0.0.1:{carrier.port}"],
-                             env={**_base_environ(), **env}, capture_output=True, text=True,
-                             timeout=60)
-    assert written.returncode == 0, written.stderr
-    certs = root / "certs"
-    make_certificate(certs)
-    for name in ("log", "db", "run"):
-        (root / name).mkdir()
-    # Console mode (-nf) prints the log on stdout, which a thread keeps draining; line-buffered,
-    # or the last lines stay in stdio's buffer while nothing else happens.
-    stdbuf = shutil.which("stdbuf")
-    if stdbuf is None:
-        pytest.skip("stdbuf (coreutils) is needed to read FreeSWITCH's console")
-    switch = Drained("freeswitch", [
-        stdbuf, "-oL", binary, "-nonat", "-nf", "-conf", str(conf), "-log", str(root / "log"),
-        "-db", str(root / "db"), "-run", str(root / "run"), "-certs", str(certs)],
-        _base_environ(), cwd=str(root / "run"))
-    server = phone = live = None
+    phone = None
     try:
-        switch.wait_for(r"FreeSWITCH Started", 60)
-        server = Drained("callcenter", [sys.executable, "-m", "callcenter.cli", "serve"],
-                         {**_base_environ(), **env, "PYTHONUNBUFFERED": "1"})
-        base = server.wait_for(r"serving on (http://127\.0\.0\.1:\d+)").group(1)
-        server.wait_for(r"switch link up", 30)
-        live = Live(server, base)
-        ws = live.connect(live.login("alice"))
-        assert receive(ws)["type"] == "snapshot"
-        softphone = get(live, "/api/softphone")
-        phone = UdpSip(EXTENSION, softphone["password"], answer=True)
-        registered = phone.register(120)
-        assert registered.status == 200, registered.start
-        # The switchboard learns of the registration from sofia::register.
-        while not (message := receive(ws, 20))["type"] == "agent" \
-                or not message["agent"]["registered"]:
-            pass
-        ws.close()
-        yield Lab(live, phone, carrier, switch, server, database, agent_id, binary,
-                  int(env["CALLCENTER_ESL_PORT"]))
+        with running(root, binary, carrier_port=carrier.port, seed=seed,
+                     CALLCENTER_OUTBOUND_CALLER_ID=CALLER_ID) as run:
+            live = run.live
+            ws = live.connect(live.login("alice"))
+            assert receive(ws)["type"] == "snapshot"
+            softphone = get(live, "/api/softphone")
+            phone = UdpSip(EXTENSION, softphone["password"], answer=True)
+            registered = phone.register(120)
+            assert registered.status == 200, registered.start
+            # The switchboard learns of the registration from sofia::register.
+            while not (message := receive(ws, 20))["type"] == "agent" \
+                    or not message["agent"]["registered"]:
+                pass
+            ws.close()
+            yield Lab(live, phone, carrier, run.switch, run.server, run.database, agent_ids[0],
+                      binary, run.esl_port)
     finally:
-        if live is not None:
-            live.close_all()
         if phone is not None:
             phone.close()
         carrier.close()
-        if server is not None:
-            server.stop()
-            # Kept beside FreeSWITCH's own log, for whoever reads a failure.
-            (root / "log" / "callcenter.log").write_text("\n".join(server.lines))
-        switch.stop()
-        database.dispose()
 
 
 def get(live: Live, path: str) -> dict:
@@ -277,18 +229,4 @@ def test_answered_call_is_bridged_and_the_customers_bye_ends_both_legs(lab, ring
 
 def assert_switch_clean(lab: Lab) -> None:
     """No channel left behind and nothing the switch itself found wrong."""
-    assert lab.phone.errors == [] and lab.carrier.errors == []
-    crit = [line for line in lab.switch.lines if "[CRIT]" in line or "[ALERT]" in line]
-    assert crit == []
-    # `show channels` reads FreeSWITCH's core database, written behind the channels by its own
-    # thread: poll it (nothing signals that write).
-    deadline = time.monotonic() + 15
-    while True:
-        channels = subprocess.run(
-            [str(Path(lab.binary).with_name("fs_cli")), "-H", "127.0.0.1", "-P",
-             str(lab.esl_port), "-p", ESL_PASSWORD, "-x", "show channels as json"],
-            capture_output=True, text=True, timeout=20)
-        if json.loads(channels.stdout)["row_count"] == 0:
-            return
-        assert time.monotonic() < deadline, f"channels left behind: {channels.stdout}"
-        time.sleep(0.5)
+    switch_clean(lab.switch, lab.binary, lab.esl_port, lab.phone, lab.carrier)

@@ -304,6 +304,26 @@ def test_uuid_answer_answers_an_inbound_caller(sim, connection):
     assert connection.api("uuid_answer nope") == "-ERROR\n"
 
 
+def test_answering_a_parked_caller_pre_answers_it_first(sim, connection):
+    """FreeSWITCH 1.10.12 with the shipped external profile (inbound-late-negotiation): the
+    answer negotiates the caller's SDP, which marks the channel pre-answered, so uuid_answer on
+    a caller still ringing in park sends CHANNEL_PROGRESS_MEDIA (Answer-State early, call state
+    RINGING) and then CHANNEL_ANSWER (answered, call state EARLY), as tests/freeswitch saw."""
+    caller = sim.inject_inbound("5550100", "15551234567", "sales")
+    connection.recorder.wait(lambda e: e.uuid == caller and e.name == "CHANNEL_PARK", "park")
+    assert connection.api(f"uuid_answer {caller}") == "+OK\n"
+    connection.recorder.wait(lambda e: e.uuid == caller and e.name == "CHANNEL_ANSWER", "answer")
+    names = connection.recorder.names(caller, skip=("CHANNEL_STATE", "CHANNEL_CALLSTATE",
+                                                    "CODEC", "CALL_UPDATE", "PRESENCE_IN"))
+    assert names[names.index("CHANNEL_PARK") + 1:] == ["CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER"]
+    (early,) = connection.recorder.of(caller, "CHANNEL_PROGRESS_MEDIA")
+    (answer,) = connection.recorder.of(caller, "CHANNEL_ANSWER")
+    assert (early.get("Answer-State"), early.get("Channel-Call-State")) == ("early", "RINGING")
+    assert (answer.get("Answer-State"), answer.get("Channel-Call-State")) == ("answered", "EARLY")
+    # As at the answer in capture 05: the disposition the pre-answer set.
+    assert answer.get("variable_endpoint_disposition") == "EARLY MEDIA"
+
+
 def test_the_far_end_can_be_driven_by_hand(sim, clock, connection):
     sim.script(NUMBER, Behaviour.ringing())
     leg, arg = customer_leg()

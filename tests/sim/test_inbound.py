@@ -132,7 +132,8 @@ def test_answer_on_entry_answers_the_caller_and_keeps_it_parked(sim, clock, conn
     _park(connection, caller)
     assert connection.api(f"uuid_answer {caller}") == "+OK\n"
     settle(connection)
-    assert _after_park(connection, caller) == ["CHANNEL_ANSWER"]
+    # Pre-answered first, as FreeSWITCH does (tests/freeswitch/test_queues.py).
+    assert _after_park(connection, caller) == ["CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER"]
     answer = connection.recorder.of(caller, "CHANNEL_ANSWER")[0]
     assert answer.get("Answer-State") == "answered"
     assert _callstates(connection, caller)[-1] == "ACTIVE"
@@ -146,14 +147,14 @@ def test_answer_on_entry_answers_the_caller_and_keeps_it_parked(sim, clock, conn
     clock.advance(600)
     settle(connection)
     assert _after_park(connection, caller) == [
-        "CHANNEL_ANSWER", "CHANNEL_EXECUTE", "PLAYBACK_START"]
+        "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER", "CHANNEL_EXECUTE", "PLAYBACK_START"]
     row = _row(connection, caller)
     assert (row["application"], row["application_data"]) == ("playback", TONE)
     # The bridge takes the caller out of its music and its park; no second answer.
     agent = _agent(connection)
     assert connection.api(f"uuid_bridge {caller} {agent}") == f"+OK {agent}\n"
     settle(connection)
-    assert _after_park(connection, caller)[3:] == [
+    assert _after_park(connection, caller)[4:] == [
         "PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_UNPARK",
         "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_EXECUTE", "CHANNEL_BRIDGE"]
     assert _row(connection, caller)["application"] == "uuid_bridge"
