@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .private_files import make_private_dir
 
@@ -68,6 +69,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_AUDIT_SECONDS", "5", "how often the auditor compares the switchboard with "
      "FreeSWITCH and repairs what drifted (stuck agents, vanished callers, orphan legs, a "
      "stalled dispatch); 1-300"),
+    ("CALLCENTER_TIMEZONE", "UTC", "the site's timezone, an IANA name like Europe/Paris: "
+     "queues' open hours and holidays are read in it"),
     ("CALLCENTER_SIM_CALLERS", "unset: no callers", "the built-in simulator only: inbound "
      "callers per second to 5550100 (queue sales), e.g. 0.25; each gives up after 20-60 s "
      "with no agent and talks 10-40 s, as with `callcenter simulate --demo`"),
@@ -108,6 +111,7 @@ class Settings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     login_limits: bool = True
     audit_seconds: int = 5
+    timezone: str = "UTC"
     sim_callers: float | None = None  # callers per second into the built-in simulator
 
     @property
@@ -184,6 +188,7 @@ class Settings:
             login_limits=_on_off(get("CALLCENTER_LOGIN_LIMITS") or "on", "CALLCENTER_LOGIN_LIMITS"),
             audit_seconds=_whole(get("CALLCENTER_AUDIT_SECONDS") or "5",
                                  "CALLCENTER_AUDIT_SECONDS", 1, 300),
+            timezone=_timezone(get("CALLCENTER_TIMEZONE") or "UTC"),
             sim_callers=_sim_callers(get("CALLCENTER_SIM_CALLERS"), esl_host),
         )
 
@@ -210,6 +215,15 @@ def _networks(value: str, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.
             raise ConfigError(f"{name}: {item!r} is not an address or CIDR (examples: "
                               "127.0.0.1, 10.0.0.0/8, ::1)") from None
     return tuple(networks)
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        raise ConfigError(f"CALLCENTER_TIMEZONE: {value[:60]!r} is not a timezone; give an IANA "
+                          "name like Europe/Paris, America/New_York or UTC") from None
+    return value
 
 
 def _on_off(value: str, name: str) -> bool:

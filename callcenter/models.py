@@ -154,6 +154,7 @@ class Outcome(enum.StrEnum):
     ABANDONED = "abandoned"                 # the caller hung up while waiting in a queue
     TIMED_OUT = "timed_out"                 # the queue's longest wait passed: hung up
     OVERFLOWED = "overflowed"               # the longest wait passed: sent to a queue/number
+    CLOSED = "closed"                       # called outside the queue's open hours: hung up
 
 
 class User(Base):
@@ -242,6 +243,16 @@ class Queue(Base):
     tier_wait_multiply: Mapped[bool] = mapped_column(Boolean, default=False)
     tier_wait_empty: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str] = mapped_column(String(255), default="")
+    # Open hours in their compact text forms (switchboard/queues/hours.py reads and prints
+    # them): empty open_hours is open every day that is not a holiday.
+    open_hours: Mapped[str] = mapped_column(String(500), default="")
+    holidays: Mapped[str] = mapped_column(String(500), default="")
+    # A caller arriving while the queue is closed: hung up (after closed_message, if any), or
+    # sent to another queue or a number (closed_target).
+    closed_action: Mapped[TimeoutAction] = mapped_column(
+        _enum(TimeoutAction, "closed_action"), default=TimeoutAction.HANG_UP)
+    closed_target: Mapped[str] = mapped_column(String(64), default="")
+    closed_message: Mapped[str] = mapped_column(String(255), default="")
 
     tiers: Mapped[list[QueueAgent]] = relationship(back_populates="queue",
                                                    cascade="all, delete-orphan")

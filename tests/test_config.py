@@ -77,6 +77,9 @@ def test_freeswitch_host_and_derived_values(tmp_path):
     ({"CALLCENTER_SIM_CALLERS": "-0.5"}, "CALLCENTER_SIM_CALLERS: '-0.5': the rate must be above "
      "0 and at most 1000 calls per second"),
     ({"CALLCENTER_SIM_CALLERS": "lots"}, "CALLCENTER_SIM_CALLERS: 'lots' is not a number"),
+    ({"CALLCENTER_TIMEZONE": "Europe/Nowhere"}, "CALLCENTER_TIMEZONE: 'Europe/Nowhere' is not a "
+     "timezone"),
+    ({"CALLCENTER_TIMEZONE": "../../etc/passwd"}, "is not a timezone"),
     ({"CALLCENTER_SIM_CALLERS": "0.25", "CALLCENTER_ESL_HOST": "fs",
       "CALLCENTER_ESL_PASSWORD": "s3cret-of-this-switch"},
      "CALLCENTER_SIM_CALLERS sends callers into the built-in simulator, which does not run when "
@@ -137,6 +140,13 @@ def test_simulated_callers(tmp_path):
     base = {"CALLCENTER_INSTANCE_DIR": str(tmp_path)}
     assert Settings.from_env(base).sim_callers is None
     assert Settings.from_env({**base, "CALLCENTER_SIM_CALLERS": " 0.25 "}).sim_callers == 0.25
+
+
+def test_site_timezone(tmp_path):
+    base = {"CALLCENTER_INSTANCE_DIR": str(tmp_path)}
+    assert Settings.from_env(base).timezone == "UTC"
+    assert Settings.from_env({**base, "CALLCENTER_TIMEZONE": "Europe/Paris"}).timezone \
+        == "Europe/Paris"
 
 
 def test_readme_documents_every_setting():

@@ -95,3 +95,37 @@ def test_queue_strategies_migrate_to_mod_callcenters_names_and_back(url):
         rows = dict(conn.execute(text("SELECT name, strategy FROM queues")).all())
     assert rows == {"q0": "longest_idle", "q1": "fewest_calls", "q2": "longest_idle"}
     database.dispose()
+
+
+def test_open_hours_come_and_go_with_their_revision(url):
+    """0007 adds the queues' open hours and closed action, and lets a call end closed; its
+    downgrade drops them and reads closed calls as failed."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from callcenter.models import Call
+
+    added = {"open_hours", "holidays", "closed_action", "closed_target", "closed_message"}
+    dbmod.upgrade(url)
+    database = dbmod.Database(url)
+    assert added <= {c["name"] for c in inspect(database.engine).get_columns("queues")}
+    with database.engine.begin() as conn:
+        conn.execute(text("INSERT INTO queues (name, strategy, hold_music, max_wait_seconds,"
+                          " service_level_seconds, agent_ring_seconds, description) VALUES"
+                          " ('sales', 'ring_all', 'local_stream://moh', 60, 20, 20, '')"))
+        assert conn.execute(text("SELECT closed_action, open_hours FROM queues")).one() \
+            == ("hang_up", "")
+        # The model's defaults fill the rest of the row (the schema is at head here).
+        conn.execute(Call.__table__.insert().values(id="c1", direction="inbound",
+                                                    outcome="closed"))
+    with pytest.raises(IntegrityError), database.engine.begin() as conn:
+        conn.execute(text("UPDATE queues SET closed_action = 'voicemail'"))
+    dbmod.downgrade(url, "0006")
+    assert not added & {c["name"] for c in inspect(database.engine).get_columns("queues")}
+    with database.engine.begin() as conn:
+        assert conn.execute(text("SELECT outcome FROM calls")).scalar() == "failed"
+    with pytest.raises(IntegrityError), database.engine.begin() as conn:
+        conn.execute(text("UPDATE calls SET outcome = 'closed'"))
+    dbmod.upgrade(url)
+    assert database.is_current()
+    database.dispose()

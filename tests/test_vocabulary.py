@@ -27,6 +27,8 @@ VALUES = frozenset(member.value for values in ENUMS.values() for member in value
 ALLOWED = {
     # The browser phone's own SIP session events (its SESSION table), not the server's calls.
     "softphone.js": {"ended", "failed"},
+    # The live socket's own connection state, not a call's outcome.
+    "live.js": {"closed"},
 }
 
 

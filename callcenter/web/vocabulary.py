@@ -44,6 +44,7 @@ OUTCOME_WORDS = {
     Outcome.CUT_OFF: "Cut off (the phone system restarted)", Outcome.FAILED: "Failed",
     Outcome.ABANDONED: "Abandoned (the caller hung up while waiting)",
     Outcome.TIMED_OUT: "Timed out in the queue", Outcome.OVERFLOWED: "Sent on (waited too long)",
+    Outcome.CLOSED: "Closed (called outside open hours)",
 }
 # How an offer of a queued call ended, as the incoming-call card says it when it goes away.
 OFFER_OUTCOME_WORDS = {
