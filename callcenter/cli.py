@@ -357,6 +357,7 @@ def _queue_list(args) -> None:
                 rows.append((q.name, q.strategy.value, _waited(q.max_wait_seconds),
                              _waited(q.max_wait_no_agent_seconds), then, str(q.priority),
                              describe_tiers(q) or "-"))
+            hours = {q.name: _open_hours(q) for q in queues}
     finally:
         database.dispose()
     if not queues:
@@ -366,6 +367,21 @@ def _queue_list(args) -> None:
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
               + "  " + row[-1])
+        if hours.get(row[0]):
+            print("  " + hours[row[0]])
+
+
+def _open_hours(queue) -> str:
+    """A second line for a queue with open hours: in the compact form `--open-hours` takes."""
+    if not queue.open_hours and not queue.holidays:
+        return ""
+    closed = queue.closed_action.value + (f" {queue.closed_target}" if queue.closed_target
+                                          else "")
+    if queue.closed_message:
+        closed += f" after {queue.closed_message}"
+    return (f"open hours: {queue.open_hours or 'every day'}"
+            + (f"; holidays: {queue.holidays}" if queue.holidays else "")
+            + f"; when closed: {closed}")
 
 
 def _waited(seconds: int) -> str:

@@ -118,6 +118,34 @@ def _hold_music(value: object) -> str:
         raise InvalidInput(exc.reason) from None
 
 
+def _closed_message(value: object) -> str:
+    """Played once before a closed queue hangs up, so it must end by itself."""
+    text = _text(value)
+    if not text:
+        return ""
+    if "loops=-1" in text or text.startswith("local_stream://"):
+        raise InvalidInput("it must end by itself: a file, or a tone_stream:// without loops=-1")
+    return _hold_music(text)
+
+
+def _open_hours(value: object) -> str:
+    """Stored as printed back: one spelling for every schedule."""
+    hours = _hours()
+    return hours.format_week(hours.parse_week(_text(value)))
+
+
+def _holidays(value: object) -> str:
+    hours = _hours()
+    return hours.format_holidays(hours.parse_holidays(_text(value)))
+
+
+def _hours():
+    # Imported when needed: the switchboard package behind it loads gevent, which the
+    # `callcenter queue` command otherwise never needs.
+    from .switchboard.queues import hours
+    return hours
+
+
 def _description(value: object) -> str:
     text = _text(value)
     if len(text) > DESCRIPTION_LENGTH:
@@ -179,6 +207,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hold_music", "hold_music",
             "Hold music: tone_stream://..., local_stream://NAME or a file path "
             "(empty: the default tone)", _hold_music, "text"),
+    Setting("open_hours", "open_hours",
+            "Open hours in the site's timezone, e.g. mon-fri 09:00-12:30,13:30-17:00; "
+            "sat 10:00-13:00 (days not named are closed; empty: always open)",
+            _open_hours, "text"),
+    Setting("holidays", "holidays",
+            "Holidays, closed all day: dates with optional names, e.g. 2026-12-25 Christmas, "
+            "2027-01-01", _holidays, "text"),
+    Setting("closed_action", "closed_action", "When closed, callers are",
+            _choice(TimeoutAction), "choice", choices=tuple(a.value for a in TimeoutAction)),
+    Setting("closed_target", "closed_target",
+            "Where to when closed (the other queue's name, or the number; empty to hang up)",
+            _text, "text"),
+    Setting("closed_message", "closed_message",
+            "Message before hanging up when closed: a file path or tone_stream://... "
+            "(empty: none)", _closed_message, "text"),
     Setting("description", "description", "Description", _description, "text"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -248,24 +291,30 @@ def _apply(session: Session, queue: Queue, settings: Mapping[str, object]) -> No
             values[BY_NAME[field].column] = BY_NAME[field].parse(raw)
         except InvalidInput as exc:
             problems[field] = exc.reason
-    if "timeout_action" not in problems and "timeout_target" not in problems:
+    for action_field, target_field in _SENT_ON:
+        if action_field in problems or target_field in problems:
+            continue
         try:
-            action = values.get("timeout_action", queue.timeout_action)
-            given = values.get("timeout_target")
-            values["timeout_target"] = _timeout_target(session, queue, action, given)
+            action = values.get(action_field, getattr(queue, action_field))
+            values[target_field] = _target(session, queue, action, values.get(target_field),
+                                           action_field, target_field)
         except InvalidInput as exc:
-            problems["timeout_target"] = exc.reason
+            problems[target_field] = exc.reason
     if problems:
         raise QueueInputError(problems)
     for column, value in values.items():
         setattr(queue, column, value)
 
 
-def _timeout_target(session: Session, queue: Queue, action: TimeoutAction,
-                    given: object) -> str:
-    """What the timeout action needs: nothing to hang up (a target left from before is
+# The two ways a caller is sent on (after the longest wait, when closed): action and target.
+_SENT_ON = (("timeout_action", "timeout_target"), ("closed_action", "closed_target"))
+
+
+def _target(session: Session, queue: Queue, action: TimeoutAction, given: object,
+            action_column: str, target_column: str) -> str:
+    """What a sending-on action needs: nothing to hang up (a target left from before is
     dropped), an existing other queue, or a number the carrier can dial."""
-    target = queue.timeout_target if given is None else str(given)
+    target = getattr(queue, target_column) if given is None else str(given)
     if action is TimeoutAction.HANG_UP:
         if given:
             raise InvalidInput("leave it empty when callers are hung up")
@@ -274,19 +323,21 @@ def _timeout_target(session: Session, queue: Queue, action: TimeoutAction,
         raise InvalidInput("name the queue callers move on to" if action is TimeoutAction.QUEUE
                            else "give the number callers are sent on to")
     if action is TimeoutAction.NUMBER:
-        return valid_number(target, "timeout_target")
+        return valid_number(target, target_column)
     if target == queue.name:
         raise InvalidInput("a queue cannot move its callers on to itself")
-    _no_loop_back(session, queue.name, target)
+    _no_loop_back(session, queue.name, target, action_column, target_column)
     return target
 
 
-def _no_loop_back(session: Session, name: str, target: str) -> None:
+def _no_loop_back(session: Session, name: str, target: str, action_column: str,
+                  target_column: str) -> None:
     """A caller keeps its entry time from queue to queue, so a ring of queues (A to B and B
-    back to A) would bounce it between them without end: refuse the edit that closes one."""
-    rows = session.execute(select(Queue.name, Queue.timeout_action, Queue.timeout_target)).all()
-    onward = {row.name: row.timeout_target for row in rows
-              if row.timeout_action is TimeoutAction.QUEUE}
+    back to A) would bounce it between them without end; closed queues sending callers on to
+    each other would too: refuse the edit that closes a ring."""
+    action_of, target_of = getattr(Queue, action_column), getattr(Queue, target_column)
+    rows = session.execute(select(Queue.name, action_of, target_of)).all()
+    onward = {row[0]: row[2] for row in rows if row[1] is TimeoutAction.QUEUE}
     if target not in {row.name for row in rows}:
         raise InvalidInput(f"there is no queue {target!r}")
     seen, at = [name], target

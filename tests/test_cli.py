@@ -162,6 +162,14 @@ def test_queue_add_set_tier_and_list(env, settings, database, make_user):
                                  "1000", "(1/1),", "1001", "(1/5)"]
     assert listed[2].split()[:2] == ["support", "longest_idle_agent"]
     assert listed[2].endswith("  -")
+    result = run(["queue", "set", "sales", "--open-hours", "Mon-Fri 09:00-17:00;sat 10:00-13:00",
+                  "--holidays", "2026-12-25 Christmas", "--closed-action", "queue",
+                  "--closed-target", "support"], env)
+    assert result.returncode == 0, result.stderr
+    listed = run(["queue", "list"], env).stdout.splitlines()
+    assert listed[2] == "  open hours: mon-fri 09:00-17:00; sat 10:00-13:00; holidays: " \
+        "2026-12-25 Christmas; when closed: queue support"
+    assert listed[3].split()[0] == "support"
     result = run(["queue", "tier", "sales", "1000", "--remove"], env)
     assert result.stdout == "queue sales: removed 1000 (alice)\n"
     assert queue_rows(settings)["sales"][-1] == [("1001", 1, 5)]

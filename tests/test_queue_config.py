@@ -179,6 +179,57 @@ def test_hanging_up_needs_no_target_and_drops_the_old_one(database, add, change)
     assert "timeout_target" in refused(change, "sales", timeout_target="5551234")
 
 
+# -- open hours ---------------------------------------------------------------------------------
+
+def test_open_hours_and_holidays_are_kept_in_one_spelling(database, add, change):
+    add("sales", open_hours="Monday-Friday 09:00-12:30 13:30-17:00;sat 10:00-13:00",
+        holidays="2027-01-01, 2026-12-25 Christmas")
+    row = queue(database, "sales")
+    assert (row.open_hours, row.holidays) == (
+        "mon-fri 09:00-12:30,13:30-17:00; sat 10:00-13:00", "2026-12-25 Christmas, 2027-01-01")
+    change("sales", open_hours="", holidays="")
+    assert (queue(database, "sales").open_hours, queue(database, "sales").holidays) == ("", "")
+
+
+def test_bad_open_hours_are_refused_naming_their_field(database, add, change):
+    add("sales", open_hours="mon 09:00-17:00")
+    problems = refused(change, "sales", open_hours="mon 17:00-09:00", holidays="12/25",
+                       closed_message="local_stream://moh")
+    assert set(problems) == {"open_hours", "holidays", "closed_message"}
+    assert "by midnight" in problems["open_hours"]
+    assert "YYYY-MM-DD" in problems["holidays"]
+    assert "end by itself" in problems["closed_message"]
+    assert "absolute file path" in refused(change, "sales",
+                                           closed_message="hello.wav")["closed_message"]
+    assert queue(database, "sales").open_hours == "mon 09:00-17:00"
+
+
+def test_closed_message_and_actions(database, add, change):
+    add("sales", closed_message="/usr/share/sounds/closed.wav")
+    assert queue(database, "sales").closed_message == "/usr/share/sounds/closed.wav"
+    assert "there is no queue 'night'" in refused(
+        change, "sales", closed_action="queue", closed_target="night")["closed_target"]
+    assert "digits" in refused(change, "sales", closed_action="number",
+                               closed_target="12; hangup")["closed_target"]
+    add("night")
+    change("sales", closed_action="queue", closed_target="night")
+    row = queue(database, "sales")
+    assert (row.closed_action, row.closed_target) == (TimeoutAction.QUEUE, "night")
+    # The timeout's own target is a separate thing and stays as it was.
+    assert (row.timeout_action, row.timeout_target) == (TimeoutAction.HANG_UP, "")
+    change("sales", closed_action="hang_up")
+    assert queue(database, "sales").closed_target == ""
+
+
+def test_a_ring_of_closed_queues_is_refused(database, add, change):
+    add("a")
+    add("b", closed_action="queue", closed_target="a")
+    reason = refused(change, "a", closed_action="queue", closed_target="b")["closed_target"]
+    assert "a -> b -> a" in reason
+    # Timeouts and closed actions are separate paths: a timeout back to b is no ring.
+    change("a", timeout_action="queue", timeout_target="b")
+
+
 # -- tiers --------------------------------------------------------------------------------------
 
 def tiers(database, name="sales") -> str:

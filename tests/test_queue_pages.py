@@ -73,7 +73,8 @@ def every_setting(**changes) -> dict[str, str]:
             "timeout_action": "number", "timeout_target": "5551234", "service_level": "15",
             "priority": "2", "agent_ring": "25", "wrapup": "", "tier_wait": "10",
             "tier_wait_multiply": "on", "answer_on_entry": "on", "hold_music": "local_stream://moh",
-            "description": "Sales <line>"}
+            "description": "Sales <line>", "open_hours": "", "holidays": "",
+            "closed_action": "hang_up", "closed_target": "", "closed_message": ""}
     form.update(changes)
     return {k: v for k, v in form.items() if v is not None}
 
@@ -150,6 +151,29 @@ def test_saving_every_setting(client, post, board, database, sales):
     post("/admin/queues/sales", **every_setting(answer_on_entry=None, wrapup="5"))
     assert (row(database).answer_on_entry, row(database).wrapup_seconds) == (False, 5)
     assert "Sales &lt;line&gt;" in client.get("/admin/queues/sales").get_data(as_text=True)
+
+
+def test_saving_open_hours_and_what_a_closed_queue_does(client, post, board, database, sales):
+    reply = post("/admin/queues/sales", **every_setting(
+        open_hours="Mon-Fri 09:00-17:00 ; sat 10:00-13:00", holidays="2026-12-25 Christmas",
+        closed_action="number", closed_target="5550199"))
+    assert reply.status_code == 302, reply.get_data(as_text=True)
+    saved = row(database)
+    assert (saved.open_hours, saved.holidays, saved.closed_action, saved.closed_target,
+            saved.closed_message) == ("mon-fri 09:00-17:00; sat 10:00-13:00",
+                                      "2026-12-25 Christmas", TimeoutAction.NUMBER, "5550199",
+                                      "")
+    page = client.get("/admin/queues/sales").get_data(as_text=True)
+    assert 'name="open_hours" value="mon-fri 09:00-17:00; sat 10:00-13:00"' in page
+    reply = post("/admin/queues/sales", **every_setting(
+        open_hours="mon-fri 17:00-09:00", holidays="christmas", closed_action="hang_up",
+        closed_message="local_stream://moh"))
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 422
+    for field, fragment in (("open_hours", "by midnight"), ("holidays", "YYYY-MM-DD"),
+                            ("closed_message", "end by itself")):
+        assert re.search(rf'<p class="error" id="setting-{field}-error">[^<]*{fragment}', page)
+    assert row(database).closed_action is TimeoutAction.NUMBER
 
 
 def test_a_refused_edit_shows_each_problem_and_keeps_the_form(post, board, database, sales):
