@@ -57,9 +57,9 @@ class Switchboard:
                  recordings_dir: str | Path | None = None,
                  spool_dir: str | Path | None = None,
                  cdr_spool_dir: str | Path | None = None,
-                 audit_seconds: float = AUDIT_SECONDS) -> None:
+                 audit_seconds: float = AUDIT_SECONDS, timezone: str = "UTC") -> None:
         """`audit_seconds`: how often the auditor compares memory with FreeSWITCH (0: only
-        after each resync)."""
+        after each resync); `timezone`: the site's, which queues' open hours are read in."""
         self.link = link
         self.clock = clock or RealClock()
         self.hub = hub
@@ -100,7 +100,7 @@ class Switchboard:
                                        load=load_queues(database.sessions),
                                        changed=self._announce, publish=self._publish,
                                        gateway=gateway, defer=_soon,
-                                       settled=self.finishing.maybe)
+                                       settled=self.finishing.maybe, timezone=timezone)
         # In-call features see every event first (a transfer completes before the recording
         # resumes on its new leg), then the owner of the call's kind.
         for feature in (self.transfers, self.recording, self.controls):
@@ -139,7 +139,8 @@ class Switchboard:
         return cls(link, database, hub=hub, clock=clock, domain=settings.sip_domain,
                    gateway=settings.gateway, caller_id=settings.outbound_caller_id,
                    recordings_dir=settings.recordings_dir, spool_dir=settings.instance_dir,
-                   cdr_spool_dir=settings.cdr_spool_dir, audit_seconds=settings.audit_seconds)
+                   cdr_spool_dir=settings.cdr_spool_dir, audit_seconds=settings.audit_seconds,
+                   timezone=settings.timezone)
 
     def start(self) -> None:
         self.store.start()

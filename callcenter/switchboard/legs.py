@@ -39,6 +39,7 @@ class Happened(enum.Enum):
     UNHELD = "unheld"
     HUNG_UP = "hung_up"
     COMPLETED = "completed"           # CHANNEL_HANGUP_COMPLETE: the leg's CDR is final
+    PLAYED = "played"                 # PLAYBACK_STOP: a file or tone played to its end
 
 
 # What shows a leg is (still) up: a leg that does this after its call was decided must go.
@@ -308,6 +309,11 @@ def _completed(leg: Leg, event: Event) -> bool:
 
 
 # Event name -> (how it moves the leg, what that means).
+def _played(leg: Leg, event: Event) -> bool:
+    """Only a playback that reached its end (a uuid_break says "break")."""
+    return leg.alive and event.get("Playback-Status") == "done"
+
+
 _TRANSITIONS = {
     "CHANNEL_CREATE": (_created, Happened.CREATED),
     "CHANNEL_PROGRESS": (_ringing, Happened.RINGING),
@@ -320,6 +326,7 @@ _TRANSITIONS = {
     "CHANNEL_UNHOLD": (_unheld, Happened.UNHELD),
     "CHANNEL_HANGUP": (_hung_up, Happened.HUNG_UP),
     "CHANNEL_HANGUP_COMPLETE": (_completed, Happened.COMPLETED),
+    "PLAYBACK_STOP": (_played, Happened.PLAYED),
 }
 
 # The channel events legs are built from (what the switchboard listens to).

@@ -23,6 +23,8 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from ...clock import Timer
 from ...esl import commands
@@ -46,7 +48,7 @@ from ..legs import COMING_UP, Call, CallKind, Happened, Leg, Progress
 from ..offers import Offers, refusal
 from ..persist import Persist, when
 from ..stats import Latency
-from . import strategies
+from . import hours, strategies
 from .ledger import Ledger
 from .settings import QueueSettings
 from .waiting import FEATURE, Line, Waiting, waiting_of
@@ -57,6 +59,8 @@ TICK_S = 1.0                 # tier levels opening, ring-progressively, waits wi
 PROGRESSIVE_DELAY_S = 10.0   # ring-progressively: the next agent joins after this long
 RECONFIRM = ("cc_queue", "cc_call_id", "cc_queue_entered")
 MISSED_CALLS = "missed calls"
+CLOSED = "closed"            # call.features: the caller hears a closed queue's message
+CLOSED_MESSAGE_MAX_S = 120.0  # hang up then even if the message's end was never reported
 
 # How an offer's leg ended, by FreeSWITCH's cause, when the agent did not take the call.
 _DECLINED = frozenset({"CALL_REJECTED", "USER_BUSY", "DECLINED"})
@@ -72,7 +76,7 @@ class Distributor:
                  publish: Callable[[dict, int | None], None], gateway: str,
                  defer: Callable[[Callable[[], None]], None],
                  settled: Callable[[Call], None],
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, timezone: str = "UTC") -> None:
         self.calls, self.offers, self.roster, self.persist = calls, offers, roster, persist
         self.legs, self.sender, self.clock = calls.legs, calls.sender, calls.clock
         self._load, self._changed, self._publish = load, changed, publish
@@ -80,6 +84,7 @@ class Distributor:
         self.gateway = gateway
         self._defer = defer
         self.rng = rng or random.Random()
+        self.timezone = ZoneInfo(timezone)      # the site's: open hours are read in it
         self.queues: dict[str, QueueSettings] = {}
         self.lines: dict[str, Line] = {}
         self.ledger = Ledger()
@@ -97,7 +102,7 @@ class Distributor:
         self.answer_to_bridge = Latency()
         self.counts = {"entered": 0, "answered": 0, "abandoned": 0, "timed_out": 0,
                        "overflowed": 0, "offers": 0, "missed": 0, "declined": 0,
-                       "lost_race": 0, "cancelled": 0, "unknown_queue": 0}
+                       "lost_race": 0, "cancelled": 0, "unknown_queue": 0, "closed": 0}
         roster.listeners.append(self._agent_changed)
 
     # -- settings --------------------------------------------------------------------------------
@@ -154,12 +159,17 @@ class Distributor:
             self.calls.decide(call, Outcome.FAILED, "UNALLOCATED_NUMBER", HangupBy.SYSTEM)
             self.calls.hang_up(leg_uuid, "UNALLOCATED_NUMBER")
             return call
+        if call_id is None:
+            self.sender.api(commands.uuid_setvar(leg_uuid, "cc_call_id", call.id))
+        queue = self._open_queue(call, queue, now)
+        if queue is None:
+            return call     # closed: the caller hears the message and goes, or is sent on
+        name = queue.name
         entered = entered if entered is not None and entered <= now else now
         waiting = Waiting(queue=name, entered=entered, ready_since=now)
         call.features[FEATURE] = waiting
         self.counts["entered"] += 1
         if call_id is None:
-            self.sender.api(commands.uuid_setvar(leg_uuid, "cc_call_id", call.id))
             self.sender.api(commands.uuid_setvar(leg_uuid, "cc_queue_entered",
                                                  f"{entered:.3f}"))
         self._hold(call, queue)
@@ -171,6 +181,66 @@ class Distributor:
         self._changed(call)
         self._soon()
         return call
+
+    # -- open hours ------------------------------------------------------------------------------
+
+    def _open_queue(self, call: Call, queue: QueueSettings,
+                    now: float) -> QueueSettings | None:
+        """The queue a new caller joins: its own while open; when closed, the queue its closed
+        action names, if that one is open (else that one's closed action applies, and so on);
+        None when a closed queue hung the caller up or sent it to a number. Only new callers
+        are turned away: those already waiting when a queue closes are served."""
+        at = datetime.fromtimestamp(now, UTC)
+        passed: list[str] = []
+        while not hours.is_open(queue.schedule, at, self.timezone):
+            passed.append(queue.name)
+            target = self.queues.get(queue.closed_target)
+            if queue.closed_action is not TimeoutAction.QUEUE or target is None \
+                    or target.name in passed:     # queue_config refuses rings; never loop
+                self._closed(call, queue, now)
+                return None
+            log.info("queue %s is closed: caller sent on to queue %s", queue.name, target.name,
+                     extra={"call_id": call.id})
+            queue = target
+        return queue
+
+    def _closed(self, call: Call, queue: QueueSettings, now: float) -> None:
+        """A closed queue's caller: sent on to a number, or hung up after the queue's
+        message (on its PLAYBACK_STOP; at the latest after CLOSED_MESSAGE_MAX_S)."""
+        self.counts["closed"] += 1
+        self.persist.new_call(call, queue_id=queue.id, entered_at=when(now))
+        self.calls.decide(call, Outcome.CLOSED, "NORMAL_CLEARING", HangupBy.SYSTEM)
+        leg = call.customer_leg
+        if queue.closed_action is TimeoutAction.NUMBER and queue.closed_target:
+            try:
+                self.sender.api(commands.uuid_transfer(leg, queue.closed_target))
+                log.info("queue %s is closed: caller sent on to %s", queue.name,
+                         queue.closed_target, extra={"call_id": call.id})
+                return
+            except commands.CommandError as exc:
+                log.error("queue %s: closed target %r refused: %s", queue.name,
+                          queue.closed_target, exc)
+        if queue.closed_message:
+            if queue.answer_on_entry:
+                self.sender.api(commands.uuid_answer(leg))
+            try:
+                self.sender.api(commands.uuid_broadcast(leg, queue.closed_message, "aleg"))
+            except commands.CommandError as exc:
+                log.error("queue %s: closed message %r refused: %s", queue.name,
+                          queue.closed_message, exc)
+            else:
+                log.info("queue %s is closed: caller hears its message", queue.name,
+                         extra={"call_id": call.id})
+                call.features[CLOSED] = queue.name
+                call.timers.append(self.clock.call_later(CLOSED_MESSAGE_MAX_S,
+                                                         self._closed_message_over, call))
+                return
+        log.info("queue %s is closed: caller hung up", queue.name, extra={"call_id": call.id})
+        self.calls.hang_up(leg, "NORMAL_CLEARING")
+
+    def _closed_message_over(self, call: Call) -> None:
+        if call.features.pop(CLOSED, None) is not None and not call.ended:
+            self.calls.hang_up(call.customer_leg, "NORMAL_CLEARING")
 
     def _hold(self, call: Call, queue: QueueSettings) -> None:
         """Hold music for the caller: answered first if the queue answers on entry (billing
@@ -338,6 +408,8 @@ class Distributor:
     def on_leg(self, call: Call, leg: Leg, happened: Happened, event: Event) -> None:
         waiting = waiting_of(call)
         if waiting is None:
+            if happened is Happened.PLAYED and leg.role is LegRole.CUSTOMER:
+                self._closed_message_over(call)
             return
         if leg.role is LegRole.CUSTOMER:
             self._caller_leg(call, waiting, leg, happened)

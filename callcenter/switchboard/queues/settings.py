@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ...errors import InvalidInput
 from ...models import Queue, QueueStrategy, TimeoutAction
+from .hours import Schedule, schedule_of
 from .strategies import TierRules
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,10 @@ class QueueSettings:
     wrapup: int | None            # overrides the agents' own wrap-up time
     tier_rules: TierRules
     tiers: tuple[Tier, ...]
+    schedule: Schedule = Schedule()     # open hours; the default is always open
+    closed_action: TimeoutAction = TimeoutAction.HANG_UP
+    closed_target: str = ""
+    closed_message: str = ""            # played before a closed queue hangs up; "" for none
 
     @classmethod
     def of(cls, queue: Queue) -> QueueSettings:
@@ -51,7 +60,20 @@ class QueueSettings:
                                  multiply=queue.tier_wait_multiply,
                                  wait_empty=queue.tier_wait_empty),
             tiers=tuple(sorted((Tier(t.agent_id, t.level, t.position) for t in queue.tiers),
-                               key=lambda t: (t.level, t.position, t.agent_id))))
+                               key=lambda t: (t.level, t.position, t.agent_id))),
+            schedule=_schedule(queue), closed_action=queue.closed_action,
+            closed_target=queue.closed_target, closed_message=queue.closed_message)
+
+
+def _schedule(queue: Queue) -> Schedule:
+    """queue_config checked the hours before storing them; a row edited by hand that no longer
+    reads keeps its queue open rather than stopping every queue from loading."""
+    try:
+        return schedule_of(queue.open_hours, queue.holidays)
+    except InvalidInput as exc:
+        log.error("queue %s: its open hours do not read (%s): open at all hours", queue.name,
+                  exc)
+        return Schedule()
 
 
 def load_queues(session_factory) -> Callable[[], dict[str, QueueSettings]]:
