@@ -57,22 +57,37 @@ class Record:
 def grouped(batch: Sequence[Record]) -> list[list[Record]]:
     """The batch in statement groups, run in the order of each group's first record. A record
     joins an earlier group of its statement only if no other statement touched its table since
-    (so no row is written in another order than submitted): the roster's agent updates between
-    call inserts, say, go in one executemany."""
+    (so no row is written in another order than submitted) and no later group inserts into a
+    table it refers to (a call's legs never run before the insert of the call): the roster's
+    agent updates between call inserts, say, go in one executemany."""
     groups: list[list[Record]] = []
     by_statement: dict[tuple, int] = {}
     last_on_table: dict[str, int] = {}
+    last_insert: dict[str, int] = {}
     for record in batch:
         statement = record.statement
         index = by_statement.get(statement)
-        if index is None or any(last_on_table.get(t) != index for t in record.tables):
+        if (index is None or any(last_on_table.get(t) != index for t in record.tables)
+                or any(last_insert.get(t, -1) > index for t in _parents(record.tables))):
             index = len(groups)
             groups.append([])
             by_statement[statement] = index
         groups[index].append(record)
         for table in record.tables:
             last_on_table[table] = index
+            if record.op not in _CHANGES_ONLY:
+                last_insert[table] = index
     return groups
+
+
+_CHANGES_ONLY = frozenset({"update", "fill"})   # operations that never make a row
+
+
+@functools.cache
+def _parents(tables: tuple[str, ...]) -> frozenset[str]:
+    """The other tables the rows of `tables` refer to by foreign key."""
+    return frozenset(key.column.table.name for name in tables
+                     for key in _table(name).foreign_keys) - set(tables)
 
 
 def insert(table: str, rows: Sequence[dict[str, Any]]) -> Record:
