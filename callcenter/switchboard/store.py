@@ -24,6 +24,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import islice
 
 import gevent
 import gevent.event
@@ -126,7 +127,9 @@ class Store:
                 self._wake.clear()
                 self._wake.wait()
                 continue
-            batch = [self._pending[i] for i in range(min(self._batch, len(self._pending)))]
+            # islice walks the deque once; indexing it is a walk per record (a long backlog
+            # made every batch cost as much as its length).
+            batch = list(islice(self._pending, self._batch))
             try:
                 done = self._commit(batch, self._budget)
             except Exception as exc:  # noqa: BLE001 - every fault is classified below
@@ -232,7 +235,7 @@ class Store:
         """Append the pending records the spool does not hold yet."""
         if self._spool is None or self._spooled >= len(self._pending):
             return
-        records = [self._pending[i] for i in range(self._spooled, len(self._pending))]
+        records = list(islice(self._pending, self._spooled, None))
         # Counted before the thread writes them: a stop that kills the writer while it waits
         # for the append must not append the same records again.
         before, self._spooled = self._spooled, len(self._pending)
