@@ -59,6 +59,7 @@ class Store:
         self._idle = gevent.event.Event()
         self._idle.set()
         self._runner: gevent.Greenlet | None = None
+        self._sources: list[Callable[[], list[Record]]] = []   # see collect()
         self.written = 0
         self.failed = 0                # set aside for their own data (the dead letters)
         self.retries = 0
@@ -95,6 +96,17 @@ class Store:
         self._idle.clear()
         self._wake.set()
 
+    def collect(self, source: Callable[[], list[Record]]) -> None:
+        """A writer that coalesces its changes (an agent moves through several states in a
+        moment; one row update stores them all): `source()` hands over its records each time
+        the writer is about to take a batch, and `changed()` says it has some."""
+        self._sources.append(source)
+
+    def changed(self) -> None:
+        """A source of collect() holds records: the writer wakes, flush() waits for them."""
+        self._idle.clear()
+        self._wake.set()
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted so far is committed (or set aside)."""
         return self._idle.wait(timeout)
@@ -120,6 +132,8 @@ class Store:
     def _run(self) -> None:
         delay = self._retry_initial
         while True:
+            for source in self._sources:
+                self._pending.extend(source())
             if not self._pending:
                 if self._spool_used or self.spool_error:
                     self._empty_spool()
