@@ -70,7 +70,7 @@ class Switchboard:
         self.sender = Sender(link)
         self.stats = SwitchboardStats()
         self.legs = Legs()
-        self.persist = Persist(legs=self.legs, clock=self.clock, submit=self.store.submit,
+        self.persist = Persist(legs=self.legs, clock=self.clock, store=self.store,
                                stats=self.stats)
         self.roster = Roster(self.clock, self.persist.agent_values, self._publish,
                              load_agents(database.sessions))

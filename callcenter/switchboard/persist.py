@@ -8,7 +8,6 @@ legs end together (FreeSWITCH hangs up a bridged partner) is summarized once for
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ..cdr import LegRecord
@@ -18,6 +17,7 @@ from ..models import HangupBy, Outcome
 from . import records
 from .legs import Call, Leg, Legs
 from .stats import SwitchboardStats
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,15 @@ def when(ts: float | None) -> datetime | None:
 
 
 class Persist:
-    def __init__(self, *, legs: Legs, clock: Clock, submit: Callable[[records.Record], None],
+    def __init__(self, *, legs: Legs, clock: Clock, store: Store,
                  stats: SwitchboardStats) -> None:
         self.legs, self.clock, self.stats = legs, clock, stats
-        self._submit = submit
+        self._submit, self._changed = store.submit, store.changed
         # Ended legs' CDRs waiting for their call's other legs, by call id (see leg_ended).
         self._held: dict[str, list[LegRecord]] = {}
+        # Agents' changed columns waiting for the writer's next batch (see agent_values).
+        self._agents: dict[int, dict] = {}
+        store.collect(self._agent_records)
 
     # -- calls and legs -------------------------------------------------------------------------
 
@@ -72,7 +75,22 @@ class Persist:
             leg_uuid=leg_uuid, outcome=outcome, ended_at=when(at))], by="leg_uuid"))
 
     def agent_values(self, agent_id: int, values: dict) -> None:
-        self._submit(records.update_rows("agents", [{"id": agent_id, **values}]))
+        """An agent's changed columns. They wait for the writer's next batch, the last value of
+        each column winning: a call moves its agent through four or five states (and notes
+        when its last call ended) within moments, and one row update stores them all."""
+        if not self._agents:
+            self._changed()
+        self._agents.setdefault(agent_id, {}).update(values)
+
+    def _agent_records(self) -> list[records.Record]:
+        """The waiting agent changes as records: one per set of columns (one executemany)."""
+        waiting, self._agents = self._agents, {}
+        shapes: dict[tuple[str, ...], list[dict]] = {}
+        for agent_id, values in waiting.items():
+            columns = tuple(sorted(values))
+            shapes.setdefault(columns, []).append(
+                {"id": agent_id} | {column: values[column] for column in columns})
+        return [records.update_rows("agents", rows) for rows in shapes.values()]
 
     # -- CDRs -----------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from itertools import islice
 
 import gevent
 import gevent.event
@@ -58,6 +59,7 @@ class Store:
         self._idle = gevent.event.Event()
         self._idle.set()
         self._runner: gevent.Greenlet | None = None
+        self._sources: list[Callable[[], list[Record]]] = []   # see collect()
         self.written = 0
         self.failed = 0                # set aside for their own data (the dead letters)
         self.retries = 0
@@ -94,6 +96,17 @@ class Store:
         self._idle.clear()
         self._wake.set()
 
+    def collect(self, source: Callable[[], list[Record]]) -> None:
+        """A writer that coalesces its changes (an agent moves through several states in a
+        moment; one row update stores them all): `source()` hands over its records each time
+        the writer is about to take a batch, and `changed()` says it has some."""
+        self._sources.append(source)
+
+    def changed(self) -> None:
+        """A source of collect() holds records: the writer wakes, flush() waits for them."""
+        self._idle.clear()
+        self._wake.set()
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted so far is committed (or set aside)."""
         return self._idle.wait(timeout)
@@ -119,6 +132,8 @@ class Store:
     def _run(self) -> None:
         delay = self._retry_initial
         while True:
+            for source in self._sources:
+                self._pending.extend(source())
             if not self._pending:
                 if self._spool_used or self.spool_error:
                     self._empty_spool()
@@ -126,7 +141,9 @@ class Store:
                 self._wake.clear()
                 self._wake.wait()
                 continue
-            batch = [self._pending[i] for i in range(min(self._batch, len(self._pending)))]
+            # islice walks the deque once; indexing it is a walk per record (a long backlog
+            # made every batch cost as much as its length).
+            batch = list(islice(self._pending, self._batch))
             try:
                 done = self._commit(batch, self._budget)
             except Exception as exc:  # noqa: BLE001 - every fault is classified below
@@ -232,7 +249,7 @@ class Store:
         """Append the pending records the spool does not hold yet."""
         if self._spool is None or self._spooled >= len(self._pending):
             return
-        records = [self._pending[i] for i in range(self._spooled, len(self._pending))]
+        records = list(islice(self._pending, self._spooled, None))
         # Counted before the thread writes them: a stop that kills the writer while it waits
         # for the append must not append the same records again.
         before, self._spooled = self._spooled, len(self._pending)

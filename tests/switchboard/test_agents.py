@@ -72,8 +72,8 @@ def test_status_is_the_agents_own_choice(rig, agent_id):
     assert len(rig.hub.messages) == before, "no change, no push"
 
 
-def test_changes_waiting_for_the_writer_are_written_in_order_the_last_value_winning(
-        rig, agent_id, make_user, database, monkeypatch):
+def test_changes_waiting_for_the_writer_are_written_once_the_last_value_winning(
+        rig, agent_id, make_user, database):
     bob_user = make_user("bob", extension="1001")
     with database.session() as session:
         bob = session.scalar(select(Agent).where(Agent.user_id == bob_user))
@@ -83,34 +83,32 @@ def test_changes_waiting_for_the_writer_are_written_in_order_the_last_value_winn
     rig.settle()
     with database.session() as session:  # bob's row goes away behind the roster's back
         session.delete(session.get(Agent, bob_id))
-    depth = rig.board.store.depth
-    # A time budget all four fit in (on PostgreSQL an update costs more than on SQLite, and
-    # the writer takes only what fits its budget).
-    monkeypatch.setattr(rig.board.store, "_budget", 1.0)
     roster.set_state(alice, AgentState.RESERVED, "call-1")
     roster.set_state(bob_view, AgentState.RESERVED, "call-2")
     roster.set_state(alice, AgentState.IN_CALL, "call-1")
     roster.set_status(agent_id, AgentStatus.AVAILABLE)   # alice is On break (logged in)
-    assert rig.board.store.depth == depth + 4, "each change is a record of its own"
+    roster.note_call_ended(alice)
     failed = rig.board.store.failed
-    statements = []
+    updates = []
 
     def count_updates(_conn, _cursor, statement, params, _context, executemany):
         if statement.startswith("UPDATE agents"):
-            statements.append(len(params) if executemany else 1)
+            updates.append(len(params) if executemany else 1)
 
     event.listen(database.engine, "before_cursor_execute", count_updates)
     try:
         rig.settle()
     finally:
         event.remove(database.engine, "before_cursor_execute", count_updates)
-    assert statements == [3, 1], "neighbouring changes of the same columns: one executemany"
+    assert updates == [1, 1], "five changes of two agents: one row update each"
     with database.session() as session:
         row = session.get(Agent, agent_id)
         assert (row.state, row.status) == (AgentState.IN_CALL, AgentStatus.AVAILABLE)
+        assert row.last_call_ended_at is not None
     assert rig.board.store.failed == failed, "a deleted agent's change fails nobody's write"
     roster.set_state(alice, AgentState.IDLE, None)  # after the write ran: a new one
-    assert rig.board.store.depth == 1
+    with database.session() as session:
+        assert session.get(Agent, agent_id).state is AgentState.IN_CALL, "waits for the writer"
     rig.settle()
     with database.session() as session:
         assert session.get(Agent, agent_id).state is AgentState.IDLE

@@ -312,3 +312,38 @@ def test_records_of_one_statement_share_an_executemany_without_reordering_a_tabl
     # inserts too; the update of calls after the CDR (which writes calls) stays after it.
     assert groups == [[agent[0], agent[1], agent[2]], [call_a, call_b], [outcome_a], [cdr],
                       [batch[7]], [seen_a, seen_b]]
+
+
+def leg_of(call_id: str, uuid: str) -> records.Record:
+    return records.insert("call_legs", [dict(uuid=uuid, call_id=call_id, role="agent")])
+
+
+def test_a_row_never_moves_ahead_of_the_row_it_refers_to():
+    # The second leg insert may not join the first one's executemany: that would run it before
+    # the insert of its call, and the foreign key would refuse the whole batch.
+    batch = [leg_of("a", "u1"), new_call("b"), leg_of("b", "u2"), leg_of("b", "u3")]
+    assert records.grouped(batch) == [[batch[0]], [batch[1]], [batch[2], batch[3]]]
+    # Updates of a parent table do not hold children back (only inserts make rows to refer to).
+    agent = records.update_rows("agents", [{"id": 1, "state": "idle"}])
+    batch = [new_call("c"), agent, new_call("d")]
+    assert records.grouped(batch) == [[batch[0], batch[2]], [agent]]
+
+
+def test_a_call_and_its_legs_land_in_one_transaction_behind_another_calls_leg(database):
+    transactions = []
+
+    def sessions():
+        transactions.append(1)
+        return database.sessions()
+
+    store = Store(sessions, budget=60.0)  # one batch, whatever the records cost
+    store.start()
+    store.submit(new_call("a"))
+    assert store.flush(10)
+    transactions.clear()
+    for record in (leg_of("a", "u1"), new_call("b"), leg_of("b", "u2")):
+        store.submit(record)
+    assert store.flush(10)
+    assert count(database) == 2 and store.failed == 0 and store.written == 4
+    assert len(transactions) == 1, "no batch was refused and written again record by record"
+    store.stop()
