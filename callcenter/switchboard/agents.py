@@ -97,9 +97,6 @@ class Roster:
         # Registrations seen for extensions that are not (yet) agents: kept so an agent added
         # later is known to be registered.
         self._contacts: dict[str, set[str]] = {}
-        # Agent columns changed since the last write was queued: agent id -> column values.
-        # One call moves its agent through 4-5 states, so changes wait here, the last value of
-        # each column wins, and one write stores them all (one executemany per batch).
 
     # -- loading -------------------------------------------------------------------------------
 
