@@ -90,8 +90,8 @@ def test_the_list_shows_each_queue_and_links_from_home(client, post, sales):
     home = client.get("/").get_data(as_text=True)
     assert 'href="/admin/queues"' in home
     page = client.get("/admin/queues").get_data(as_text=True)
-    assert re.search(r'<a href="/admin/queues/sales">sales</a></td>\s*<td>longest_idle_agent</td>'
-                     r'\s*<td>300 s</td>\s*<td>hang_up</td>\s*<td>0</td>\s*<td>1</td>', page), page
+    assert re.search(r'<a href="/admin/queues/sales">sales</a></td>\s*<td>Longest idle agent</td>'
+                     r'\s*<td>300 s</td>\s*<td>Hang up</td>\s*<td>0</td>\s*<td>1</td>', page), page
 
 
 def test_adding_a_queue_goes_to_its_page_and_reloads(client, post, board, database):
@@ -126,7 +126,8 @@ def test_the_edit_page_labels_every_input_and_shows_the_settings(client, post, s
     labelled = set(re.findall(r'<label for="([^"]+)"', page))
     assert ids and set(ids) <= labelled, set(ids) - labelled
     assert '<select id="setting-strategy" name="strategy">' in page
-    assert '<option value="longest_idle_agent" selected>' in page
+    assert '<option value="longest_idle_agent" selected>Longest idle agent</option>' in page
+    assert '<option value="agent_with_fewest_calls" >Fewest calls today</option>' in page
     assert re.search(r'id="setting-agent_ring" name="agent_ring" value="20"\s+min="5" max="120"',
                      page)
     assert re.search(r'type="checkbox" id="setting-answer_on_entry" name="answer_on_entry" '

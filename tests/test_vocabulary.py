@@ -136,3 +136,14 @@ def test_the_agent_page_template_holds_no_copy_either():
     quoted = set(re.findall(r'"([^"{}]*)"', template)) | set(re.findall(r"'([^'{}]*)'", template))
     assert quoted & VALUES == set()
     assert commands.NUMBER_PATTERN not in template
+
+
+def test_every_queue_choice_has_a_word_for_the_admin_pages():
+    from callcenter.models import QueueStrategy, TimeoutAction
+    from callcenter.web.vocabulary import choice_words
+
+    words = choice_words()
+    assert set(words["strategy"]) == {member.value for member in QueueStrategy}
+    assert set(words["timeout_action"]) == set(words["closed_action"]) == {
+        member.value for member in TimeoutAction}
+    assert all(word.strip() for table in words.values() for word in table.values())

@@ -12,6 +12,7 @@ from .. import queue_config
 from ..errors import InvalidInput, ProductError
 from ..models import Role
 from .access import requires
+from .vocabulary import choice_words
 
 bp = Blueprint("queues", __name__, url_prefix="/admin/queues")
 
@@ -91,7 +92,7 @@ def _index_page(typed: dict, problems: dict, status: int = 200):
     session = current_app.extensions["callcenter"].db_session()
     return render_template("admin/queues.html", queues=queue_config.all_queues(session),
                            strategies=queue_config.BY_NAME["strategy"].choices, typed=typed,
-                           problems=problems), status
+                           problems=problems, words=choice_words()), status
 
 
 def _queue_page(name: str, *, typed: dict | None = None, problems: dict | None = None,
@@ -104,7 +105,7 @@ def _queue_page(name: str, *, typed: dict | None = None, problems: dict | None =
         values=typed if typed is not None else queue_config.setting_values(queue),
         problems=problems or {}, tiers=queue_config.tiers_of(queue),
         outside=queue_config.agents_outside(session, queue), tier_typed=tier_typed or {},
-        tier_problems=tier_problems or {}), status
+        tier_problems=tier_problems or {}, words=choice_words()), status
 
 
 def _problems(exc: ProductError, field: str = "") -> dict[str, str]:

@@ -16,7 +16,7 @@ import enum
 from functools import cache
 
 from ..esl.commands import NUMBER_PATTERN
-from ..models import AgentState, AgentStatus, OfferOutcome, Outcome
+from ..models import AgentState, AgentStatus, OfferOutcome, Outcome, QueueStrategy, TimeoutAction
 from ..switchboard.calls import BUSY_CAUSES, NO_ANSWER_CAUSES
 from ..switchboard.legs import Progress
 from ..switchboard.messages import OFFER_RINGING
@@ -61,6 +61,19 @@ OUTCOME_OF_CAUSE = {
     "USER_NOT_REGISTERED": Outcome.AGENT_NOT_REGISTERED,
     "LOSE_RACE": Outcome.CUT_OFF,
 }
+# The admin's queue pages: strategies and what happens to a caller, in words.
+STRATEGY_WORDS = {
+    QueueStrategy.RING_ALL: "Ring all", QueueStrategy.LONGEST_IDLE_AGENT: "Longest idle agent",
+    QueueStrategy.ROUND_ROBIN: "Round robin", QueueStrategy.TOP_DOWN: "Top down",
+    QueueStrategy.AGENT_WITH_LEAST_TALK_TIME: "Least talk time today",
+    QueueStrategy.AGENT_WITH_FEWEST_CALLS: "Fewest calls today",
+    QueueStrategy.SEQUENTIALLY_BY_AGENT_ORDER: "Sequentially by agent order",
+    QueueStrategy.RANDOM: "Random", QueueStrategy.RING_PROGRESSIVELY: "Ring progressively",
+}
+TIMEOUT_ACTION_WORDS = {
+    TimeoutAction.HANG_UP: "Hang up", TimeoutAction.QUEUE: "Another queue",
+    TimeoutAction.NUMBER: "A number",
+}
 # What an agent may choose on its page. Logged Out is no choice: it follows logging out of the
 # web page (the Log out button, which also ends the softphone), so it never describes an open page.
 CHOOSABLE = (AgentStatus.AVAILABLE, AgentStatus.ON_BREAK)
@@ -72,6 +85,13 @@ def _names(values: type[enum.StrEnum]) -> dict[str, str]:
 
 def _words(words: dict) -> dict[str, str]:
     return {member.value: word for member, word in words.items()}
+
+
+def choice_words() -> dict[str, dict[str, str]]:
+    """Words for the queue settings that are choices, by setting name (the admin pages)."""
+    actions = _words(TIMEOUT_ACTION_WORDS)
+    return {"strategy": _words(STRATEGY_WORDS), "timeout_action": actions,
+            "closed_action": actions}
 
 
 @cache
