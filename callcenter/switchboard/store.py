@@ -62,6 +62,7 @@ class Store:
         self._sources: list[Callable[[], list[Record]]] = []   # see collect()
         self.written = 0
         self.failed = 0                # set aside for their own data (the dead letters)
+        self.batches_refused = 0       # batches the database refused whole (then one by one)
         self.retries = 0
         self.database_error: str | None = None  # the last fault while writes are failing
         self.spool_error: str | None = None     # the spool cannot be written
@@ -151,6 +152,11 @@ class Store:
                     self._database_failed(exc, delay)
                     delay = min(self._retry_max, delay * 2)
                     continue
+                # Said out loud: when every record then lands alone, the batch itself was wrong
+                # (an order of statements the database refused), and only this line shows it.
+                log.warning("a batch of %d writes was refused (%s): writing them one by one",
+                            max(1, self._tried), _first_line(exc))
+                self.batches_refused += 1
                 try:
                     done = self._one_by_one(batch[:max(1, self._tried)])
                 except _DatabaseFault as fault:

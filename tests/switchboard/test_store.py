@@ -86,7 +86,8 @@ def test_records_are_committed_in_batches(database):
     store.stop()
 
 
-def test_a_record_refused_for_its_data_is_set_aside_and_the_others_land(database, spool):
+def test_a_record_refused_for_its_data_is_set_aside_and_the_others_land(database, spool,
+                                                                        caplog):
     store = Store(database.sessions, spool=spool)
     store.start()
     store.submit(new_call("a"))
@@ -94,6 +95,9 @@ def test_a_record_refused_for_its_data_is_set_aside_and_the_others_land(database
     store.submit(new_call("b"))
     assert store.flush(10)
     assert count(database) == 2 and store.failed == 1 and store.written == 2
+    # The refused batch is said out loud and counted, not only the record set aside.
+    assert store.batches_refused == 1
+    assert "writing them one by one" in caplog.text
     [line] = spool.dead_letters.read_text().splitlines()
     letter = json.loads(line)
     assert "FOREIGN KEY" in letter["reason"].upper()
