@@ -320,9 +320,10 @@ function showSwitch(state) {
 connectLive({
   onSnapshot: (snapshot) => {
     snapshot.agents.forEach(showAgent);
-    // Offers are not in a snapshot: one still ringing keeps the agent Reserved or Ringing.
-    const offered = [STATE.RESERVED, STATE.RINGING];
-    if (!snapshot.agents.some((agent) => offered.includes(agent.state))) incoming.forget();
+    // The snapshot lists the offers still ringing: the card shows them, or nothing.
+    const offers = snapshot.offers || [];
+    if (!offers.length) incoming.forget();
+    offers.forEach((offer) => incoming.offer(offer));
     showSwitch(snapshot.switch);
     const live = snapshot.calls.find((call) => call.progress !== PROGRESS.ENDED);
     if (current && current.id !== live?.id) {

@@ -258,7 +258,8 @@ class Switchboard:
                     pass
             agents = [a for a in self.roster.agents.values() if a.id == agent_id]
             calls = [c for c in self.legs.calls.values() if c.agent_id == agent_id]
-        return messages.snapshot(agents, calls, self.link.connected)
+        return messages.snapshot(agents, calls, self.link.connected,
+                                 self.distributor.ringing_offers(agent_id))
 
     def switch_state(self) -> dict:
         """The link to FreeSWITCH as the pages show it: a banner while it is down."""

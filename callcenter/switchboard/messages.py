@@ -4,7 +4,8 @@ The live hub adds `seq`; a snapshot (the first message on a socket) carries `sch
 version of these shapes, so a page built for another version can tell. Change a shape here,
 and raise SCHEMA when a page reading the old one would misread the new.
 
-    {"type": "snapshot", "schema": 1, "agents": [agent...], "calls": [call...], "switch": switch}
+    {"type": "snapshot", "schema": 1, "agents": [agent...], "calls": [call...], "switch": switch,
+     "offers": [offer...]}    the offers still ringing
     {"type": "call", "call": call}        a call changed (its `version` grew)
     {"type": "agent", "agent": agent}     an agent's status, state or registration changed
     {"type": "switch", "switch": switch}  the link to FreeSWITCH went down or came back
@@ -79,7 +80,10 @@ def offer(c: Call, *, leg: str, queue: str, waited: float | None, auto_answer: b
         "auto_answer": auto_answer, "state": str(state)}}
 
 
-def snapshot(agents: list[AgentView], calls: list[Call], connected: bool) -> dict[str, Any]:
-    """The view a socket starts from (the hub adds "type" and "seq")."""
+def snapshot(agents: list[AgentView], calls: list[Call], connected: bool,
+             offers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The view a socket starts from (the hub adds "type" and "seq"); `offers`: the offers
+    still ringing (the `offer` of an offer message each), so a page opened meanwhile shows them."""
     return {"schema": SCHEMA, "agents": [agent(view) for view in agents],
-            "calls": [call(c) for c in calls], "switch": switch(connected)}
+            "calls": [call(c) for c in calls], "switch": switch(connected),
+            "offers": offers or []}

@@ -170,6 +170,19 @@ def test_the_agent_answers_a_queued_call_from_the_card(rig, endpoint, chromium, 
         == OfferOutcome.ANSWERED
 
 
+def test_a_page_reloaded_while_an_offer_rings_shows_it_again(rig, endpoint, chromium,
+                                                            database):
+    base, switch = rig(auto_answer=True)
+    page = available_agent(chromium, base)
+    caller, leg = offered(page, switch, expect="auto")
+    page.reload()
+    page.wait_for_selector("#incoming[data-state=ringing]", timeout=10000)
+    assert page.get_attribute("#incoming", "data-leg") == leg
+    assert page.text_content("#incoming-queue") == "sales"
+    switch.send(f"hangup {caller}")
+    page.wait_for_selector("#incoming", state="hidden", timeout=10000)
+
+
 def test_decline_ends_the_offer_as_declined(rig, endpoint, chromium, database):
     base, switch = rig()
     page = available_agent(chromium, base)

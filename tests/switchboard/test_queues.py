@@ -544,3 +544,21 @@ def test_an_offer_the_switch_refuses_at_once_puts_the_caller_back_and_nothing_st
     rig.settle()
     assert rig.board.legs.calls == {} and dict(rig.sim.channels) == {}
     assert call_row(rig, call.id).outcome is Outcome.ABANDONED
+
+
+def test_a_snapshot_lists_the_offers_still_ringing(queued, agents):
+    """A page opened (or reloaded) while an offer rings shows it: the snapshot carries it."""
+    rig = queued
+    rig.sim.script("1001", Behaviour.ringing())
+    available(rig, agents["bob"])
+    caller = caller_enters(rig)
+    call = call_of(rig, caller)
+    (leg,) = call.features["queue"].offers
+    (offer,) = rig.board.snapshot(agents["bob"])["offers"]
+    assert (offer["call_id"], offer["leg"], offer["queue"], offer["state"]) == (
+        call.id, leg, "sales", "ringing")
+    assert rig.board.snapshot(agents["carol"])["offers"] == []
+    assert [o["leg"] for o in rig.board.snapshot(None)["offers"]] == [leg]   # supervisors
+    rig.sim.far_end_hangs_up(caller)
+    rig.settle()
+    assert rig.board.snapshot(agents["bob"])["offers"] == []

@@ -383,6 +383,23 @@ class Distributor:
             call, leg=leg, queue=queue.name, auto_answer=auto_answer, state=state,
             waited=round(self.clock.now() - waiting.entered, 1) if waiting else None)
 
+    def ringing_offers(self, agent_id: int | None = None) -> list[dict]:
+        """The offers ringing now (for one agent, or all): what a page opened meanwhile shows."""
+        found = []
+        for name, line in self.lines.items():
+            queue = self.queues.get(name)
+            if queue is None:
+                continue
+            for call in line:
+                waiting = waiting_of(call)
+                for leg, offered_to in waiting.offers.items():
+                    agent = self.roster.agents.get(offered_to)
+                    if agent is not None and agent_id in (None, offered_to):
+                        found.append(self._offer_message(
+                            call, queue, agent, leg, leg in waiting.auto_answer,
+                            messages.OFFER_RINGING)["offer"])
+        return found
+
     def _progress_rings(self, now: float) -> None:
         """Ring-progressively: every PROGRESSIVE_DELAY_S the next agent of the round joins those
         already ringing (while it is still free)."""
