@@ -43,7 +43,8 @@ def test_queues_quick_run_loses_no_caller_and_leaves_no_agent_stuck():
     from bench import acd
 
     steps = acd.run(acd.QUICK)
-    assert [step.rate for step in steps] == list(acd.QUICK.rates)
+    # Every rate, then the last again with talking calls lost behind the controller's back.
+    assert [step.rate for step in steps] == [*acd.QUICK.rates, acd.QUICK.rates[-1]]
     for step in steps:
         assert step.placed == int(step.rate * acd.QUICK.seconds) and step.settled, step
         assert step.lost == 0 and step.stuck_agents == 0 and step.left_in_switch == 0, step
@@ -53,8 +54,12 @@ def test_queues_quick_run_loses_no_caller_and_leaves_no_agent_stuck():
         # Every offer an agent answered was dispatched and bridged, and timed both ways.
         assert step.dispatch["count"] == counts["offers"] >= counts["answered"]
         assert step.answer_to_bridge["count"] == counts["answered"]
-        # The auditor ran meanwhile and found nothing to repair.
-        assert step.audits >= 1 and step.repaired == 0, step.repairs
+        # The auditor ran meanwhile and repaired exactly what was broken: nothing on a healthy
+        # run, one agent released per lost call on the last.
+        assert step.audits >= 1 and step.repaired == step.faults, step.repairs
+    assert [step.faults for step in steps[:-1]] == [0] * len(acd.QUICK.rates)
+    assert steps[-1].faults > 0
+    assert steps[-1].repairs["agent_released"] == steps[-1].faults
     assert "dispatch" in acd.report(steps, acd.QUICK)
 
 
