@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -425,6 +426,28 @@ def tiers_of(queue: Queue) -> list[QueueAgent]:
 def describe_tiers(queue: Queue) -> str:
     """`1000 (1/1), 1001 (1/2)`: each agent's extension with its level/position."""
     return ", ".join(f"{t.agent.extension} ({t.level}/{t.position})" for t in tiers_of(queue))
+
+
+def opening(queue: Queue, now_utc: datetime, timezone: str) -> str:
+    """Whether the queue takes callers now, and until when, in the site's time: "Always open",
+    "Open now; closes Mon 17:00", "Closed now; opens Tue 09:00" (the admin's pages)."""
+    from zoneinfo import ZoneInfo
+
+    from .switchboard.queues import hours
+
+    tz = ZoneInfo(timezone)
+    try:
+        schedule = hours.schedule_of(queue.open_hours, queue.holidays)
+    except InvalidInput:
+        return "Always open (its open hours cannot be read)"
+    if schedule.always_open:
+        return "Always open"
+    is_open = hours.is_open(schedule, now_utc, tz)
+    change = hours.next_change(schedule, now_utc, tz)
+    state = "Open now" if is_open else "Closed now"
+    if change is None:
+        return state
+    return f"{state}; {'closes' if is_open else 'opens'} {change.astimezone(tz):%a %d %b %H:%M}"
 
 
 def agents_outside(session: Session, queue: Queue) -> list[Agent]:

@@ -296,3 +296,19 @@ def test_listing_and_the_agents_left_to_add(database, add, make_user):
         values = qc.setting_values(qc.queue_named(s, "sales"))
     assert values["strategy"] == "longest_idle_agent" and values["wrapup"] == ""
     assert values["answer_on_entry"] is True and values["max_wait"] == "300"
+
+
+def test_the_pages_say_whether_a_queue_is_open_and_until_when(database, add):
+    from datetime import UTC, datetime
+
+    add("sales", open_hours="mon-fri 09:00-17:00", holidays="2026-01-13 Founders")
+    add("support")
+    sales, support = queue(database, "sales"), queue(database, "support")
+    monday_noon_paris = datetime(2026, 1, 12, 11, 0, tzinfo=UTC)     # 12:00 in Paris
+    assert qc.opening(sales, monday_noon_paris, "Europe/Paris") == \
+        "Open now; closes Mon 12 Jan 17:00"
+    # After hours on Monday: Tuesday is a holiday, so it opens on Wednesday.
+    monday_evening = datetime(2026, 1, 12, 18, 0, tzinfo=UTC)
+    assert qc.opening(sales, monday_evening, "Europe/Paris") == \
+        "Closed now; opens Wed 14 Jan 09:00"
+    assert qc.opening(support, monday_evening, "Europe/Paris") == "Always open"

@@ -91,7 +91,8 @@ def test_the_list_shows_each_queue_and_links_from_home(client, post, sales):
     assert 'href="/admin/queues"' in home
     page = client.get("/admin/queues").get_data(as_text=True)
     assert re.search(r'<a href="/admin/queues/sales">sales</a></td>\s*<td>Longest idle agent</td>'
-                     r'\s*<td>300 s</td>\s*<td>Hang up</td>\s*<td>0</td>\s*<td>1</td>', page), page
+                     r'\s*<td>300 s</td>\s*<td>Hang up</td>\s*<td>0</td>\s*<td>1</td>'
+                     r'\s*<td>Always open</td>', page), page
 
 
 def test_adding_a_queue_goes_to_its_page_and_reloads(client, post, board, database):

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from .. import queue_config
 from ..errors import InvalidInput, ProductError
-from ..models import Role
+from ..models import Role, utcnow
 from .access import requires
 from .vocabulary import choice_words
 
@@ -90,7 +90,10 @@ def remove_tier(name: str):
 
 def _index_page(typed: dict, problems: dict, status: int = 200):
     session = current_app.extensions["callcenter"].db_session()
-    return render_template("admin/queues.html", queues=queue_config.all_queues(session),
+    queues = queue_config.all_queues(session)
+    timezone, now = current_app.extensions["callcenter"].settings.timezone, utcnow()
+    return render_template("admin/queues.html", queues=queues,
+                           opening={q.id: queue_config.opening(q, now, timezone) for q in queues},
                            strategies=queue_config.BY_NAME["strategy"].choices, typed=typed,
                            problems=problems, words=choice_words()), status
 
@@ -100,8 +103,10 @@ def _queue_page(name: str, *, typed: dict | None = None, problems: dict | None =
                 status: int = 200):
     session = current_app.extensions["callcenter"].db_session()
     queue = queue_config.queue_named(session, name)     # NotFound: the 404 page
+    opening = queue_config.opening(queue, utcnow(),
+                                   current_app.extensions["callcenter"].settings.timezone)
     return render_template(
-        "admin/queue.html", queue=queue, settings=queue_config.SETTINGS,
+        "admin/queue.html", queue=queue, settings=queue_config.SETTINGS, opening=opening,
         values=typed if typed is not None else queue_config.setting_values(queue),
         problems=problems or {}, tiers=queue_config.tiers_of(queue),
         outside=queue_config.agents_outside(session, queue), tier_typed=tier_typed or {},
