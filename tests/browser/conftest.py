@@ -69,3 +69,17 @@ def launch_chromium():
 @pytest.fixture
 def browser(launch_chromium):
     return launch_chromium()
+
+
+DOMAIN = "pbx.example.test"     # the SIP domain the WSS phone server (tests/sipws.py) serves
+
+
+@pytest.fixture
+def endpoint():
+    """A SIP-over-WebSocket phone server the browser's softphone registers with."""
+    from tests.sipws import SipWsEndpoint
+
+    endpoint = SipWsEndpoint(DOMAIN)
+    endpoint.start()
+    yield endpoint
+    endpoint.stop()

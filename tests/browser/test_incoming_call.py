@@ -21,7 +21,6 @@ from callcenter.models import Agent, Offer, OfferOutcome, Queue, QueueAgent, Que
 from tests.browser.test_agent_page import log_in
 from tests.browser.test_softphone_sip import DOMAIN, Directory, far_end_offer
 from tests.process import ServerProcess
-from tests.sipws import SipWsEndpoint
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +34,7 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-@pytest.fixture
-def endpoint():
-    endpoint = SipWsEndpoint(DOMAIN)
-    endpoint.start()
-    yield endpoint
-    endpoint.stop()
+
 
 
 def staff_queue(database, agent_user: int, **settings) -> int:

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from callcenter import db as dbmod
+from tests.browser.conftest import DOMAIN
 from tests.browser.test_agent_page import log_in
 from tests.process import ServerProcess
-from tests.sipws import SipWsEndpoint, a1_hash, register
+from tests.sipws import a1_hash, register
 
 SHOTS = Path(__file__).parents[2] / "build" / "test-artifacts" / "softphone-sip"
-DOMAIN = "pbx.example.test"
 ESL_PASSWORD = "sipws-test-password"
 
 
@@ -33,12 +33,7 @@ def shot(page, name: str) -> None:
 
 # -- the endpoint on its own ---------------------------------------------------------------------
 
-@pytest.fixture
-def endpoint():
-    endpoint = SipWsEndpoint(DOMAIN)
-    endpoint.start()
-    yield endpoint
-    endpoint.stop()
+
 
 
 def test_the_endpoint_accepts_only_the_right_digest(endpoint):

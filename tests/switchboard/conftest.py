@@ -205,3 +205,24 @@ def rig_factory(clock, database, tmp_path, agent_id):
 @pytest.fixture
 def rig(rig_factory) -> Rig:
     return rig_factory()
+
+
+@pytest.fixture
+def admin_post(rig, settings, database, admin):
+    """admin_post(path, **form): a form posted by the logged-in admin, on an app wired to the
+    rig's real switchboard (admin edits must reach it at once)."""
+    from callcenter.app import create_app
+    from tests.conftest import AuthActions
+
+    app = create_app(settings, database, rig.board, rig.hub)
+    app.config["TESTING"] = True
+    client = app.test_client()
+    auth = AuthActions(client)
+    auth.login(admin)
+    token = auth.csrf("/admin/users")
+
+    def post(path: str, **form):
+        reply = client.post(path, data={**form, "csrf_token": token})
+        assert reply.status_code == 302, reply.get_data(as_text=True)
+        return reply
+    return post

@@ -3,29 +3,10 @@ changes an agent, the board reloads it. Memory stays the live truth for statuses
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select, update
 
-from callcenter.app import create_app
 from callcenter.models import Agent, AgentStatus, User
-from tests.conftest import PASSWORD, AuthActions
-
-
-@pytest.fixture
-def admin_post(rig, settings, database, admin):
-    """admin_post(path, **form): a form posted by the logged-in admin."""
-    app = create_app(settings, database, rig.board, rig.hub)
-    app.config["TESTING"] = True
-    client = app.test_client()
-    auth = AuthActions(client)
-    auth.login(admin)
-    token = auth.csrf("/admin/users")
-
-    def post(path: str, **form):
-        reply = client.post(path, data={**form, "csrf_token": token})
-        assert reply.status_code == 302, reply.get_data(as_text=True)
-        return reply
-    return post
+from tests.conftest import PASSWORD
 
 
 def live_agents(rig) -> dict[str, dict]:

@@ -6,29 +6,9 @@ from __future__ import annotations
 import pytest
 
 from callcenter import queue_config
-from callcenter.app import create_app
 from callcenter.models import AgentStatus
-from tests.conftest import AuthActions
 from tests.switchboard.test_queues import caller_enters, originates
 from tests.test_queue_pages import every_setting
-
-
-@pytest.fixture
-def admin_post(rig, settings, database, admin):
-    """admin_post(path, **form): a form posted by the logged-in admin, on an app wired to the
-    rig's real switchboard."""
-    app = create_app(settings, database, rig.board, rig.hub)
-    app.config["TESTING"] = True
-    client = app.test_client()
-    auth = AuthActions(client)
-    auth.login(admin)
-    token = auth.csrf("/admin/queues")
-
-    def post(path: str, **form):
-        reply = client.post(path, data={**form, "csrf_token": token})
-        assert reply.status_code == 302, reply.get_data(as_text=True)
-        return reply
-    return post
 
 
 @pytest.fixture

@@ -581,11 +581,12 @@ class Distributor:
         line = self.lines.get(waiting.queue)
         if line is not None:
             line.leave(call)
-        if waiting.left is None:
-            waiting.left = now
+        if waiting.left is not None:
+            return      # left already (timed out, then hung up; finished): written once
+        waiting.left = now
         if waiting.connected is None:
-            self.persist.call_values(call.id, left_at=when(waiting.left),
-                                     wait_seconds=int(waiting.left - waiting.entered))
+            self.persist.call_values(call.id, left_at=when(now),
+                                     wait_seconds=int(now - waiting.entered))
 
     def _arm_max_wait(self, call: Call, queue: QueueSettings) -> None:
         if queue.max_wait > 0:
