@@ -14,6 +14,11 @@ The rules mod_callcenter breaks and we keep (each has a test):
 
 Dispatch runs soon after anything that can match a caller with an agent (a caller enters, an
 agent becomes free, an offer ends, a tier level opens), once for all of them.
+
+Its parts, one job each: closed.py (open hours at the door), audio.py (what a waiting caller
+hears), timeouts.py (how long a caller may wait, and where it goes then), recovery.py (callers
+found again after a restart), strategies.py (who is offered a caller), ledger.py (agents'
+figures for the strategies).
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ...clock import Timer
@@ -39,7 +43,6 @@ from ...models import (
     OfferOutcome,
     Outcome,
     QueueStrategy,
-    TimeoutAction,
 )
 from .. import messages
 from ..agents import AgentView, Roster
@@ -48,19 +51,20 @@ from ..legs import COMING_UP, Call, CallKind, Happened, Leg, Progress
 from ..offers import Offers, refusal
 from ..persist import Persist, when
 from ..stats import Latency
-from . import hours, strategies
+from . import strategies
+from .audio import CallerAudio
+from .closed import ClosedQueues
 from .ledger import Ledger
+from .recovery import Recovery, number
 from .settings import QueueSettings
+from .timeouts import Timeouts
 from .waiting import FEATURE, Line, Waiting, waiting_of
 
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0                 # tier levels opening, ring-progressively, waits with no agent
 PROGRESSIVE_DELAY_S = 10.0   # ring-progressively: the next agent joins after this long
-RECONFIRM = ("cc_queue", "cc_call_id", "cc_queue_entered")
 MISSED_CALLS = "missed calls"
-CLOSED = "closed"            # call.features: the caller hears a closed queue's message
-CLOSED_MESSAGE_MAX_S = 120.0  # hang up then even if the message's end was never reported
 
 # How an offer's leg ended, by FreeSWITCH's cause, when the agent did not take the call.
 _DECLINED = frozenset({"CALL_REJECTED", "USER_BUSY", "DECLINED"})
@@ -90,8 +94,6 @@ class Distributor:
         self.ledger = Ledger()
         self._by_agent: dict[int, list[QueueSettings]] = {}   # agent -> its queues
         self._last_offered: dict[str, tuple[int, int]] = {}   # round-robin memory per queue
-        self._unstaffed_since: dict[str, float] = {}          # queue -> no agent Available since
-        self._staff: dict[str, set[int]] = {}                 # queue -> its agents Available
         self._free: set[int] = set()         # Available, Idle, registered agents
         self._available: set[int] = set()
         self._dispatch_due = False
@@ -103,6 +105,10 @@ class Distributor:
         self.counts = {"entered": 0, "answered": 0, "abandoned": 0, "timed_out": 0,
                        "overflowed": 0, "offers": 0, "missed": 0, "declined": 0,
                        "lost_race": 0, "cancelled": 0, "unknown_queue": 0, "closed": 0}
+        self.audio = CallerAudio(calls)
+        self.closed = ClosedQueues(self, self.audio)
+        self.timeouts = Timeouts(self, self.audio)
+        self.recovery = Recovery(self)
         roster.listeners.append(self._agent_changed)
 
     # -- settings --------------------------------------------------------------------------------
@@ -117,10 +123,10 @@ class Distributor:
             for tier in queue.tiers:
                 by_agent.setdefault(tier.agent_id, []).append(queue)
         self._by_agent = by_agent
-        self._staff = {}
+        self.timeouts.reset_staff()
         for view in self.roster.agents.values():
             self._agent_changed(view)
-        self._soon()
+        self.soon()
 
     # -- claiming callers ------------------------------------------------------------------------
 
@@ -131,14 +137,14 @@ class Distributor:
         name = event.get("variable_cc_queue") or ""
         if not name:
             return None
-        entered = _number(event.get("variable_cc_queue_entered"))
+        entered = number(event.get("variable_cc_queue_entered"))
         call_id = event.get("variable_cc_call_id") or None
-        return self._enter(event.uuid, name, caller=event.get("Caller-Caller-ID-Number") or "",
+        return self.enter(event.uuid, name, caller=event.get("Caller-Caller-ID-Number") or "",
                            caller_name=event.get("Caller-Caller-ID-Name") or "",
                            did=event.get("Caller-Destination-Number") or "",
                            entered=entered, call_id=call_id)
 
-    def _enter(self, leg_uuid: str, name: str, *, caller: str, caller_name: str, did: str,
+    def enter(self, leg_uuid: str, name: str, *, caller: str, caller_name: str, did: str,
                entered: float | None, call_id: str | None) -> Call | None:
         queue = self.queues.get(name)
         if queue is None:
@@ -161,7 +167,7 @@ class Distributor:
             return call
         if call_id is None:
             self.sender.api(commands.uuid_setvar(leg_uuid, "cc_call_id", call.id))
-        queue = self._open_queue(call, queue, now)
+        queue = self.closed.route(call, queue, now)
         if queue is None:
             return call     # closed: the caller hears the message and goes, or is sent on
         name = queue.name
@@ -172,89 +178,19 @@ class Distributor:
         if call_id is None:
             self.sender.api(commands.uuid_setvar(leg_uuid, "cc_queue_entered",
                                                  f"{entered:.3f}"))
-        self._hold(call, queue)
+        self.audio.hold(call, queue)
         self.persist.new_call(call, queue_id=queue.id, entered_at=when(entered))
         self.lines.setdefault(name, Line()).join(call)
-        self._arm_max_wait(call, queue)
+        self.timeouts.arm(call, queue)
         log.info("caller %s entered queue %s", commands.passable_text(caller, 32) or "unknown",
                  name, extra={"call_id": call.id})
         self._changed(call)
-        self._soon()
+        self.soon()
         return call
-
-    # -- open hours ------------------------------------------------------------------------------
-
-    def _open_queue(self, call: Call, queue: QueueSettings,
-                    now: float) -> QueueSettings | None:
-        """The queue a new caller joins: its own while open; when closed, the queue its closed
-        action names, if that one is open (else that one's closed action applies, and so on);
-        None when a closed queue hung the caller up or sent it to a number. Only new callers
-        are turned away: those already waiting when a queue closes are served."""
-        at = datetime.fromtimestamp(now, UTC)
-        passed: list[str] = []
-        while not hours.is_open(queue.schedule, at, self.timezone):
-            passed.append(queue.name)
-            target = self.queues.get(queue.closed_target)
-            if queue.closed_action is not TimeoutAction.QUEUE or target is None \
-                    or target.name in passed:     # queue_config refuses rings; never loop
-                self._closed(call, queue, now)
-                return None
-            log.info("queue %s is closed: caller sent on to queue %s", queue.name, target.name,
-                     extra={"call_id": call.id})
-            queue = target
-        return queue
-
-    def _closed(self, call: Call, queue: QueueSettings, now: float) -> None:
-        """A closed queue's caller: sent on to a number, or hung up after the queue's
-        message (on its PLAYBACK_STOP; at the latest after CLOSED_MESSAGE_MAX_S)."""
-        self.counts["closed"] += 1
-        self.persist.new_call(call, queue_id=queue.id, entered_at=when(now))
-        self.calls.decide(call, Outcome.CLOSED, "NORMAL_CLEARING", HangupBy.SYSTEM)
-        leg = call.customer_leg
-        if queue.closed_action is TimeoutAction.NUMBER and queue.closed_target:
-            try:
-                self.sender.api(commands.uuid_transfer(leg, queue.closed_target))
-                log.info("queue %s is closed: caller sent on to %s", queue.name,
-                         queue.closed_target, extra={"call_id": call.id})
-                return
-            except commands.CommandError as exc:
-                log.error("queue %s: closed target %r refused: %s", queue.name,
-                          queue.closed_target, exc)
-        if queue.closed_message:
-            if queue.answer_on_entry:
-                self.sender.api(commands.uuid_answer(leg))
-            try:
-                self.sender.api(commands.uuid_broadcast(leg, queue.closed_message, "aleg"))
-            except commands.CommandError as exc:
-                log.error("queue %s: closed message %r refused: %s", queue.name,
-                          queue.closed_message, exc)
-            else:
-                log.info("queue %s is closed: caller hears its message", queue.name,
-                         extra={"call_id": call.id})
-                call.features[CLOSED] = queue.name
-                call.timers.append(self.clock.call_later(CLOSED_MESSAGE_MAX_S,
-                                                         self._closed_message_over, call))
-                return
-        log.info("queue %s is closed: caller hung up", queue.name, extra={"call_id": call.id})
-        self.calls.hang_up(leg, "NORMAL_CLEARING")
-
-    def _closed_message_over(self, call: Call) -> None:
-        if call.features.pop(CLOSED, None) is not None and not call.ended:
-            self.calls.hang_up(call.customer_leg, "NORMAL_CLEARING")
-
-    def _hold(self, call: Call, queue: QueueSettings) -> None:
-        """Hold music for the caller: answered first if the queue answers on entry (billing
-        starts, music plays); otherwise the tone goes out as early media (183)."""
-        if queue.answer_on_entry:
-            self.sender.api(commands.uuid_answer(call.customer_leg))
-        try:
-            self.sender.api(commands.uuid_broadcast(call.customer_leg, queue.hold_music, "aleg"))
-        except commands.CommandError as exc:
-            log.error("queue %s: hold music %r refused: %s", queue.name, queue.hold_music, exc)
 
     # -- dispatch --------------------------------------------------------------------------------
 
-    def _soon(self) -> None:
+    def soon(self) -> None:
         if not self._dispatch_due:
             self._dispatch_due = True
             self._defer(self.run_dispatch)
@@ -262,7 +198,7 @@ class Distributor:
     def run_dispatch(self) -> None:
         self._dispatch_due = False
         if self._dispatching:       # a change made while dispatching: once more after
-            self._soon()
+            self.soon()
             return
         self._dispatching = True
         try:
@@ -426,7 +362,7 @@ class Distributor:
         waiting = waiting_of(call)
         if waiting is None:
             if happened is Happened.PLAYED and leg.role is LegRole.CUSTOMER:
-                self._closed_message_over(call)
+                self.closed.message_over(call)
             return
         if leg.role is LegRole.CUSTOMER:
             self._caller_leg(call, waiting, leg, happened)
@@ -447,8 +383,8 @@ class Distributor:
                 else:
                     self.calls.decide(call, Outcome.ANSWERED, leg.cause or "NORMAL_CLEARING",
                                       hung_up_by(leg, HangupBy.CUSTOMER))
-            self._leave_line(call, waiting, now)
-            self._cancel_offers(call, waiting, OfferOutcome.CANCELLED)
+            self.leave_line(call, waiting, now)
+            self.cancel_offers(call, waiting, OfferOutcome.CANCELLED)
             self.calls.release_partner(call, leg, "NORMAL_CLEARING")
 
     def _abandoned(self, call: Call, waiting: Waiting, leg: Leg, now: float) -> None:
@@ -495,8 +431,8 @@ class Distributor:
             self.roster.set_state(agent, AgentState.IN_CALL, call.id)
         self.ledger.answered(agent_id)
         self.persist.offer_ended(leg.uuid, OfferOutcome.ANSWERED, now)
-        self._cancel_offers(call, waiting, OfferOutcome.LOST_RACE)
-        self._leave_line(call, waiting, now)
+        self.cancel_offers(call, waiting, OfferOutcome.LOST_RACE)
+        self.leave_line(call, waiting, now)
         call.progress = Progress.ANSWERED
         self.counts["answered"] += 1
         answered_at = now
@@ -547,9 +483,9 @@ class Distributor:
             waiting.ready_since = now
             call.progress = Progress.WAITING
             self._changed(call)
-            self._soon()
+            self.soon()
 
-    def _cancel_offers(self, call: Call, waiting: Waiting, outcome: OfferOutcome) -> None:
+    def cancel_offers(self, call: Call, waiting: Waiting, outcome: OfferOutcome) -> None:
         for leg_uuid in list(waiting.offers):
             self._end_offer(call, waiting, leg_uuid, outcome, hang_up=True)
 
@@ -577,7 +513,14 @@ class Distributor:
 
     # -- leaving the line ------------------------------------------------------------------------
 
-    def _leave_line(self, call: Call, waiting: Waiting, now: float) -> None:
+    def move(self, call: Call, waiting: Waiting, target: QueueSettings, now: float) -> None:
+        """The caller goes on to another queue's line, keeping its entry time."""
+        self.lines[waiting.queue].leave(call)
+        waiting.queue, waiting.ready_since = target.name, now
+        self.lines.setdefault(target.name, Line()).join(call)
+        self.persist.call_values(call.id, queue_id=target.id)
+
+    def leave_line(self, call: Call, waiting: Waiting, now: float) -> None:
         line = self.lines.get(waiting.queue)
         if line is not None:
             line.leave(call)
@@ -587,77 +530,6 @@ class Distributor:
         if waiting.connected is None:
             self.persist.call_values(call.id, left_at=when(now),
                                      wait_seconds=int(now - waiting.entered))
-
-    def _arm_max_wait(self, call: Call, queue: QueueSettings) -> None:
-        if queue.max_wait > 0:
-            waiting = waiting_of(call)
-            due = waiting.entered + queue.max_wait - self.clock.now()
-            call.timers.append(self.clock.call_later(max(0.0, due), self._waited_too_long,
-                                                     call, queue.name))
-
-    def _waited_too_long(self, call: Call, name: str) -> None:
-        waiting = waiting_of(call)
-        if call.ended or waiting is None or waiting.connected or waiting.queue != name \
-                or call.outcome is not None:
-            return
-        queue = self.queues.get(name)
-        if queue is None:
-            return
-        self._time_out(call, waiting, queue)
-
-    def _time_out(self, call: Call, waiting: Waiting, queue: QueueSettings) -> None:
-        """The caller waited as long as the queue allows: hang up, or on to another queue or a
-        number."""
-        now = self.clock.now()
-        self._cancel_offers(call, waiting, OfferOutcome.CANCELLED)
-        target = self.queues.get(queue.timeout_target)
-        if queue.timeout_action is TimeoutAction.QUEUE and target is not None \
-                and target.name != queue.name:
-            log.info("caller waited %.0fs in %s: on to queue %s", now - waiting.entered,
-                     queue.name, target.name, extra={"call_id": call.id})
-            self.lines[queue.name].leave(call)
-            waiting.queue, waiting.ready_since = target.name, now
-            self.lines.setdefault(target.name, Line()).join(call)
-            self.persist.call_values(call.id, queue_id=target.id)
-            self.sender.api(commands.uuid_break(call.customer_leg))
-            self._hold(call, target)
-            self._arm_max_wait(call, target)
-            self.counts["overflowed"] += 1
-            self._soon()
-            return
-        if queue.timeout_action is TimeoutAction.NUMBER and queue.timeout_target:
-            self._overflow_to_number(call, waiting, queue, now)
-            return
-        self.counts["timed_out"] += 1
-        log.info("caller waited %.0fs in %s: hanging up", now - waiting.entered, queue.name,
-                 extra={"call_id": call.id})
-        self.calls.decide(call, Outcome.TIMED_OUT, "ALLOTTED_TIMEOUT", HangupBy.SYSTEM)
-        self._leave_line(call, waiting, now)
-        self.calls.hang_up(call.customer_leg, "NORMAL_CLEARING")
-
-    def _overflow_to_number(self, call: Call, waiting: Waiting, queue: QueueSettings,
-                            now: float) -> None:
-        """The caller is sent on to a number: the controller's own dialplan context bridges it
-        through the carrier (the caller carries our cc_call_id, which that context requires).
-        The call is then the carrier's; our CDR says overflowed."""
-        try:
-            transfer = commands.uuid_transfer(call.customer_leg, queue.timeout_target)
-        except commands.CommandError as exc:
-            log.error("queue %s: timeout number %r refused: %s", queue.name,
-                      queue.timeout_target, exc)
-            transfer = None
-        self._leave_line(call, waiting, now)
-        if transfer is None:
-            self.counts["timed_out"] += 1
-            self.calls.decide(call, Outcome.TIMED_OUT, "ALLOTTED_TIMEOUT", HangupBy.SYSTEM)
-            self.calls.hang_up(call.customer_leg, "NORMAL_CLEARING")
-            return
-        self.counts["overflowed"] += 1
-        log.info("caller waited %.0fs in %s: sent on to %s", now - waiting.entered, queue.name,
-                 queue.timeout_target, extra={"call_id": call.id})
-        self.calls.decide(call, Outcome.OVERFLOWED, None, HangupBy.SYSTEM)
-        self.sender.api(commands.uuid_break(call.customer_leg))
-        self.sender.api(transfer)
 
     # -- agents ----------------------------------------------------------------------------------
 
@@ -670,7 +542,7 @@ class Distributor:
             self._free.add(view.id)
             self.ledger.became_free(view.id, now)
             if view.id in self._by_agent:
-                self._soon()
+                self.soon()
         elif not free:
             self._free.discard(view.id)
         available = view.status is AgentStatus.AVAILABLE
@@ -679,25 +551,7 @@ class Distributor:
             self._available.add(view.id)
         elif not available:
             self._available.discard(view.id)
-        self._staffing(view, now)
-
-    def _staffing(self, view: AgentView, now: float) -> None:
-        """Which queues have an agent Available (for the waits with no agent)."""
-        staffs = self._staffs(view.id)
-        for queue in self._by_agent.get(view.id, ()):
-            staff = self._staff.setdefault(queue.name, set())
-            if staffs:
-                staff.add(view.id)
-                self._unstaffed_since.pop(queue.name, None)
-            else:
-                staff.discard(view.id)
-                if not staff:
-                    self._unstaffed_since.setdefault(queue.name, now)
-
-    def _staffs(self, agent_id: int) -> bool:
-        agent = self.roster.agents.get(agent_id)
-        return agent is not None and agent.active and agent.registered \
-            and agent.status is AgentStatus.AVAILABLE
+        self.timeouts.staffing(view, self._by_agent.get(view.id, ()), now)
 
     # -- the tick: what opens with time ----------------------------------------------------------
 
@@ -712,15 +566,7 @@ class Distributor:
             queue = self.queues.get(name)
             if queue is None or not len(line):
                 continue
-            if queue.max_wait_no_agent > 0:
-                since = self._unstaffed_since.get(name)
-                if since is None and not self._staff.get(name):
-                    since = self._unstaffed_since.setdefault(name, now)
-                if since is not None:
-                    for call in line:
-                        waiting = waiting_of(call)
-                        if now - max(since, waiting.entered) >= queue.max_wait_no_agent:
-                            self._time_out(call, waiting, queue)
+            self.timeouts.check_unstaffed(queue, line, now)
         self.run_dispatch()
 
     # -- the switchboard's hooks -----------------------------------------------------------------
@@ -730,7 +576,7 @@ class Distributor:
         waiting = waiting_of(call)
         if waiting is None:
             return
-        self._leave_line(call, waiting, call.ended_at or self.clock.now())
+        self.leave_line(call, waiting, call.ended_at or self.clock.now())
         if waiting.connected is not None and call.agent_id is not None \
                 and call.bridged_at is not None:
             now = self.clock.now()
@@ -738,66 +584,10 @@ class Distributor:
                                self.ledger.day_of(now))
 
     def adopt(self, call: Call) -> bool:
-        """A queued call rebuilt after a controller restart. A caller still alone in its
-        channel waits again, in its queue, from its first entry time (read back from the
-        channel); a bridged one talks on."""
-        alive = [leg for leg in self.legs.legs_of(call) if leg.alive]
-        caller = self.calls.leg(call.customer_leg)
-        if len(alive) == 1 and caller is alive[0] and caller.bridged_to is None:
-            self._read_back(caller.uuid, call)
-            return True
-        if call.agent_leg is not None:
-            call.features[FEATURE] = Waiting(queue="", entered=call.created,
-                                             ready_since=call.created,
-                                             connected=call.agent_leg,
-                                             left=call.created)
-        return False
+        return self.recovery.adopt(call)
 
     def recover(self, channels: Iterable[dict], bridged: set[str]) -> None:
-        """After a resync: inbound channels not bridged that no call owns — callers parked
-        while the controller was away — are asked their queue and claimed."""
-        for row in channels:
-            uuid_ = row.get("uuid") or ""
-            if not uuid_ or uuid_ in self.legs.legs or uuid_ in bridged:
-                continue
-            if row.get("direction") != "inbound":
-                continue
-            self._read_back(uuid_, None)
-
-    def _read_back(self, leg_uuid: str, call: Call | None) -> None:
-        values: dict[str, str] = {}
-
-        def got(name: str, reply: str | None, error: Exception | None) -> None:
-            text = (reply or "").strip()
-            values[name] = "" if error is not None or text.startswith("-ERR") \
-                or text == "_undef_" else text
-            if len(values) == len(RECONFIRM):
-                self._recovered(leg_uuid, call, values)
-
-        for name in RECONFIRM:
-            self.sender.api(commands.uuid_getvar(leg_uuid, name),
-                            lambda reply, error, name=name: got(name, reply, error))
-
-    def _recovered(self, leg_uuid: str, call: Call | None, values: dict[str, str]) -> None:
-        queue = values.get("cc_queue", "")
-        entered = _number(values.get("cc_queue_entered"))
-        if call is not None:
-            leg = self.calls.leg(leg_uuid)
-            if leg is None or not leg.alive:
-                return
-            self.legs.forget(call)   # taken again below, under the same id
-            self.legs.orphans.pop(leg_uuid, None)
-        if not queue or leg_uuid in self.legs.legs:
-            return
-        log.info("caller %s found parked for queue %s after a restart", leg_uuid, queue,
-                 extra={"leg": leg_uuid})
-        claimed = self._enter(leg_uuid, queue, caller=call.number if call else "",
-                              caller_name="", did=call.caller_id if call else "",
-                              entered=entered, call_id=values.get("cc_call_id") or
-                              (call.id if call else None))
-        if claimed is not None:
-            leg = self.calls.leg(leg_uuid)
-            leg.seen = leg.parked = leg.answered = True
+        self.recovery.recover(channels, bridged)
 
     # -- what the auditor may ask and do (auditor.py) ---------------------------------------------
 
@@ -818,8 +608,8 @@ class Distributor:
             self.counts["abandoned"] += 1
         log.warning("caller removed from queue %s as abandoned: %s", waiting.queue, why,
                     extra={"call_id": call.id})
-        self._leave_line(call, waiting, now)
-        self._cancel_offers(call, waiting, OfferOutcome.CANCELLED)
+        self.leave_line(call, waiting, now)
+        self.cancel_offers(call, waiting, OfferOutcome.CANCELLED)
 
     def offer_lost(self, call: Call, leg_uuid: str) -> None:
         """An offer's leg is gone without FreeSWITCH telling us: the offer ends (cancelled,
@@ -858,9 +648,3 @@ class Distributor:
             **self.counts,
         }
 
-
-def _number(text: str | None) -> float | None:
-    try:
-        return float(text) if text else None
-    except ValueError:
-        return None
