@@ -27,6 +27,7 @@ from callcenter.sim.originate import Originate, OriginateJob
 GATEWAY_PORT = V.CARRIER_PORT
 # Events that set the application column of `show channels` (see Channel.application).
 APPLICATION_EVENTS = frozenset({"CHANNEL_EXECUTE", "CHANNEL_HOLD", "CHANNEL_UNHOLD"})
+DTMF_SAMPLES = 2000   # a key's DTMF-Duration: FreeSWITCH's default (250 ms at 8 kHz)
 
 
 class Switch(Apps, Bridging):
@@ -387,6 +388,8 @@ class Switch(Apps, Bridging):
         ch.behaviour = behaviour
         if behaviour.patience_s is not None:
             ch.patience_timer = self.later(ch, behaviour.patience_s, self.caller_gives_up, ch)
+        if behaviour.press_key is not None and behaviour.press_after_s is not None:
+            self.later(ch, behaviour.press_after_s, self.caller_presses, ch, behaviour.press_key)
         self.run_state(ch, "CS_EXECUTE")
         self.run_dialplan(ch, did)
         return ch
@@ -416,6 +419,18 @@ class Switch(Apps, Bridging):
             self.far_bye(ch)
         else:
             self.far_cancel(ch)
+
+    def caller_presses(self, ch: Channel, key: str) -> None:
+        """A waiting caller's key press (the Behaviour's), unless it reached an agent."""
+        if ch.alive and not ch.times["bridged"]:
+            self.press(ch, key)
+
+    def press(self, ch: Channel, key: str, source: str = "RTP") -> None:
+        """The far end pressed a key: FreeSWITCH's DTMF event as switch_channel_dequeue_dtmf
+        fires it (the channel's headers, no variables, then the digit, its duration in
+        samples and where it came from: RTP for RFC 2833 telephone events)."""
+        self.fire("DTMF", ch, after=[("DTMF-Digit", key), ("DTMF-Duration", str(DTMF_SAMPLES)),
+                                     ("DTMF-Source", source)])
 
     def caller_bridged(self, ch: Channel) -> None:
         """An inbound caller reached an agent: its patience no longer counts, and its talk
