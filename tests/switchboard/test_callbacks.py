@@ -355,3 +355,56 @@ def test_agents_on_break_leave_requests_waiting(rig, agents):
     rig.advance(60)
     assert agent_originates(rig, "1000") == []
     assert requests(rig)[0].state is CallbackState.WAITING
+
+
+@pytest.fixture
+def supervisor(rig, settings, database, admin, make_user):
+    """A test client logged in as sue (a supervisor), on an app wired to the rig's switchboard;
+    returns (client, CSRF token)."""
+    from callcenter.app import create_app
+    from callcenter.models import Role
+    from tests.conftest import AuthActions
+
+    make_user("sue", Role.SUPERVISOR)
+    app = create_app(settings, database, rig.board, rig.hub)
+    app.config["TESTING"] = True
+    client = app.test_client()
+    auth = AuthActions(client)
+    auth.login("sue")
+    return client, auth.csrf("/")
+
+
+def test_supervisors_list_and_cancel_requests_over_the_api(rig, agents, supervisor, caplog):
+    client, token = supervisor
+    callback_queue(rig, agents)
+    first = caller_enters(rig)
+    rig.advance(5)
+    second = caller_enters(rig, caller=LATER)
+    press(rig, second)
+    press(rig, first)
+    listed = client.get("/api/callbacks").get_json()
+    assert [c["number"] for c in listed["waiting"]] == [CALLER, LATER]    # in line order
+    assert listed["waiting"][0]["waited"] >= 5 and listed["recent"] == []
+    target = listed["waiting"][1]["id"]
+
+    assert client.post(f"/api/callbacks/{target}/cancel").status_code == 400   # no CSRF token
+    with caplog.at_level("INFO", logger="callcenter.audit"):
+        reply = client.post(f"/api/callbacks/{target}/cancel", headers={"X-CSRF-Token": token})
+    assert reply.status_code == 200 and reply.get_json()["callback"]["state"] == "cancelled"
+    assert any("cancelled by sue" in r.getMessage() for r in caplog.records
+               if r.name == "callcenter.audit")
+    rig.settle()
+    listed = client.get("/api/callbacks").get_json()
+    assert [c["number"] for c in listed["waiting"]] == [CALLER]
+    assert [(c["id"], c["state"]) for c in listed["recent"]] == [(target, "cancelled")]
+    again = client.post(f"/api/callbacks/{target}/cancel", headers={"X-CSRF-Token": token})
+    assert again.status_code == 409 and "cancelled" in again.get_json()["error"]
+    missing = client.post("/api/callbacks/nope/cancel", headers={"X-CSRF-Token": token})
+    assert missing.status_code == 404
+
+    # A finished request memory no longer holds is still listed, from its row.
+    rig.board.callbacks.recent.clear()
+    listed = client.get("/api/callbacks").get_json()
+    assert [(c["id"], c["state"]) for c in listed["recent"]] == [(target, "cancelled")]
+    assert client.post(f"/api/callbacks/{target}/cancel",
+                       headers={"X-CSRF-Token": token}).status_code == 409
