@@ -27,7 +27,9 @@ from callcenter.sim.originate import Originate, OriginateJob
 GATEWAY_PORT = V.CARRIER_PORT
 # Events that set the application column of `show channels` (see Channel.application).
 APPLICATION_EVENTS = frozenset({"CHANNEL_EXECUTE", "CHANNEL_HOLD", "CHANNEL_UNHOLD"})
-DTMF_SAMPLES = 2000   # a key's DTMF-Duration: FreeSWITCH's default (250 ms at 8 kHz)
+# A key's DTMF-Duration in samples: an RFC 2833 key reports its own length (a 160 ms key from
+# tests/freeswitch's caller said 1280); this is FreeSWITCH's default length, 250 ms at 8 kHz.
+DTMF_SAMPLES = 2000
 
 
 class Switch(Apps, Bridging):

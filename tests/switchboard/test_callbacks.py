@@ -408,3 +408,35 @@ def test_supervisors_list_and_cancel_requests_over_the_api(rig, agents, supervis
     assert [(c["id"], c["state"]) for c in listed["recent"]] == [(target, "cancelled")]
     assert client.post(f"/api/callbacks/{target}/cancel",
                        headers={"X-CSRF-Token": token}).status_code == 409
+
+
+def test_the_simulators_key_is_a_dtmf_event_as_freeswitch_sends_it(rig, agents):
+    """As tests/freeswitch/test_callbacks.py saw the real switch send it: the channel's headers
+    (no variables), then digit, duration in samples, source."""
+    callback_queue(rig, agents)
+    seen = []
+    rig.link.on("DTMF", seen.append)
+    caller = caller_enters(rig)
+    press(rig, caller, "#")
+    (event,) = seen
+    assert event.uuid == caller and event.get("Channel-Name", "").startswith("sofia/external/")
+    assert list(event.headers)[-3:] == ["DTMF-Digit", "DTMF-Duration", "DTMF-Source"]
+    assert [event.get(n) for n in ("DTMF-Digit", "DTMF-Source")] == ["#", "RTP"]
+    assert int(event.get("DTMF-Duration")) > 0
+    assert not any(name.startswith("variable_") for name in event.headers)
+    assert not rig.sim.press(caller, "x") and not rig.sim.press("no-such-leg", "1")
+
+
+def test_a_sim_caller_presses_its_key_after_its_delay(rig, agents):
+    callback_queue(rig, agents)
+    caller = rig.sim.inject_inbound("5550100", CALLER, "sales",
+                                    behaviour=Behaviour().then_press("9", 12))
+    rig.settle()
+    rig.advance(11)
+    assert caller in rig.sim.channels and requests(rig) == []
+    rig.advance(1)
+    assert caller not in rig.sim.channels
+    (request,) = requests(rig)
+    assert request.state is CallbackState.WAITING
+    with pytest.raises(ValueError):
+        Behaviour().then_press("99", 1)
