@@ -440,3 +440,28 @@ def test_a_sim_caller_presses_its_key_after_its_delay(rig, agents):
     assert request.state is CallbackState.WAITING
     with pytest.raises(ValueError):
         Behaviour().then_press("99", 1)
+
+
+def test_a_callback_talking_through_a_restart_is_done_not_dialled_again(rig, agents, database,
+                                                                        clock):
+    callback_queue(rig, agents)
+    caller = caller_enters(rig)
+    press(rig, caller)
+    available(rig, agents["alice"])
+    rig.advance(2)                                 # the customer answered: they talk
+    (request,) = requests(rig)
+    assert request.state is CallbackState.DIALING
+    rig.board.stop()
+    rig.link.stop()
+
+    again = connect_board(rig.sim, clock, database)
+    try:
+        again.settle()
+        (request,) = requests(again)
+        assert (request.state, request.last_result) == (CallbackState.DONE, "answered")
+        assert list(again.board.distributor.lines["sales"]) == []
+        again.advance(600)
+        assert [c for c in again.link.commands if "sofia/gateway/" in c] == []
+    finally:
+        again.link.stop()
+        again.board.stop()

@@ -415,6 +415,8 @@ class Callbacks:
         for request in loaded:
             if request.id in self.requests:
                 continue
+            if request.state is CallbackState.DIALING and self._talking(request):
+                request.state, request.last_result = CallbackState.DONE, Outcome.ANSWERED.value
             if request.state is CallbackState.DONE:     # it got through before the stop
                 self.requests[request.id] = request
                 self._finish(request, CallbackState.DONE, now)
@@ -434,6 +436,13 @@ class Callbacks:
             log.info("callback %s read back into queue %s", request.id, request.queue,
                      extra={"callback": request.id})
             self._line_up(request)
+
+
+    def _talking(self, request: Request) -> bool:
+        """The request's attempt is a call the resync found bridged in FreeSWITCH."""
+        call = self.legs.calls.get(request.callback_call_id or "")
+        return call is not None and not call.ended \
+            and any(leg.alive and leg.bridged_to for leg in self.legs.legs_of(call))
 
 
 def load_callbacks(session_factory) -> Callable[[], list[Request]]:
