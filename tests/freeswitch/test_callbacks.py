@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from callcenter.accounts import create_user
 from callcenter.models import (
+    DEFAULT_HOLD_MUSIC,
     Call,
     Callback,
     CallbackState,
@@ -50,6 +51,7 @@ SALES_DID = "5550100"
 CALLER = "15557654321"
 ALICE = "1077"
 CONFIRM = "tone_stream://%(300,0,660)"      # ends by itself: a short beep
+HOLD_MUSIC = DEFAULT_HOLD_MUSIC
 
 
 @dataclass
@@ -169,6 +171,10 @@ def test_a_waiting_callers_key_makes_a_callback_dialled_when_an_agent_is_free(la
         lab.observer.wait_event("confirmation", lambda e: e.name == "PLAYBACK_STOP"
                                 and e.uuid == leg and e.get("Playback-Status") == "done"
                                 and e.get("Playback-File-Path") == CONFIRM)
+        # The hold music was broken off first (uuid_break ... all), then the beep played.
+        stops = [(e.get("Playback-File-Path"), e.get("Playback-Status"))
+                 for e in lab.observer.of_leg(leg) if e.name == "PLAYBACK_STOP"]
+        assert stops[-2:] == [(HOLD_MUSIC, "break"), (CONFIRM, "done")], stops
         assert outgoing.ended.wait(10) and outgoing.ended_by == "bye"
         lab.observer.wait_event("caller's end", lambda e: e.name == "CHANNEL_DESTROY"
                                 and e.uuid == leg)
