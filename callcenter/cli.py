@@ -357,7 +357,8 @@ def _queue_list(args) -> None:
                 rows.append((q.name, q.strategy.value, _waited(q.max_wait_seconds),
                              _waited(q.max_wait_no_agent_seconds), then, str(q.priority),
                              describe_tiers(q) or "-"))
-            hours = {q.name: _open_hours(q) for q in queues}
+            hours = {q.name: "\n  ".join(line for line in (_open_hours(q), _callbacks(q))
+                                          if line) for q in queues}
     finally:
         database.dispose()
     if not queues:
@@ -382,6 +383,14 @@ def _open_hours(queue) -> str:
     return (f"open hours: {queue.open_hours or 'every day'}"
             + (f"; holidays: {queue.holidays}" if queue.holidays else "")
             + f"; when closed: {closed}")
+
+
+def _callbacks(queue) -> str:
+    """A line for a queue that offers callbacks."""
+    if not queue.callback_key:
+        return ""
+    return (f"callbacks: key {queue.callback_key}, {queue.callback_retries} retries "
+            f"{queue.callback_retry_delay_seconds} s apart")
 
 
 def _waited(seconds: int) -> str:

@@ -113,6 +113,7 @@ class TimeoutAction(enum.StrEnum):
     HANG_UP = "hang_up"
     QUEUE = "queue"            # into another queue (the target), keeping the entry time
     NUMBER = "number"          # transferred to a number (the target), through the gateway
+    CALLBACK = "callback"      # closed queues only: a callback request, served once it opens
 
 
 class OfferOutcome(enum.StrEnum):
@@ -155,6 +156,17 @@ class Outcome(enum.StrEnum):
     TIMED_OUT = "timed_out"                 # the queue's longest wait passed: hung up
     OVERFLOWED = "overflowed"               # the longest wait passed: sent to a queue/number
     CLOSED = "closed"                       # called outside the queue's open hours: hung up
+    CALLBACK_REQUESTED = "callback_requested"  # left with a callback request (queues/callbacks.py)
+
+
+class CallbackState(enum.StrEnum):
+    """Where a callback request is (switchboard/queues/callbacks.py)."""
+    WAITING = "waiting"        # in its queue's line at the caller's place (or its retry delay)
+    OFFERED = "offered"        # an agent's phone rings with it
+    DIALING = "dialing"        # the agent took it: the customer's number is being dialled
+    DONE = "done"              # the customer answered
+    FAILED = "failed"          # every attempt went unanswered, busy or failed
+    CANCELLED = "cancelled"    # a supervisor cancelled it
 
 
 class User(Base):
@@ -253,6 +265,14 @@ class Queue(Base):
         _enum(TimeoutAction, "closed_action"), default=TimeoutAction.HANG_UP)
     closed_target: Mapped[str] = mapped_column(String(64), default="")
     closed_message: Mapped[str] = mapped_column(String(255), default="")
+    # Callbacks (switchboard/queues/callbacks.py): the DTMF key a waiting caller presses to be
+    # called back ("" for none: off), how many more times an unreachable callback is tried and
+    # after how long, and what the caller hears ("" for silence).
+    callback_key: Mapped[str] = mapped_column(String(1), default="")
+    callback_retries: Mapped[int] = mapped_column(Integer, default=2)
+    callback_retry_delay_seconds: Mapped[int] = mapped_column(Integer, default=300)
+    callback_confirm_message: Mapped[str] = mapped_column(String(255), default="")
+    callback_unavailable_message: Mapped[str] = mapped_column(String(255), default="")
 
     tiers: Mapped[list[QueueAgent]] = relationship(back_populates="queue",
                                                    cascade="all, delete-orphan")
@@ -353,6 +373,33 @@ class Offer(Base):
     outcome: Mapped[OfferOutcome | None] = mapped_column(_enum(OfferOutcome, "offer_outcome"))
 
     __table_args__ = (Index("ix_offers_agent_offered", "agent_id", "offered_at"),)
+
+
+class Callback(Base):
+    """A caller's request to be called back, keeping its place in its queue's line (its entry
+    time) until an agent takes it; keyed by an id the controller chooses (records.py writes
+    are replayable)."""
+    __tablename__ = "callbacks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"))
+    number: Mapped[str] = mapped_column(String(32))
+    caller_name: Mapped[str] = mapped_column(String(64), default="")
+    entered_at: Mapped[datetime] = mapped_column(UtcDateTime)     # the original wait's start
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state: Mapped[CallbackState] = mapped_column(_enum(CallbackState, "callback_state"),
+                                                 default=CallbackState.WAITING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)      # customer dials so far
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_result: Mapped[str | None] = mapped_column(String(32))    # an Outcome value, ...
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    callback_call_id: Mapped[str | None] = mapped_column(      # the last attempt's call (CDR)
+        ForeignKey("calls.id", ondelete="SET NULL"))
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_callbacks_state", "state"),
+                      Index("ix_callbacks_requested_at", "requested_at"))
 
 
 class UnmatchedLeg(Base):

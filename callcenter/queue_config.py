@@ -129,6 +129,28 @@ def _closed_message(value: object) -> str:
     return _hold_music(text)
 
 
+DTMF_KEYS = "0123456789*#"
+CALLBACK_RETRIES = (0, 10)
+CALLBACK_DELAY = (10, LONGEST_WAIT)
+
+
+def _callback_key(value: object) -> str:
+    """One key of a phone's keypad, or empty: no callbacks."""
+    text = _text(value)
+    if text and (len(text) != 1 or text not in DTMF_KEYS):
+        raise InvalidInput(f"one key of the keypad (0-9, * or #), or empty for none "
+                           f"(got {text[:20]!r})")
+    return text
+
+
+def _timeout_action(value: object) -> TimeoutAction:
+    action = _choice(TimeoutAction)(value)
+    if action is TimeoutAction.CALLBACK:
+        raise InvalidInput("a callback request is for closed queues only: a waiting caller "
+                           "asks for one with the callback key")
+    return action
+
+
 def _open_hours(value: object) -> str:
     """Stored as printed back: one spelling for every schedule."""
     hours = _hours()
@@ -182,7 +204,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Longest wait while no agent is Available, seconds (0: no limit)",
             _seconds(), "number", 0, LONGEST_WAIT),
     Setting("timeout_action", "timeout_action", "After the longest wait",
-            _choice(TimeoutAction), "choice", choices=tuple(a.value for a in TimeoutAction)),
+            _timeout_action, "choice", choices=tuple(
+                a.value for a in TimeoutAction if a is not TimeoutAction.CALLBACK)),
     Setting("timeout_target", "timeout_target",
             "Where to (the other queue's name, or the number; empty to hang up)",
             _text, "text"),
@@ -223,6 +246,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("closed_message", "closed_message",
             "Message before hanging up when closed: a file path or tone_stream://... "
             "(empty: none)", _closed_message, "text"),
+    # Callbacks (switchboard/queues/callbacks.py).
+    Setting("callback_key", "callback_key",
+            "Callback key: a waiting caller presses it to be called back, keeping its place "
+            "(0-9, * or #; empty: no callbacks)", _callback_key, "text"),
+    Setting("callback_retries", "callback_retries",
+            "Callback retries: more attempts when the customer is busy or does not answer",
+            lambda v: _whole_number(v, *CALLBACK_RETRIES), "number", *CALLBACK_RETRIES),
+    Setting("callback_retry_delay", "callback_retry_delay_seconds",
+            "Between callback attempts, seconds", _seconds(*CALLBACK_DELAY), "number",
+            *CALLBACK_DELAY),
+    Setting("callback_confirm_message", "callback_confirm_message",
+            "Callback confirmation, played before the caller is hung up: a file path or "
+            "tone_stream://... (empty: none)", _closed_message, "text"),
+    Setting("callback_unavailable_message", "callback_unavailable_message",
+            "Callback unavailable (the caller's number cannot be dialled back): a file path or "
+            "tone_stream://... (empty: the key is ignored)", _closed_message, "text"),
     Setting("description", "description", "Description", _description, "text"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -316,9 +355,11 @@ def _target(session: Session, queue: Queue, action: TimeoutAction, given: object
     """What a sending-on action needs: nothing to hang up (a target left from before is
     dropped), an existing other queue, or a number the carrier can dial."""
     target = getattr(queue, target_column) if given is None else str(given)
-    if action is TimeoutAction.HANG_UP:
+    if action in (TimeoutAction.HANG_UP, TimeoutAction.CALLBACK):
         if given:
-            raise InvalidInput("leave it empty when callers are hung up")
+            raise InvalidInput("leave it empty when callers are hung up"
+                               if action is TimeoutAction.HANG_UP else
+                               "leave it empty: a callback request is served by this queue")
         return ""
     if not target:
         raise InvalidInput("name the queue callers move on to" if action is TimeoutAction.QUEUE

@@ -170,6 +170,11 @@ def test_queue_add_set_tier_and_list(env, settings, database, make_user):
     assert listed[2] == "  open hours: mon-fri 09:00-17:00; sat 10:00-13:00; holidays: " \
         "2026-12-25 Christmas; when closed: queue support"
     assert listed[3].split()[0] == "support"
+    result = run(["queue", "set", "support", "--callback-key", "9", "--callback-retries", "1",
+                  "--callback-retry-delay", "60"], env)
+    assert result.returncode == 0, result.stderr
+    listed = run(["queue", "list"], env).stdout.splitlines()
+    assert listed[4] == "  callbacks: key 9, 1 retries 60 s apart"
     result = run(["queue", "tier", "sales", "1000", "--remove"], env)
     assert result.stdout == "queue sales: removed 1000 (alice)\n"
     assert queue_rows(settings)["sales"][-1] == [("1001", 1, 5)]

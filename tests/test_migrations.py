@@ -129,3 +129,46 @@ def test_open_hours_come_and_go_with_their_revision(url):
     dbmod.upgrade(url)
     assert database.is_current()
     database.dispose()
+
+
+def test_callbacks_come_and_go_with_their_revision(url):
+    """0008 adds the callbacks table, the queues' callback settings, the closed action callback
+    and the outcome callback_requested; its downgrade drops them, reads those calls as
+    abandoned and those queues as hanging up."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from callcenter.models import Call
+
+    added = {"callback_key", "callback_retries", "callback_retry_delay_seconds",
+             "callback_confirm_message", "callback_unavailable_message"}
+    dbmod.upgrade(url)
+    database = dbmod.Database(url)
+    assert added <= {c["name"] for c in inspect(database.engine).get_columns("queues")}
+    assert "callbacks" in inspect(database.engine).get_table_names()
+    with database.engine.begin() as conn:
+        conn.execute(text("INSERT INTO queues (name, strategy, hold_music, max_wait_seconds,"
+                          " service_level_seconds, agent_ring_seconds, description,"
+                          " closed_action) VALUES ('sales', 'ring_all', 'local_stream://moh',"
+                          " 60, 20, 20, '', 'callback')"))
+        assert conn.execute(text("SELECT callback_key, callback_retries,"
+                                 " callback_retry_delay_seconds FROM queues")).one() \
+            == ("", 2, 300)
+        conn.execute(Call.__table__.insert().values(id="c1", direction="inbound",
+                                                    outcome="callback_requested"))
+    with pytest.raises(IntegrityError), database.engine.begin() as conn:
+        conn.execute(text("UPDATE callbacks SET state = 'lost'"))
+        conn.execute(text("INSERT INTO callbacks (id, number, caller_name, entered_at,"
+                          " requested_at, state, attempts) VALUES ('r1', '5551234', '',"
+                          " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'lost', 0)"))
+    dbmod.downgrade(url, "0007")
+    assert "callbacks" not in inspect(database.engine).get_table_names()
+    assert not added & {c["name"] for c in inspect(database.engine).get_columns("queues")}
+    with database.engine.begin() as conn:
+        assert conn.execute(text("SELECT outcome FROM calls")).scalar() == "abandoned"
+        assert conn.execute(text("SELECT closed_action FROM queues")).scalar() == "hang_up"
+    with pytest.raises(IntegrityError), database.engine.begin() as conn:
+        conn.execute(text("UPDATE calls SET outcome = 'callback_requested'"))
+    dbmod.upgrade(url)
+    assert database.is_current()
+    database.dispose()

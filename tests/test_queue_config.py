@@ -312,3 +312,41 @@ def test_the_pages_say_whether_a_queue_is_open_and_until_when(database, add):
     assert qc.opening(sales, monday_evening, "Europe/Paris") == \
         "Closed now; opens Wed 14 Jan 09:00"
     assert qc.opening(support, monday_evening, "Europe/Paris") == "Always open"
+
+
+def test_callback_settings(database, add, change):
+    add("sales")
+    row = queue(database, "sales")
+    assert (row.callback_key, row.callback_retries, row.callback_retry_delay_seconds,
+            row.callback_confirm_message, row.callback_unavailable_message) == ("", 2, 300, "", "")
+    change("sales", callback_key=" 9 ", callback_retries="3", callback_retry_delay="120",
+           callback_confirm_message="/usr/share/sounds/we-will-call.wav",
+           callback_unavailable_message="tone_stream://%(500,0,300)")
+    row = queue(database, "sales")
+    assert (row.callback_key, row.callback_retries, row.callback_retry_delay_seconds,
+            row.callback_confirm_message, row.callback_unavailable_message) == (
+        "9", 3, 120, "/usr/share/sounds/we-will-call.wav", "tone_stream://%(500,0,300)")
+    problems = refused(change, "sales", callback_key="99", callback_retries="11",
+                       callback_retry_delay="5", callback_confirm_message="local_stream://moh",
+                       callback_unavailable_message="hello.wav")
+    assert "one key of the keypad" in problems["callback_key"]
+    assert "0 to 10" in problems["callback_retries"]
+    assert "10 to 86400" in problems["callback_retry_delay"]
+    assert "end by itself" in problems["callback_confirm_message"]
+    assert "absolute file path" in problems["callback_unavailable_message"]
+    for key in ("#", "*", "0", ""):
+        change("sales", callback_key=key)
+        assert queue(database, "sales").callback_key == key
+    assert queue(database, "sales").callback_retries == 3      # refused edits wrote nothing
+
+
+def test_a_callback_request_is_a_closed_action_only(database, add, change):
+    add("sales")
+    change("sales", closed_action="callback")
+    assert queue(database, "sales").closed_action is TimeoutAction.CALLBACK
+    assert "leave it empty" in refused(change, "sales", closed_action="callback",
+                                       closed_target="5551234")["closed_target"]
+    assert "closed queues only" in refused(change, "sales",
+                                           timeout_action="callback")["timeout_action"]
+    timeout_choices = qc.BY_NAME["timeout_action"].choices
+    assert "callback" not in timeout_choices and "callback" in qc.BY_NAME["closed_action"].choices

@@ -74,7 +74,9 @@ def every_setting(**changes) -> dict[str, str]:
             "priority": "2", "agent_ring": "25", "wrapup": "", "tier_wait": "10",
             "tier_wait_multiply": "on", "answer_on_entry": "on", "hold_music": "local_stream://moh",
             "description": "Sales <line>", "open_hours": "", "holidays": "",
-            "closed_action": "hang_up", "closed_target": "", "closed_message": ""}
+            "closed_action": "hang_up", "closed_target": "", "closed_message": "",
+            "callback_key": "", "callback_retries": "2", "callback_retry_delay": "300",
+            "callback_confirm_message": "", "callback_unavailable_message": ""}
     form.update(changes)
     return {k: v for k, v in form.items() if v is not None}
 
@@ -153,6 +155,17 @@ def test_saving_every_setting(client, post, board, database, sales):
     post("/admin/queues/sales", **every_setting(answer_on_entry=None, wrapup="5"))
     assert (row(database).answer_on_entry, row(database).wrapup_seconds) == (False, 5)
     assert "Sales &lt;line&gt;" in client.get("/admin/queues/sales").get_data(as_text=True)
+    # Callbacks, and a closed queue that takes callback requests.
+    post("/admin/queues/sales", **every_setting(
+        callback_key="#", callback_retries="1", callback_retry_delay="90",
+        callback_confirm_message="/usr/share/sounds/thanks.wav", closed_action="callback"))
+    saved = row(database)
+    assert (saved.callback_key, saved.callback_retries, saved.callback_retry_delay_seconds,
+            saved.callback_confirm_message, saved.closed_action) == (
+        "#", 1, 90, "/usr/share/sounds/thanks.wav", TimeoutAction.CALLBACK)
+    page = client.get("/admin/queues/sales").get_data(as_text=True)
+    assert 'name="callback_key" value="#"' in page
+    assert '<option value="callback" selected>A callback request (when closed)</option>' in page
 
 
 def test_saving_open_hours_and_what_a_closed_queue_does(client, post, board, database, sales):

@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 
 from callcenter.sim.variables import SIP_FOR_CAUSE
 
+DTMF_KEYS = "0123456789*#ABCD"
+
 
 @dataclass(frozen=True)
 class Behaviour:
@@ -28,6 +30,8 @@ class Behaviour:
         (BYE if it was answered meanwhile, CANCEL if not).
     talk_after_bridge_s: an inbound caller hangs up (BYE) this long after it is first
         bridged to an agent.
+    press_key, press_after_s: an inbound caller presses this key (RFC 2833: a DTMF event
+        with DTMF-Source RTP) this long after it called, if it is still up and not bridged.
     """
 
     ring_ms: int | None = 0
@@ -38,6 +42,8 @@ class Behaviour:
     hangup_after_s: float | None = None
     patience_s: float | None = None
     talk_after_bridge_s: float | None = None
+    press_key: str | None = None
+    press_after_s: float | None = None
 
     @classmethod
     def answer(cls, after_ms: int = 0, *, ring: bool = True,
@@ -74,6 +80,12 @@ class Behaviour:
                              f"one of {sorted(SIP_FOR_CAUSE)}")
         return cls(ring_ms=None, answer_after_ms=None, reject_cause=cause,
                    reject_after_ms=after_ms)
+
+    def then_press(self, key: str, after_s: float) -> Behaviour:
+        """The same caller, pressing `key` after_s seconds after it called."""
+        if len(key) != 1 or key not in DTMF_KEYS:
+            raise ValueError(f"{key!r} is not one DTMF key (0-9, *, #, A-D)")
+        return replace(self, press_key=key, press_after_s=after_s)
 
     def then_hangup(self, after_s: float) -> Behaviour:
         """The same far end, hanging up after_s seconds after it answers."""

@@ -24,7 +24,7 @@ from callcenter.sim.bus import EventBus
 from callcenter.sim.callers import Callers, CallerStream
 from callcenter.sim.channels import Channel
 from callcenter.sim.directory import Directory
-from callcenter.sim.endpoints import Behaviour, Endpoints
+from callcenter.sim.endpoints import DTMF_KEYS, Behaviour, Endpoints
 from callcenter.sim.events import EventFactory
 from callcenter.sim.server import SHUTTING_DOWN, EslServer
 from callcenter.sim.switch import Switch
@@ -280,6 +280,14 @@ class Simulator:
             self.switch.far_refuse(ch, cause)
         else:
             self.switch.hangup(ch, cause, by_far_end=True)
+        return True
+
+    def press(self, uuid: str, key: str) -> bool:
+        """The far end of a leg presses a DTMF key now (RFC 2833, as a SIP caller does)."""
+        ch = self.switch.channels.get(uuid)
+        if ch is None or not ch.alive or len(key) != 1 or key not in DTMF_KEYS:
+            return False
+        self.switch.press(ch, key)
         return True
 
     def vanish(self, uuid: str) -> bool:

@@ -27,6 +27,9 @@ from callcenter.sim.originate import Originate, OriginateJob
 GATEWAY_PORT = V.CARRIER_PORT
 # Events that set the application column of `show channels` (see Channel.application).
 APPLICATION_EVENTS = frozenset({"CHANNEL_EXECUTE", "CHANNEL_HOLD", "CHANNEL_UNHOLD"})
+# A key's DTMF-Duration in samples: an RFC 2833 key reports its own length (a 160 ms key from
+# tests/freeswitch's caller said 1280); this is FreeSWITCH's default length, 250 ms at 8 kHz.
+DTMF_SAMPLES = 2000
 
 
 class Switch(Apps, Bridging):
@@ -387,6 +390,8 @@ class Switch(Apps, Bridging):
         ch.behaviour = behaviour
         if behaviour.patience_s is not None:
             ch.patience_timer = self.later(ch, behaviour.patience_s, self.caller_gives_up, ch)
+        if behaviour.press_key is not None and behaviour.press_after_s is not None:
+            self.later(ch, behaviour.press_after_s, self.caller_presses, ch, behaviour.press_key)
         self.run_state(ch, "CS_EXECUTE")
         self.run_dialplan(ch, did)
         return ch
@@ -416,6 +421,18 @@ class Switch(Apps, Bridging):
             self.far_bye(ch)
         else:
             self.far_cancel(ch)
+
+    def caller_presses(self, ch: Channel, key: str) -> None:
+        """A waiting caller's key press (the Behaviour's), unless it reached an agent."""
+        if ch.alive and not ch.times["bridged"]:
+            self.press(ch, key)
+
+    def press(self, ch: Channel, key: str, source: str = "RTP") -> None:
+        """The far end pressed a key: FreeSWITCH's DTMF event as switch_channel_dequeue_dtmf
+        fires it (the channel's headers, no variables, then the digit, its duration in
+        samples and where it came from: RTP for RFC 2833 telephone events)."""
+        self.fire("DTMF", ch, after=[("DTMF-Digit", key), ("DTMF-Duration", str(DTMF_SAMPLES)),
+                                     ("DTMF-Source", source)])
 
     def caller_bridged(self, ch: Channel) -> None:
         """An inbound caller reached an agent: its patience no longer counts, and its talk

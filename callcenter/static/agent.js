@@ -276,7 +276,8 @@ async function loadRecent() {
 
 const incoming = new IncomingCard({
   elements: {
-    card: $("incoming"), queue: $("incoming-queue"), from: $("incoming-from"),
+    card: $("incoming"), title: $("incoming-title"), queue: $("incoming-queue"),
+    from: $("incoming-from"),
     waited: $("incoming-waited"), auto: $("incoming-auto"), buttons: $("incoming-buttons"),
     answer: $("answer-button"), decline: $("decline-button"), note: $("offer-note"),
   },

@@ -20,12 +20,19 @@ export function waitedText(seconds) {
   return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
 }
 
+// A callback request's card title: "Callback for sales, waited 4 min" (its wait counts from the
+// caller's place in line, before it hung up).
+export function callbackTitle(queue, seconds) {
+  const whole = Math.max(0, Math.floor(seconds || 0));
+  return `Callback for ${queue}, waited ${whole < 60 ? `${whole} s` : `${Math.floor(whole / 60)} min`}`;
+}
+
 // The caller's ID is the carrier's text: shown as given (the page only ever sets textContent).
 export const callerText = (number) => (number && String(number).trim()) || "No caller ID";
 
 export class IncomingCard {
   constructor({ elements, onAnswer, onDecline, ringtone, now = () => Date.now(), timers = globalThis }) {
-    this.el = elements;   // {card, queue, from, waited, auto, buttons, answer, decline, note}
+    this.el = elements;   // {card, title, queue, from, waited, auto, buttons, answer, decline, note}
     this.ringtone = ringtone;
     this.now = now;
     this.timers = timers;
@@ -107,6 +114,7 @@ export class IncomingCard {
     el.answer.disabled = el.decline.disabled = !this.ringing;
     el.auto.hidden = !(offer && offer.auto_answer) && !this.answering;
     el.auto.textContent = this.answering ? "Answering…" : "Your phone answers by itself.";
+    if (offer && offer.callback) el.auto.textContent += " Then the customer is dialled.";
     this.tick();
     if (shown && offer && this.ticker === null) {
       this.ticker = this.timers.setInterval(() => this.tick(), TICK_MS);
@@ -122,5 +130,9 @@ export class IncomingCard {
     const waited = offer && typeof offer.waited === "number"
       ? offer.waited + (this.now() - offer.since) / 1000 : null;
     this.el.waited.textContent = waited === null ? "" : waitedText(waited);
+    if (this.el.title) {
+      this.el.title.textContent = offer && offer.callback
+        ? callbackTitle(offer.queue, waited) : "Incoming call";
+    }
   }
 }

@@ -35,6 +35,7 @@ from .legs import CHANNEL_EVENTS, Call, CallKind, Happened, Legs
 from .offers import Offers
 from .persist import Persist
 from .queues import Distributor, load_queues
+from .queues.callbacks import Callbacks, load_callbacks
 from .recording import Recording
 from .resync import Resync
 from .router import Router
@@ -101,12 +102,15 @@ class Switchboard:
                                        changed=self._announce, publish=self._publish,
                                        gateway=gateway, defer=_soon,
                                        settled=self.finishing.maybe, timezone=timezone)
+        self.callbacks = Callbacks(self.distributor, self.dialer,
+                                   load=load_callbacks(database.sessions), publish=self._publish)
         # In-call features see every event first (a transfer completes before the recording
         # resumes on its new leg), then the owner of the call's kind.
         for feature in (self.transfers, self.recording, self.controls):
             self.router.add_common(feature)
         self.router.add_owner(CallKind.DIAL_OUT, self.dialer)
         self.router.add_owner(CallKind.QUEUED, self.distributor)
+        self.router.add_owner(CallKind.CALLBACK, self.callbacks)
         self.router.add_claimer(self.distributor.claim)
         self.resync = Resync(link=link, roster=self.roster, legs=self.legs, store=self.store,
                              sessions=self.sessions, router=self.router,
@@ -259,7 +263,8 @@ class Switchboard:
             agents = [a for a in self.roster.agents.values() if a.id == agent_id]
             calls = [c for c in self.legs.calls.values() if c.agent_id == agent_id]
         return messages.snapshot(agents, calls, self.link.connected,
-                                 self.distributor.ringing_offers(agent_id))
+                                 self.distributor.ringing_offers(agent_id),
+                                 self.callbacks.messages() if agent_id is None else [])
 
     def switch_state(self) -> dict:
         """The link to FreeSWITCH as the pages show it: a banner while it is down."""
@@ -292,6 +297,7 @@ class Switchboard:
             "cdr_spool": self.cdr_spool.as_dict(),
             "queues": self.distributor.figures(),
             "auditor": self.auditor.figures(),
+            "callbacks": self.callbacks.figures(),
         }
 
     def wrapping_up(self, agent_id: int, call_id: str) -> bool:
@@ -324,6 +330,16 @@ class Switchboard:
         """A registration known before FreeSWITCH's own event says so (the built-in simulator
         registers an agent's softphone the moment the agent appears)."""
         self.roster.note_registration(extension, contact)
+
+    def callback_requests(self) -> list[dict]:
+        """Callback requests not finished (in line order), then the recently finished."""
+        return self.callbacks.messages()
+
+    def cancel_callback(self, callback_id: str, by: str) -> dict:
+        """A supervisor cancels a waiting callback request (NotFound, or Conflict when it is
+        being dialled or already over)."""
+        request = self.callbacks.cancel(callback_id, by)
+        return messages.callback(request, self.clock.now())
 
     def reload_queues(self) -> None:
         """An admin changed queues or tiers: the distributor reads them again at once (waiting

@@ -40,6 +40,7 @@ class Happened(enum.Enum):
     HUNG_UP = "hung_up"
     COMPLETED = "completed"           # CHANNEL_HANGUP_COMPLETE: the leg's CDR is final
     PLAYED = "played"                 # PLAYBACK_STOP: a file or tone played to its end
+    DTMF = "dtmf"                     # a key the far end pressed (the event's DTMF-Digit)
 
 
 # What shows a leg is (still) up: a leg that does this after its call was decided must go.
@@ -95,6 +96,7 @@ class CallKind(enum.StrEnum):
     """Which feature owns a call (router.py sends its events there)."""
     DIAL_OUT = "dial_out"           # click-to-dial: the agent's own call to a customer
     QUEUED = "queued"               # an inbound caller through a queue (queues/)
+    CALLBACK = "callback"           # a caller's callback request, dialled by an agent
 
 
 def kind_of(direction: Direction) -> CallKind:
@@ -314,6 +316,11 @@ def _played(leg: Leg, event: Event) -> bool:
     return leg.alive and event.get("Playback-Status") == "done"
 
 
+def _dtmf(leg: Leg, event: Event) -> bool:
+    """Every key is news (the same digit twice is two presses)."""
+    return leg.alive and bool(event.get("DTMF-Digit"))
+
+
 _TRANSITIONS = {
     "CHANNEL_CREATE": (_created, Happened.CREATED),
     "CHANNEL_PROGRESS": (_ringing, Happened.RINGING),
@@ -327,6 +334,7 @@ _TRANSITIONS = {
     "CHANNEL_HANGUP": (_hung_up, Happened.HUNG_UP),
     "CHANNEL_HANGUP_COMPLETE": (_completed, Happened.COMPLETED),
     "PLAYBACK_STOP": (_played, Happened.PLAYED),
+    "DTMF": (_dtmf, Happened.DTMF),
 }
 
 # The channel events legs are built from (what the switchboard listens to).

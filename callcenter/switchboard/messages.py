@@ -5,18 +5,27 @@ version of these shapes, so a page built for another version can tell. Change a 
 and raise SCHEMA when a page reading the old one would misread the new.
 
     {"type": "snapshot", "schema": 1, "agents": [agent...], "calls": [call...], "switch": switch,
-     "offers": [offer...]}    the offers still ringing
+     "offers": [offer...], "callbacks": [callback...]}    the offers still ringing; callback
+                                          requests (supervisors' snapshots only)
     {"type": "call", "call": call}        a call changed (its `version` grew)
     {"type": "agent", "agent": agent}     an agent's status, state or registration changed
     {"type": "switch", "switch": switch}  the link to FreeSWITCH went down or came back
     {"type": "offer", "offer": offer}     to one agent: a queued caller rings its phone, or
                                           that offer ended
+    {"type": "callback", "callback": callback}   to supervisors: a callback request changed
 
 An offer is {"call_id", "leg" (the agent leg's uuid), "queue" (its name), "number" (the
 caller's ID as the carrier gave it: untrusted text, maybe empty), "waited" (seconds the caller
-had waited when this was sent), "auto_answer" (whether the phone answers by itself), "state"}:
+had waited when this was sent), "auto_answer" (whether the phone answers by itself), "callback"
+(true: a callback request, the agent dials the number on answering; "waited" counts from the
+caller's place in line), "state"}:
 OFFER_RINGING while the phone rings, then how it ended, an OfferOutcome value (answered,
 missed, declined, cancelled: the caller left, lost_race: another agent answered first).
+
+A callback is {"id", "queue", "number", "caller_name", "state" (a CallbackState value),
+"entered_at", "requested_at", "next_attempt_at", "done_at" (seconds since the epoch or null),
+"waited" (seconds since the caller's place in line), "attempts", "last_result", "agent_id",
+"call_id" (the caller's call), "callback_call_id" (the last attempt's call)}.
 """
 
 from __future__ import annotations
@@ -77,13 +86,32 @@ def offer(c: Call, *, leg: str, queue: str, waited: float | None, auto_answer: b
     """A queued call offered to one agent: `state` is OFFER_RINGING or an OfferOutcome."""
     return {"type": "offer", "offer": {
         "call_id": c.id, "leg": leg, "queue": queue, "number": c.number, "waited": waited,
-        "auto_answer": auto_answer, "state": str(state)}}
+        "auto_answer": auto_answer, "callback": c.kind.value == "callback",
+        "state": str(state)}}
+
+
+def callback(request: Any, now: float) -> dict[str, Any]:
+    """A callback request (queues/callbacks.py Request) as supervisors see it."""
+    return {"id": request.id, "queue": request.queue, "number": request.number,
+            "caller_name": request.caller_name, "state": request.state.value,
+            "entered_at": request.entered, "requested_at": request.requested,
+            "next_attempt_at": request.next_attempt, "done_at": request.done,
+            "waited": round((request.done or now) - request.entered, 1),
+            "attempts": request.attempts, "last_result": request.last_result,
+            "agent_id": request.agent_id, "call_id": request.call_id,
+            "callback_call_id": request.callback_call_id}
+
+
+def callback_changed(request: Any, now: float) -> dict[str, Any]:
+    return {"type": "callback", "callback": callback(request, now)}
 
 
 def snapshot(agents: list[AgentView], calls: list[Call], connected: bool,
-             offers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+             offers: list[dict[str, Any]] | None = None,
+             callbacks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The view a socket starts from (the hub adds "type" and "seq"); `offers`: the offers
-    still ringing (the `offer` of an offer message each), so a page opened meanwhile shows them."""
+    still ringing (the `offer` of an offer message each), so a page opened meanwhile shows them;
+    `callbacks`: callback requests (`callback` shapes), for supervisors."""
     return {"schema": SCHEMA, "agents": [agent(view) for view in agents],
             "calls": [call(c) for c in calls], "switch": switch(connected),
-            "offers": offers or []}
+            "offers": offers or [], "callbacks": callbacks or []}

@@ -74,6 +74,14 @@ class Persist:
         self._submit(records.fill_rows("offers", [dict(
             leg_uuid=leg_uuid, outcome=outcome, ended_at=when(at))], by="leg_uuid"))
 
+    def callback_new(self, **row) -> None:
+        """A callback request's row (queues/callbacks.py)."""
+        self._submit(records.insert("callbacks", [row]))
+
+    def callback_values(self, **row) -> None:
+        """A callback request's changed columns (`id` and the rest)."""
+        self._submit(records.update_rows("callbacks", [row]))
+
     def agent_values(self, agent_id: int, values: dict) -> None:
         """An agent's changed columns. They wait for the writer's next batch, the last value of
         each column winning: a call moves its agent through four or five states (and notes

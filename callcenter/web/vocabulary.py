@@ -45,6 +45,7 @@ OUTCOME_WORDS = {
     Outcome.ABANDONED: "Abandoned (the caller hung up while waiting)",
     Outcome.TIMED_OUT: "Timed out in the queue", Outcome.OVERFLOWED: "Sent on (waited too long)",
     Outcome.CLOSED: "Closed (called outside open hours)",
+    Outcome.CALLBACK_REQUESTED: "Left a callback request",
 }
 # How an offer of a queued call ended, as the incoming-call card says it when it goes away.
 OFFER_OUTCOME_WORDS = {
@@ -73,6 +74,7 @@ STRATEGY_WORDS = {
 TIMEOUT_ACTION_WORDS = {
     TimeoutAction.HANG_UP: "Hang up", TimeoutAction.QUEUE: "Another queue",
     TimeoutAction.NUMBER: "A number",
+    TimeoutAction.CALLBACK: "A callback request (when closed)",
 }
 # What an agent may choose on its page. Logged Out is no choice: it follows logging out of the
 # web page (the Log out button, which also ends the softphone), so it never describes an open page.

@@ -11,6 +11,7 @@ rung to an agent (`auto`: with the auto-answer header), and reads commands, one 
     hangup UUID           the caller hangs up
     answer UUID           the agent's phone answered (200 OK)
     refuse UUID CAUSE     the agent's phone refused (CALL_REJECTED: 603 Decline)
+    press UUID KEY        the caller presses a key (a DTMF event)
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def obey(sim: Simulator, line: str) -> None:
         say(f"hung up {args[0]} {sim.far_end_hangs_up(args[0])}")
     elif word == "answer":
         say(f"answered {args[0]} {sim.far_end_answers(args[0])}")
+    elif word == "press":
+        say(f"pressed {args[0]} {sim.press(args[0], args[1])}")
     elif word == "refuse":
         say(f"refused {args[0]} {sim.far_end_hangs_up(args[0], args[1])}")
     else:

@@ -37,13 +37,14 @@ def shot(page, name: str) -> None:
 
 
 
-def staff_queue(database, agent_user: int, **settings) -> int:
-    """Queue `sales` with the agent as its only tier; the agent's own offer settings."""
+def staff_queue(database, agent_user: int, queue: dict | None = None, **settings) -> int:
+    """Queue `sales` (with `queue`'s settings) with the agent as its only tier; the agent's own
+    offer settings."""
     with database.session() as session:
         agent_id = session.scalar(select(Agent.id).where(Agent.user_id == agent_user))
         session.execute(update(Agent).where(Agent.id == agent_id).values(
             **settings))
-        queue = Queue(name="sales", strategy=QueueStrategy.LONGEST_IDLE_AGENT)
+        queue = Queue(name="sales", strategy=QueueStrategy.LONGEST_IDLE_AGENT, **(queue or {}))
         session.add(queue)
         session.flush()
         session.add(QueueAgent(queue_id=queue.id, agent_id=agent_id, level=1, position=1))
@@ -59,9 +60,9 @@ def rig(env, settings, database, admin, make_user, endpoint):
     dbmod.upgrade(settings.database_url)
     processes = []
 
-    def start(auto_answer: bool = False, **agent):
-        staff_queue(database, make_user("alice", extension="1000"), auto_answer=auto_answer,
-                    **agent)
+    def start(auto_answer: bool = False, queue: dict | None = None, **agent):
+        staff_queue(database, make_user("alice", extension="1000"), queue,
+                    auto_answer=auto_answer, **agent)
         switch = ServerProcess([ESL_PASSWORD, "1000"], env, module="tests.browser.offer_switch")
         processes.append(switch)
         port = switch.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1)
@@ -227,3 +228,22 @@ def test_missed_offers_put_the_agent_on_break_and_the_page_says_why(rig, chromiu
     page.wait_for_selector("#status:text-is('Available')")
     with database.session() as session:
         assert session.scalar(select(Agent.break_reason)) is None
+
+
+def test_a_callback_request_shows_as_a_callback_with_the_callers_wait(rig, chromium, database):
+    """The caller pressed the queue's key before alice was Available: the request keeps its
+    place, and her card says it is a callback, with the wait since the caller's place."""
+    base, switch = rig(auto_answer=True, queue={"callback_key": "9"})
+    switch.send("caller sales 15557654321")
+    caller = switch.wait_for(r"^caller (\S+)").group(1)
+    switch.send(f"press {caller} 9")
+    assert switch.wait_for(r"^pressed \S+ (\w+)").group(1) == "True"
+    page = available_agent(chromium, base)
+    leg, how = switch.wait_for(r"agent leg (\S+) 1000 (\w+)").groups()
+    page.wait_for_selector("#incoming[data-state=ringing]", timeout=10000)
+    assert re.fullmatch(r"Callback for sales, waited \d+ (s|min)",
+                        page.text_content("#incoming-title")), page.text_content("#incoming-title")
+    assert page.text_content("#incoming-from") == "15557654321"
+    assert page.text_content("#incoming-auto") == \
+        "Your phone answers by itself. Then the customer is dialled."
+    shot(page, "6-callback")

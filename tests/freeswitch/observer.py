@@ -12,7 +12,8 @@ from callcenter.esl.protocol import Event, FrameParser, encode_command, parse_ev
 
 
 class Observer:
-    def __init__(self, port: int, password: str) -> None:
+    def __init__(self, port: int, password: str, *, more: str = "") -> None:
+        """`more`: event names to hear besides these (space-separated)."""
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.events: list[Event] = []
         self._changed = threading.Condition()
@@ -24,7 +25,8 @@ class Observer:
         self._send("event plain CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_PROGRESS "
                    "CHANNEL_PROGRESS_MEDIA CHANNEL_PARK CHANNEL_UNPARK CHANNEL_EXECUTE "
                    "CHANNEL_EXECUTE_COMPLETE CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_HANGUP "
-                   "CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY PLAYBACK_START PLAYBACK_STOP API")
+                   "CHANNEL_HANGUP_COMPLETE CHANNEL_DESTROY PLAYBACK_START PLAYBACK_STOP API"
+                   + (f" {more}" if more else ""))
 
     def _send(self, command: str) -> None:
         """A command, once its reply came (the replies arrive in order)."""

@@ -9,6 +9,7 @@ caller that dials a number (an inbound call, to the external profile).
     dialog.bye()                                                  # the 200 to our BYE
     caller = UdpSip("15557654321"); outgoing = caller.call("5550100", FREESWITCH_CARRIER_SIP)
     outgoing.wait_for(200); outgoing.bye()       # or outgoing.cancel() while it rings
+    outgoing.press("9")                          # a key, as RFC 2833 telephone events in RTP
 
 One thread per endpoint reads the socket and answers what it must (ACK is taken, BYE and CANCEL
 get 200, a retransmitted INVITE gets the last response again); the test thread waits on queues.
@@ -17,8 +18,11 @@ get 200, a retransmitted INVITE gets the last response again); the test thread w
 from __future__ import annotations
 
 import queue
+import random
 import socket
+import struct
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -26,6 +30,8 @@ from tests.sipws import SipMessage, digest_fields, digest_response, md5, respons
 
 FREESWITCH_SIP = ("127.0.0.1", 5060)     # the internal profile (sip_profiles/internal.xml)
 FREESWITCH_CARRIER_SIP = ("127.0.0.1", 5080)  # the external profile: calls from the carrier
+TELEPHONE_EVENT = 101                    # our SDP's payload type for RFC 2833 events
+DTMF_EVENTS = {key: n for n, key in enumerate("0123456789*#ABCD")}   # RFC 4733's event codes
 REASONS = {100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK", 486: "Busy Here",
            487: "Request Terminated", 503: "Service Unavailable"}
 
@@ -143,6 +149,40 @@ class Outgoing:
                 self.ended.set()
                 return reply
 
+    def press(self, key: str, ms: int = 160) -> None:
+        """Press a key while the call is up, the way a carrier does: RFC 2833 (4733) telephone
+        events in RTP from our media port to the address the answer's SDP gave, after a few
+        packets of PCMU silence so the stream is a stream: one event of `ms` milliseconds in
+        20 ms packets (the first marked), then its end three times. Paced in real time: RTP
+        is a clock, not something to wait for."""
+        assert self.answer is not None, "the call was never answered"
+        host, port = media_address(self.answer.body)
+        sock = self.endpoint.rtp
+        ssrc, seq, stamp = random.getrandbits(32), random.getrandbits(16), random.getrandbits(32)
+
+        def packet(payload_type: int, marker: bool, payload: bytes) -> None:
+            nonlocal seq
+            header = struct.pack("!BBHII", 0x80, payload_type | (0x80 if marker else 0),
+                                 seq & 0xFFFF, stamp & 0xFFFFFFFF, ssrc)
+            sock.sendto(header + payload, (host, port))
+            seq += 1
+
+        for _ in range(10):                        # 200 ms of silence
+            packet(0, False, b"\xff" * 160)
+            stamp += 160
+            time.sleep(0.02)
+        event, samples = DTMF_EVENTS[key], ms * 8
+        for duration in range(160, samples + 1, 160):
+            packet(TELEPHONE_EVENT, duration == 160, struct.pack("!BBH", event, 10, duration))
+            time.sleep(0.02)
+        for _ in range(3):                         # the end, sent three times (RFC 4733 2.5.1.4)
+            packet(TELEPHONE_EVENT, False, struct.pack("!BBH", event, 0x80 | 10, samples))
+        stamp += samples
+        for _ in range(5):
+            packet(0, False, b"\xff" * 160)
+            stamp += 160
+            time.sleep(0.02)
+
     def _in_dialog(self, method: str, cseq: int) -> SipMessage:
         contact = self.answer.header("contact")
         target = contact[contact.find("<") + 1:contact.find(">")] if "<" in contact else contact
@@ -164,6 +204,18 @@ class Outgoing:
                 self.endpoint.send(
                     SipMessage(self.invite.start.replace("INVITE", "ACK", 1), headers), self.to)
         self.responses.put(reply)
+
+
+def media_address(sdp: str) -> tuple[str, int]:
+    """Where an SDP wants its audio: the c= address and the m=audio port."""
+    host = port = None
+    for line in sdp.splitlines():
+        if line.startswith("c=IN IP4 "):
+            host = line.split()[2]
+        elif line.startswith("m=audio "):
+            port = int(line.split()[1])
+    assert host and port, f"no audio address in {sdp!r}"
+    return host, port
 
 
 class UdpSip:

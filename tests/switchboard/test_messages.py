@@ -56,7 +56,7 @@ def test_an_offer_message_names_the_queue_the_caller_and_the_wait():
                              state=messages.OFFER_RINGING)
     assert ringing == {"type": "offer", "offer": {
         "call_id": "c9", "leg": "leg-1", "queue": "sales", "number": "<b>anonymous</b>",
-        "waited": 12.5, "auto_answer": False, "state": "ringing"}}
+        "waited": 12.5, "auto_answer": False, "callback": False, "state": "ringing"}}
     # How it ended is an OfferOutcome's value, plain text on the wire.
     ended = messages.offer(call, leg="leg-1", queue="sales", waited=None, auto_answer=False,
                            state=OfferOutcome.LOST_RACE)

@@ -52,6 +52,10 @@ class ClosedQueues:
     def _closed(self, call: Call, queue: QueueSettings, now: float) -> None:
         """A closed queue's caller: sent on to a number, or hung up after the queue's
         message (on its PLAYBACK_STOP; at the latest after CLOSED_MESSAGE_MAX_S)."""
+        callbacks = self.distributor.callbacks
+        if queue.closed_action is TimeoutAction.CALLBACK and callbacks is not None \
+                and callbacks.closed_queue(call, queue, now):
+            return      # a callback request, served when the queue opens
         self.distributor.counts["closed"] += 1
         self.persist.new_call(call, queue_id=queue.id, entered_at=when(now))
         self.calls.decide(call, Outcome.CLOSED, "NORMAL_CLEARING", HangupBy.SYSTEM)

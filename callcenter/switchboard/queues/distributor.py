@@ -18,7 +18,8 @@ agent becomes free, an offer ends, a tier level opens), once for all of them.
 Its parts, one job each: closed.py (open hours at the door), audio.py (what a waiting caller
 hears), timeouts.py (how long a caller may wait, and where it goes then), recovery.py (callers
 found again after a restart), strategies.py (who is offered a caller), ledger.py (agents'
-figures for the strategies).
+figures for the strategies), callbacks.py (a caller's request to be called back, in line at its
+place; it plugs itself in as `callbacks`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from ..persist import Persist, when
 from ..stats import Latency
 from . import strategies
 from .audio import CallerAudio
+from .callbacks import CALLER_NAME, Callbacks
 from .closed import ClosedQueues
 from .ledger import Ledger
 from .recovery import Recovery, number
@@ -109,6 +111,7 @@ class Distributor:
         self.closed = ClosedQueues(self, self.audio)
         self.timeouts = Timeouts(self, self.audio)
         self.recovery = Recovery(self)
+        self.callbacks: Callbacks | None = None     # callbacks.py plugs itself in
         roster.listeners.append(self._agent_changed)
 
     # -- settings --------------------------------------------------------------------------------
@@ -154,6 +157,7 @@ class Distributor:
         call = Call(id=call_id or str(uuid.uuid4()), direction=Direction.INBOUND, agent_id=None,
                     number=caller[:64], caller_id=commands.passable_text(did, 32),
                     kind=CallKind.QUEUED, created=now, progress=Progress.WAITING)
+        call.features[CALLER_NAME] = commands.passable_text(caller_name, 64)
         self.legs.add_call(call)
         self.legs.add_leg(call, leg_uuid, LegRole.CUSTOMER)
         if queue is None:
@@ -293,6 +297,8 @@ class Distributor:
         name = commands.passable_text(queue.name, 64)
         if name:
             extra["origination_caller_id_name"] = name
+        if call.kind is CallKind.CALLBACK and self.callbacks is not None:
+            self.callbacks.offering(call, agent.id)
         try:
             leg = self.offers.ring(
                 call, agent, shows=call.number, current=False, extra=extra,
@@ -309,10 +315,10 @@ class Distributor:
             waiting.auto_answer.add(leg)
         self.counts["offers"] += 1
         self.persist.offer_made(leg, call.id, agent.id, queue.id, self.clock.now())
-        self._publish(self._offer_message(call, queue, agent, leg, auto_answer, "ringing"),
+        self._publish(self.offer_message(call, queue, agent, leg, auto_answer, "ringing"),
                       agent.id)
 
-    def _offer_message(self, call: Call, queue: QueueSettings, agent: AgentView, leg: str,
+    def offer_message(self, call: Call, queue: QueueSettings, agent: AgentView, leg: str,
                        auto_answer: bool, state: str) -> dict:
         waiting = waiting_of(call)
         return messages.offer(
@@ -331,7 +337,7 @@ class Distributor:
                 for leg, offered_to in waiting.offers.items():
                     agent = self.roster.agents.get(offered_to)
                     if agent is not None and agent_id in (None, offered_to):
-                        found.append(self._offer_message(
+                        found.append(self.offer_message(
                             call, queue, agent, leg, leg in waiting.auto_answer,
                             messages.OFFER_RINGING)["offer"])
         return found
@@ -365,9 +371,12 @@ class Distributor:
                 self.closed.message_over(call)
             return
         if leg.role is LegRole.CUSTOMER:
-            self._caller_leg(call, waiting, leg, happened)
+            if happened is Happened.DTMF and self.callbacks is not None:
+                self.callbacks.pressed(call, waiting, event)
+            else:
+                self._caller_leg(call, waiting, leg, happened)
         elif leg.uuid in waiting.offers:
-            self._offer_leg(call, waiting, leg, happened, event)
+            self.offer_leg(call, waiting, leg, happened, event)
         elif leg.uuid == waiting.connected or leg.uuid == call.agent_leg:
             self._agent_leg(call, leg, happened)
 
@@ -394,8 +403,8 @@ class Distributor:
         log.info("caller abandoned queue %s after %.1fs", waiting.queue, now - waiting.entered,
                  extra={"call_id": call.id})
 
-    def _offer_leg(self, call: Call, waiting: Waiting, leg: Leg, happened: Happened,
-                   event: Event) -> None:
+    def offer_leg(self, call: Call, waiting: Waiting, leg: Leg, happened: Happened,
+                  event: Event) -> None:
         agent_id = waiting.offers[leg.uuid]
         if call.outcome is not None or waiting.connected is not None:
             # The caller left, or another agent took the call, while this leg was on its way.
@@ -441,7 +450,7 @@ class Distributor:
         self.persist.call_values(call.id, agent_id=agent_id, connected_at=when(now),
                                  left_at=when(now), wait_seconds=int(now - waiting.entered))
         if queue is not None and agent is not None:
-            self._publish(self._offer_message(call, queue, agent, leg.uuid,
+            self._publish(self.offer_message(call, queue, agent, leg.uuid,
                                               leg.uuid in waiting.auto_answer, "answered"),
                           agent_id)
         self._changed(call)
@@ -469,7 +478,7 @@ class Distributor:
         if agent is not None:
             queue = self.queues.get(waiting.queue)
             if queue is not None:
-                self._publish(self._offer_message(call, queue, agent, leg_uuid,
+                self._publish(self.offer_message(call, queue, agent, leg_uuid,
                                                   leg_uuid in waiting.auto_answer,
                                                   outcome.value), agent_id)
             self.offers.withdraw(call, agent_id)
@@ -592,8 +601,10 @@ class Distributor:
     # -- what the auditor may ask and do (auditor.py) ---------------------------------------------
 
     def waiting_calls(self) -> list[Call]:
-        """Every caller still in a line (no agent took it yet)."""
-        return [call for line in self.lines.values() for call in line]
+        """Every caller still in a line (no agent took it yet); callback requests have no
+        channel to check."""
+        return [call for line in self.lines.values() for call in line
+                if call.kind is not CallKind.CALLBACK]
 
     def remove_caller(self, call: Call, why: str) -> None:
         """The caller is gone without FreeSWITCH telling us (its channel is missing): it leaves

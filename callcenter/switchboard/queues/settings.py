@@ -26,6 +26,18 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class CallbackRules:
+    """A queue's callbacks (callbacks.py): the key a waiting caller presses ("" for none), how
+    many more attempts an unreachable callback gets and after how many seconds, and what the
+    caller hears ("" for nothing)."""
+    key: str = ""
+    retries: int = 2
+    retry_delay: int = 300
+    confirm_message: str = ""
+    unavailable_message: str = ""
+
+
+@dataclass(frozen=True)
 class QueueSettings:
     id: int
     name: str
@@ -46,6 +58,7 @@ class QueueSettings:
     closed_action: TimeoutAction = TimeoutAction.HANG_UP
     closed_target: str = ""
     closed_message: str = ""            # played before a closed queue hangs up; "" for none
+    callbacks: CallbackRules = CallbackRules()
 
     @classmethod
     def of(cls, queue: Queue) -> QueueSettings:
@@ -62,7 +75,12 @@ class QueueSettings:
             tiers=tuple(sorted((Tier(t.agent_id, t.level, t.position) for t in queue.tiers),
                                key=lambda t: (t.level, t.position, t.agent_id))),
             schedule=_schedule(queue), closed_action=queue.closed_action,
-            closed_target=queue.closed_target, closed_message=queue.closed_message)
+            closed_target=queue.closed_target, closed_message=queue.closed_message,
+            callbacks=CallbackRules(
+                key=queue.callback_key, retries=queue.callback_retries,
+                retry_delay=queue.callback_retry_delay_seconds,
+                confirm_message=queue.callback_confirm_message,
+                unavailable_message=queue.callback_unavailable_message))
 
 
 def _schedule(queue: Queue) -> Schedule:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ...esl import commands
 from ...models import AgentStatus, HangupBy, OfferOutcome, Outcome, TimeoutAction
 from ..agents import AgentView
-from ..legs import Call
+from ..legs import Call, CallKind
 from .audio import CallerAudio
 from .settings import QueueSettings
 from .waiting import Line, Waiting, waiting_of
@@ -79,6 +79,8 @@ class Timeouts:
             return
         for call in line:
             waiting = waiting_of(call)
+            if call.kind is CallKind.CALLBACK:
+                continue    # a callback request waits for an agent, however long
             if now - max(since, waiting.entered) >= queue.max_wait_no_agent:
                 self.time_out(call, waiting, queue)
 
