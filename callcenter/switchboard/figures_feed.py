@@ -35,11 +35,13 @@ class FiguresFeed:
     def __init__(self, today_figures: TodayFigures, *, clock: Clock,
                  publish: Callable[[dict, tuple[str, ...]], None],
                  listening: Callable[[], bool], every: float = EVERY_S,
-                 after_call: float = AFTER_CALL_S) -> None:
+                 after_call: float = AFTER_CALL_S,
+                 spawn: Callable[[Callable[[], None]], object] = gevent.spawn) -> None:
         self.today_figures = today_figures
         self.clock = clock
         self._publish, self._listening = publish, listening
         self.every, self.after_call = every, after_call
+        self._spawn = spawn
         self.latest: dict | None = None
         self._tick: Timer | None = None
         self._soon: Timer | None = None
@@ -80,7 +82,7 @@ class FiguresFeed:
             self._again = True
             return
         self._computing = True
-        gevent.spawn(self._compute_and_publish)
+        self._spawn(self._compute_and_publish)
 
     def _compute_and_publish(self) -> None:
         try:
