@@ -130,7 +130,8 @@ class Switchboard:
                                     clock=self.clock, publish=self._publish_to, defer=_soon,
                                     wall_thresholds=wall_thresholds)
         self.counts = SwitchboardCounts(self, timezone)
-        self.figures_feed = FiguresFeed(today_figures or self.counts, clock=self.clock,
+        self._today_figures = today_figures or self.counts
+        self.figures_feed = FiguresFeed(self._figures_now, clock=self.clock,
                                         publish=self._publish_to, listening=self._figures_heard)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
@@ -151,6 +152,7 @@ class Switchboard:
             hub.set_snapshot(self.snapshot)
             hub.provide("queues", self.queue_rows.snapshot_section)
             hub.provide("figures", self.figures_feed.snapshot_section)
+            hub.provide("now", lambda audience: self.clock.now())   # pages tick from it
 
     @classmethod
     def from_settings(cls, settings, link, database, hub=None, clock=None,
@@ -318,6 +320,14 @@ class Switchboard:
             "auditor": self.auditor.figures(),
         }
 
+    def live_queues(self) -> list[dict]:
+        """Every queue's live row, as the supervisor's page and the wall display are sent it."""
+        return self.queue_rows.rows()
+
+    def today(self) -> dict | None:
+        """Today's figures as the pages were last sent them (computed now if none were)."""
+        return self.figures_feed.latest or self.figures_feed.compute()
+
     def wrapping_up(self, agent_id: int, call_id: str) -> bool:
         """Whether the agent is in its wrap-up after this call."""
         view = self.roster.agents.get(agent_id)
@@ -403,6 +413,10 @@ class Switchboard:
     def _publish_to(self, message: dict, topics: tuple[str, ...]) -> None:
         if self.hub is not None:
             self.hub.publish(message, topics=topics)
+
+    def _figures_now(self, now: float) -> dict:
+        """Today's figures, and the auditor's repairs since this controller started."""
+        return {**self._today_figures(now), "repairs": self.auditor.figures()["repairs"]}
 
     def _figures_heard(self) -> bool:
         return self.hub is not None and (self.hub.listening(EVERYTHING)
