@@ -27,6 +27,9 @@ export async function drawCharts(figures, queue) {
   if (!uPlot) return;
   const wanted = queue || null;
   const intervals = (figures?.intervals || []).filter((i) => (i.queue ?? null) === wanted);
+  const note = document.getElementById("charts-note");
+  note.textContent = intervals.length ? "" : "No 15-minute intervals in today's figures yet.";
+  note.hidden = !note.textContent;
   const times = intervals.map((i) => Date.parse(i.start) / 1000);
   for (const [id, series] of Object.entries(SERIES)) {
     const data = [times, ...series.map(([key]) => intervals.map((i) => {
@@ -39,11 +42,15 @@ export async function drawCharts(figures, queue) {
     box.setAttribute("aria-label", describe(series, intervals));
     if (charts[id]) { charts[id].setData(data); continue; }
     charts[id] = new uPlot({
-      width: Math.max(280, box.clientWidth || 320), height: 180,
+      width: Math.max(280, (box.parentElement.clientWidth || 340) - 20), height: 180,
       series: [{}, ...series.map(([, label, stroke]) => ({ label, stroke, width: 2,
         ...(id === "chart-calls" ? { paths: uPlot.paths.bars({ size: [0.6, 12] }), fill: `${stroke}55` } : {}) }))],
       axes: [{}, { size: 40 }],
-      scales: { x: { time: true } },
+      scales: {
+        // Half an interval of room each side, so the first and last bars show whole.
+        x: { time: true, range: (u, min, max) => [min - 450, max + 450] },
+        ...(id === "chart-sl" ? { y: { range: [0, 100] } } : {}),
+      },
     }, data, box);
   }
 }

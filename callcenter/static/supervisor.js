@@ -172,6 +172,7 @@ function drawQueue(tr, row, f) {
   [a.available, a.on_call, a.wrap_up, a.on_break].forEach((n, i) => setText(cell(tr, 3 + i), String(n)));
   drawFigures(tr, 7, f);
   const callers = cell(tr, 14);
+  callers.className = "callers";
   callers.replaceChildren(...row.callers.map((c) => {
     const call = floor.calls.get(c.call_id);
     const item = el("span", { class: "caller" });
