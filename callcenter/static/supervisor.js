@@ -6,7 +6,7 @@
 import { drawCharts } from "./charts.js";
 import { Floor, NONE, count, duration, percent } from "./floor.js";
 import { connectLive } from "./live.js";
-import { STATE, STATUS, WORDS } from "./vocabulary.js";
+import { PROGRESS, STATE, STATUS, VOCABULARY } from "./vocabulary.js";
 import { PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, wordFor } from "./words.js";
 
 const $ = (id) => document.getElementById(id);
@@ -68,7 +68,7 @@ function sortValue(agent, key) {
     case "registered": return agent.registered ? 1 : 0;
     case "handled": return f?.handled ?? -1;
     case "aht": return f?.aht_s ?? -1;
-    case "missed": return f?.missed_offers ?? -1;
+    case "missed_offers": return f?.missed_offers ?? -1;
     default: return String(agent[key] ?? "").toLowerCase();
   }
 }
@@ -215,7 +215,8 @@ function drawQueues() {
   }
   const total = foot.rows[0];
   let waiting = 0, oldest = null;
-  const agents = { available: 0, on_call: 0, wrap_up: 0, on_break: 0 };
+  // Available, on calls, in wrap-up, on break: the floor's own spread (see below).
+  const spread = [0, 0, 0, 0];
   for (const row of floor.queues.values()) {
     waiting += row.waiting;
     if (row.oldest_entered !== null && (oldest === null || row.oldest_entered < oldest)) oldest = row.oldest_entered;
@@ -223,14 +224,14 @@ function drawQueues() {
   // Agents in several queues would be counted twice: the floor's own spread instead.
   for (const agent of floor.agents.values()) {
     if (agent.status === STATUS.LOGGED_OUT) continue;
-    if ([STATE.RESERVED, STATE.RINGING, STATE.IN_CALL].includes(agent.state)) agents.on_call++;
-    else if (agent.state === STATE.WRAP_UP) agents.wrap_up++;
-    else if (agent.status === STATUS.AVAILABLE) agents.available++;
-    else agents.on_break++;
+    if ([STATE.RESERVED, STATE.RINGING, STATE.IN_CALL].includes(agent.state)) spread[1]++;
+    else if (agent.state === STATE.WRAP_UP) spread[2]++;
+    else if (agent.status === STATUS.AVAILABLE) spread[0]++;
+    else spread[3]++;
   }
   setText(total.cells[1], String(waiting));
   ticking(total.cells[2], oldest);
-  [agents.available, agents.on_call, agents.wrap_up, agents.on_break].forEach((n, i) => setText(total.cells[3 + i], String(n)));
+  spread.forEach((n, i) => setText(total.cells[3 + i], String(n)));
   drawFigures(total, 7, floor.figures?.totals);
   const repairs = floor.figures?.repairs;
   setText($("repairs"), repairs ? String(Object.values(repairs).reduce((a, b) => a + b, 0)) : NONE);
@@ -240,9 +241,9 @@ function drawQueues() {
 // -- calls -----------------------------------------------------------------------------------
 
 function whereIs(call) {
-  if (call.transfer && WORDS && ["ringing", "connecting"].includes(call.transfer.state)) return "In transfer";
+  if (call.transfer && VOCABULARY.transfer_under_way.includes(call.transfer.state)) return "In transfer";
   if (call.held) return "On hold";
-  if (call.progress === "answered") return "Talking";
+  if (call.progress === PROGRESS.ANSWERED) return "Talking";
   return wordFor(PROGRESS_WORDS, call.progress);
 }
 

@@ -37,7 +37,7 @@ function tile(row) {
   section.append(el("h2", "", row.name));
   const measures = el("div", "measures");
   measures.append(
-    measure("waiting", String(row.waiting), level(row.waiting, t.waiting)),
+    measure("callers waiting", String(row.waiting), level(row.waiting, t.waiting)),
     measure("longest wait", wait === null ? NONE : duration(wait), level(wait, t.longest_wait_s), row.oldest_entered),
     measure("service level", percent(f?.service_level), level(f?.service_level, t.service_level, true)),
   );
