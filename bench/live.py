@@ -325,7 +325,7 @@ def report(figures: dict) -> str:
                      f"{figures['screen_lag_max_s']:.2f} s (p99 {figures['screen_lag_p99_s']:.2f}"
                      f" s over {figures['screen_samples']} samples; goal <= {GOAL_SCREEN_S:g} s)")
     else:
-        lines.append("  /supervisor in Chromium: skipped (no /usr/bin/chromium)")
+        lines.append("  /supervisor in Chromium: skipped (--no-browser, or no /usr/bin/chromium)")
     return "\n".join(lines)
 
 
