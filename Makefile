@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
-BUNDLE := callcenter/static/vendor/sip.js
+BUNDLE := callcenter/static/vendor/sip.js callcenter/static/vendor/uplot.js
 
 .PHONY: install install-test run test test-fast lint bench clean
 
@@ -20,9 +20,10 @@ $(STAMP): setup.cfg pyproject.toml
 
 install-test: $(TSTAMP) $(BUNDLE)
 
-# The softphone's SIP.js from npm, bundled into one ES module (not committed). Without npm the
-# page still works against the simulator and says the softphone is unavailable.
-$(BUNDLE): package.json package-lock.json
+# The softphone's SIP.js and the supervisor's charts (uPlot) from npm, each bundled into one ES
+# module (not committed). Without npm the agent's page still works against the simulator and
+# says the softphone is unavailable; the supervisor's page works without its charts.
+$(BUNDLE) &: package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
 	else echo "npm not found: the softphone's SIP.js bundle is not built (install Node.js)" >&2; fi

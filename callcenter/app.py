@@ -18,7 +18,7 @@ from .errors import InvalidInput, ProductError
 from .login_limits import LoginLimiter
 from .models import Role
 from .paths import STATIC_DIR, TEMPLATES_DIR
-from .sessions import Sessions
+from .sessions import OpenSockets, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class Services:
     switchboard: Any = None               # the call-center brain, set by `callcenter serve`
     hub: Any = None                       # live pushes (callcenter.live.Hub), set by `serve`
     sessions: Any = None                  # web logins and their live sockets (callcenter.sessions)
+    display_sockets: Any = None           # wall displays' live sockets, by display token
     admin_known: bool = field(default=False)
     login_limiter: LoginLimiter | None = None  # set by create_app from the settings
 
@@ -44,7 +45,19 @@ class Services:
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
                switchboard: Any = None, hub: Any = None) -> Flask:
-    from .web import access, admin, api, auth, callbacks, freeswitch, live, pages, queues
+    from .web import (
+        access,
+        admin,
+        api,
+        auth,
+        callbacks,
+        displays,
+        freeswitch,
+        live,
+        pages,
+        queues,
+        supervising,
+    )
     from .web.vocabulary import vocabulary
 
     settings = settings or Settings.from_env()
@@ -61,10 +74,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
                         switchboard=switchboard, hub=hub,
                         login_limiter=LoginLimiter(RealClock(), enabled=settings.login_limits))
     services.sessions = Sessions.of(settings, services.db, switchboard)
+    services.display_sockets = OpenSockets()
     app.extensions["callcenter"] = services
 
     for blueprint in (auth.bp, pages.bp, admin.bp, queues.bp, api.bp, freeswitch.bp, live.bp,
-                      callbacks.bp):
+                      callbacks.bp, supervising.bp, displays.bp):
         app.register_blueprint(blueprint)
     access.init_app(app)
 

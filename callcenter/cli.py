@@ -79,6 +79,20 @@ def _parser() -> argparse.ArgumentParser:
     signout.add_argument("username")
     signout.set_defaults(run=_user_signout)
 
+    display = commands.add_parser("display-token", help="wall displays' read-only tokens")
+    display_commands = display.add_subparsers(dest="display_command", required=True)
+    display_add = display_commands.add_parser(
+        "add", help="a new wall display: prints the address to open on the TV (shown once)")
+    display_add.add_argument("name", help="where the display hangs, e.g. 'Sales floor TV'")
+    display_add.set_defaults(run=_display_add)
+    display_commands.add_parser("list", help="every display token").set_defaults(
+        run=_display_list)
+    display_revoke = display_commands.add_parser(
+        "revoke", help="revoke a display token (a running server refuses it from the page's "
+        "next reconnect; the admin page closes it at once)")
+    display_revoke.add_argument("id", type=int)
+    display_revoke.set_defaults(run=_display_revoke)
+
     simulate = commands.add_parser("simulate", help="run the FreeSWITCH simulator on its own")
     simulate.add_argument("--port", type=int, default=0, help="ESL port (0: any free port)")
     simulate.add_argument("--password", help="ESL password (default: generated and printed)")
@@ -275,6 +289,62 @@ def _cdr_import(args) -> int:
         print(f"callcenter: cdr import: {path}: {reason}", file=sys.stderr)
     print(report.summary())
     return 1 if report.failed else 0
+
+
+def _display_database():
+    from .db import Database
+
+    database = Database(_settings().database_url)
+    database.check_reachable()
+    if not database.has_table("display_tokens"):
+        database.dispose()
+        raise CommandFailed("the database schema is not current: run `callcenter db upgrade` "
+                            "first")
+    return database
+
+
+def _display_add(args) -> None:
+    from . import displays
+
+    settings = _settings()
+    database = _display_database()
+    try:
+        with database.session() as session:
+            row, token = displays.create(session, args.name, by="cli")
+            session.commit()
+            print(f"display {row.id} ({row.name}): open this on the TV (shown only now):")
+            print(f"{settings.public_url}/wallboard?token={token}")
+    finally:
+        database.dispose()
+
+
+def _display_list(args) -> None:
+    from . import displays
+
+    database = _display_database()
+    try:
+        with database.session() as session:
+            tokens = displays.all_tokens(session)
+            lines = [f"{t.id}  {t.name}  created {t.created_at:%Y-%m-%d %H:%M} UTC by "
+                     f"{t.created_by}  " + (f"revoked {t.revoked_at:%Y-%m-%d %H:%M} UTC"
+                                            if t.revoked_at else "active") for t in tokens]
+    finally:
+        database.dispose()
+    print("\n".join(lines) if lines else "no display tokens: add one with "
+          "`callcenter display-token add NAME`")
+
+
+def _display_revoke(args) -> None:
+    from . import displays
+
+    database = _display_database()
+    try:
+        with database.session() as session:
+            row = displays.revoke(session, args.id, by="cli")
+            session.commit()
+            print(f"display {row.id} ({row.name}) revoked")
+    finally:
+        database.dispose()
 
 
 def _queue_database():

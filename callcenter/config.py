@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import thresholds
 from .private_files import make_private_dir
 
 
@@ -71,6 +72,11 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
      "stalled dispatch); 1-300"),
     ("CALLCENTER_TIMEZONE", "UTC", "the site's timezone, an IANA name like Europe/Paris: "
      "queues' open hours and holidays are read in it"),
+    ("CALLCENTER_ATTENTION", '{"long_call_s": 600, "long_break_s": 900, "missed_offers": 3}',
+     "when an agent's row stands out on the supervisor's page (JSON; any key may be left out)"),
+    ("CALLCENTER_WALL_THRESHOLDS", '{"*": {"waiting": [5, 10], "longest_wait_s": [60, 180], '
+     '"service_level": [0.8, 0.6]}}', "the wall display's colours, [warn, alert] per measure, "
+     'per queue name ("*": every other queue)'),
     ("CALLCENTER_SIM_CALLERS", "unset: no callers", "the built-in simulator only: inbound "
      "callers per second to 5550100 (queue sales), e.g. 0.25; each gives up after 20-60 s "
      "with no agent and talks 10-40 s, as with `callcenter simulate --demo`"),
@@ -113,6 +119,8 @@ class Settings:
     audit_seconds: int = 5
     timezone: str = "UTC"
     sim_callers: float | None = None  # callers per second into the built-in simulator
+    attention: dict = field(default_factory=lambda: thresholds.attention(None))
+    wall_thresholds: dict = field(default_factory=lambda: thresholds.wall(None))
 
     @property
     def simulated(self) -> bool:
@@ -190,6 +198,8 @@ class Settings:
                                  "CALLCENTER_AUDIT_SECONDS", 1, 300),
             timezone=_timezone(get("CALLCENTER_TIMEZONE") or "UTC"),
             sim_callers=_sim_callers(get("CALLCENTER_SIM_CALLERS"), esl_host),
+            attention=_threshold(thresholds.attention, get("CALLCENTER_ATTENTION")),
+            wall_thresholds=_threshold(thresholds.wall, get("CALLCENTER_WALL_THRESHOLDS")),
         )
 
 
@@ -215,6 +225,13 @@ def _networks(value: str, name: str) -> tuple[ipaddress.IPv4Network | ipaddress.
             raise ConfigError(f"{name}: {item!r} is not an address or CIDR (examples: "
                               "127.0.0.1, 10.0.0.0/8, ::1)") from None
     return tuple(networks)
+
+
+def _threshold(parse, value: str | None) -> dict:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _timezone(value: str) -> str:

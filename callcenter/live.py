@@ -6,9 +6,17 @@ that falls behind has its queue dropped and is owed a fresh snapshot instead (am
 the publisher: every queued message is appended once and freed once). A snapshot reflects the
 state when it is taken, so the messages dropped with the queue lose nothing.
 
-Every message carries `seq`, one hub-wide counter. A supervisor's subscription sees every seq;
-an agent's sees a rising subset (its own agent's messages, and those broadcast to everyone). A
-snapshot carries the seq it was taken at; messages after it have a higher seq.
+Topics say who hears a message. Every message goes to topic "all" (supervisors and admins:
+their subscription sees every seq, so a gap means a loss), and to the topics it names besides:
+"agent:N" (that agent's pages), "queue:N" (one queue's live row: the wall display), "figures"
+(today's figures). A subscription holds one or more topics and hears each message once; an
+agent's or a display's sees a rising subset of seqs. Delivery costs O(subscribers of the
+message's topics), never O(all subscribers).
+
+A snapshot carries the seq it was taken at (messages after it have a higher seq) and one section
+per provider: the switchboard's view (agents, calls, offers, the link) for "all" and "agent:N",
+and each section registered with `provide` (queues, figures ...), which returns None for an
+audience it has nothing for.
 """
 
 from __future__ import annotations
@@ -23,6 +31,34 @@ from gevent.event import Event
 log = logging.getLogger(__name__)
 
 SnapshotProvider = Callable[[int | None], dict]
+EVERYTHING = "all"
+
+
+def agent_topic(agent_id: int) -> str:
+    return f"agent:{agent_id}"
+
+
+def queue_topic(queue_id: int) -> str:
+    return f"queue:{queue_id}"
+
+
+class Audience:
+    """Who a subscription is: its topics, the agent it belongs to (if any), whether it sees
+    everything. What a section provider reads to decide what to send."""
+
+    __slots__ = ("agent_id", "everything", "topics")
+
+    def __init__(self, topics: frozenset[str]) -> None:
+        self.topics = topics
+        self.everything = EVERYTHING in topics
+        agents = [int(t.partition(":")[2]) for t in topics if t.startswith("agent:")]
+        self.agent_id = agents[0] if len(agents) == 1 and not self.everything else None
+
+    def queue_ids(self) -> set[int]:
+        return {int(t.partition(":")[2]) for t in self.topics if t.startswith("queue:")}
+
+
+SectionProvider = Callable[[Audience], object]
 
 
 def empty_view(agent_id: int | None) -> dict:
@@ -58,10 +94,10 @@ class Hub:
             raise ValueError(f"queue_size must be a positive integer, not {queue_size!r}")
         self.queue_size = queue_size
         self._seq = 0
-        self._everything: set[Subscription] = set()           # supervisors and admins
-        self._by_agent: dict[int, set[Subscription]] = {}
+        self._by_topic: dict[str, set[Subscription]] = {}
         self._count = 0
         self._snapshot: SnapshotProvider = empty_view
+        self._sections: dict[str, SectionProvider] = {}
 
     @property
     def seq(self) -> int:
@@ -72,6 +108,10 @@ class Hub:
     def subscribers(self) -> int:
         return self._count
 
+    def listening(self, topic: str) -> bool:
+        """Whether anyone subscribes to `topic` now (so its messages are worth building)."""
+        return bool(self._by_topic.get(topic))
+
     def set_snapshot(self, provider: SnapshotProvider) -> None:
         """provider(agent_id) -> {"agents": [...], "calls": [...]} for that agent's view;
         provider(None) -> everything (supervisors/admins). Default provider: empty lists."""
@@ -79,9 +119,19 @@ class Hub:
             raise TypeError(f"the snapshot provider must be callable, not {provider!r}")
         self._snapshot = provider
 
-    def publish(self, message: dict, agent_id: int | None = None) -> None:
-        """Deliver to every supervisor/admin subscription, and to subscriptions of agent_id.
-        Adds "seq" (one hub-wide counter). Never blocks, never yields, never raises."""
+    def provide(self, section: str, provider: SectionProvider) -> None:
+        """provider(audience) -> the snapshot's `section` for that audience, or None to leave
+        it out. One provider per section; a later one replaces it."""
+        if not callable(provider):
+            raise TypeError(f"the {section!r} provider must be callable, not {provider!r}")
+        if section in ("type", "seq"):
+            raise ValueError(f"{section!r} is the hub's own key, not a section")
+        self._sections[section] = provider
+
+    def publish(self, message: dict, agent_id: int | None = None,
+                topics: tuple[str, ...] = ()) -> None:
+        """Deliver to topic "all", to agent_id's topic, and to `topics`. Adds "seq" (one
+        hub-wide counter). Never blocks, never yields, never raises."""
         try:
             if not isinstance(message, dict):
                 log.error("live: dropped a message that is not a dict: %r", message)
@@ -89,10 +139,14 @@ class Hub:
             self._seq += 1
             delivered = Message(message)
             delivered["seq"] = self._seq
-            for subscription in self._everything:
+            by_topic = self._by_topic
+            for subscription in by_topic.get(EVERYTHING, ()):
                 subscription._deliver(delivered)
             if agent_id is not None:
-                for subscription in self._by_agent.get(agent_id, ()):
+                for subscription in by_topic.get(agent_topic(agent_id), ()):
+                    subscription._deliver(delivered)
+            for topic in topics:
+                for subscription in by_topic.get(topic, ()):
                     subscription._deliver(delivered)
         except Exception:       # the switchboard's greenlet must go on whatever happens here
             log.exception("live: a message was not delivered")
@@ -104,43 +158,53 @@ class Hub:
             self._seq += 1
             delivered = Message(message)
             delivered["seq"] = self._seq
-            for subscription in self._everything:
-                subscription._deliver(delivered)
-            for subscriptions in self._by_agent.values():
+            for subscriptions in self._by_topic.values():
                 for subscription in subscriptions:
                     subscription._deliver(delivered)
         except Exception:
             log.exception("live: a message for everyone was not delivered")
 
-    def subscribe(self, agent_id: int | None) -> Subscription:
-        """agent_id None: sees everything."""
-        if agent_id is not None and (not isinstance(agent_id, int) or isinstance(agent_id, bool)):
-            raise TypeError(f"agent_id must be an int or None, not {agent_id!r}")
-        subscription = Subscription(self, agent_id)
-        if agent_id is None:
-            self._everything.add(subscription)
-        else:
-            self._by_agent.setdefault(agent_id, set()).add(subscription)
+    def subscribe(self, agent_id: int | None = None, *,
+                  topics: frozenset[str] | None = None) -> Subscription:
+        """agent_id None: sees everything (topic "all"); an agent id: that agent's topic.
+        `topics` instead: exactly those (a wall display's queues)."""
+        if topics is None:
+            if agent_id is not None and (not isinstance(agent_id, int)
+                                         or isinstance(agent_id, bool)):
+                raise TypeError(f"agent_id must be an int or None, not {agent_id!r}")
+            topics = frozenset({EVERYTHING if agent_id is None else agent_topic(agent_id)})
+        elif agent_id is not None:
+            raise TypeError("give agent_id or topics, not both")
+        elif not topics or not all(isinstance(t, str) and t for t in topics):
+            raise ValueError(f"topics must be a non-empty set of names, not {topics!r}")
+        subscription = Subscription(self, Audience(frozenset(topics)))
+        for topic in subscription.audience.topics:
+            self._by_topic.setdefault(topic, set()).add(subscription)
         self._count += 1
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
-        if subscription.agent_id is None:
-            self._everything.discard(subscription)
-        else:
-            mine = self._by_agent.get(subscription.agent_id)
+        for topic in subscription.audience.topics:
+            mine = self._by_topic.get(topic)
             if mine is not None:
                 mine.discard(subscription)
                 if not mine:
-                    del self._by_agent[subscription.agent_id]
+                    del self._by_topic[topic]
         self._count -= 1
 
-    def _take_snapshot(self, agent_id: int | None) -> Message:
-        # The seq is read before the provider runs: if the provider yields and messages are
-        # published meanwhile, they follow the snapshot (a client may apply one twice; deltas
-        # carry whole objects, so that is harmless), and none is lost.
+    def _take_snapshot(self, audience: Audience) -> Message:
+        # The seq is read before the providers run: if one yields and messages are published
+        # meanwhile, they follow the snapshot (a client may apply one twice; deltas carry whole
+        # objects, so that is harmless), and none is lost.
         seq = self._seq
-        snapshot = Message({"type": "snapshot", "seq": seq, **self._snapshot(agent_id)})
+        view: dict = {}
+        if audience.everything or audience.agent_id is not None:
+            view.update(self._snapshot(audience.agent_id))
+        for section, provider in self._sections.items():
+            value = provider(audience)
+            if value is not None:
+                view[section] = value
+        snapshot = Message({"type": "snapshot", "seq": seq, **view})
         snapshot["type"], snapshot["seq"] = "snapshot", seq
         return snapshot
 
@@ -148,9 +212,11 @@ class Hub:
 class Subscription:
     """One socket's view of the hub. Read it from one greenlet at a time."""
 
-    def __init__(self, hub: Hub, agent_id: int | None) -> None:
-        self.agent_id = agent_id
+    def __init__(self, hub: Hub, audience: Audience) -> None:
+        self.audience = audience
+        self.agent_id = audience.agent_id
         self.overflows = 0                  # how many times its queue was dropped
+        self._last_seq = -1                 # a message for two of its topics comes once
         self._hub = hub
         self._limit = hub.queue_size
         self._queue: deque[Message] = deque()
@@ -165,8 +231,9 @@ class Subscription:
 
     def _deliver(self, message: Message) -> None:
         # The publisher's path: plain attribute work, and Event.set only schedules a wake-up.
-        if self._owed_snapshot:
+        if self._owed_snapshot or message["seq"] == self._last_seq:
             return                          # the snapshot it will get covers this message
+        self._last_seq = message["seq"]
         queue = self._queue
         if len(queue) >= self._limit:
             queue.clear()
@@ -196,7 +263,7 @@ class Subscription:
             self._owed_snapshot = False
             self._queue.clear()
             try:
-                return self._hub._take_snapshot(self.agent_id)
+                return self._hub._take_snapshot(self.audience)
             except BaseException:
                 self._owed_snapshot = True
                 raise

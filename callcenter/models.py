@@ -461,3 +461,17 @@ class LoginSession(Base):
     user_agent: Mapped[str] = mapped_column(String(255), default="")
 
     user: Mapped[User] = relationship(back_populates="login_sessions")
+
+
+class DisplayToken(Base):
+    """A wall display's long-lived, read-only token (callcenter.displays). Only its SHA-256 is
+    kept: the token itself is shown once, when an admin creates it. A revoked token stays, with
+    when it was revoked, so the list says what each display was."""
+    __tablename__ = "display_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")   # a username, or "cli"
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -274,3 +274,77 @@ def test_a_broadcast_reaches_every_page_agents_included_with_one_seq():
     assert drain(alice)[-1] == {**news, "seq": 2}
     assert drain(bob) == [{**news, "seq": 2}]
     hub.broadcast(["not", "a", "dict"])        # logged, never raised into the switchboard
+
+
+# -- topics and snapshot sections ------------------------------------------------------------
+
+
+def test_topics_reach_their_subscribers_once_and_everything_sees_every_seq():
+    hub = Hub()
+    supervisor = hub.subscribe(None)
+    wall = hub.subscribe(topics=frozenset({"queue:1", "queue:2", "figures"}))
+    other_wall = hub.subscribe(topics=frozenset({"queue:3"}))
+    agent = hub.subscribe(5)
+    for sub in (supervisor, wall, other_wall, agent):
+        sub.get(timeout=0)
+    hub.publish({"type": "queue", "queue": {"id": 1}}, topics=("queue:1",))
+    hub.publish({"type": "agent", "agent": {"id": 5}}, agent_id=5)
+    # One message for two of the wall's topics: it hears it once.
+    hub.publish({"type": "figures"}, topics=("figures", "queue:2"))
+    hub.publish({"type": "queue", "queue": {"id": 3}}, topics=("queue:3",))
+    assert [m["seq"] for m in drain(supervisor)] == [1, 2, 3, 4]
+    assert [m["seq"] for m in drain(wall)] == [1, 3]
+    assert [m["seq"] for m in drain(other_wall)] == [4]
+    assert [m["seq"] for m in drain(agent)] == [2]
+    assert hub.listening("queue:3") and not hub.listening("queue:9")
+    other_wall.close()
+    assert not hub.listening("queue:3")
+
+
+def test_publish_costs_only_the_subscribers_of_its_topics():
+    hub = Hub(queue_size=4)
+    walls = [hub.subscribe(topics=frozenset({f"queue:{n}"})) for n in range(1000)]
+    for sub in walls:
+        sub.get(timeout=0)
+    touched = []
+    original = type(walls[0])._deliver
+
+    def counting(self, message):
+        touched.append(self)
+        original(self, message)
+
+    type(walls[0])._deliver = counting
+    try:
+        hub.publish({"type": "queue"}, topics=("queue:7",))
+    finally:
+        type(walls[0])._deliver = original
+    assert touched == [walls[7]]
+
+
+def test_a_snapshot_has_one_section_per_provider_for_its_audience():
+    hub = Hub()
+    hub.set_snapshot(lambda agent_id: {"agents": [agent_id], "calls": []})
+    hub.provide("queues", lambda audience: (
+        ["all queues"] if audience.everything
+        else sorted(audience.queue_ids()) or None))
+    hub.provide("figures", lambda audience: None if audience.agent_id else {"offered": 3})
+    supervisor = hub.subscribe(None).get(timeout=0)
+    agent = hub.subscribe(4).get(timeout=0)
+    wall = hub.subscribe(topics=frozenset({"queue:2", "queue:1"})).get(timeout=0)
+    assert supervisor == {"type": "snapshot", "seq": 0, "agents": [None], "calls": [],
+                          "queues": ["all queues"], "figures": {"offered": 3}}
+    assert agent == {"type": "snapshot", "seq": 0, "agents": [4], "calls": []}
+    # A display is no agent and no supervisor: the switchboard's view is not its to see.
+    assert wall == {"type": "snapshot", "seq": 0, "queues": [1, 2], "figures": {"offered": 3}}
+
+
+def test_bad_topics_and_sections_are_refused_clearly():
+    hub = Hub()
+    with pytest.raises(ValueError, match="topics"):
+        hub.subscribe(topics=frozenset())
+    with pytest.raises(TypeError, match="not both"):
+        hub.subscribe(3, topics=frozenset({"queue:1"}))
+    with pytest.raises(TypeError, match="callable"):
+        hub.provide("queues", [])
+    with pytest.raises(ValueError, match="hub's own"):
+        hub.provide("seq", lambda audience: 1)

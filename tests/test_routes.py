@@ -24,11 +24,13 @@ def test_every_route_declares_its_access(app):
     kinds = {}
     for endpoint, _method, _path in _routes(app):
         access = access_of(app, endpoint)
-        assert isinstance(access, Access) and access.kind in ("public", "session", "freeswitch")
-        if access.kind == "session":
+        assert isinstance(access, Access) and access.kind in (
+            "public", "session", "freeswitch", "display")
+        if access.kind in ("session", "display"):
             assert access.roles, f"{endpoint} declares a session but no role"
         kinds[endpoint] = access.kind
     assert kinds["auth.login"] == "public" and kinds["admin.users"] == "session"
+    assert kinds["supervising.wallboard"] == "display"
 
 
 def test_an_undeclared_route_stops_the_app(settings, database):
@@ -56,7 +58,7 @@ def test_anonymous_is_refused_everywhere_but_public_routes(app, client, admin):
                 assert response.status_code in (302, 401), (endpoint, method)
                 if response.status_code == 302:
                     assert "/login" in response.headers["Location"]
-        elif access.kind == "freeswitch":
+        elif access.kind in ("freeswitch", "display"):
             assert response.status_code == 401, (endpoint, method)
         else:
             assert response.status_code < 500, (endpoint, method)
@@ -69,7 +71,7 @@ def test_wrong_role_is_refused(app, client, auth, admin, make_user):
     checked = 0
     for endpoint, method, path in _routes(app):
         access = access_of(app, endpoint)
-        if access.kind != "session" or Role.AGENT in access.roles:
+        if access.kind not in ("session", "display") or Role.AGENT in access.roles:
             continue
         response = client.open(path, method=method, headers={"X-CSRF-Token": token})
         assert response.status_code == 403, (endpoint, method)
@@ -96,4 +98,30 @@ def test_freeswitch_routes_need_the_http_credentials(app, client, settings):
         assert client.open(path, method=method,
                            headers={"Authorization": f"Basic {good}"}).status_code != 401
         checked += 1
+    assert checked >= 1
+
+
+def test_display_routes_take_a_valid_token_and_only_for_reading(app, client, admin, database):
+    from callcenter import displays
+
+    with database.session() as session:
+        row, token = displays.create(session, "Lobby", by="test")
+        session.commit()
+    checked = 0
+    for endpoint, method, path in _routes(app):
+        access = access_of(app, endpoint)
+        if access.kind != "display":
+            continue
+        assert method == "GET", f"{endpoint}: a display only reads"
+        client.delete_cookie(displays.COOKIE)
+        assert client.open(path, method=method).status_code == 401
+        client.set_cookie(displays.COOKIE, token)
+        assert client.open(path, method=method).status_code == 200, endpoint
+        checked += 1
+    with database.session() as session:
+        displays.revoke(session, row.id, by="test")
+        session.commit()
+    for endpoint, method, path in _routes(app):
+        if access_of(app, endpoint).kind == "display":
+            assert client.open(path, method=method).status_code == 401, endpoint
     assert checked >= 1

@@ -29,6 +29,8 @@ ALLOWED = {
     "softphone.js": {"ended", "failed"},
     # The live socket's own connection state, not a call's outcome.
     "live.js": {"closed"},
+    # The fields of today's figures per interval (offered, answered, abandoned calls counted).
+    "charts.js": {"offered", "answered", "abandoned"},
 }
 
 

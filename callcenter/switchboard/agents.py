@@ -46,6 +46,7 @@ class AgentView:
     active: bool = True
     break_reason: str | None = None       # why On break, when the switchboard put it there
     offers: OfferSettings = field(default_factory=lambda: OfferSettings())
+    since: float = 0.0                    # clock time of its last status or state change
 
     @property
     def registered(self) -> bool:
@@ -71,6 +72,12 @@ class OfferSettings:
     def of(cls, agent: Agent) -> OfferSettings:
         return cls(agent.max_no_answer, agent.reject_delay_seconds, agent.busy_delay_seconds,
                    agent.no_answer_delay_seconds, agent.auto_answer)
+
+
+def _epoch(*moments: datetime | None) -> float:
+    """The latest of the row's change times, as clock seconds (0 when it has none)."""
+    known = [m.timestamp() for m in moments if m is not None]
+    return max(known, default=0.0)
 
 
 def _when(clock: Clock) -> datetime:
@@ -110,7 +117,8 @@ class Roster:
                 view = AgentView(agent.id, agent.extension, user.username, agent.status,
                                  agent.state, agent.wrapup_seconds, agent.always_record,
                                  contacts=self._contacts.setdefault(agent.extension, set()),
-                                 break_reason=agent.break_reason)
+                                 break_reason=agent.break_reason,
+                                 since=_epoch(agent.status_changed_at, agent.state_changed_at))
                 # A state left by a previous run with no call behind it is stale.
                 if view.state is not AgentState.IDLE:
                     view.state = AgentState.IDLE
@@ -157,6 +165,7 @@ class Roster:
         reason = reason if status is AgentStatus.ON_BREAK else None
         if view.status is not status or view.break_reason != reason:
             view.status, view.break_reason = status, reason
+            view.since = self._clock.now()
             self._write(view, status=True)
             self._announce(view)
         return view
@@ -187,6 +196,8 @@ class Roster:
             view.wrapup_timer.cancel()
             view.wrapup_timer = None
         changed = view.state is not state or view.call_id != call_id
+        if view.state is not state:
+            view.since = self._clock.now()
         view.state, view.call_id = state, call_id
         if changed:
             self._write(view, state=True)

@@ -22,6 +22,7 @@ from ..clock import Clock, RealClock
 from ..errors import CallEnded, InvalidInput
 from ..esl import commands
 from ..esl.protocol import Event
+from ..live import EVERYTHING
 from ..models import AgentState, AgentStatus, HangupBy
 from . import messages
 from .agents import AgentError, AgentView, Roster, load_agents
@@ -30,10 +31,13 @@ from .calls import Calls, DialTimes
 from .controls import ControlError, Controls
 from .dialer import Dialer, SwitchUnavailable
 from .disposition import Dispositions
+from .figures_feed import TOPIC as FIGURES_TOPIC
+from .figures_feed import FiguresFeed, SwitchboardCounts, TodayFigures
 from .finishing import Finishing
 from .legs import CHANNEL_EVENTS, Call, CallKind, Happened, Legs
 from .offers import Offers
 from .persist import Persist
+from .queue_rows import QueueRows
 from .queues import Distributor, load_queues
 from .queues.callbacks import Callbacks, load_callbacks
 from .recording import Recording
@@ -58,9 +62,14 @@ class Switchboard:
                  recordings_dir: str | Path | None = None,
                  spool_dir: str | Path | None = None,
                  cdr_spool_dir: str | Path | None = None,
-                 audit_seconds: float = AUDIT_SECONDS, timezone: str = "UTC") -> None:
+                 audit_seconds: float = AUDIT_SECONDS, timezone: str = "UTC",
+                 today_figures: TodayFigures | None = None,
+                 wall_thresholds: dict | None = None) -> None:
         """`audit_seconds`: how often the auditor compares memory with FreeSWITCH (0: only
-        after each resync); `timezone`: the site's, which queues' open hours are read in."""
+        after each resync); `timezone`: the site's, which queues' open hours are read in;
+        `today_figures(now)`: today's figures for the live pages (None: the switchboard's own
+        counts, figures_feed.SwitchboardCounts); `wall_thresholds`: the wall display's colours
+        (thresholds.wall)."""
         self.link = link
         self.clock = clock or RealClock()
         self.hub = hub
@@ -120,6 +129,14 @@ class Switchboard:
                                offers=self.offers, finishing=self.finishing,
                                distributor=self.distributor, clock=self.clock,
                                seconds=audit_seconds)
+        # The live pages' queue rows and today's figures (the supervisor, the wall display).
+        self.queue_rows = QueueRows(distributor=self.distributor, roster=self.roster,
+                                    clock=self.clock, publish=self._publish_to, defer=_soon,
+                                    wall_thresholds=wall_thresholds)
+        self.counts = SwitchboardCounts(self, timezone)
+        self._today_figures = today_figures or self.counts
+        self.figures_feed = FiguresFeed(self._figures_now, clock=self.clock,
+                                        publish=self._publish_to, listening=self._figures_heard)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
         link.on("RECORD_STOP", self.recording.on_record)
@@ -137,14 +154,19 @@ class Switchboard:
                                   unwritten_legs(self.legs, self.store), self.clock)
         if hub is not None:
             hub.set_snapshot(self.snapshot)
+            hub.provide("queues", self.queue_rows.snapshot_section)
+            hub.provide("figures", self.figures_feed.snapshot_section)
+            hub.provide("now", lambda audience: self.clock.now())   # pages tick from it
 
     @classmethod
-    def from_settings(cls, settings, link, database, hub=None, clock=None) -> Switchboard:
+    def from_settings(cls, settings, link, database, hub=None, clock=None,
+                      today_figures: TodayFigures | None = None) -> Switchboard:
         return cls(link, database, hub=hub, clock=clock, domain=settings.sip_domain,
                    gateway=settings.gateway, caller_id=settings.outbound_caller_id,
                    recordings_dir=settings.recordings_dir, spool_dir=settings.instance_dir,
                    cdr_spool_dir=settings.cdr_spool_dir, audit_seconds=settings.audit_seconds,
-                   timezone=settings.timezone)
+                   timezone=settings.timezone, today_figures=today_figures,
+                   wall_thresholds=settings.wall_thresholds)
 
     def start(self) -> None:
         self.store.start()
@@ -154,8 +176,12 @@ class Switchboard:
         self.distributor.reload()
         self.cdr_spool.start()
         self.auditor.start()
+        self.queue_rows.start()
+        self.figures_feed.start()
 
     def stop(self) -> None:
+        self.figures_feed.stop()
+        self.queue_rows.stop()
         self.auditor.stop()
         self.cdr_spool.stop()
         self.persist.release_held()
@@ -300,6 +326,14 @@ class Switchboard:
             "callbacks": self.callbacks.figures(),
         }
 
+    def live_queues(self) -> list[dict]:
+        """Every queue's live row, as the supervisor's page and the wall display are sent it."""
+        return self.queue_rows.rows()
+
+    def today(self) -> dict | None:
+        """Today's figures as the pages were last sent them (computed now if none were)."""
+        return self.figures_feed.latest or self.figures_feed.compute()
+
     def wrapping_up(self, agent_id: int, call_id: str) -> bool:
         """Whether the agent is in its wrap-up after this call."""
         view = self.roster.agents.get(agent_id)
@@ -392,9 +426,25 @@ class Switchboard:
             self._switch_shown = connected
             self.hub.broadcast(messages.switch_changed(connected))
 
+    def _publish_to(self, message: dict, topics: tuple[str, ...]) -> None:
+        if self.hub is not None:
+            self.hub.publish(message, topics=topics)
+
+    def _figures_now(self, now: float) -> dict:
+        """Today's figures, and the auditor's repairs since this controller started."""
+        return {**self._today_figures(now), "repairs": self.auditor.figures()["repairs"]}
+
+    def _figures_heard(self) -> bool:
+        return self.hub is not None and (self.hub.listening(EVERYTHING)
+                                         or self.hub.listening(FIGURES_TOPIC))
+
     def _announce(self, call: Call) -> None:
         call.version += 1
         self._publish(messages.call_changed(call), call.agent_id)
+        self.queue_rows.call_changed(call)
+        if call.ended:
+            self.counts.call_ended(call)
+            self.figures_feed.call_ended()
 
 
 def _soon(fn: Callable[[], None]) -> None:

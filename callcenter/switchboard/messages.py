@@ -9,6 +9,8 @@ and raise SCHEMA when a page reading the old one would misread the new.
                                           requests (supervisors' snapshots only)
     {"type": "call", "call": call}        a call changed (its `version` grew)
     {"type": "agent", "agent": agent}     an agent's status, state or registration changed
+    {"type": "queue", "queue": row}       a queue's live row changed (queue_rows.py)
+    {"type": "figures", "figures": ...}   today's figures, every few seconds and after a call
     {"type": "switch", "switch": switch}  the link to FreeSWITCH went down or came back
     {"type": "offer", "offer": offer}     to one agent: a queued caller rings its phone, or
                                           that offer ended
@@ -41,9 +43,11 @@ OFFER_RINGING = "ringing"
 
 
 def call(c: Call) -> dict[str, Any]:
+    from .queues.waiting import waiting_of
     from .recording import recording_now  # the feature's own state (it imports this module)
 
     transfer = c.transfer
+    waiting = waiting_of(c)
     return {
         "id": c.id, "version": c.version, "kind": c.kind.value, "direction": c.direction.value,
         "agent_id": c.agent_id, "number": c.number, "caller_id": c.caller_id,
@@ -53,6 +57,8 @@ def call(c: Call) -> dict[str, Any]:
         "hangup_by": c.hangup_by.value if c.hangup_by else None,
         "created": c.created, "answered_at": c.answered_at, "bridged_at": c.bridged_at,
         "ended_at": c.ended_at, "recording": recording_now(c), "held": c.held,
+        "queue": waiting.queue if waiting is not None and waiting.queue else None,
+        "entered": waiting.entered if waiting is not None else None,
         "transfer": None if transfer is None else {
             "to": transfer.to, "agent_id": transfer.agent_id, "state": transfer.state,
             "cause": transfer.cause},
@@ -62,7 +68,8 @@ def call(c: Call) -> dict[str, Any]:
 def agent(view: AgentView) -> dict[str, Any]:
     return {"id": view.id, "extension": view.extension, "name": view.name,
             "status": view.status.value, "break_reason": view.break_reason,
-            "state": view.state.value, "registered": view.registered, "call_id": view.call_id}
+            "state": view.state.value, "registered": view.registered, "call_id": view.call_id,
+            "since": view.since}
 
 
 def switch(connected: bool) -> dict[str, Any]:

@@ -3,7 +3,10 @@
 - `@public`: anyone (login, first run, health, static files);
 - `@requires(Role...)`: a web session whose user has one of the roles; state-changing methods
   also need the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`);
-- `@freeswitch`: FreeSWITCH's HTTP basic credentials (xml_curl, json_cdr).
+- `@freeswitch`: FreeSWITCH's HTTP basic credentials (xml_curl, json_cdr);
+- `@display(Role...)`: a wall display's read-only token (callcenter.displays), or a web session
+  whose user has one of the roles (a supervisor previewing the wall). Read-only: GET only.
+  The live socket also takes a display token (`Access.displays`), for read-only topics.
 
 `init_app` refuses to start an app with an undeclared route, and checks CSRF for every browser
 route (public forms too: login CSRF is a real attack).
@@ -27,8 +30,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 @dataclass(frozen=True)
 class Access:
-    kind: str                         # "public" | "session" | "freeswitch"
+    kind: str                         # "public" | "session" | "freeswitch" | "display"
     roles: frozenset[Role] = frozenset()
+    displays: bool = False            # a display token is let in too (read-only)
 
 
 def public(view: Callable) -> Callable:
@@ -74,6 +78,50 @@ def freeswitch(view: Callable) -> Callable:
 
     guarded.access = Access("freeswitch")
     return guarded
+
+
+def display(*roles: Role) -> Callable[[Callable], Callable]:
+    """A wall display's token (the address an admin gave it: ?token=..., kept afterwards in an
+    HttpOnly cookie and taken out of the address), or a session of one of `roles`. The view
+    finds the display in `g.display` (None for a session)."""
+    allowed = frozenset(roles)
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            from .. import displays
+
+            user: User | None = g.get("user")
+            given = request.args.get("token")
+            token = given or request.cookies.get(displays.COOKIE)
+            g.display = None
+            if token is not None:
+                session_ = current_app.extensions["callcenter"].db_session()
+                g.display = displays.valid(session_, token)
+            if g.display is not None and given:
+                # Out of the address (history, logs, a photo of the screen), into a cookie.
+                settings = current_app.extensions["callcenter"].settings
+                response = redirect(request.path)
+                response.set_cookie(displays.COOKIE, given, max_age=400 * 86400, httponly=True,
+                                    samesite="Lax", secure=settings.secure_cookies)
+                return response
+            if g.display is None and (user is None or user.role not in allowed):
+                if user is not None:
+                    abort(403)
+                message = ("This display's token was revoked or is unknown: ask an admin for a "
+                           "new address (Admin, Wall displays)." if token else
+                           "A wall display opens with the address an admin gives it "
+                           "(Admin, Wall displays), or log in as a supervisor.")
+                if wants_json():
+                    return jsonify(error=message), 401
+                from flask import render_template
+                return render_template("error.html", code=401, message=message), 401
+            return view(*args, **kwargs)
+
+        guarded.access = Access("display", allowed)
+        return guarded
+
+    return decorate
 
 
 def _same(a: str, b: str) -> bool:

@@ -1,9 +1,11 @@
 """The live socket `/live`: a browser's WebSocket onto the live hub (flask-sock).
 
-The web session authenticates it. A handshake is a GET, so no CSRF token protects it; the
-Origin header does instead: a page on another site could otherwise open the socket with the
-user's cookie (cross-site WebSocket hijacking). Both are checked before the upgrade, in
-`refuse_before_upgrade`, because flask-sock upgrades before it calls the view.
+The web session authenticates it, or a wall display's token (its cookie, see displays.py):
+a display hears read-only topics only, each queue's row and today's figures. A handshake is a
+GET, so no CSRF token protects it; the Origin header does instead: a page on another site could
+otherwise open the socket with the user's cookie (cross-site WebSocket hijacking). Both are
+checked before the upgrade, in `refuse_before_upgrade`, because flask-sock upgrades before it
+calls the view.
 
 Frames: the server sends JSON text, a snapshot first and then deltas, each with `seq`. The
 client may send `{"type": "ping"}` (answered `{"type": "pong"}`); any other frame is answered
@@ -29,8 +31,9 @@ from sqlalchemy import select
 from wsproto.frame_protocol import CloseReason
 
 from ..credentials import Credentials, keep_alive_while_open
-from ..live import Hub, Subscription, encode
-from ..models import Agent, Role
+from ..live import Hub, Subscription, encode, queue_topic
+from ..models import Agent, Queue, Role
+from ..switchboard.figures_feed import TOPIC as FIGURES_TOPIC
 from .access import Access, access_of
 
 log = logging.getLogger(__name__)
@@ -53,18 +56,21 @@ def _socket_options(state) -> None:
 
 
 def live_session(view: Callable) -> Callable:
-    """Declares a live route's access: a web session of any role. `refuse_before_upgrade`
-    enforces it (and the Origin) for every route of this blueprint."""
-    view.access = Access("session", LIVE_ROLES)
+    """Declares a live route's access: a web session of any role, or a display token.
+    `refuse_before_upgrade` enforces it (and the Origin) for every route of this blueprint."""
+    view.access = Access("session", LIVE_ROLES, displays=True)
     return view
 
 
 @bp.before_request
 def refuse_before_upgrade():
     user = g.get("user")
+    g.live_display = g.live_topics = None
     if user is None:
-        return jsonify(error="log in first"), 401
-    if user.role not in access_of(current_app, request.endpoint).roles:
+        g.live_display = _display()
+        if g.live_display is None:
+            return jsonify(error="log in first"), 401
+    elif user.role not in access_of(current_app, request.endpoint).roles:
         return jsonify(error="your role may not open the live socket"), 403
     settings = current_app.extensions["callcenter"].settings
     if not origin_allowed(request.headers.get("Origin"), settings.public_url, request.host_url):
@@ -72,10 +78,27 @@ def refuse_before_upgrade():
                              "(Origin header missing or foreign)"), 403
     # Whose view: looked up before the upgrade, so a database error is still an HTTP answer.
     g.live_agent_id = None
-    if user.role is Role.AGENT:
+    if g.live_display is not None:
+        g.live_topics = display_topics(current_app.extensions["callcenter"].db_session())
+    elif user.role is Role.AGENT:
         g.live_agent_id = current_app.extensions["callcenter"].db_session().scalar(
             select(Agent.id).where(Agent.user_id == user.id))
     return None
+
+
+def _display():
+    from ..displays import COOKIE, valid
+
+    token = request.cookies.get(COOKIE)
+    if token is None:
+        return None
+    return valid(current_app.extensions["callcenter"].db_session(), token)
+
+
+def display_topics(session) -> frozenset[str]:
+    """A wall display hears every queue's row and today's figures: nothing else."""
+    ids = session.scalars(select(Queue.id)).all()
+    return frozenset({FIGURES_TOPIC, *(queue_topic(queue_id) for queue_id in ids)})
 
 
 def origin_allowed(origin: str | None, public_url: str, host_url: str) -> bool:
@@ -123,6 +146,9 @@ def live_socket(ws) -> None:
 
 
 def _serve(ws) -> None:
+    if g.live_display is not None:
+        _serve_display(ws, g.live_display, g.live_topics)
+        return
     user, agent_id, login = g.user, g.live_agent_id, g.login_key
     who = (f"{user.username} (agent {agent_id})" if agent_id
            else f"{user.username} ({user.role.value})")
@@ -149,6 +175,30 @@ def _serve(ws) -> None:
             keeper.stop()
         subscription.close()
         log.info("live: %s disconnected; %d subscribed", who, hub.subscribers)
+
+
+def _serve_display(ws, display, topics: frozenset[str]) -> None:
+    """A wall display: read-only topics; revoking its token closes it (as signed out)."""
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()
+    services = current_app.extensions["callcenter"]
+    hub = live_hub()
+    subscription = hub.subscribe(topics=topics)
+    log.info("live: display %d (%s) connected; %d subscribed", display.id, display.name,
+             hub.subscribers)
+    live = LiveSocket(ws, subscription)
+    forget = services.display_sockets.add(display_key(display.id), 0, live.sign_out)
+    try:
+        live.run()
+    finally:
+        forget()
+        subscription.close()
+        log.info("live: display %d disconnected; %d subscribed", display.id, hub.subscribers)
+
+
+def display_key(display_id: int) -> str:
+    return f"display:{display_id}"
 
 
 sock.route("/live", bp=bp, endpoint="socket")(live_socket)

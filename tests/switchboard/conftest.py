@@ -56,13 +56,26 @@ class RecordingHub:
 
     def __init__(self) -> None:
         self.messages: list[tuple[dict, int | None]] = []
+        self.topical: list[tuple[dict, tuple[str, ...]]] = []   # queue rows, figures
         self.snapshot = None
+        self.sections: dict = {}
+        self.listeners: set[str] = set()      # topics someone subscribes to
 
     def set_snapshot(self, provider) -> None:
         self.snapshot = provider
 
-    def publish(self, message: dict, agent_id: int | None = None) -> None:
-        self.messages.append((message, agent_id))
+    def provide(self, section: str, provider) -> None:
+        self.sections[section] = provider
+
+    def listening(self, topic: str) -> bool:
+        return topic in self.listeners
+
+    def publish(self, message: dict, agent_id: int | None = None,
+                topics: tuple[str, ...] = ()) -> None:
+        if topics:
+            self.topical.append((message, topics))
+        else:
+            self.messages.append((message, agent_id))
 
     def broadcast(self, message: dict) -> None:
         self.messages.append((message, EVERYONE))

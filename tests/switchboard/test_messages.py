@@ -11,7 +11,7 @@ from callcenter.switchboard.transfer import Transfer
 CALL_KEYS = {"id", "version", "kind", "direction", "agent_id", "number", "caller_id",
              "progress", "outcome", "cause", "sip_status", "sip_reason", "hangup_by",
              "created", "answered_at", "bridged_at", "ended_at", "recording", "held",
-             "transfer"}
+             "transfer", "queue", "entered"}
 
 
 def test_a_call_message_holds_plain_values_only():
@@ -40,7 +40,7 @@ def test_agent_switch_and_snapshot_messages():
     assert messages.agent_changed(view) == {"type": "agent", "agent": {
         "id": 3, "extension": "1003", "name": "alice", "status": "on_break",
         "break_reason": "missed calls", "state": "reserved", "registered": True,
-        "call_id": "c1"}}
+        "call_id": "c1", "since": 0.0}}
     assert messages.switch_changed(False) == {"type": "switch", "switch": {"connected": False}}
     call = Call(id="c1", direction=Direction.OUTBOUND, agent_id=3, number="15551234567")
     snapshot = messages.snapshot([view], [call], True)

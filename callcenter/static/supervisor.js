@@ -1,0 +1,351 @@
+// The supervisor's live dashboard: agents, queues, calls and today's charts, from the live
+// socket (a snapshot, then deltas, every seq). Deltas only mark rows dirty; one animation frame
+// redraws the dirty rows, however many deltas came meanwhile, so a busy floor (hundreds of
+// changes a second) never queues work in the page. Times tick once a second from the server's
+// timestamps. The numbers (queue rows, figures) are the server's: this page only formats them.
+import { drawCharts } from "./charts.js";
+import { Floor, NONE, count, duration, percent } from "./floor.js";
+import { connectLive } from "./live.js";
+import { PROGRESS, STATE, STATUS, VOCABULARY } from "./vocabulary.js";
+import { PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, wordFor } from "./words.js";
+
+const $ = (id) => document.getElementById(id);
+const attention = JSON.parse($("attention").textContent);
+const floor = new Floor();
+const dirty = { agents: new Set(), queues: new Set(), calls: false, figures: false, all: true };
+let frame = null;
+let rendered = 0;                 // the seq on screen (bench/live.py reads it)
+let sort = { key: "name", dir: 1 };
+const rows = { agents: new Map(), queues: new Map() };
+
+function cell(tr, i) { return tr.children[i]; }
+function setText(td, text) { if (td.textContent !== text) td.textContent = text; }
+function el(tag, attrs = {}, text = "") {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text) node.textContent = text;
+  return node;
+}
+function newRow(cells) {
+  const tr = el("tr");
+  for (let i = 0; i < cells; i++) tr.append(el("td"));
+  return tr;
+}
+function ticking(td, since) {
+  if (since) { td.dataset.since = since; td.textContent = duration(floor.now() - since); }
+  else { delete td.dataset.since; setText(td, NONE); }
+}
+
+// -- agents ----------------------------------------------------------------------------------
+
+function callOf(agent) { return agent.call_id ? floor.calls.get(agent.call_id) : null; }
+
+// Why an agent's row stands out ("" when it does not), in words a screen reader says.
+function attentionOf(agent) {
+  const now = floor.now();
+  const call = callOf(agent);
+  const why = [];
+  if (call?.bridged_at && now - call.bridged_at >= attention.long_call_s) why.push("long call");
+  if (agent.status === STATUS.ON_BREAK && agent.since && now - agent.since >= attention.long_break_s) {
+    why.push("long break");
+  }
+  const missed = floor.agentFigures(agent.id)?.missed_offers;
+  if (missed !== null && missed !== undefined && missed >= attention.missed_offers) why.push("missed offers");
+  if (agent.status === STATUS.AVAILABLE && !agent.registered) why.push("phone not registered");
+  return why.join(", ");
+}
+
+function queuesOfAgent(id) {
+  const names = [];
+  for (const row of floor.queues.values()) if (row.agent_ids.includes(id)) names.push(row.name);
+  return names;
+}
+
+function sortValue(agent, key) {
+  const f = floor.agentFigures(agent.id);
+  switch (key) {
+    case "since": return -(agent.since || 0);     // longest in state first
+    case "registered": return agent.registered ? 1 : 0;
+    case "handled": return f?.handled ?? -1;
+    case "aht": return f?.aht_s ?? -1;
+    case "missed_offers": return f?.missed_offers ?? -1;
+    default: return String(agent[key] ?? "").toLowerCase();
+  }
+}
+
+function visibleAgents() {
+  const name = $("filter-name").value.trim().toLowerCase();
+  const queue = $("filter-queue").value;
+  const state = $("filter-state").value;
+  const members = queue ? new Set(floor.queues.get(queue)?.agent_ids || []) : null;
+  const shown = [];
+  for (const agent of floor.agents.values()) {
+    if (name && !agent.name.toLowerCase().includes(name) && !agent.extension.includes(name)) continue;
+    if (members && !members.has(agent.id)) continue;
+    if (state === "attention" ? !attentionOf(agent)
+      : state && agent.state !== state && agent.status !== state) continue;
+    shown.push(agent);
+  }
+  shown.sort((a, b) => {
+    const x = sortValue(a, sort.key), y = sortValue(b, sort.key);
+    return (x < y ? -1 : x > y ? 1 : a.id - b.id) * sort.dir;
+  });
+  return shown;
+}
+
+function drawAgent(tr, agent) {
+  const f = floor.agentFigures(agent.id);
+  const call = callOf(agent);
+  tr.dataset.agent = agent.id;
+  tr.dataset.state = agent.state;
+  tr.dataset.status = agent.status;
+  setText(cell(tr, 0), agent.name);
+  setText(cell(tr, 1), agent.extension);
+  const status = wordFor(STATUS_WORDS, agent.status);
+  setText(cell(tr, 2), agent.status === STATUS.ON_BREAK && agent.break_reason
+    ? `${status}: ${agent.break_reason}` : status);
+  setText(cell(tr, 3), wordFor(STATE_WORDS, agent.state));
+  ticking(cell(tr, 4), agent.since);
+  drawCallCell(cell(tr, 5), call);
+  setText(cell(tr, 6), agent.registered ? "Registered" : "Not registered");
+  cell(tr, 6).className = agent.registered ? "" : "bad";
+  setText(cell(tr, 7), count(f?.handled));
+  setText(cell(tr, 8), duration(f?.aht_s));
+  setText(cell(tr, 9), count(f?.missed_offers));
+  markAttention(tr, agent);
+}
+
+function drawCallCell(td, call) {
+  if (!call) { setText(td, ""); delete td.dataset.since; return; }
+  const bits = [call.number || "No caller ID"];
+  if (call.queue) bits.push(call.queue);
+  bits.push(call.direction === "inbound" ? "in" : "out");
+  if (call.held) bits.push("on hold");
+  if (call.recording) bits.push("recording");
+  const started = call.bridged_at || call.created;
+  td.dataset.since = started;
+  td.dataset.prefix = bits.join(" · ") + " · ";
+  setText(td, td.dataset.prefix + duration(floor.now() - started));
+}
+
+function markAttention(tr, agent) {
+  const why = attentionOf(agent);
+  tr.classList.toggle("attention", Boolean(why));
+  tr.title = why ? `Needs attention: ${why}` : "";
+  const label = tr.children[0];
+  const note = why ? ` (needs attention: ${why})` : "";
+  label.dataset.note = note;
+  label.setAttribute("aria-label", agent.name + note);
+}
+
+function drawAgents() {
+  const tbody = $("agents").tBodies[0];
+  const shown = visibleAgents();
+  for (const [id, tr] of rows.agents) {
+    if (!floor.agents.has(id)) { tr.remove(); rows.agents.delete(id); }
+  }
+  for (const agent of shown) {
+    let tr = rows.agents.get(agent.id);
+    if (!tr) { tr = newRow(10); rows.agents.set(agent.id, tr); drawAgent(tr, agent); }
+    else if (dirty.all || dirty.figures || dirty.agents.has(agent.id)) drawAgent(tr, agent);
+  }
+  // Put the rows in order, moving only those out of place.
+  let at = tbody.firstElementChild;
+  const wanted = new Set(shown.map((a) => a.id));
+  for (const agent of shown) {
+    const tr = rows.agents.get(agent.id);
+    if (tr === at) { at = at.nextElementSibling; continue; }
+    tbody.insertBefore(tr, at);
+  }
+  for (const [id, tr] of rows.agents) if (!wanted.has(id) && tr.parentNode) tr.remove();
+  setText($("agents-count"), `(${shown.length} of ${floor.agents.size})`);
+}
+
+// -- queues ----------------------------------------------------------------------------------
+
+function drawQueue(tr, row, f) {
+  tr.dataset.queue = row.name;
+  const a = row.agents;
+  setText(cell(tr, 0), row.name);
+  setText(cell(tr, 1), String(row.waiting));
+  ticking(cell(tr, 2), row.oldest_entered);
+  [a.available, a.on_call, a.wrap_up, a.on_break].forEach((n, i) => setText(cell(tr, 3 + i), String(n)));
+  drawFigures(tr, 7, f);
+  const callers = cell(tr, 14);
+  callers.className = "callers";
+  callers.replaceChildren(...row.callers.map((c) => {
+    const call = floor.calls.get(c.call_id);
+    const item = el("span", { class: "caller" });
+    item.textContent = `${call?.number || "No caller ID"}${c.offered ? " (ringing)" : ""} · `;
+    const waited = el("span");
+    waited.dataset.since = c.entered;
+    waited.textContent = duration(floor.now() - c.entered);
+    item.append(waited);
+    return item;
+  }));
+}
+
+function drawFigures(tr, from, f) {
+  const values = [count(f?.offered), count(f?.answered), count(f?.abandoned),
+    percent(f?.abandon_rate), percent(f?.service_level), duration(f?.asa_s), duration(f?.aht_s)];
+  values.forEach((text, i) => setText(cell(tr, from + i), text));
+  if (f?.service_level_seconds) cell(tr, from + 4).title = `answered within ${f.service_level_seconds} s`;
+}
+
+function drawQueues() {
+  const tbody = $("queues").tBodies[0];
+  const names = [...floor.queues.keys()].sort();
+  for (const [name, tr] of rows.queues) {
+    if (!floor.queues.has(name)) { tr.remove(); rows.queues.delete(name); }
+  }
+  for (const name of names) {
+    let tr = rows.queues.get(name);
+    const fresh = !tr;
+    if (fresh) { tr = newRow(15); rows.queues.set(name, tr); }
+    if (fresh || dirty.all || dirty.figures || dirty.calls || dirty.queues.has(name)) {
+      drawQueue(tr, floor.queues.get(name), floor.queueFigures(name));
+    }
+    tbody.append(tr);        // in name order (moving a node in place costs nothing)
+  }
+  const foot = $("queues").tFoot;
+  if (!foot.rows.length) {
+    const tr = newRow(15);
+    tr.cells[0].textContent = "All queues";
+    foot.append(tr);
+  }
+  const total = foot.rows[0];
+  let waiting = 0, oldest = null;
+  // Available, on calls, in wrap-up, on break: the floor's own spread (see below).
+  const spread = [0, 0, 0, 0];
+  for (const row of floor.queues.values()) {
+    waiting += row.waiting;
+    if (row.oldest_entered !== null && (oldest === null || row.oldest_entered < oldest)) oldest = row.oldest_entered;
+  }
+  // Agents in several queues would be counted twice: the floor's own spread instead.
+  for (const agent of floor.agents.values()) {
+    if (agent.status === STATUS.LOGGED_OUT) continue;
+    if ([STATE.RESERVED, STATE.RINGING, STATE.IN_CALL].includes(agent.state)) spread[1]++;
+    else if (agent.state === STATE.WRAP_UP) spread[2]++;
+    else if (agent.status === STATUS.AVAILABLE) spread[0]++;
+    else spread[3]++;
+  }
+  setText(total.cells[1], String(waiting));
+  ticking(total.cells[2], oldest);
+  spread.forEach((n, i) => setText(total.cells[3 + i], String(n)));
+  drawFigures(total, 7, floor.figures?.totals);
+  const repairs = floor.figures?.repairs;
+  setText($("repairs"), repairs ? String(Object.values(repairs).reduce((a, b) => a + b, 0)) : NONE);
+  if (repairs) $("repairs").title = Object.entries(repairs).map(([k, v]) => `${k}: ${v}`).join(", ");
+}
+
+// -- calls -----------------------------------------------------------------------------------
+
+function whereIs(call) {
+  if (call.transfer && VOCABULARY.transfer_under_way.includes(call.transfer.state)) return "In transfer";
+  if (call.held) return "On hold";
+  if (call.progress === PROGRESS.ANSWERED) return "Talking";
+  return wordFor(PROGRESS_WORDS, call.progress);
+}
+
+function drawCalls() {
+  const tbody = $("calls").tBodies[0];
+  const calls = [...floor.calls.values()].sort((a, b) => a.created - b.created);
+  tbody.replaceChildren(...calls.map((call) => {
+    const tr = newRow(6);
+    tr.dataset.call = call.id;
+    tr.cells[0].textContent = call.number || "No caller ID";
+    tr.cells[1].textContent = whereIs(call);
+    tr.cells[2].textContent = floor.agents.get(call.agent_id)?.name || "";
+    tr.cells[3].textContent = call.queue || "";
+    tr.cells[4].textContent = call.direction === "inbound" ? "Inbound" : "Outbound";
+    ticking(tr.cells[5], call.entered || call.created);
+    return tr;
+  }));
+  setText($("calls-count"), `(${calls.length})`);
+}
+
+// -- drawing ---------------------------------------------------------------------------------
+
+function schedule() {
+  if (frame === null) frame = requestAnimationFrame(draw);
+}
+
+function draw() {
+  frame = null;
+  const agentsTouched = dirty.all || dirty.figures || dirty.agents.size > 0 || dirty.calls;
+  if (agentsTouched) drawAgents();
+  if (dirty.all || dirty.figures || dirty.calls || dirty.queues.size) drawQueues();
+  if (dirty.all || dirty.calls) drawCalls();
+  if (dirty.all || dirty.figures) {
+    setText($("figures-at"), floor.figures?.computed_at ? new Date(floor.figures.computed_at).toLocaleTimeString() : NONE);
+    drawCharts(floor.figures, $("chart-queue").value);
+  }
+  if (dirty.all) fillQueueChoices();
+  $("switch-banner").hidden = floor.switchUp;
+  dirty.agents.clear(); dirty.queues.clear();
+  dirty.calls = dirty.figures = dirty.all = false;
+  rendered = floor.seq;
+  document.body.dataset.renderedSeq = String(rendered);
+}
+
+function fillQueueChoices() {
+  for (const id of ["filter-queue", "chart-queue"]) {
+    const select = $(id);
+    const have = new Set([...select.options].map((o) => o.value));
+    for (const name of [...floor.queues.keys()].sort()) {
+      if (!have.has(name)) select.append(el("option", { value: name }, name));
+    }
+  }
+  const states = $("filter-state");
+  if (states.options.length <= 2) {
+    for (const value of [STATUS.AVAILABLE, STATUS.ON_BREAK, STATUS.LOGGED_OUT]) {
+      states.append(el("option", { value }, wordFor(STATUS_WORDS, value)));
+    }
+    for (const value of Object.values(STATE)) states.append(el("option", { value }, wordFor(STATE_WORDS, value)));
+  }
+}
+
+// Once a second: every ticking time, and the attention marks that time can raise.
+function tick() {
+  const now = floor.now();
+  for (const td of document.querySelectorAll("[data-since]")) {
+    const text = (td.dataset.prefix || "") + duration(now - Number(td.dataset.since));
+    if (td.textContent !== text) td.textContent = text;
+  }
+  for (const [id, tr] of rows.agents) {
+    const agent = floor.agents.get(id);
+    if (agent) markAttention(tr, agent);
+  }
+}
+
+// -- controls --------------------------------------------------------------------------------
+
+for (const button of document.querySelectorAll("#agents th button")) {
+  button.addEventListener("click", () => {
+    const key = button.dataset.sort;
+    sort = { key, dir: sort.key === key ? -sort.dir : 1 };
+    for (const th of document.querySelectorAll("#agents th")) th.removeAttribute("aria-sort");
+    button.parentElement.setAttribute("aria-sort", sort.dir > 0 ? "ascending" : "descending");
+    dirty.all = true; schedule();
+  });
+}
+for (const id of ["filter-name", "filter-queue", "filter-state"]) {
+  $(id).addEventListener("input", () => { dirty.all = true; schedule(); });
+}
+$("chart-queue").addEventListener("change", () => drawCharts(floor.figures, $("chart-queue").value));
+
+connectLive({
+  everything: true,
+  onSnapshot: (s) => { floor.snapshot(s); dirty.all = true; schedule(); },
+  onMessage: (m) => {
+    const touched = floor.apply(m);
+    if (!touched) return;
+    if (touched.agent !== undefined && touched.agent !== null) dirty.agents.add(touched.agent);
+    if (touched.call) dirty.calls = true;
+    if (touched.queue) dirty.queues.add(touched.queue);
+    if (touched.figures) dirty.figures = true;
+    schedule();
+  },
+  onStatus: (status) => setText($("live-status"), status),
+});
+setInterval(tick, 1000);

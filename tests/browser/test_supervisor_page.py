@@ -1,0 +1,143 @@
+"""The supervisor's page on hand-made live data: the socket is played by the test (Playwright
+routes /live), so every figure on the screen can be checked against what was sent — None shown
+as "—", rates as percentages, attention rows, filters, sorting, deltas and the charts."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from callcenter.models import Role
+from tests.browser.test_supervising import log_in
+
+pytestmark = pytest.mark.slow
+
+
+def agent(agent_id, name, status, state, since, registered=True, call_id=None, reason=None):
+    return {"id": agent_id, "extension": str(1000 + agent_id), "name": name, "status": status,
+            "break_reason": reason, "state": state, "registered": registered,
+            "call_id": call_id, "since": since}
+
+
+def hand_made(now: float) -> dict:
+    call = {"id": "c1", "version": 3, "kind": "queued", "direction": "inbound", "agent_id": 1,
+            "number": "15551230001", "caller_id": "5550100", "progress": "answered",
+            "created": now - 720, "answered_at": now - 710, "bridged_at": now - 700,
+            "ended_at": None, "recording": True, "held": False, "transfer": None,
+            "queue": "sales", "entered": now - 720, "outcome": None}
+    waiting = {**call, "id": "c2", "agent_id": None, "number": "15551230002",
+               "progress": "waiting", "bridged_at": None, "answered_at": None,
+               "recording": False, "created": now - 40, "entered": now - 40}
+    queue = {"id": 1, "name": "sales", "waiting": 1, "oldest_entered": now - 40,
+             "callers": [{"call_id": "c2", "entered": now - 40, "offered": False}],
+             "agents": {"available": 3, "on_call": 1, "wrap_up": 0, "on_break": 1},
+             "agent_ids": [1, 2, 3, 4, 5], "service_level_seconds": 20,
+             "thresholds": {"waiting": [5, 10], "longest_wait_s": [60, 180],
+                            "service_level": [0.8, 0.6]}}
+    sales = {"queue": "sales", "offered": 12, "answered": 10, "abandoned": 2,
+             "short_abandoned": 1, "timed_out": 0, "overflowed": 0, "callbacks_requested": 0,
+             "abandon_rate": None, "service_level": 0.834, "service_level_seconds": 20,
+             "asa_s": 12.4, "aht_s": 185}
+    start = time.strftime("%Y-%m-%dT%H:", time.localtime(now))
+    intervals = [{"start": f"{start}{m:02d}:00", "queue": q, "offered": o, "answered": o - 1,
+                  "abandoned": 1, "service_level": 0.75, "peak_waiting": 3}
+                 for m, o in ((0, 4), (15, 8)) for q in (None, "sales")]
+    figures = {"day": "today", "timezone": "UTC", "computed_at": "2026-12-02T09:00:00+00:00",
+               "queues": [sales], "totals": {k: v for k, v in sales.items() if k != "queue"},
+               "agents": [{"agent_id": 1, "handled": 5, "aht_s": 200, "missed_offers": 0},
+                          {"agent_id": 4, "handled": 1, "aht_s": None, "missed_offers": 3},
+                          {"agent_id": 5, "handled": 4, "aht_s": 90, "missed_offers": 1}],
+               "intervals": intervals, "repairs": {"stuck_agents": 2, "vanished_callers": 1}}
+    return {"type": "snapshot", "seq": 10, "schema": 1, "now": now, "switch": {"connected": True},
+            "offers": [], "calls": [call, waiting], "queues": [queue], "figures": figures,
+            "agents": [agent(1, "ann", "available", "in_call", now - 700, call_id="c1"),
+                       agent(2, "ben", "on_break", "idle", now - 1000, reason="lunch"),
+                       agent(3, "cat", "available", "idle", now - 30, registered=False),
+                       agent(4, "dan", "available", "idle", now - 30),
+                       agent(5, "eve", "available", "idle", now - 30)]}
+
+
+def seconds(text: str) -> int:
+    """ "1:02:03" or "11:40" as seconds."""
+    total = 0
+    for part in text.split(":"):
+        total = total * 60 + int(part)
+    return total
+
+
+def cells(page, selector):
+    return page.eval_on_selector_all(selector, "(tds) => tds.map((td) => td.textContent)")
+
+
+def test_the_page_shows_what_it_is_sent(server, browser, make_user, tmp_path):
+    make_user("sam", Role.SUPERVISOR)
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    log_in(page, server, "sam")
+    sockets = []
+    now = time.time()
+
+    def play(ws):
+        sockets.append(ws)
+        ws.send(json.dumps(hand_made(now)))
+
+    page.route_web_socket("**/live", play)
+    page.goto(server + "/supervisor")
+    page.wait_for_selector("#live-status:text('live')")
+    page.wait_for_selector("#queues tr[data-queue=sales]")
+    row = cells(page, "#queues tr[data-queue=sales] td")
+    assert row[:2] == ["sales", "1"] and 40 <= seconds(row[2]) < 100
+    assert row[3:7] == ["3", "1", "0", "1"]
+    assert row[7:14] == ["12", "10", "2", "—", "83 %", "0:12", "3:05"]
+    assert row[14].startswith("15551230002 · ") and 40 <= seconds(row[14].split(" · ")[1]) < 100
+    assert page.text_content("#repairs") == "3"
+
+    # Attention: a long call, a long break, missed offers, a phone gone while Available.
+    titles = dict(page.eval_on_selector_all(
+        "#agents tbody tr", "(trs) => trs.map((tr) => [tr.cells[0].textContent, tr.title])"))
+    assert titles == {"ann": "Needs attention: long call", "ben": "Needs attention: long break",
+                      "cat": "Needs attention: phone not registered",
+                      "dan": "Needs attention: missed offers", "eve": ""}
+    ann = cells(page, "#agents tr[data-agent='1'] td")
+    assert ann[2:4] == ["Available", "In call"] and ann[7:10] == ["5", "3:20", "0"]
+    assert ann[5].startswith("15551230001 · sales · in · recording · ")
+    assert 700 <= seconds(ann[5].rsplit(" · ", 1)[1]) < 760
+    assert cells(page, "#agents tr[data-agent='2'] td")[2] == "On break: lunch"
+    assert cells(page, "#agents tr[data-agent='3'] td")[6] == "Not registered"
+    assert cells(page, "#agents tr[data-agent='2'] td")[7:10] == ["—", "—", "—"]
+    page.select_option("#filter-state", "attention")
+    page.wait_for_function("document.querySelectorAll('#agents tbody tr').length === 4")
+    page.select_option("#filter-state", "")
+
+    # Sorting: the most handled first, on a second click.
+    page.click("#agents th button[data-sort=handled]")
+    page.click("#agents th button[data-sort=handled]")
+    # The rows move at the next frame.
+    page.wait_for_function("document.querySelector('#agents tbody td').textContent === 'ann'")
+    order = cells(page, "#agents tbody tr td:first-child")
+    assert order[:3] == ["ann", "eve", "dan"]
+    assert page.get_attribute("#agents th:has(button[data-sort=handled])",
+                              "aria-sort") == "descending"
+
+    # Calls: talking and waiting, with agent and queue.
+    calls = page.eval_on_selector_all("#calls tbody tr", "(trs) => trs.map((tr) => "
+                                      "[...tr.cells].slice(0, 5).map((td) => td.textContent))")
+    assert calls == [["15551230001", "Talking", "ann", "sales", "Inbound"],
+                     ["15551230002", "Waiting in the queue", "", "sales", "Inbound"]]
+
+    # Charts: uPlot drew each, and a screen reader hears the busiest interval.
+    page.wait_for_function("document.querySelectorAll('#charts canvas').length === 3")
+    assert "highest 8" in page.get_attribute("#chart-calls", "aria-label")
+
+    # Deltas: eve goes on break; the waiting caller is answered (the queue row empties).
+    ws = sockets[0]
+    ws.send(json.dumps({"type": "agent", "seq": 11, "agent": agent(
+        5, "eve", "on_break", "idle", now)}))
+    ws.send(json.dumps({"type": "queue", "seq": 12, "queue": {
+        **hand_made(now)["queues"][0], "waiting": 0, "oldest_entered": None, "callers": []}}))
+    page.wait_for_selector("#agents tr[data-agent='5'][data-status=on_break]")
+    page.wait_for_selector("#queues tr[data-queue=sales] td:nth-child(2):text-is('0')")
+    assert cells(page, "#queues tr[data-queue=sales] td")[2] == "—"
+    page.wait_for_function("document.body.dataset.renderedSeq === '12'")
+    page.screenshot(path=str(tmp_path / "supervisor-hand-made.png"), full_page=True)
