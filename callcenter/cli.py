@@ -358,6 +358,7 @@ def _queue_list(args) -> None:
                              _waited(q.max_wait_no_agent_seconds), then, str(q.priority),
                              describe_tiers(q) or "-"))
             hours = {q.name: _open_hours(q) for q in queues}
+            told = {q.name: _announcements(q) for q in queues}
     finally:
         database.dispose()
     if not queues:
@@ -369,6 +370,8 @@ def _queue_list(args) -> None:
               + "  " + row[-1])
         if hours.get(row[0]):
             print("  " + hours[row[0]])
+        if told.get(row[0]):
+            print("  " + told[row[0]])
 
 
 def _open_hours(queue) -> str:
@@ -382,6 +385,20 @@ def _open_hours(queue) -> str:
     return (f"open hours: {queue.open_hours or 'every day'}"
             + (f"; holidays: {queue.holidays}" if queue.holidays else "")
             + f"; when closed: {closed}")
+
+
+def _announcements(queue) -> str:
+    """A line for a queue that tells its callers something while they wait."""
+    parts = []
+    if queue.greeting:
+        parts.append(f"greeting {queue.greeting}")
+    if queue.announcement and queue.announce_seconds:
+        parts.append(f"{queue.announcement} every {queue.announce_seconds} s")
+    told = [what for what, on in (("place", queue.announce_position),
+                                  ("wait", queue.announce_wait)) if on]
+    if told and queue.position_seconds:
+        parts.append(f"{' and '.join(told)} every {queue.position_seconds} s")
+    return "announces: " + "; ".join(parts) if parts else ""
 
 
 def _waited(seconds: int) -> str:

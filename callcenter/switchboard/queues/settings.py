@@ -46,6 +46,13 @@ class QueueSettings:
     closed_action: TimeoutAction = TimeoutAction.HANG_UP
     closed_target: str = ""
     closed_message: str = ""            # played before a closed queue hangs up; "" for none
+    # What a waiting caller is told (announcer.py); "" and 0 for nothing.
+    greeting: str = ""
+    announcement: str = ""
+    announce_every: int = 0             # seconds between two announcements
+    announce_position: bool = False
+    announce_wait: bool = False
+    position_every: int = 0             # seconds between two tellings of place and wait
 
     @classmethod
     def of(cls, queue: Queue) -> QueueSettings:
@@ -62,7 +69,10 @@ class QueueSettings:
             tiers=tuple(sorted((Tier(t.agent_id, t.level, t.position) for t in queue.tiers),
                                key=lambda t: (t.level, t.position, t.agent_id))),
             schedule=_schedule(queue), closed_action=queue.closed_action,
-            closed_target=queue.closed_target, closed_message=queue.closed_message)
+            closed_target=queue.closed_target, closed_message=queue.closed_message,
+            greeting=queue.greeting, announcement=queue.announcement,
+            announce_every=queue.announce_seconds, announce_position=queue.announce_position,
+            announce_wait=queue.announce_wait, position_every=queue.position_seconds)
 
 
 def _schedule(queue: Queue) -> Schedule:
