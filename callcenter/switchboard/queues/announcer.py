@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 FEATURE = "announcer"
 POSITION_PHRASE = "cc_queue_position"   # freeswitch-conf/lang/en.xml
 WAIT_PHRASE = "cc_queue_wait"
-TOGETHER_S = 5.0          # what falls due this soon after is told in the same break
+TOGETHER_S = 1.0          # what falls due this soon after is told in the same break
 SPEAKING_MAX_S = 120.0    # a greeting or announcement never reported played stops holding others
 
 
