@@ -203,7 +203,7 @@ class Apps:
                 self.pre_answer(ch)         # playback needs media: 183 first
             self.execute(ch, "playback", path)
             if path.startswith("phrase:"):
-                self.complete(ch, "FILE PLAYED")
+                self.complete(ch, "FILE NOT FOUND")
                 continue
             self.start_playback(ch, path)
 
