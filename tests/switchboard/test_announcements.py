@@ -179,3 +179,24 @@ def test_music_stopped_for_an_announcement_is_neither_replayed_nor_taken_for_its
         "uuid_break CALLER all", "uuid_broadcast CALLER phrase:cc_queue_position:1 aleg",
         f"uuid_broadcast CALLER {MUSIC} aleg"]
     assert playing(rig, caller) == MUSIC
+
+
+def test_the_wait_follows_the_queue_s_handled_calls(lined, agents):  # noqa: F811
+    # Bob talks 90 s to a first caller and wraps up 30 s: the queue's handle time is 120 s.
+    rig = lined(hold_music=HOLD, announce_wait=True, position_seconds=20, wrapup_seconds=30)
+    rig.sim.script("1001", Behaviour.answer(0))
+    available(rig, agents["bob"])
+    first = caller_enters(rig, caller="15550000001")
+    assert call_of(rig, first).bridged_at is not None
+    second = caller_enters(rig, caller="15550000002")
+    third = caller_enters(rig, caller="15550000003")
+    rig.advance(20)         # no call handled yet: the default handle time
+    assert f"uuid_broadcast CALLER phrase:cc_queue_wait:{spoken_minutes(DEFAULT_HANDLE_S)} " \
+           "aleg" in told(rig, second)
+    rig.advance(70)
+    assert rig.sim.far_end_hangs_up(first)
+    rig.settle()
+    start = len(rig.link.commands)
+    rig.advance(10)         # 100 s: bob wraps up until 120 s, the two still wait
+    assert told(rig, second, start)[1:2] == ["uuid_broadcast CALLER phrase:cc_queue_wait:2 aleg"]
+    assert told(rig, third, start)[1:2] == ["uuid_broadcast CALLER phrase:cc_queue_wait:4 aleg"]
