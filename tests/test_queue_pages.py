@@ -74,7 +74,8 @@ def every_setting(**changes) -> dict[str, str]:
             "priority": "2", "agent_ring": "25", "wrapup": "", "tier_wait": "10",
             "tier_wait_multiply": "on", "answer_on_entry": "on", "hold_music": "local_stream://moh",
             "description": "Sales <line>", "open_hours": "", "holidays": "",
-            "closed_action": "hang_up", "closed_target": "", "closed_message": ""}
+            "closed_action": "hang_up", "closed_target": "", "closed_message": "",
+            "greeting": "", "announcement": "", "announce_every": "0", "position_every": "60"}
     form.update(changes)
     return {k: v for k, v in form.items() if v is not None}
 
