@@ -111,7 +111,7 @@ def _from_mp3(data: bytes) -> bytes:
 
 # -- the media folder ---------------------------------------------------------------------------
 
-def store(media_dir: Path, name: str, data: bytes) -> Sound:
+def keep(media_dir: Path, name: str, data: bytes) -> Sound:
     """Keep a checked file (never over another one of that name), readable by FreeSWITCH."""
     media_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
     target = media_dir / name

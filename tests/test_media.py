@@ -103,13 +103,13 @@ def test_names_with_path_tricks_or_odd_characters_are_refused(uploaded, words):
 
 def test_a_stored_sound_is_readable_by_freeswitch_and_never_overwritten(tmp_path):
     folder = tmp_path / "media"
-    sound = media.store(folder, "greeting.wav", wav_bytes(seconds=2.0, rate=16000))
+    sound = media.keep(folder, "greeting.wav", wav_bytes(seconds=2.0, rate=16000))
     assert (sound.name, sound.path, sound.seconds, sound.rate) == (
         "greeting.wav", folder / "greeting.wav", 2.0, 16000)
     assert stat.S_IMODE(sound.path.stat().st_mode) == 0o644
     assert stat.S_IMODE(folder.stat().st_mode) & 0o005 == 0o005
     with pytest.raises(Conflict):
-        media.store(folder, "greeting.wav", wav_bytes())
+        media.keep(folder, "greeting.wav", wav_bytes())
     assert sound.path.read_bytes() == wav_bytes(seconds=2.0, rate=16000)
     assert [s.name for s in media.sounds(folder)] == ["greeting.wav"]
     assert sorted(p.name for p in folder.iterdir()) == ["greeting.wav"]   # no leftovers
@@ -117,7 +117,7 @@ def test_a_stored_sound_is_readable_by_freeswitch_and_never_overwritten(tmp_path
 
 def test_a_sound_is_found_by_its_name_only_inside_the_folder(tmp_path):
     folder = tmp_path / "media"
-    media.store(folder, "a.wav", wav_bytes())
+    media.keep(folder, "a.wav", wav_bytes())
     (tmp_path / "secret.wav").write_bytes(wav_bytes())
     assert media.sound_path(folder, "a.wav") == folder / "a.wav"
     for name in ("../secret.wav", "b.wav", "a.mp3", ".a.wav"):

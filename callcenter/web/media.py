@@ -34,7 +34,7 @@ def upload(name: str):
             raise InvalidInput("choose a .wav or .mp3 file first", field="sound")
         kept = media.stored_name(uploaded.filename)
         data = uploaded.read(media.MAX_BYTES + 1)
-        sound = media.store(_folder(), kept, _off_the_hub(media.playable, data))
+        sound = media.keep(_folder(), kept, _off_the_hub(media.playable, data))
     except ProductError as exc:
         return queue_page(name, upload_problem=exc, status=exc.status)
     flash(f"Sound {sound.name} uploaded ({sound.seconds} s): pick it for a greeting, an "
