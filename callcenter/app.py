@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         displays,
         freeswitch,
         live,
+        media,
         pages,
         queues,
         supervising,
@@ -77,8 +78,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     services.display_sockets = OpenSockets()
     app.extensions["callcenter"] = services
 
-    for blueprint in (auth.bp, pages.bp, admin.bp, queues.bp, api.bp, freeswitch.bp, live.bp,
-                      callbacks.bp, supervising.bp, displays.bp):
+    for blueprint in (auth.bp, pages.bp, admin.bp, queues.bp, media.bp, api.bp, freeswitch.bp,
+                      live.bp, callbacks.bp, supervising.bp, displays.bp):
         app.register_blueprint(blueprint)
     access.init_app(app)
 

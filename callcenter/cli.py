@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     fs_check.add_argument("directory", help="the directory holding freeswitch.xml")
     fs_check.add_argument("--certs-dir", help="FreeSWITCH's certificate directory (its -certs "
                           "option), when site.xml leaves it to FreeSWITCH")
+    fs_check.add_argument("--media-dir", help="the folder of the sounds uploaded for queues "
+                          "(CALLCENTER_MEDIA_DIR) as FreeSWITCH sees it: checked readable")
+    fs_check.add_argument("--freeswitch-user", help="the user FreeSWITCH runs as (default: "
+                          "any user other than the files' owner and group)")
+    fs_check.add_argument("--sounds-dir", help="FreeSWITCH's sounds_dir, where the English "
+                          "sound files are looked for (default: where its packages and a build "
+                          "from source put them)")
     fs_check.set_defaults(run=_fs_check)
 
     _queue_commands(commands)
@@ -429,6 +436,7 @@ def _queue_list(args) -> None:
                              describe_tiers(q) or "-"))
             hours = {q.name: "\n  ".join(line for line in (_open_hours(q), _callbacks(q))
                                           if line) for q in queues}
+            told = {q.name: _announcements(q) for q in queues}
     finally:
         database.dispose()
     if not queues:
@@ -440,6 +448,8 @@ def _queue_list(args) -> None:
               + "  " + row[-1])
         if hours.get(row[0]):
             print("  " + hours[row[0]])
+        if told.get(row[0]):
+            print("  " + told[row[0]])
 
 
 def _open_hours(queue) -> str:
@@ -461,6 +471,20 @@ def _callbacks(queue) -> str:
         return ""
     return (f"callbacks: key {queue.callback_key}, {queue.callback_retries} retries "
             f"{queue.callback_retry_delay_seconds} s apart")
+
+
+def _announcements(queue) -> str:
+    """A line for a queue that tells its callers something while they wait."""
+    parts = []
+    if queue.greeting:
+        parts.append(f"greeting {queue.greeting}")
+    if queue.announcement and queue.announce_seconds:
+        parts.append(f"{queue.announcement} every {queue.announce_seconds} s")
+    told = [what for what, on in (("place", queue.announce_position),
+                                  ("wait", queue.announce_wait)) if on]
+    if told and queue.position_seconds:
+        parts.append(f"{' and '.join(told)} every {queue.position_seconds} s")
+    return "announces: " + "; ".join(parts) if parts else ""
 
 
 def _waited(seconds: int) -> str:
@@ -508,11 +532,31 @@ def _fs_check(args) -> int:
     problems = check_tree(directory, _settings(), certs_dir=certs)
     for problem in problems:
         print(f"{directory}/{problem}" if problem.where else f"{directory}: {problem}")
-    if problems:
-        print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
+    count = len(problems) + _fs_check_sounds(args)
+    if count:
+        print(f"{count} problem(s) in {directory}", file=sys.stderr)
         return 1
     print(f"{directory}: no problems found")
     return 0
+
+
+def _fs_check_sounds(args) -> int:
+    """Asked with --media-dir or --sounds-dir: the sounds folder FreeSWITCH must read (a
+    problem each), and a note on the English sound files (their absence is no problem: place
+    and wait are then not said)."""
+    from pathlib import Path
+
+    from .fsconf.media import media_dir_problems, say_sounds
+
+    if not args.media_dir and not args.sounds_dir:
+        return 0
+    problems = media_dir_problems(Path(args.media_dir), args.freeswitch_user) \
+        if args.media_dir else []
+    for problem in problems:
+        print(f"media: {problem}")
+    sounds_dir = Path(args.sounds_dir) if args.sounds_dir else None
+    print(f"note: {say_sounds(sounds_dir)[1]}")
+    return len(problems)
 
 
 def _sim_option(parser_name: str, module: str = "simulator"):

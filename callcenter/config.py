@@ -55,6 +55,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_OUTBOUND_CALLER_ID", "unset: the carrier's default", "number customers see "
      "(never an agent's extension)"),
     ("CALLCENTER_RECORDINGS_DIR", "<instance>/recordings", "where call recordings are written"),
+    ("CALLCENTER_MEDIA_DIR", "<instance>/media", "where the sounds admins upload for queues are "
+     "kept; FreeSWITCH must be able to read it (`callcenter fs-check --media-dir` checks)"),
     ("CALLCENTER_CDR_SPOOL_DIR", "unset: none", "mod_json_cdr's err-log-dir, when FreeSWITCH "
      "runs on this machine: CDRs it could not post are loaded from there at start, after each "
      "reconnect and every minute (fs-config writes it as FreeSWITCH's err-log-dir)"),
@@ -109,6 +111,7 @@ class Settings:
     gateway: str
     outbound_caller_id: str | None
     recordings_dir: Path
+    media_dir: Path
     cdr_spool_dir: Path | None = None
     log_level: str = "INFO"
     ice_servers: list[dict] = field(default_factory=list)
@@ -184,6 +187,7 @@ class Settings:
             outbound_caller_id=get("CALLCENTER_OUTBOUND_CALLER_ID"),
             recordings_dir=Path(get("CALLCENTER_RECORDINGS_DIR")
                                 or instance_dir / "recordings").resolve(),
+            media_dir=Path(get("CALLCENTER_MEDIA_DIR") or instance_dir / "media").resolve(),
             cdr_spool_dir=_absolute_dir(get("CALLCENTER_CDR_SPOOL_DIR"),
                                         "CALLCENTER_CDR_SPOOL_DIR"),
             log_level=_log_level(get("CALLCENTER_LOG_LEVEL") or "INFO"),

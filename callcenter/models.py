@@ -273,6 +273,15 @@ class Queue(Base):
     callback_retry_delay_seconds: Mapped[int] = mapped_column(Integer, default=300)
     callback_confirm_message: Mapped[str] = mapped_column(String(255), default="")
     callback_unavailable_message: Mapped[str] = mapped_column(String(255), default="")
+    # Announcements (switchboard/queues/announcer.py): a greeting before the hold music, a
+    # message every announce_seconds (0: never), and every position_seconds (0: never) the
+    # caller's place in line and/or its estimated wait.
+    greeting: Mapped[str] = mapped_column(String(255), default="")
+    announcement: Mapped[str] = mapped_column(String(255), default="")
+    announce_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    announce_position: Mapped[bool] = mapped_column(Boolean, default=False)
+    announce_wait: Mapped[bool] = mapped_column(Boolean, default=False)
+    position_seconds: Mapped[int] = mapped_column(Integer, default=60)
 
     tiers: Mapped[list[QueueAgent]] = relationship(back_populates="queue",
                                                    cascade="all, delete-orphan")

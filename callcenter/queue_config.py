@@ -35,6 +35,7 @@ PRIORITY_RANGE = (-1_000, 1_000)
 AGENT_RING_RANGE = (5, 120)
 TIER_RANGE = (1, 1_000)
 DESCRIPTION_LENGTH = 255
+SHORTEST_INTERVAL, LONGEST_INTERVAL = 15, 3_600    # announcements: seconds between two
 
 
 class QueueInputError(InvalidInput):
@@ -151,6 +152,21 @@ def _timeout_action(value: object) -> TimeoutAction:
     return action
 
 
+def _message(value: object) -> str:
+    """A greeting or announcement: played once, then the hold music resumes."""
+    return _closed_message(value)
+
+
+def _interval(value: object) -> int:
+    """How often something is told to a waiting caller: 0 for never, else at least
+    SHORTEST_INTERVAL seconds (so a caller hears some music between two)."""
+    seconds = _whole_number(value, 0, LONGEST_INTERVAL, "seconds")
+    if 0 < seconds < SHORTEST_INTERVAL:
+        raise InvalidInput(f"0 for never, or {SHORTEST_INTERVAL} to {LONGEST_INTERVAL} seconds "
+                           f"(got {seconds})")
+    return seconds
+
+
 def _open_hours(value: object) -> str:
     """Stored as printed back: one spelling for every schedule."""
     hours = _hours()
@@ -193,6 +209,7 @@ class Setting:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] = ()
+    media: bool = False     # a sound: the page offers the uploaded files and plays them
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -230,7 +247,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Answer callers on entry (hold music; otherwise they hear ringing)", _flag, "flag"),
     Setting("hold_music", "hold_music",
             "Hold music: tone_stream://..., local_stream://NAME or a file path "
-            "(empty: the default tone)", _hold_music, "text"),
+            "(empty: the default tone)", _hold_music, "text", media=True),
     Setting("open_hours", "open_hours",
             "Open hours in the site's timezone, e.g. mon-fri 09:00-12:30,13:30-17:00; "
             "sat 10:00-13:00 (days not named are closed; empty: always open)",
@@ -245,7 +262,7 @@ SETTINGS: tuple[Setting, ...] = (
             _text, "text"),
     Setting("closed_message", "closed_message",
             "Message before hanging up when closed: a file path or tone_stream://... "
-            "(empty: none)", _closed_message, "text"),
+            "(empty: none)", _closed_message, "text", media=True),
     # Callbacks (switchboard/queues/callbacks.py).
     Setting("callback_key", "callback_key",
             "Callback key: a waiting caller presses it to be called back, keeping its place "
@@ -258,10 +275,29 @@ SETTINGS: tuple[Setting, ...] = (
             *CALLBACK_DELAY),
     Setting("callback_confirm_message", "callback_confirm_message",
             "Callback confirmation, played before the caller is hung up: a file path or "
-            "tone_stream://... (empty: none)", _closed_message, "text"),
+            "tone_stream://... (empty: none)", _closed_message, "text", media=True),
     Setting("callback_unavailable_message", "callback_unavailable_message",
             "Callback unavailable (the caller's number cannot be dialled back): a file path or "
-            "tone_stream://... (empty: the key is ignored)", _closed_message, "text"),
+            "tone_stream://... (empty: the key is ignored)", _closed_message, "text",
+            media=True),
+    # -- announcements (switchboard/queues/announcer.py) --
+    Setting("greeting", "greeting",
+            "Greeting, played once to a new caller before the hold music: a file path "
+            "(empty: none)", _message, "text", media=True),
+    Setting("announcement", "announcement",
+            "Announcement, played to waiting callers every so often: a file path (empty: none)",
+            _message, "text", media=True),
+    Setting("announce_every", "announce_seconds",
+            f"Play the announcement every, seconds (0: never; else {SHORTEST_INTERVAL} or more)",
+            _interval, "number", 0, LONGEST_INTERVAL),
+    Setting("announce_position", "announce_position",
+            "Tell waiting callers their place in line", _flag, "flag"),
+    Setting("announce_wait", "announce_wait",
+            "Tell waiting callers their estimated wait (never while no agent is Available)",
+            _flag, "flag"),
+    Setting("position_every", "position_seconds",
+            f"Tell the place and the wait every, seconds (0: never; else {SHORTEST_INTERVAL} "
+            "or more)", _interval, "number", 0, LONGEST_INTERVAL),
     Setting("description", "description", "Description", _description, "text"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}

@@ -19,6 +19,13 @@ def test_defaults(tmp_path):
     assert s.sip_domain == "127.0.0.1" and s.softphone_wss_url == "wss://127.0.0.1:7443"
     assert s.ice_servers == [] and s.gateway == "carrier" and s.outbound_caller_id is None
     assert s.recordings_dir == tmp_path / "recordings"
+    assert s.media_dir == tmp_path / "media"
+
+
+def test_media_dir(tmp_path):
+    s = Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path),
+                           "CALLCENTER_MEDIA_DIR": str(tmp_path / "sounds")})
+    assert s.media_dir == tmp_path / "sounds"
 
 
 def test_generated_secrets_are_kept_private_and_stable(tmp_path):

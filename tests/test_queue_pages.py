@@ -76,7 +76,8 @@ def every_setting(**changes) -> dict[str, str]:
             "description": "Sales <line>", "open_hours": "", "holidays": "",
             "closed_action": "hang_up", "closed_target": "", "closed_message": "",
             "callback_key": "", "callback_retries": "2", "callback_retry_delay": "300",
-            "callback_confirm_message": "", "callback_unavailable_message": ""}
+            "callback_confirm_message": "", "callback_unavailable_message": "",
+            "greeting": "", "announcement": "", "announce_every": "0", "position_every": "60"}
     form.update(changes)
     return {k: v for k, v in form.items() if v is not None}
 

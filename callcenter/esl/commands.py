@@ -428,6 +428,19 @@ def uuid_broadcast(uuid: str, path: str, leg: str = "aleg") -> str:
     return f"uuid_broadcast {valid_uuid(uuid)} {valid_media(path)} {leg}"
 
 
+_PHRASE_MACRO = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def uuid_broadcast_phrase(uuid: str, macro: str, number: int) -> str:
+    """Speak a number to a leg through a phrase macro of the configuration (its say actions
+    use the say module): `phrase:<macro>:<number>` plays like a file, queued after what the
+    leg is playing, and a missing sound file is skipped rather than failing the call."""
+    _match(_PHRASE_MACRO, macro, "macro", "a phrase macro name: a-z, 0-9 and _")
+    if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 999_999:
+        raise _refuse("number", "a whole number from 0 to 999999", number)
+    return f"uuid_broadcast {valid_uuid(uuid)} phrase:{macro}:{number} aleg"
+
+
 def uuid_break(uuid: str, all_: bool = True) -> str:
     """Stop what is playing on a leg (``all`` also drops what is queued)."""
     return f"uuid_break {valid_uuid(uuid)} all" if all_ else f"uuid_break {valid_uuid(uuid)}"

@@ -32,7 +32,9 @@ Where it knowingly differs from FreeSWITCH:
   does not (one more set, and a caller hung up after an hour in a queue).
 - Hold music on a held leg's partner ends at once ("FILE NOT FOUND"), as on the captured
   switch, which had no MOH files. A sound file plays for 3 s; silence_stream://N for N ms;
-  tone and local streams until broken.
+  tone and local streams until broken. Broadcasts queue up on a leg and play one after the
+  other, as FreeSWITCH's do; a phrase (`phrase:NAME:N`) plays nothing, as on a switch without
+  sound files (no PLAYBACK_START/STOP, only its playback's EXECUTE and EXECUTE_COMPLETE).
 - Recordings are silent 8 kHz 16-bit stereo WAV files as long as the recording lasted.
 - `event xml`, sendmsg/sendevent, log, myevents, userauth and linger are refused.
 - The capture notes say eavesdrop's MEDIA_BUG_START names the listener in Media-Bug-Target;

@@ -190,10 +190,11 @@ class Api:
     def uuid_break(self, arg: str) -> str:
         if not arg:
             return "-USAGE: <uuid> [all]\n"
-        ch = self._channel(arg.split()[0])
+        words = arg.split()
+        ch = self._channel(words[0])
         if ch is None:
             return NO_CHANNEL
-        self.switch.stop_playback(ch, "break")
+        self.switch.break_playback(ch, everything=len(words) > 1 and "all" in words[1])
         return "+OK\n"
 
     def uuid_record(self, arg: str) -> str:

@@ -179,19 +179,40 @@ class Apps:
     # --- playback ------------------------------------------------------------------------
 
     def broadcast(self: Switch, ch: Channel, path: str, legs: str = "aleg") -> bool:
+        """Like FreeSWITCH, a broadcast is queued on the leg (event-lock): it plays once what
+        the leg plays now has ended, stopped (uuid_break) or not."""
         targets = {"aleg": [ch], "bleg": [ch.partner], "both": [ch, ch.partner],
                    "holdb": [ch.partner]}.get(legs, [ch])
         for target in targets:
             if target is None or not target.alive:
                 continue
-            self.stop_playback(target, "break")
-            target.set_var("current_loop", "1")
-            target.set_var("total_loops", "1")
-            if target.direction == "inbound" and not target.answered:
-                self.pre_answer(target)
-            self.execute(target, "playback", path)
-            self.start_playback(target, path)
+            target.broadcasts.append(path)
+            if target.playback is None:
+                self._next_broadcast(target)
         return True
+
+    def _next_broadcast(self: Switch, ch: Channel) -> None:
+        """The leg's next queued broadcast, if it is free to play it. A phrase (phrase:NAME:N)
+        plays nothing: the shipped configuration has no sound files, so the switch skips each
+        of its prompts without a playback event."""
+        while ch.alive and ch.playback is None and ch.broadcasts:
+            path = ch.broadcasts.popleft()
+            ch.set_var("current_loop", "1")
+            ch.set_var("total_loops", "1")
+            if ch.direction == "inbound" and not ch.answered:
+                self.pre_answer(ch)         # playback needs media: 183 first
+            self.execute(ch, "playback", path)
+            if path.startswith("phrase:"):
+                self.complete(ch, "FILE NOT FOUND")
+                continue
+            self.start_playback(ch, path)
+
+    def break_playback(self: Switch, ch: Channel, everything: bool) -> None:
+        """uuid_break: stop what plays (the next queued broadcast starts), or with `all` drop
+        the queued ones first."""
+        if everything:
+            ch.broadcasts.clear()
+        self.stop_playback(ch, "break")
 
     def start_playback(self: Switch, ch: Channel, path: str, then_hangup: bool = False) -> None:
         ch.playback = Playback(path, self.now_us())
@@ -225,6 +246,7 @@ class Apps:
             ("Playback-File-Type", file_type(playback.path)),
             ("Playback-File-Path", playback.path), ("Playback-Status", status)])
         self.complete(ch, "FILE PLAYED")
+        self._next_broadcast(ch)
         return True
 
     # --- hold ----------------------------------------------------------------------------
@@ -355,6 +377,7 @@ class Apps:
 
     def stop_apps(self: Switch, ch: Channel) -> None:
         """Unwind what the leg was executing, innermost first (as its hangup interrupts it)."""
+        ch.broadcasts.clear()
         self.stop_playback(ch, "done")
         while ch.apps:
             app = ch.apps[-1][0]

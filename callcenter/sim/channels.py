@@ -6,6 +6,7 @@ here from the channel, in the order and with the optional members FreeSWITCH 1.1
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +150,7 @@ class Channel:
     talk_timer: Any = None  # an inbound caller hangs up when it fires (talk_after_bridge_s)
     recordings: dict[str, Any] = field(default_factory=dict)  # path -> apps.Recording
     playback: Any = None  # apps.Playback running now
+    broadcasts: deque[str] = field(default_factory=deque)  # uuid_broadcast paths queued
     eavesdropping: Channel | None = None  # the leg this one listens to
     eavesdroppers: list[Channel] = field(default_factory=list)
     # Variables FreeSWITCH sets late in the hangup: before HANGUP_COMPLETE, before DESTROY.

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from .. import queue_config
 from ..errors import InvalidInput, ProductError
 from ..models import Role, utcnow
+from . import media
 from .access import requires
 from .vocabulary import choice_words
 
@@ -41,7 +42,7 @@ def add():
 @bp.route("/<name>")
 @requires(Role.ADMIN)
 def edit(name: str):
-    return _queue_page(name)
+    return queue_page(name)
 
 
 @bp.route("/<name>", methods=["POST"])
@@ -53,7 +54,7 @@ def save(name: str):
         with _db().session() as s:
             queue_config.change_queue(s, name, typed)
     except InvalidInput as exc:
-        return _queue_page(name, typed=typed, problems=_problems(exc), status=exc.status)
+        return queue_page(name, typed=typed, problems=_problems(exc), status=exc.status)
     _reload_queues()
     flash(f"Queue {name} saved.")
     return redirect(url_for("queues.edit", name=name))
@@ -70,8 +71,8 @@ def set_tier(name: str):
                                          typed["position"])
             said = f"{tier.agent.extension} at level {tier.level}, position {tier.position}"
     except InvalidInput as exc:
-        return _queue_page(name, tier_typed=typed, tier_problems=_problems(exc, "agent"),
-                           status=exc.status)
+        return queue_page(name, tier_typed=typed, tier_problems=_problems(exc, "agent"),
+                          status=exc.status)
     _reload_queues()
     flash(f"Queue {name}: {said}.")
     return redirect(url_for("queues.edit", name=name))
@@ -98,19 +99,22 @@ def _index_page(typed: dict, problems: dict, status: int = 200):
                            problems=problems, words=choice_words()), status
 
 
-def _queue_page(name: str, *, typed: dict | None = None, problems: dict | None = None,
-                tier_typed: dict | None = None, tier_problems: dict | None = None,
-                status: int = 200):
+def queue_page(name: str, *, typed: dict | None = None, problems: dict | None = None,
+               tier_typed: dict | None = None, tier_problems: dict | None = None,
+               upload_problem: ProductError | None = None, status: int = 200):
     session = current_app.extensions["callcenter"].db_session()
     queue = queue_config.queue_named(session, name)     # NotFound: the 404 page
     opening = queue_config.opening(queue, utcnow(),
                                    current_app.extensions["callcenter"].settings.timezone)
+    sounds = media.sounds()
     return render_template(
         "admin/queue.html", queue=queue, settings=queue_config.SETTINGS, opening=opening,
         values=typed if typed is not None else queue_config.setting_values(queue),
         problems=problems or {}, tiers=queue_config.tiers_of(queue),
         outside=queue_config.agents_outside(session, queue), tier_typed=tier_typed or {},
-        tier_problems=tier_problems or {}, words=choice_words()), status
+        tier_problems=tier_problems or {}, words=choice_words(),
+        sounds=sounds, sound_by_path={str(sound.path): sound for sound in sounds},
+        max_megabytes=media.MAX_MEGABYTES, upload_problem=upload_problem), status
 
 
 def _problems(exc: ProductError, field: str = "") -> dict[str, str]:

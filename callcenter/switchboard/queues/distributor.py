@@ -16,7 +16,8 @@ Dispatch runs soon after anything that can match a caller with an agent (a calle
 agent becomes free, an offer ends, a tier level opens), once for all of them.
 
 Its parts, one job each: closed.py (open hours at the door), audio.py (what a waiting caller
-hears), timeouts.py (how long a caller may wait, and where it goes then), recovery.py (callers
+hears), announcer.py (what it is told while it waits, and when; estimate.py its wait),
+timeouts.py (how long a caller may wait, and where it goes then), recovery.py (callers
 found again after a restart), strategies.py (who is offered a caller), ledger.py (agents'
 figures for the strategies), callbacks.py (a caller's request to be called back, in line at its
 place; it plugs itself in as `callbacks`).
@@ -53,6 +54,7 @@ from ..offers import Offers, refusal
 from ..persist import Persist, when
 from ..stats import Latency
 from . import strategies
+from .announcer import Announcer
 from .audio import CallerAudio
 from .callbacks import CALLER_NAME, Callbacks
 from .closed import ClosedQueues
@@ -108,6 +110,7 @@ class Distributor:
                        "overflowed": 0, "offers": 0, "missed": 0, "declined": 0,
                        "lost_race": 0, "cancelled": 0, "unknown_queue": 0, "closed": 0}
         self.audio = CallerAudio(calls)
+        self.announcer = Announcer(self, self.audio)
         self.closed = ClosedQueues(self, self.audio)
         self.timeouts = Timeouts(self, self.audio)
         self.recovery = Recovery(self)
@@ -182,7 +185,7 @@ class Distributor:
         if call_id is None:
             self.sender.api(commands.uuid_setvar(leg_uuid, "cc_queue_entered",
                                                  f"{entered:.3f}"))
-        self.audio.hold(call, queue)
+        self.announcer.welcome(call, queue, greeting=call_id is None)   # not a found-again one
         self.persist.new_call(call, queue_id=queue.id, entered_at=when(entered))
         self.lines.setdefault(name, Line()).join(call)
         self.timeouts.arm(call, queue)
@@ -258,6 +261,11 @@ class Distributor:
             return []
         opened = strategies.open_levels(levels, staffed, waited, queue.tier_rules)
         return [c for c in free if c.level in opened]
+
+    def available_agents(self, queue: QueueSettings) -> int:
+        """The queue's agents who chose Available (free or on a call): who will serve its
+        line (the wait estimate)."""
+        return sum(1 for tier in queue.tiers if tier.agent_id in self._available)
 
     def _takes_calls(self, agent: AgentView, now: float) -> bool:
         return agent.id in self._free and self.ledger.ready(agent.id, now) \
@@ -373,8 +381,10 @@ class Distributor:
         if leg.role is LegRole.CUSTOMER:
             if happened is Happened.DTMF and self.callbacks is not None:
                 self.callbacks.pressed(call, waiting, event)
-            else:
-                self._caller_leg(call, waiting, leg, happened)
+                return
+            if happened is Happened.PLAYED:
+                self.announcer.played(call, event)
+            self._caller_leg(call, waiting, leg, happened)
         elif leg.uuid in waiting.offers:
             self.offer_leg(call, waiting, leg, happened, event)
         elif leg.uuid == waiting.connected or leg.uuid == call.agent_leg:
@@ -591,6 +601,9 @@ class Distributor:
             now = self.clock.now()
             self.ledger.talked(call.agent_id, (call.ended_at or now) - call.bridged_at,
                                self.ledger.day_of(now))
+            agent = self.roster.agents.get(call.agent_id)
+            self.announcer.handled(call, waiting.queue,
+                                   agent.wrapup_seconds if agent is not None else None)
 
     def adopt(self, call: Call) -> bool:
         return self.recovery.adopt(call)

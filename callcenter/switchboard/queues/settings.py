@@ -59,6 +59,13 @@ class QueueSettings:
     closed_target: str = ""
     closed_message: str = ""            # played before a closed queue hangs up; "" for none
     callbacks: CallbackRules = CallbackRules()
+    # What a waiting caller is told (announcer.py); "" and 0 for nothing.
+    greeting: str = ""
+    announcement: str = ""
+    announce_every: int = 0             # seconds between two announcements
+    announce_position: bool = False
+    announce_wait: bool = False
+    position_every: int = 0             # seconds between two tellings of place and wait
 
     @classmethod
     def of(cls, queue: Queue) -> QueueSettings:
@@ -80,7 +87,10 @@ class QueueSettings:
                 key=queue.callback_key, retries=queue.callback_retries,
                 retry_delay=queue.callback_retry_delay_seconds,
                 confirm_message=queue.callback_confirm_message,
-                unavailable_message=queue.callback_unavailable_message))
+                unavailable_message=queue.callback_unavailable_message),
+            greeting=queue.greeting, announcement=queue.announcement,
+            announce_every=queue.announce_seconds, announce_position=queue.announce_position,
+            announce_wait=queue.announce_wait, position_every=queue.position_seconds)
 
 
 def _schedule(queue: Queue) -> Schedule:

@@ -98,8 +98,7 @@ class Timeouts:
             log.info("caller waited %.0fs in %s: on to queue %s", now - waiting.entered,
                      queue.name, target.name, extra={"call_id": call.id})
             distributor.move(call, waiting, target, now)
-            self.audio.stop(call)
-            self.audio.hold(call, target)
+            distributor.announcer.moved(call, target)
             self.arm(call, target)
             distributor.counts["overflowed"] += 1
             distributor.soon()
