@@ -16,8 +16,15 @@ import enum
 from functools import cache
 
 from ..esl.commands import NUMBER_PATTERN
-from ..models import (AgentState, AgentStatus, CallbackState, OfferOutcome, Outcome, QueueStrategy,
-                      TimeoutAction)
+from ..models import (
+    AgentState,
+    AgentStatus,
+    CallbackState,
+    OfferOutcome,
+    Outcome,
+    QueueStrategy,
+    TimeoutAction,
+)
 from ..switchboard.calls import BUSY_CAUSES, NO_ANSWER_CAUSES
 from ..switchboard.legs import Progress
 from ..switchboard.messages import OFFER_RINGING
