@@ -1,8 +1,9 @@
 // The supervisor's live dashboard: agents, queues (and their callback requests), calls and
 // today's charts, from the live socket (a snapshot, then deltas, every seq). Deltas only mark
 // rows dirty; one animation frame redraws the dirty rows, however many deltas came meanwhile, so
-// a busy floor (hundreds of changes a second) never queues work in the page. Times tick once a second from the server's
-// timestamps. The numbers (queue rows, figures) are the server's: this page only formats them.
+// a busy floor (hundreds of changes a second) never queues work in the page. Times tick once a
+// second from the server's timestamps. The numbers (queue rows, figures) are the server's: this
+// page only formats them.
 import { drawCharts } from "./charts.js";
 import { Floor, NONE, count, duration, percent } from "./floor.js";
 import { connectLive } from "./live.js";
