@@ -13,7 +13,7 @@ import pytest
 
 import callcenter
 from callcenter.esl import commands
-from callcenter.models import AgentState, AgentStatus, OfferOutcome, Outcome
+from callcenter.models import AgentState, AgentStatus, CallbackState, OfferOutcome, Outcome
 from callcenter.paths import TEMPLATES_DIR
 from callcenter.switchboard import messages
 from callcenter.switchboard.legs import Progress
@@ -21,7 +21,7 @@ from callcenter.switchboard.transfer import Transfer
 
 STATIC = Path(callcenter.__file__).parent / "static"
 ENUMS = {"status": AgentStatus, "state": AgentState, "progress": Progress, "outcome": Outcome,
-         "offer_outcome": OfferOutcome}
+         "offer_outcome": OfferOutcome, "callback_state": CallbackState}
 VALUES = frozenset(member.value for values in ENUMS.values() for member in values)
 # Literals that spell one of those values but mean something else, each with its reason.
 ALLOWED = {

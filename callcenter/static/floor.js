@@ -1,6 +1,6 @@
 // What the supervisor's page and the wall display know of the floor, kept from the live socket:
-// agents, calls, queue rows and today's figures, each replaced whole by a snapshot and changed
-// by deltas. Nothing is computed here that the server computes (queue rows, figures): the page
+// agents, calls, queue rows, callback requests and today's figures, each replaced whole by a
+// snapshot and changed by deltas. Nothing is computed here that the server computes (queue rows, figures): the page
 // only formats them and ticks times from the server's timestamps.
 
 export class Floor {
@@ -8,6 +8,7 @@ export class Floor {
     this.agents = new Map();     // id -> agent
     this.calls = new Map();      // id -> call (ended calls leave)
     this.queues = new Map();     // name -> live row
+    this.callbacks = new Map();  // id -> callback request (finished ones stay: today's are listed)
     this.figures = null;
     this.switchUp = true;
     this.offset = 0;             // server clock - this browser's clock, in seconds
@@ -22,6 +23,7 @@ export class Floor {
     this.agents = new Map((s.agents || []).map((a) => [a.id, a]));
     this.calls = new Map((s.calls || []).filter((c) => !c.ended_at).map((c) => [c.id, c]));
     this.queues = new Map((s.queues || []).map((q) => [q.name, q]));
+    this.callbacks = new Map((s.callbacks || []).map((c) => [c.id, c]));
     this.figures = s.figures || null;
     if (s.switch) this.switchUp = s.switch.connected;
     if (typeof s.now === "number") this.offset = s.now - Date.now() / 1000;
@@ -29,7 +31,7 @@ export class Floor {
   }
 
   // Apply one delta; returns what it touched: {agent: id} | {call: id} | {queue: name} |
-  // {figures: true} | {switch: true} | null.
+  // {callback: id, queue: name} | {figures: true} | {switch: true} | null.
   apply(m) {
     this.seq = m.seq;
     switch (m.type) {
@@ -46,6 +48,9 @@ export class Floor {
       case "queue":
         this.queues.set(m.queue.name, m.queue);
         return { queue: m.queue.name };
+      case "callback":
+        this.callbacks.set(m.callback.id, m.callback);
+        return { callback: m.callback.id, queue: m.callback.queue };
       case "figures":
         this.figures = m.figures;
         return { figures: true };

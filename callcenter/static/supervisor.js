@@ -1,22 +1,28 @@
-// The supervisor's live dashboard: agents, queues, calls and today's charts, from the live
-// socket (a snapshot, then deltas, every seq). Deltas only mark rows dirty; one animation frame
-// redraws the dirty rows, however many deltas came meanwhile, so a busy floor (hundreds of
-// changes a second) never queues work in the page. Times tick once a second from the server's
-// timestamps. The numbers (queue rows, figures) are the server's: this page only formats them.
+// The supervisor's live dashboard: agents, queues (and their callback requests), calls and
+// today's charts, from the live socket (a snapshot, then deltas, every seq). Deltas only mark
+// rows dirty; one animation frame redraws the dirty rows, however many deltas came meanwhile, so
+// a busy floor (hundreds of changes a second) never queues work in the page. Times tick once a
+// second from the server's timestamps. The numbers (queue rows, figures) are the server's: this
+// page only formats them.
 import { drawCharts } from "./charts.js";
 import { Floor, NONE, count, duration, percent } from "./floor.js";
 import { connectLive } from "./live.js";
-import { PROGRESS, STATE, STATUS, VOCABULARY } from "./vocabulary.js";
-import { PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, wordFor } from "./words.js";
+import { CALLBACK_STATE, PROGRESS, STATE, STATUS, VOCABULARY } from "./vocabulary.js";
+import {
+  CALLBACK_STATE_WORDS, OUTCOME_WORDS, PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, wordFor,
+} from "./words.js";
 
 const $ = (id) => document.getElementById(id);
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const attention = JSON.parse($("attention").textContent);
 const floor = new Floor();
-const dirty = { agents: new Set(), queues: new Set(), calls: false, figures: false, all: true };
+const dirty = {
+  agents: new Set(), queues: new Set(), calls: false, callbacks: false, figures: false, all: true,
+};
 let frame = null;
 let rendered = 0;                 // the seq on screen (bench/live.py reads it)
 let sort = { key: "name", dir: 1 };
-const rows = { agents: new Map(), queues: new Map() };
+const rows = { agents: new Map(), queues: new Map(), callbacks: new Map() };
 
 function cell(tr, i) { return tr.children[i]; }
 function setText(td, text) { if (td.textContent !== text) td.textContent = text; }
@@ -163,7 +169,7 @@ function drawAgents() {
 
 // -- queues ----------------------------------------------------------------------------------
 
-function drawQueue(tr, row, f) {
+function drawQueue(tr, row, f, callbacks) {
   tr.dataset.queue = row.name;
   const a = row.agents;
   setText(cell(tr, 0), row.name);
@@ -176,13 +182,15 @@ function drawQueue(tr, row, f) {
   callers.replaceChildren(...row.callers.map((c) => {
     const call = floor.calls.get(c.call_id);
     const item = el("span", { class: "caller" });
-    item.textContent = `${call?.number || "No caller ID"}${c.offered ? " (ringing)" : ""} · `;
+    const who = c.callback ? "Callback request" : call?.number || "No caller ID";
+    item.textContent = `${who}${c.offered ? " (ringing)" : ""} · `;
     const waited = el("span");
     waited.dataset.since = c.entered;
     waited.textContent = duration(floor.now() - c.entered);
     item.append(waited);
     return item;
   }));
+  setText(cell(tr, 15), String(callbacks));
 }
 
 function drawFigures(tr, from, f) {
@@ -195,21 +203,22 @@ function drawFigures(tr, from, f) {
 function drawQueues() {
   const tbody = $("queues").tBodies[0];
   const names = [...floor.queues.keys()].sort();
+  const callbacks = callbacksByQueue();
   for (const [name, tr] of rows.queues) {
     if (!floor.queues.has(name)) { tr.remove(); rows.queues.delete(name); }
   }
   for (const name of names) {
     let tr = rows.queues.get(name);
     const fresh = !tr;
-    if (fresh) { tr = newRow(15); rows.queues.set(name, tr); }
+    if (fresh) { tr = newRow(16); rows.queues.set(name, tr); }
     if (fresh || dirty.all || dirty.figures || dirty.calls || dirty.queues.has(name)) {
-      drawQueue(tr, floor.queues.get(name), floor.queueFigures(name));
+      drawQueue(tr, floor.queues.get(name), floor.queueFigures(name), callbacks.get(name) || 0);
     }
     tbody.append(tr);        // in name order (moving a node in place costs nothing)
   }
   const foot = $("queues").tFoot;
   if (!foot.rows.length) {
-    const tr = newRow(15);
+    const tr = newRow(16);
     tr.cells[0].textContent = "All queues";
     foot.append(tr);
   }
@@ -233,9 +242,132 @@ function drawQueues() {
   ticking(total.cells[2], oldest);
   spread.forEach((n, i) => setText(total.cells[3 + i], String(n)));
   drawFigures(total, 7, floor.figures?.totals);
+  setText(total.cells[15], String([...callbacks.values()].reduce((a, b) => a + b, 0)));
   const repairs = floor.figures?.repairs;
   setText($("repairs"), repairs ? String(Object.values(repairs).reduce((a, b) => a + b, 0)) : NONE);
   if (repairs) $("repairs").title = Object.entries(repairs).map(([k, v]) => `${k}: ${v}`).join(", ");
+}
+
+// -- callback requests -----------------------------------------------------------------------
+
+const ACTIVE = new Set([CALLBACK_STATE.WAITING, CALLBACK_STATE.OFFERED, CALLBACK_STATE.DIALING]);
+// One being dialled is the agent's to finish: the server refuses to cancel it.
+const CANCELLABLE = new Set([CALLBACK_STATE.WAITING, CALLBACK_STATE.OFFERED]);
+
+function callbacksByQueue() {
+  const counts = new Map();
+  for (const c of floor.callbacks.values()) {
+    if (ACTIVE.has(c.state)) counts.set(c.queue, (counts.get(c.queue) || 0) + 1);
+  }
+  return counts;
+}
+
+function clockTime(seconds) {
+  return seconds ? new Date(seconds * 1000).toLocaleTimeString() : NONE;
+}
+
+// Midnight today on this browser's calendar, in the server's seconds.
+function todayStarts() {
+  const midnight = new Date(floor.now() * 1000);
+  midnight.setHours(0, 0, 0, 0);
+  return midnight.getTime() / 1000;
+}
+
+function stateWords(c) {
+  const state = wordFor(CALLBACK_STATE_WORDS, c.state);
+  return c.last_result && c.state === CALLBACK_STATE.WAITING
+    ? `${state} (last try: ${wordFor(OUTCOME_WORDS, c.last_result)})` : state;
+}
+
+function drawCallback(tr, c) {
+  tr.dataset.callback = c.id;
+  tr.dataset.state = c.state;
+  [c.queue, c.number, c.caller_name || NONE].forEach((text, i) => setText(cell(tr, i), text));
+  ticking(cell(tr, 3), c.entered_at);
+  setText(cell(tr, 4), String(c.attempts));
+  setText(cell(tr, 5), stateWords(c));
+  setText(cell(tr, 6), clockTime(c.next_attempt_at));
+  const action = cell(tr, 7);
+  let button = action.querySelector("button");
+  if (!CANCELLABLE.has(c.state)) { action.replaceChildren(); return; }
+  if (!button) {
+    button = el("button", { type: "button", class: "secondary" }, "Cancel");
+    button.addEventListener("click", () => cancelCallback(tr.dataset.callback, button));
+    action.replaceChildren(button);
+  }
+  button.setAttribute("aria-label", `Cancel the callback to ${c.number} (${c.queue})`);
+}
+
+function drawCallbacks() {
+  const since = todayStarts();
+  const waiting = [], finished = [];
+  for (const [id, c] of floor.callbacks) {
+    if (ACTIVE.has(c.state)) waiting.push(c);
+    else if ((c.done_at || 0) >= since) finished.push(c);
+    else floor.callbacks.delete(id);            // yesterday's: no longer shown
+  }
+  waiting.sort((a, b) => a.entered_at - b.entered_at);     // the order of their places in line
+  const tbody = $("callbacks").tBodies[0];
+  let lostFocus = false;
+  for (const [id, tr] of rows.callbacks) {
+    if (ACTIVE.has(floor.callbacks.get(id)?.state)) continue;
+    lostFocus ||= tr.contains(document.activeElement);
+    tr.remove();
+    rows.callbacks.delete(id);
+  }
+  for (const c of waiting) {
+    let tr = rows.callbacks.get(c.id);
+    if (!tr) { tr = newRow(8); rows.callbacks.set(c.id, tr); }
+    drawCallback(tr, c);
+    tbody.append(tr);
+  }
+  if (lostFocus) $("callbacks-title").focus();    // the keyboard stays in the list
+  $("callbacks").hidden = !waiting.length;
+  $("callbacks-none").hidden = Boolean(waiting.length);
+  setText($("callbacks-count"), `(${waiting.length} waiting)`);
+
+  finished.sort((a, b) => b.done_at - a.done_at);
+  $("callbacks-done").tBodies[0].replaceChildren(...finished.map((c) => {
+    const tr = newRow(7);
+    tr.dataset.callback = c.id;
+    tr.dataset.state = c.state;
+    [c.queue, c.number, c.caller_name || NONE, duration(c.waited), String(c.attempts),
+      wordFor(CALLBACK_STATE_WORDS, c.state), clockTime(c.done_at)]
+      .forEach((text, i) => { tr.cells[i].textContent = text; });
+    return tr;
+  }));
+  setText($("finished-count"), `(${finished.length})`);
+}
+
+function say(text, failed = false) {
+  const status = $("action-status");
+  status.textContent = text;
+  status.className = failed ? "error" : "flash";
+  status.hidden = !text;
+}
+
+// The row changes when the server's callback message comes; a refusal (409: being dialled or
+// over already, 404: unknown) is said in the server's words.
+async function cancelCallback(id, button) {
+  const c = floor.callbacks.get(id);
+  if (!c || !confirm(`Cancel the callback to ${c.number} (${c.queue})? `
+    + "The caller loses their place in line and is not called back.")) return;
+  button.disabled = true;
+  say("");
+  try {
+    const reply = await fetch(`/api/callbacks/${encodeURIComponent(id)}/cancel`, {
+      method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin",
+    });
+    let data = {};
+    try { data = await reply.json(); } catch { data = {}; }
+    if (!reply.ok) throw new Error(data.error || `HTTP ${reply.status}`);
+    say(`The callback to ${c.number} is cancelled.`);
+    const focus = document.activeElement;
+    if (!focus || focus === document.body || focus === button) $("callbacks-title").focus();
+  } catch (error) {
+    say(`Could not cancel the callback to ${c.number}: ${error.message}`, true);
+    button.disabled = false;
+  }
 }
 
 // -- calls -----------------------------------------------------------------------------------
@@ -276,6 +408,7 @@ function draw() {
   if (agentsTouched) drawAgents();
   if (dirty.all || dirty.figures || dirty.calls || dirty.queues.size) drawQueues();
   if (dirty.all || dirty.calls) drawCalls();
+  if (dirty.all || dirty.callbacks) drawCallbacks();
   if (dirty.all || dirty.figures) {
     setText($("figures-at"), floor.figures?.computed_at ? new Date(floor.figures.computed_at).toLocaleTimeString() : NONE);
     drawCharts(floor.figures, $("chart-queue").value);
@@ -283,7 +416,7 @@ function draw() {
   if (dirty.all) fillQueueChoices();
   $("switch-banner").hidden = floor.switchUp;
   dirty.agents.clear(); dirty.queues.clear();
-  dirty.calls = dirty.figures = dirty.all = false;
+  dirty.calls = dirty.callbacks = dirty.figures = dirty.all = false;
   rendered = floor.seq;
   document.body.dataset.renderedSeq = String(rendered);
 }
@@ -343,6 +476,7 @@ connectLive({
     if (touched.agent !== undefined && touched.agent !== null) dirty.agents.add(touched.agent);
     if (touched.call) dirty.calls = true;
     if (touched.queue) dirty.queues.add(touched.queue);
+    if (touched.callback) dirty.callbacks = true;
     if (touched.figures) dirty.figures = true;
     schedule();
   },

@@ -9,4 +9,5 @@ if (!element) throw new Error("this page carries no #vocabulary from the server"
 export const VOCABULARY = JSON.parse(element.textContent);
 export const {
   status: STATUS, state: STATE, progress: PROGRESS, outcome: OUTCOME, words: WORDS,
+  callback_state: CALLBACK_STATE,
 } = VOCABULARY;

@@ -4,7 +4,10 @@
 // page puts it on hover, and the API keeps it.
 import { OUTCOME, VOCABULARY, WORDS } from "./vocabulary.js";
 
-export const { progress: PROGRESS_WORDS, status: STATUS_WORDS, state: STATE_WORDS } = WORDS;
+export const {
+  progress: PROGRESS_WORDS, status: STATUS_WORDS, state: STATE_WORDS, outcome: OUTCOME_WORDS,
+  callback_state: CALLBACK_STATE_WORDS,
+} = WORDS;
 
 // How an ended call ended, e.g. "Busy", "Failed (503 Service Unavailable)"; "" when unknown.
 // `call` is a live call message or a CDR from the API: outcome, sip_status, sip_reason, cause.

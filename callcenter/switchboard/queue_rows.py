@@ -3,7 +3,8 @@ display show of a queue right now.
 
 A row: {"id", "name", "waiting" (callers in line), "oldest_entered" (clock time the longest
 waiting caller entered, None when nobody waits: the pages tick the longest wait from it),
-"callers" [{"call_id", "entered", "offered" (an agent's phone rings for it)}], "agents"
+"callers" [{"call_id", "entered", "offered" (an agent's phone rings for it), "callback" (a
+callback request keeping a caller's place, not a caller on the line)}], "agents"
 {"available", "on_call", "wrap_up", "on_break"} (the queue's agents who are logged in),
 "agent_ids" (its agents), "service_level_seconds", "thresholds" (the wall's colours)}. Callers'
 numbers are not in it: a wall display hears rows, and a caller's number is the supervisor's to
@@ -25,7 +26,7 @@ from ..live import queue_topic
 from ..models import AgentState, AgentStatus
 from ..thresholds import wall, wall_for
 from .agents import AgentView, Roster
-from .legs import Call
+from .legs import Call, CallKind
 from .queues import Distributor
 from .queues.waiting import waiting_of
 
@@ -115,7 +116,8 @@ class QueueRows:
         for call in (line or ()):
             waiting = waiting_of(call)
             callers.append({"call_id": call.id, "entered": waiting.entered,
-                            "offered": bool(waiting.offers)})
+                            "offered": bool(waiting.offers),
+                            "callback": call.kind is CallKind.CALLBACK})
         agent_ids = sorted({tier.agent_id for tier in queue.tiers})
         agents = [a for a in map(self.roster.agents.get, agent_ids) if a is not None]
         return {"id": queue.id, "name": name, "waiting": len(callers),

@@ -16,7 +16,15 @@ import enum
 from functools import cache
 
 from ..esl.commands import NUMBER_PATTERN
-from ..models import AgentState, AgentStatus, OfferOutcome, Outcome, QueueStrategy, TimeoutAction
+from ..models import (
+    AgentState,
+    AgentStatus,
+    CallbackState,
+    OfferOutcome,
+    Outcome,
+    QueueStrategy,
+    TimeoutAction,
+)
 from ..switchboard.calls import BUSY_CAUSES, NO_ANSWER_CAUSES
 from ..switchboard.legs import Progress
 from ..switchboard.messages import OFFER_RINGING
@@ -52,6 +60,12 @@ OFFER_OUTCOME_WORDS = {
     OfferOutcome.ANSWERED: "Answered", OfferOutcome.MISSED: "Missed: you did not answer in time",
     OfferOutcome.DECLINED: "You declined the call", OfferOutcome.CANCELLED: "The caller hung up",
     OfferOutcome.LOST_RACE: "Another agent answered",
+}
+# Where a callback request is, as the supervisor's callback list says it.
+CALLBACK_STATE_WORDS = {
+    CallbackState.WAITING: "Waiting", CallbackState.OFFERED: "Ringing an agent",
+    CallbackState.DIALING: "Agent calling back", CallbackState.DONE: "Done: reached",
+    CallbackState.FAILED: "Failed: not reached", CallbackState.CANCELLED: "Cancelled",
 }
 # Records written before calls carried an outcome have only FreeSWITCH's cause; a bare "failed"
 # is made more precise by it too. LOSE_RACE is how the controller closes a call FreeSWITCH lost.
@@ -98,19 +112,21 @@ def choice_words() -> dict[str, dict[str, str]]:
 
 @cache
 def vocabulary() -> dict:
-    """What every page is given, as JSON. `status`, `state`, `progress`, `outcome` and
-    `offer_outcome` map each member's name to its value (the scripts say PROGRESS.ENDED, never
-    "ended"); `offer_ringing` is an offer's state while the phone rings; `words` maps each
-    value to what people read."""
+    """What every page is given, as JSON. `status`, `state`, `progress`, `outcome`,
+    `offer_outcome` and `callback_state` map each member's name to its value (the scripts say
+    PROGRESS.ENDED, never "ended"); `offer_ringing` is an offer's state while the phone rings;
+    `words` maps each value to what people read."""
     return {
         "status": _names(AgentStatus), "state": _names(AgentState),
         "progress": _names(Progress), "outcome": _names(Outcome),
         "offer_outcome": _names(OfferOutcome), "offer_ringing": OFFER_RINGING,
+        "callback_state": _names(CallbackState),
         "choosable_statuses": [status.value for status in CHOOSABLE],
         "transfer_under_way": list(Transfer.UNDER_WAY),
         "number_pattern": NUMBER_PATTERN,
         "outcome_of_cause": {cause: outcome.value for cause, outcome in OUTCOME_OF_CAUSE.items()},
         "words": {"status": _words(STATUS_WORDS), "state": _words(STATE_WORDS),
                   "progress": _words(PROGRESS_WORDS), "outcome": _words(OUTCOME_WORDS),
-                  "offer_outcome": _words(OFFER_OUTCOME_WORDS)},
+                  "offer_outcome": _words(OFFER_OUTCOME_WORDS),
+                  "callback_state": _words(CALLBACK_STATE_WORDS)},
     }

@@ -79,7 +79,7 @@ def screen_row(page, name="sales") -> dict:
                                       "(tds) => tds.map((td) => td.textContent)")
     keys = ["queue", "waiting", "longest", "available", "on_call", "wrap_up", "on_break",
             "offered", "answered", "abandoned", "abandon_rate", "service_level", "asa", "aht",
-            "callers"]
+            "callers", "callbacks"]
     return dict(zip(keys, cells, strict=True))
 
 
@@ -195,3 +195,89 @@ def test_the_wall_display_opens_with_its_token_and_not_without(floor, browser, d
         session.commit()
     again = wall.goto(base + "/wallboard")
     assert again.status == 401 and "revoked" in wall.text_content("main")
+
+
+@pytest.fixture
+def callback_floor(env, settings, database, admin, make_user):
+    """Queue `sales` takes callback requests on key 9; its one agent never logs in, so a request
+    waits. The switch is the scriptable simulator (tests/browser/offer_switch.py): the test says
+    when a caller calls and presses a key."""
+    dbmod.upgrade(settings.database_url)
+    make_user("sam", Role.SUPERVISOR)
+    staff_sales(database, [make_user("alice", extension="1000")])
+    with database.session() as session:
+        session.execute(update(Queue).where(Queue.name == "sales").values(callback_key="9"))
+        session.commit()
+    processes = []
+    try:
+        switch = ServerProcess([ESL_PASSWORD, "1000"], env, module="tests.browser.offer_switch")
+        processes.append(switch)
+        port = switch.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1)
+        server = ServerProcess(["serve"], {
+            **env, "CALLCENTER_HTTP_BIND": "127.0.0.1:0", "CALLCENTER_ESL_HOST": "127.0.0.1",
+            "CALLCENTER_ESL_PORT": port, "CALLCENTER_ESL_PASSWORD": ESL_PASSWORD})
+        processes.append(server)
+        base = server.wait_for(r"serving on (http://127\.0\.0\.1:\d+)").group(1)
+        server.wait_for(r"switch link up")
+        yield base, switch
+    finally:
+        for process in reversed(processes):
+            process.stop()
+
+
+def test_a_callback_request_appears_ticks_and_is_cancelled(callback_floor, browser, tmp_path):
+    base, switch = callback_floor
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    log_in(page, base, "sam")
+    page.goto(base + "/supervisor")
+    page.wait_for_selector("#live-status:text('live')")
+    assert page.is_visible("#callbacks-none") and not page.is_visible("#callbacks")
+
+    switch.send("caller sales 15551230001")
+    caller = switch.wait_for(r"^caller (\S+)").group(1)
+    page.wait_for_selector("#calls tbody tr", timeout=10000)
+    switch.send(f"press {caller} 9")
+    assert switch.wait_for(r"^pressed (\S+) (\w+)").groups() == (caller, "True")
+
+    # The request takes the caller's place: listed, counted in the queue's row, its wait ticking.
+    row = "#callbacks tbody tr"
+    page.wait_for_selector(row, timeout=10000)
+    cells = page.eval_on_selector_all(f"{row} td", "(tds) => tds.map((td) => td.textContent)")
+    assert cells[:3] == ["sales", "15551230001", "Customer"]
+    assert cells[4:8] == ["0", "Waiting", "—", "Cancel"]
+    assert page.text_content("#callbacks-count") == "(1 waiting)"
+    page.wait_for_selector("#queues tr[data-queue=sales] td:nth-child(16):text-is('1')")
+    page.wait_for_selector("#queues tr[data-queue=sales] .caller:text('Callback request')",
+                           timeout=10000)
+    waited = page.text_content(f"{row} td:nth-child(4)")
+    page.wait_for_function("(before) => document.querySelector("
+                           "'#callbacks tbody td:nth-child(4)').textContent !== before",
+                           arg=waited)
+    assert page.get_attribute(f"{row} button", "aria-label") == \
+        "Cancel the callback to 15551230001 (sales)"
+
+    posted = []
+    page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
+    # Thought better of it: nothing is sent, the request stays.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click(f"{row} button")
+    assert page.locator(row).count() == 1 and page.is_hidden("#action-status")
+    # Cancelled: the row leaves on the server's message, the finished list has it.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.focus(f"{row} button")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(row, state="detached")
+    page.wait_for_selector("#action-status:text('The callback to 15551230001 is cancelled.')")
+    assert len(posted) == 1 and posted[0].endswith("/cancel")
+    assert page.is_visible("#callbacks-none")
+    page.wait_for_selector("#queues tr[data-queue=sales] td:nth-child(16):text-is('0')")
+    assert page.text_content("#finished-count") == "(1)"
+    assert not page.get_attribute("#callbacks-finished", "open")
+    page.click("#callbacks-finished summary")
+    done = page.eval_on_selector_all("#callbacks-done tbody td",
+                                     "(tds) => tds.map((td) => td.textContent)")
+    assert done[:3] == ["sales", "15551230001", "Customer"] and done[5] == "Cancelled"
+    answer = page.evaluate("fetch('/api/callbacks').then((r) => r.json())")
+    assert answer["waiting"] == []
+    assert [(c["number"], c["state"]) for c in answer["recent"]] == [("15551230001", "cancelled")]
+    page.screenshot(path=str(tmp_path / "supervisor-callbacks.png"), full_page=True)

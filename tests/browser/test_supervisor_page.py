@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 
-from callcenter.models import Role
+from callcenter.models import Callback, CallbackState, Role
 from tests.browser.test_supervising import log_in
 
 pytestmark = pytest.mark.slow
@@ -141,3 +142,100 @@ def test_the_page_shows_what_it_is_sent(server, browser, make_user, tmp_path):
     assert cells(page, "#queues tr[data-queue=sales] td")[2] == "—"
     page.wait_for_function("document.body.dataset.renderedSeq === '12'")
     page.screenshot(path=str(tmp_path / "supervisor-hand-made.png"), full_page=True)
+
+
+def callback(request_id, state, entered, *, number, name="", attempts=0, last_result=None,
+             next_attempt=None, done=None, waited=None):
+    return {"id": request_id, "queue": "sales", "number": number, "caller_name": name,
+            "state": state, "entered_at": entered, "requested_at": entered + 20,
+            "next_attempt_at": next_attempt, "done_at": done, "waited": waited,
+            "attempts": attempts, "last_result": last_result, "agent_id": None,
+            "call_id": None, "callback_call_id": None}
+
+
+def test_callback_requests_follow_the_socket_and_a_refusal_says_why(server, browser, make_user,
+                                                                    database, tmp_path):
+    make_user("sam", Role.SUPERVISOR)
+    now = time.time()
+    # The server finished this one already (its row says cancelled) while the page still shows
+    # it waiting: cancelling it is refused with a 409.
+    with database.session() as session:
+        at = datetime.fromtimestamp(now - 900, UTC)
+        session.add(Callback(id="cb-over", number="15551230011", caller_name="", entered_at=at,
+                             requested_at=at, state=CallbackState.CANCELLED, done_at=at))
+        session.commit()
+    snapshot = hand_made(now)
+    snapshot["queues"][0]["callers"].append(
+        {"call_id": "cb-call", "entered": now - 900, "offered": False, "callback": True})
+    snapshot["callbacks"] = [
+        callback("cb-over", "waiting", now - 900, number="15551230011", attempts=1,
+                 last_result="busy", next_attempt=now + 240),
+        callback("cb-new", "waiting", now - 300, number="15551230012", name="Ann <b>Example</b>"),
+        callback("cb-dial", "dialing", now - 600, number="15551230013", attempts=2),
+        callback("cb-done", "done", now - 700, number="15551230014", attempts=1,
+                 done=now - 60, waited=640),
+        callback("cb-old", "failed", now - 3 * 86400, number="15551230015", attempts=3,
+                 done=now - 2 * 86400, waited=900)]
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    log_in(page, server, "sam")
+    sockets = []
+
+    def play(ws):
+        sockets.append(ws)
+        ws.send(json.dumps(snapshot))
+
+    page.route_web_socket("**/live", play)
+    page.goto(server + "/supervisor")
+    page.wait_for_selector("#callbacks tbody tr")
+    # In line order, each with its state and next attempt; the one being dialled cannot be
+    # cancelled (the agent is on it). A caller's name is shown as given, never as HTML.
+    listed = page.eval_on_selector_all("#callbacks tbody tr", "(trs) => trs.map((tr) => "
+                                       "[...tr.cells].map((td) => td.textContent))")
+    assert [r[:3] for r in listed] == [["sales", "15551230011", "—"],
+                                       ["sales", "15551230013", "—"],
+                                       ["sales", "15551230012", "Ann <b>Example</b>"]]
+    assert 900 <= seconds(listed[0][3]) < 960 and 300 <= seconds(listed[2][3]) < 360
+    assert [r[4:6] for r in listed] == [["1", "Waiting (last try: Busy)"],
+                                        ["2", "Agent calling back"], ["0", "Waiting"]]
+    # The next attempt as a time of day, in the browser's own way of writing one.
+    assert listed[0][6] == page.evaluate("(t) => new Date(t * 1000).toLocaleTimeString()",
+                                         now + 240)
+    assert listed[1][6] == listed[2][6] == "—"
+    assert [r[7] for r in listed] == ["Cancel", "", "Cancel"]
+    queue = cells(page, "#queues tr[data-queue=sales] td")
+    assert queue[15] == "3" and cells(page, "#queues tfoot td")[15] == "3"
+    assert "Callback request · " in queue[14]
+    # Finished today, collapsed; yesterday's is not listed.
+    assert page.text_content("#finished-count") == "(1)"
+    assert not page.is_visible("#callbacks-done")
+    page.focus("#callbacks-finished summary")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#callbacks-done tbody tr[data-callback=cb-done]")
+    assert cells(page, "#callbacks-done tbody td")[3:6] == ["10:40", "1", "Done: reached"]
+
+    # Refusals in the server's words: over already (409), unknown to it (404).
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#callbacks tr[data-callback=cb-over] button")
+    page.wait_for_selector("#action-status.error")
+    assert page.text_content("#action-status") == \
+        "Could not cancel the callback to 15551230011: this callback is cancelled already"
+    assert page.get_attribute("#action-status", "role") == "status"
+    assert page.is_enabled("#callbacks tr[data-callback=cb-over] button")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#callbacks tr[data-callback=cb-new] button")
+    page.wait_for_selector("#action-status:text('15551230012: no such callback request waiting')")
+
+    # Live: one rings an agent, then is cancelled elsewhere; the list and the count follow.
+    ws = sockets[0]
+    ringing = callback("cb-new", "offered", now - 300, number="15551230012")
+    ws.send(json.dumps({"type": "callback", "seq": 11, "callback": ringing}))
+    page.wait_for_selector("#callbacks tr[data-callback=cb-new][data-state=offered] "
+                           "td:nth-child(6):text-is('Ringing an agent')")
+    ws.send(json.dumps({"type": "callback", "seq": 12, "callback": {
+        **ringing, "state": "cancelled", "done_at": time.time(), "waited": 301}}))
+    page.wait_for_selector("#callbacks tr[data-callback=cb-new]", state="detached")
+    page.wait_for_selector("#queues tr[data-queue=sales] td:nth-child(16):text-is('2')")
+    assert page.text_content("#finished-count") == "(2)"
+    assert cells(page, "#callbacks-done tbody tr:first-child td")[1] == "15551230012"
+    assert page.text_content("#callbacks-count") == "(2 waiting)"
+    page.screenshot(path=str(tmp_path / "supervisor-callbacks-hand-made.png"), full_page=True)

@@ -114,6 +114,9 @@ def test_pressing_the_key_hangs_up_with_a_request_at_the_callers_place(rig, agen
     line = list(rig.board.distributor.lines["sales"])
     assert [c.kind.value for c in line] == ["callback"]
     assert line[0].features["queue"].entered == entered
+    # The queue's live row says that place is a callback request, not a caller on the line.
+    (kept,) = rig.board.queue_rows.row("sales")["callers"]
+    assert (kept["call_id"], kept["entered"], kept["callback"]) == (line[0].id, entered, True)
     pushed = [(m["callback"], to) for m, to in rig.hub.messages if m["type"] == "callback"]
     assert pushed[0][0]["state"] == "waiting" and pushed[0][1] is None    # supervisors
     assert rig.board.snapshot(None)["callbacks"][0]["id"] == request.id

@@ -36,7 +36,7 @@ def test_a_queue_row_follows_callers_entering_being_offered_and_answered(queued,
     assert row["oldest_entered"] == entered[0] == entered[1] - 3
     assert [c["call_id"] for c in row["callers"]] == [call_of(rig, first).id,
                                                       row["callers"][1]["call_id"]]
-    assert not any(c["offered"] for c in row["callers"])
+    assert not any(c["offered"] or c["callback"] for c in row["callers"])
     assert "15550000001" not in str(row), "a row never carries a caller's number"
     _, topics = rig.hub.topical[-1]
     assert topics == (f"queue:{row['id']}",)
