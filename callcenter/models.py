@@ -12,6 +12,7 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -366,7 +367,8 @@ class Offer(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     outcome: Mapped[OfferOutcome | None] = mapped_column(_enum(OfferOutcome, "offer_outcome"))
 
-    __table_args__ = (Index("ix_offers_agent_offered", "agent_id", "offered_at"),)
+    __table_args__ = (Index("ix_offers_agent_offered", "agent_id", "offered_at"),
+                      Index("ix_offers_offered_at", "offered_at"))
 
 
 class UnmatchedLeg(Base):
@@ -443,11 +445,13 @@ class Event(Base):
     a sum over rows rather than a walk from each event to the next.
 
     No foreign keys: an event is history and outlives the rows it names, and the switchboard's
-    writer must never have a batch refused because an agent was deleted meanwhile.
+    writer must never have a batch refused because an agent was deleted meanwhile. The writer
+    chooses `id` (its millisecond and a counter, switchboard/persist.py), so a write replayed from
+    its spool after a crash inserts nothing twice.
     """
     __tablename__ = "events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind", length=24))
     agent_id: Mapped[int | None] = mapped_column(Integer)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 from datetime import UTC, datetime
 
 from ..cdr import LegRecord
@@ -27,6 +28,11 @@ def when(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
+# An event's id is its millisecond times this, plus a counter: ids grow with time, and a
+# record replayed from the store's spool inserts no row twice (a BIGINT holds it until 2248).
+_EVENT_COUNTER = 1 << 20
+
+
 class Persist:
     def __init__(self, *, legs: Legs, clock: Clock, store: Store,
                  stats: SwitchboardStats) -> None:
@@ -36,8 +42,11 @@ class Persist:
         self._held: dict[str, list[LegRecord]] = {}
         # Agents' changed columns waiting for the writer's next batch (see agent_values).
         self._agents: dict[int, dict] = {}
-        # Events rows waiting for the writer's next batch (see event).
+        # Events rows waiting for the writer's next batch (see event), and the counter of
+        # their ids, from a random start (another run's ids in the same millisecond never meet
+        # these).
         self._events: list[dict] = []
+        self._event_count = random.randrange(_EVENT_COUNTER)
         store.collect(self._agent_records)
         store.collect(self._event_records)
 
@@ -122,7 +131,10 @@ class Persist:
         if not waiting:
             return []
         for row in waiting:     # times to the millisecond, as the table keeps them
-            row["at"] = when(round(row["at"], 3))
+            millisecond = round(row["at"] * 1000)
+            self._event_count = (self._event_count + 1) % _EVENT_COUNTER
+            row["id"] = millisecond * _EVENT_COUNTER + self._event_count
+            row["at"] = when(millisecond / 1000)
             row["detail"] = json.dumps(row["detail"] or {}, separators=(",", ":"))
             if row["prior_seconds"] is not None:
                 row["prior_seconds"] = round(row["prior_seconds"], 3)

@@ -28,7 +28,7 @@ def _enum(values, name, length=16):
 def upgrade() -> None:
     op.create_table(
         'events',
-        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column('at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('kind', _enum(EVENT_KINDS, 'event_kind', 24), nullable=False),
         sa.Column('agent_id', sa.Integer(), nullable=True),
@@ -58,9 +58,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log')),
     )
     op.create_index(op.f('ix_audit_log_at'), 'audit_log', ['at'])
+    # The figures read a day's offers across every agent.
+    op.create_index('ix_offers_offered_at', 'offers', ['offered_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_offers_offered_at', table_name='offers')
     op.drop_index(op.f('ix_audit_log_at'), table_name='audit_log')
     op.drop_table('audit_log')
     op.drop_index('ix_events_at', table_name='events')
