@@ -44,7 +44,7 @@ class Services:
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
                switchboard: Any = None, hub: Any = None) -> Flask:
-    from .web import access, admin, api, auth, freeswitch, live, pages, queues
+    from .web import access, admin, api, auth, figures, freeswitch, live, pages, queues
     from .web.vocabulary import vocabulary
 
     settings = settings or Settings.from_env()
@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     services.sessions = Sessions.of(settings, services.db, switchboard)
     app.extensions["callcenter"] = services
 
-    for blueprint in (auth.bp, pages.bp, admin.bp, queues.bp, api.bp, freeswitch.bp, live.bp):
+    for blueprint in (auth.bp, pages.bp, admin.bp, queues.bp, api.bp, figures.bp, freeswitch.bp,
+                      live.bp):
         app.register_blueprint(blueprint)
     access.init_app(app)
 
