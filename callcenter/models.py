@@ -446,12 +446,14 @@ class Event(Base):
 
     No foreign keys: an event is history and outlives the rows it names, and the switchboard's
     writer must never have a batch refused because an agent was deleted meanwhile. The writer
-    chooses `id` (its millisecond and a counter, switchboard/persist.py), so a write replayed from
-    its spool after a crash inserts nothing twice.
+    chooses `id` (`event_id`: its millisecond, then a counter), so a write replayed from its
+    spool after a crash inserts nothing twice, and ids follow time: a day is a range of ids, and
+    on SQLite (where the id is the rowid) the rows of a day lie together.
     """
     __tablename__ = "events"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
+                                    primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind", length=24))
     agent_id: Mapped[int | None] = mapped_column(Integer)
@@ -470,6 +472,15 @@ class Event(Base):
         Index("ix_events_call", "call_id"),
         Index("ix_events_at", "at"),
     )
+
+
+EVENT_ID_SPAN = 1 << 20     # ids per millisecond: a BIGINT holds them until the year 2248
+
+
+def event_id(at: float, count: int = 0) -> int:
+    """The id of the `count`th event of the millisecond of `at` (seconds since the epoch); with
+    count 0, the lowest id of that millisecond."""
+    return round(at * 1000) * EVENT_ID_SPAN + count % EVENT_ID_SPAN
 
 
 class AuditEntry(Base):

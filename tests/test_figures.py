@@ -23,12 +23,12 @@ SALES = 1
 
 def answered(wait: float, *, at: float = NINE, talk: int = 0, wrapup: float = 0.0,
              ended: bool = True) -> d.CallRow:
-    return d.CallRow(SALES, at, at + wait, at + wait, at + wait + talk if ended else None,
-                     "answered" if ended else None, talk, wrapup)
+    return d.CallRow(SALES, at, at + wait, True, ended, "answered" if ended else None, talk,
+                     wrapup)
 
 
 def left(outcome: str, wait: float, *, at: float = NINE, queue: int = SALES) -> d.CallRow:
-    return d.CallRow(queue, at, None, at + wait, at + wait, outcome)
+    return d.CallRow(queue, at, at + wait, False, True, outcome)
 
 
 def figures(calls, threshold: float = 20, now: float = DAY.end) -> dict:
@@ -89,17 +89,16 @@ def test_the_threshold_itself_is_within_it():
 
 
 def test_a_caller_still_waiting_is_offered_but_not_yet_judged():
-    waiting = d.CallRow(SALES, NINE, None, None, None, None)
+    waiting = d.CallRow(SALES, NINE, None, False, False, None)
     result = figures([waiting, answered(2)], now=NINE + 600)
     assert result["offered"] == 2 and result["service_level"] == 1.0
     assert result["abandon_rate"] == 0.0
 
 
 def test_calls_belong_to_the_day_they_entered():
-    before_midnight = d.CallRow(SALES, DAY.start - 10, DAY.start + 30, DAY.start + 30,
-                                DAY.start + 90, "answered", 60)
-    last_minute = d.CallRow(SALES, DAY.end - 60, DAY.end + 30, DAY.end + 30, DAY.end + 100,
-                            "answered", 70)
+    before_midnight = d.CallRow(SALES, DAY.start - 10, DAY.start + 30, True, True, "answered",
+                                60)
+    last_minute = d.CallRow(SALES, DAY.end - 60, DAY.end + 30, True, True, "answered", 70)
     result = figures([before_midnight, last_minute])
     assert result["offered"] == 1 and result["asa_s"] == 90.0 and result["aht_s"] == 70.0
     rows = d.intervals([before_midnight, last_minute], DAY, lambda _q: 20, DAY.end,
@@ -130,7 +129,7 @@ def test_peak_waiting_is_the_most_callers_waiting_at_once():
              answered(10, at=NINE + 1000)]
     peaks = d.peak_waiting(calls, DAY, 96, DAY.end)
     assert peaks[36] == 2 and peaks[37] == 1 and peaks[35] == 0 and peaks[38] == 0
-    still_waiting = d.CallRow(SALES, NINE, None, None, None, None)
+    still_waiting = d.CallRow(SALES, NINE, None, False, False, None)
     assert d.peak_waiting([still_waiting], DAY, 96, NINE + 2000)[36:40] == [1, 1, 1, 0]
 
 
@@ -155,8 +154,8 @@ def test_a_dst_day_has_its_own_number_of_intervals(day, count, around):
     assert labels[0].endswith("T00:00:00+01:00" if day.month == 3 else "T00:00:00+02:00")
     assert labels[-1].endswith("T23:45:00+02:00" if day.month == 3 else "T23:45:00+01:00")
     assert around[0] in labels and labels[labels.index(around[0]) + 1] == around[1]
-    call = d.CallRow(SALES, paris.start + 3 * 3600, paris.start + 3 * 3600 + 4,
-                     paris.start + 3 * 3600 + 4, None, None)
+    call = d.CallRow(SALES, paris.start + 3 * 3600, paris.start + 3 * 3600 + 4, True, False,
+                     None)
     rows = d.intervals([call], paris, lambda _q: 20, paris.end, {SALES: "sales"})
     assert len(rows) == 2 * count
     entered = [row for row in rows if row["queue"] is None and row["offered"]]

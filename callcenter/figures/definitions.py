@@ -47,21 +47,22 @@ class CallRow(NamedTuple):
     """A queued call as the figures need it."""
     queue_id: int
     entered: float
-    connected: float | None         # an agent answered
-    left: float | None              # it left the line (answered, abandoned, timed out ...)
-    ended: float | None
+    out: float | None               # when it stopped waiting: an agent answered (connected_at),
+    #                                 it left the line (left_at), or the call ended; None: not yet
+    answered: bool                  # an agent answered (connected_at is set)
+    ended: bool
     outcome: str | None
     talk_seconds: int = 0
     wrapup_seconds: float = 0.0     # its agents' wrap-up after it (events)
 
     def left_line(self, now: float) -> float:
-        """When it stopped waiting: answered, left, ended, or still waiting now."""
-        for at in (self.connected, self.left, self.ended):
-            if at is not None:
-                return at
+        """When it stopped waiting (still waiting: now)."""
+        if self.out is not None:
+            return self.out
         return self.entered if self.outcome is not None else max(now, self.entered)
 
     def wait(self, now: float) -> float:
+        """Entering to answered, or to leaving the line."""
         return max(0.0, self.left_line(now) - self.entered)
 
 
@@ -88,11 +89,11 @@ class Tally:
     def add(self, call: CallRow, threshold: float, now: float) -> None:
         self.offered += 1
         wait = call.wait(now)
-        if call.connected is not None:
+        if call.answered:
             self.answered += 1
             self.waited_answered += wait
             self.answered_in_time += wait <= threshold
-            if call.ended is not None:
+            if call.ended:
                 self.handled_ended += 1
                 self.handle_seconds += call.talk_seconds + call.wrapup_seconds
         elif call.outcome == ABANDONED:
@@ -134,14 +135,33 @@ def _rounded(value: float | None, digits: int) -> float | None:
     return round(value, digits) if value is not None else None
 
 
+def cells(calls: Iterable[CallRow], day: Day, threshold: Callable[[int], float],
+          now: float) -> dict[tuple[int, int], Tally]:
+    """The calls that entered within the day, tallied by queue and by the 15-minute interval
+    they entered in: every other tally is a sum of these (each call is judged once)."""
+    tallies: dict[tuple[int, int], Tally] = {}
+    start, end = day.start, day.end
+    for call in calls:
+        if start <= call.entered < end:
+            key = (call.queue_id, int((call.entered - start) // INTERVAL_SECONDS))
+            cell = tallies.get(key)
+            if cell is None:
+                cell = tallies[key] = Tally()
+            cell.add(call, threshold(call.queue_id), now)
+    return tallies
+
+
 def tally(calls: Iterable[CallRow], threshold: Callable[[int], float], now: float,
           day: Day) -> dict[int, Tally]:
     """Each queue's tally of the calls that entered it within the day."""
-    by_queue: dict[int, Tally] = {}
-    for call in calls:
-        if day.start <= call.entered < day.end:
-            by_queue.setdefault(call.queue_id, Tally()).add(call, threshold(call.queue_id), now)
-    return by_queue
+    return by_queue(cells(calls, day, threshold, now))
+
+
+def by_queue(tallies: dict[tuple[int, int], Tally]) -> dict[int, Tally]:
+    queues: dict[int, Tally] = {}
+    for (queue_id, _), cell in tallies.items():
+        queues.setdefault(queue_id, Tally()).merge(cell)
+    return queues
 
 
 def total(tallies: Iterable[Tally]) -> Tally:
@@ -154,62 +174,77 @@ def total(tallies: Iterable[Tally]) -> Tally:
 # -- the day's 15-minute intervals ------------------------------------------------------------
 
 def intervals(calls: list[CallRow], day: Day, threshold: Callable[[int], float], now: float,
-              names: dict[int, str]) -> list[dict]:
+              names: dict[int, str],
+              tallies: dict[tuple[int, int], Tally] | None = None) -> list[dict]:
     """Each interval of the day up to now (the whole day once it is over): all queues together
-    (queue None), then each queue that had callers. A call counts in the interval it entered;
-    peak_waiting is the most callers waiting at once at any moment of the interval (callers who
-    entered before the day and still waited count too)."""
+    (queue None), then each queue that had callers, by name. A call counts in the interval it
+    entered; peak_waiting is the most callers waiting at once at any moment of the interval
+    (callers who entered before the day and still waited count too). `tallies`: `cells` of
+    the same calls, if already made."""
     count = min(day.interval_count, day.interval_of(min(now, day.end - 1e-3)) + 1) \
         if now >= day.start else 0
-    tallies: dict[tuple[int | None, int], Tally] = {}
-    for call in calls:
-        if day.start <= call.entered < day.end:
-            index = day.interval_of(call.entered)
-            for key in ((None, index), (call.queue_id, index)):
-                tallies.setdefault(key, Tally()).add(call, threshold(call.queue_id), now)
-    queues = sorted({call.queue_id for call in calls if day.start <= call.entered < day.end},
+    if tallies is None:
+        tallies = cells(calls, day, threshold, now)
+    everyone: dict[int, Tally] = {}
+    for (_, index), cell in tallies.items():
+        everyone.setdefault(index, Tally()).merge(cell)
+    queues = sorted({queue_id for queue_id, _ in tallies},
                     key=lambda queue_id: names.get(queue_id, ""))
-    peaks = {None: peak_waiting(calls, day, count, now)}
-    for queue_id in queues:
-        peaks[queue_id] = peak_waiting([c for c in calls if c.queue_id == queue_id], day, count,
-                                       now)
+    peaks = peaks_waiting(calls, day, count, now)
+    starts = [day.interval_start(index) for index in range(count + 1)]
+    labels = [day.local(at) for at in starts[:count]]
     rows = []
     for queue_id in (None, *queues):
+        line = peaks.get(queue_id) or [0] * count
+        name = names.get(queue_id) if queue_id is not None else None
         for index in range(count):
-            figures = tallies.get((queue_id, index), Tally()).figures()
-            rows.append({"start": day.local(day.interval_start(index)),
-                         "queue": names.get(queue_id) if queue_id is not None else None,
-                         "offered": figures["offered"], "answered": figures["answered"],
-                         "abandoned": figures["abandoned"],
-                         "service_level": figures["service_level"],
-                         "peak_waiting": peaks[queue_id][index]})
+            cell = everyone.get(index) if queue_id is None else tallies.get((queue_id, index))
+            cell = cell or Tally()
+            rows.append({"start": labels[index], "queue": name, "offered": cell.offered,
+                         "answered": cell.answered, "abandoned": cell.abandoned,
+                         "service_level": cell.figures()["service_level"],
+                         "peak_waiting": line[index]})
     return rows
 
 
 def peak_waiting(calls: Iterable[CallRow], day: Day, count: int, now: float) -> list[int]:
-    """The most callers waiting at once in each of the first `count` intervals. A caller waits
-    from entering until it leaves the line; one leaving as another enters is not counted
-    with it."""
+    """All queues' peaks (see `peaks_waiting`)."""
+    return peaks_waiting(calls, day, count, now)[None]
+
+
+def peaks_waiting(calls: Iterable[CallRow], day: Day, count: int, now: float
+                  ) -> dict[int | None, list[int]]:
+    """The most callers waiting at once in each of the first `count` intervals, per queue and
+    for all queues (None), in one sweep. A caller waits from entering until it leaves the line;
+    one leaving as another enters is not counted with it."""
     moves = []
     for call in calls:
         left = call.left_line(now)
         if left > call.entered and left > day.start and call.entered < day.end:
-            moves.append((call.entered, 1))
-            moves.append((left, -1))
-    moves.sort()            # at the same instant, leaving (-1) comes before entering (+1)
-    peaks = [0] * count
-    waiting, next_move = 0, 0
+            moves.append((call.entered, 1, call.queue_id))
+            moves.append((left, -1, call.queue_id))
+    moves.sort(key=lambda move: (move[0], move[1]))   # leaving first at the same instant
+    waiting: dict[int | None, int] = {None: 0} | {queue_id: 0 for _, _, queue_id in moves}
+    peaks = {key: [0] * count for key in waiting}
+    next_move, moved = 0, len(moves)
     for index in range(count):
         start, end = day.interval_start(index), day.interval_start(index + 1)
-        while next_move < len(moves) and moves[next_move][0] < start:
-            waiting += moves[next_move][1]
+        while next_move < moved and moves[next_move][0] < start:
+            _, change, queue_id = moves[next_move]
+            waiting[queue_id] += change
+            waiting[None] += change
             next_move += 1
-        peak = waiting          # those still waiting as the interval begins
-        while next_move < len(moves) and moves[next_move][0] < end:
-            waiting += moves[next_move][1]
+        for key, now_waiting in waiting.items():   # those still waiting as it begins
+            peaks[key][index] = now_waiting
+        while next_move < moved and moves[next_move][0] < end:
+            _, change, queue_id = moves[next_move]
+            waiting[queue_id] += change
+            waiting[None] += change
             next_move += 1
-            peak = max(peak, waiting)
-        peaks[index] = peak
+            if change > 0:
+                line, everyone = peaks[queue_id], peaks[None]
+                line[index] = max(line[index], waiting[queue_id])
+                everyone[index] = max(everyone[index], waiting[None])
     return peaks
 
 
@@ -309,4 +344,6 @@ def agent_rows(agent_ids: Iterable[int], times: Iterable[AgentTime], handled: di
 
 
 __all__ = ["INTERVAL_SECONDS", "AgentEvent", "AgentTime", "CallRow", "Tally", "agent_rows",
-           "agent_times", "edges", "intervals", "peak_waiting", "ratio", "tally", "total"]
+           "agent_times", "by_queue", "cells", "edges", "intervals", "peak_waiting",
+           "peaks_waiting", "ratio",
+           "tally", "total"]

@@ -12,18 +12,29 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import String, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ..db import Database
-from ..models import Agent, Call, Direction, Event, EventKind, Offer, OfferOutcome, Outcome, Queue
+from ..models import (
+    Agent,
+    Call,
+    Direction,
+    Event,
+    EventKind,
+    Offer,
+    OfferOutcome,
+    Outcome,
+    Queue,
+    event_id,
+)
 from . import definitions as d
 from .day import Day, day_of, local_day
 
 AGENT_KINDS = (EventKind.AGENT_STATUS, EventKind.AGENT_STATE)
 MISSED = (OfferOutcome.MISSED, OfferOutcome.DECLINED)
-LONGEST_WAIT = 86_400       # a caller waiting at midnight entered at most this long before
-WRAPUP_AFTER = 86_400       # a wrap-up is counted if it ended within this long after its day
+LONGEST_WAIT = 86_400       # a queue's longest wait when it has none (0: no limit)
+WRAPUP_AFTER = 7_200        # a wrap-up counts if it ended within this long after its day
 
 
 def today(database: Database, *, now: float, timezone: ZoneInfo) -> dict:
@@ -42,20 +53,20 @@ def for_day(database: Database, day: date, *, now: float, timezone: ZoneInfo) ->
 
 
 def _read(session: Session, day: Day, now: float):
-    queues = session.execute(select(Queue.id, Queue.name, Queue.service_level_seconds)
-                             .order_by(Queue.name)).all()
+    queues = session.execute(select(Queue.id, Queue.name, Queue.service_level_seconds,
+                                    Queue.max_wait_seconds).order_by(Queue.name)).all()
     wrapups = _wrapups(session, day)
-    calls = [d.CallRow(row.queue_id, _epoch(row.entered_at), _epoch(row.connected_at),
-                       _epoch(row.left_at), _epoch(row.ended_at),
-                       row.outcome.value if row.outcome is not None else None,
-                       row.talk_seconds or 0, wrapups.get(row.id, 0.0))
-             for row in _calls(session, day)]
+    longest = max((row.max_wait_seconds or LONGEST_WAIT for row in queues), default=0)
+    calls = [d.CallRow(queue_id, _epoch(entered), _epoch(out), bool(answered), bool(ended),
+                       outcome, talk or 0, wrapups.get(call_id, 0.0))
+             for call_id, queue_id, entered, out, answered, ended, outcome, talk
+             in _calls(session, day, longest)]
     agent_ids = list(session.scalars(select(Agent.id).order_by(Agent.id)))
     times = [d.AgentTime(*row) for row in session.execute(
         select(Event.agent_id, Event.prior_status, Event.prior_state,
                func.sum(Event.prior_seconds))
-        .where(Event.kind.in_(AGENT_KINDS), Event.at >= _utc(day.start),
-               Event.at < _utc(day.end), Event.agent_id.is_not(None))
+        .where(*_between(day.start, day.end), Event.kind.in_(AGENT_KINDS),
+               Event.agent_id.is_not(None))
         .group_by(Event.agent_id, Event.prior_status, Event.prior_state))]
     times += d.edges(_edge_events(session, agent_ids, day, first=True),
                      _edge_events(session, agent_ids, day, first=False), day, now)
@@ -70,18 +81,29 @@ def _read(session: Session, day: Day, now: float):
     return queues, calls, agent_ids, times, handled, missed
 
 
-def _calls(session: Session, day: Day):
+def _calls(session: Session, day: Day, longest: int):
     """Queued calls that entered within the day, and those that entered before it and were
     still waiting at its start (the peak of waiting callers counts them). A caller turned away
-    by a closed queue never entered it."""
+    by a closed queue never entered it. `longest`: the longest any caller may wait.
+
+    Times come as the driver gives them (SQLite's text is read by fromisoformat: the column
+    type's own reading cost more than all the definitions together)."""
     start, end = _utc(day.start), _utc(day.end)
-    earliest = _utc(day.start - LONGEST_WAIT)
+    earliest = _utc(day.start - longest)
+    raw = session.get_bind().dialect.name == "sqlite"
+
+    def moment(column):
+        return type_coerce(column, String) if raw else column
+
+    out = func.coalesce(Call.connected_at, Call.left_at, Call.ended_at)
     return session.execute(
-        select(Call.id, Call.queue_id, Call.entered_at, Call.connected_at, Call.left_at,
-               Call.ended_at, Call.outcome, Call.talk_seconds)
-        # created_at first: its index finds the day; a caller enters as it is created
-        .where(Call.created_at >= earliest, Call.queue_id.is_not(None),
-               Call.entered_at >= earliest, Call.entered_at < end,
+        select(Call.id, Call.queue_id, moment(Call.entered_at), moment(out),
+               Call.connected_at.is_not(None), Call.ended_at.is_not(None),
+               type_coerce(Call.outcome, String), Call.talk_seconds)
+        # created_at's index finds the day: a caller enters as it is created (or, rebuilt
+        # after a restart, within its longest wait before)
+        .where(Call.created_at >= earliest, Call.created_at < _utc(day.end + longest),
+               Call.queue_id.is_not(None), Call.entered_at >= earliest, Call.entered_at < end,
                or_(Call.outcome.is_(None), Call.outcome != Outcome.CLOSED),
                or_(Call.entered_at >= start, Call.left_at.is_(None), Call.left_at >= start)))
 
@@ -91,8 +113,8 @@ def _wrapups(session: Session, day: Day) -> dict[str, float]:
     call it followed)."""
     return dict(session.execute(
         select(Event.call_id, func.sum(Event.prior_seconds))
-        .where(Event.at >= _utc(day.start), Event.at < _utc(day.end + WRAPUP_AFTER),
-               Event.kind.in_(AGENT_KINDS), Event.prior_state == "wrap_up",
+        .where(*_between(day.start, day.end + WRAPUP_AFTER), Event.kind.in_(AGENT_KINDS),
+               Event.prior_state == "wrap_up",
                Event.call_id.is_not(None))
         .group_by(Event.call_id)).all())
 
@@ -141,8 +163,12 @@ def _figures(day: Day, now: float, queues, calls: list[d.CallRow], agent_ids: li
              ) -> dict:
     thresholds = {row.id: row.service_level_seconds for row in queues}
     names = {row.id: row.name for row in queues}
-    threshold = thresholds.get
-    by_queue = d.tally(calls, lambda queue_id: threshold(queue_id, 0), now, day)
+
+    def threshold(queue_id: int) -> float:
+        return thresholds.get(queue_id, 0)
+
+    cells = d.cells(calls, day, threshold, now)
+    by_queue = d.by_queue(cells)
     return {
         "day": day.date.isoformat(),
         "timezone": day.timezone.key,
@@ -151,17 +177,29 @@ def _figures(day: Day, now: float, queues, calls: list[d.CallRow], agent_ids: li
                     "service_level_seconds": row.service_level_seconds} for row in queues],
         "totals": d.total(by_queue.values()).figures(),
         "agents": d.agent_rows(agent_ids, times, handled, missed),
-        "intervals": d.intervals(calls, day, lambda queue_id: threshold(queue_id, 0), now,
-                                 names),
+        "intervals": d.intervals(calls, day, threshold, now, names, cells),
     }
+
+
+def _between(start: float, end: float) -> tuple:
+    """Events from `start` to before `end`, as a range of ids (they follow time, and on SQLite
+    the rows of a range lie together)."""
+    return Event.id >= event_id(start), Event.id < event_id(end)
 
 
 def _utc(at: float) -> datetime:
     return datetime.fromtimestamp(at, UTC)
 
 
-def _epoch(at: datetime | None) -> float | None:
-    return at.timestamp() if at is not None else None
+def _epoch(at: datetime | str | None) -> float | None:
+    if at is None:
+        return None
+    if isinstance(at, str):         # SQLite's text, always UTC (models.UtcDateTime)
+        return (datetime.fromisoformat(at) - _EPOCH).total_seconds()
+    return at.timestamp()
+
+
+_EPOCH = datetime(1970, 1, 1)       # naive, as SQLite's text is
 
 
 def _value(member) -> str:

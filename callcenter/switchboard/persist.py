@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from ..cdr import LegRecord
 from ..clock import Clock
 from ..esl.protocol import Event
-from ..models import EventKind, HangupBy, Outcome
+from ..models import EVENT_ID_SPAN, EventKind, HangupBy, Outcome, event_id
 from . import records
 from .legs import Call, Leg, Legs
 from .stats import SwitchboardStats
@@ -26,11 +26,6 @@ log = logging.getLogger(__name__)
 
 def when(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
-
-
-# An event's id is its millisecond times this, plus a counter: ids grow with time, and a
-# record replayed from the store's spool inserts no row twice (a BIGINT holds it until 2248).
-_EVENT_COUNTER = 1 << 20
 
 
 class Persist:
@@ -46,7 +41,7 @@ class Persist:
         # their ids, from a random start (another run's ids in the same millisecond never meet
         # these).
         self._events: list[dict] = []
-        self._event_count = random.randrange(_EVENT_COUNTER)
+        self._event_count = random.randrange(EVENT_ID_SPAN)
         store.collect(self._agent_records)
         store.collect(self._event_records)
 
@@ -131,10 +126,9 @@ class Persist:
         if not waiting:
             return []
         for row in waiting:     # times to the millisecond, as the table keeps them
-            millisecond = round(row["at"] * 1000)
-            self._event_count = (self._event_count + 1) % _EVENT_COUNTER
-            row["id"] = millisecond * _EVENT_COUNTER + self._event_count
-            row["at"] = when(millisecond / 1000)
+            self._event_count += 1
+            row["id"] = event_id(row["at"], self._event_count)
+            row["at"] = when(round(row["at"], 3))
             row["detail"] = json.dumps(row["detail"] or {}, separators=(",", ":"))
             if row["prior_seconds"] is not None:
                 row["prior_seconds"] = round(row["prior_seconds"], 3)

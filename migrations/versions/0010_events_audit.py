@@ -28,7 +28,9 @@ def _enum(values, name, length=16):
 def upgrade() -> None:
     op.create_table(
         'events',
-        sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
+        # SQLite's INTEGER primary key is the rowid: a day's events lie together.
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                  autoincrement=False, nullable=False),
         sa.Column('at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('kind', _enum(EVENT_KINDS, 'event_kind', 24), nullable=False),
         sa.Column('agent_id', sa.Integer(), nullable=True),
