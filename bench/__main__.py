@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ("esl_throughput", "cps", "acd", "strategies", "login_flood")
+BENCHMARKS = ("esl_throughput", "cps", "acd", "strategies", "login_flood", "figures")
 
 
 def main(argv: list[str] | None = None) -> int:
