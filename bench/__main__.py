@@ -9,7 +9,8 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ("esl_throughput", "cps", "acd", "strategies", "login_flood", "live")
+BENCHMARKS = ("esl_throughput", "cps", "acd", "strategies", "login_flood", "live",
+              "figures")
 
 
 def main(argv: list[str] | None = None) -> int:

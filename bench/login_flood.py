@@ -35,6 +35,7 @@ import gevent
 import gevent.event
 
 from bench.cps import CSRF_META, Browser, Child, Connection, HttpError, Pool
+from callcenter.audit import CLI
 
 PASSWORD = "bench-Login-Flood-42"  # noqa: S105 - throwaway users of a throwaway database
 ATTACKER = "203.0.113.66"       # where every flooding client comes from
@@ -99,9 +100,9 @@ def prepare_database(url: str) -> None:
     db.upgrade(url)
     database = db.Database(url)
     with database.session() as session:
-        create_user(session, "bench-admin", PASSWORD, Role.ADMIN)
-        create_user(session, "caller", PASSWORD, Role.AGENT, "10000")
-        create_user(session, "latecomer", PASSWORD, Role.AGENT, "10001")
+        create_user(session, "bench-admin", PASSWORD, Role.ADMIN, who=CLI)
+        create_user(session, "caller", PASSWORD, Role.AGENT, "10000", who=CLI)
+        create_user(session, "latecomer", PASSWORD, Role.AGENT, "10001", who=CLI)
     database.dispose()
 
 

@@ -7,6 +7,7 @@ import re
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from . import audit
 from .errors import InvalidInput
 from .esl.commands import CommandError, valid_extension
 from .models import Agent, Role, User
@@ -48,9 +49,9 @@ def parse_role(value: str) -> Role:
 
 
 def create_user(session: Session, username: str, password: str, role: Role | str,
-                extension: str | None = None) -> User:
+                extension: str | None = None, *, who: audit.Actor) -> User:
     """Add a user (and its Agent row when it has an extension). Nothing is written unless every
-    check passes; the caller's transaction commits it."""
+    check passes; the caller's transaction commits it, with its audit row (`who` made it)."""
     username = username.strip().lower()
     if not USERNAME.fullmatch(username):
         raise AccountError("username must be 2-64 characters: lowercase letters, digits, "
@@ -74,6 +75,8 @@ def create_user(session: Session, username: str, password: str, role: Role | str
     if extension:
         user.agent = Agent(extension=extension)
     session.flush()
+    audit.record(session, who, "user.create", f"user {username}",
+                 after={"role": role.value, "extension": extension or None, "active": True})
     return user
 
 

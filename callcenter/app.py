@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         auth,
         callbacks,
         displays,
+        figures,
         freeswitch,
         live,
         media,
@@ -78,8 +79,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     services.display_sockets = OpenSockets()
     app.extensions["callcenter"] = services
 
-    for blueprint in (auth.bp, pages.bp, admin.bp, queues.bp, media.bp, api.bp, freeswitch.bp,
-                      live.bp, callbacks.bp, supervising.bp, displays.bp):
+    for blueprint in (auth.bp, pages.bp, admin.bp, queues.bp, media.bp, api.bp, figures.bp,
+                      freeswitch.bp, live.bp, callbacks.bp, supervising.bp, displays.bp):
         app.register_blueprint(blueprint)
     access.init_app(app)
 

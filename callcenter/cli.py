@@ -240,6 +240,7 @@ def _read_password() -> str:
 
 def _user_add(args) -> None:
     from .accounts import check_password, create_user, parse_role
+    from .audit import CLI
     from .db import Database
 
     role = parse_role(args.role)
@@ -250,7 +251,7 @@ def _user_add(args) -> None:
         raise CommandFailed("the database has no schema yet: run `callcenter db upgrade` first")
     password = check_password(_read_password(), args.username)
     with database.session() as session:
-        user = create_user(session, args.username, password, role, args.extension)
+        user = create_user(session, args.username, password, role, args.extension, who=CLI)
         detail = f" with extension {user.agent.extension}" if user.agent else ""
     print(f"added {role.value} {user.username}{detail}")
 
@@ -373,25 +374,27 @@ def _given_settings(args) -> dict[str, str]:
 
 
 def _queue_add(args) -> None:
+    from .audit import CLI
     from .queue_config import create_queue
 
     database = _queue_database()
     try:
         with database.session() as session:
-            queue = create_queue(session, args.name, _given_settings(args))
+            queue = create_queue(session, args.name, _given_settings(args), who=CLI)
             print(f"added queue {queue.name} ({queue.strategy.value})")
     finally:
         database.dispose()
 
 
 def _queue_set(args) -> None:
+    from .audit import CLI
     from .queue_config import change_queue, setting_values
 
     given = _given_settings(args)
     database = _queue_database()
     try:
         with database.session() as session:
-            queue = change_queue(session, args.name, given)
+            queue = change_queue(session, args.name, given, who=CLI)
             now = setting_values(queue)
             print(f"queue {queue.name}: " + ", ".join(f"{name} {now[name]}".rstrip()
                                                       for name in given))
@@ -400,6 +403,7 @@ def _queue_set(args) -> None:
 
 
 def _queue_tier(args) -> None:
+    from .audit import CLI
     from .errors import InvalidInput
     from .queue_config import remove_tier, set_tier
 
@@ -409,10 +413,10 @@ def _queue_tier(args) -> None:
     try:
         with database.session() as session:
             if args.remove:
-                agent = remove_tier(session, args.name, args.agent)
+                agent = remove_tier(session, args.name, args.agent, who=CLI)
                 print(f"queue {args.name}: removed {agent.extension} ({agent.user.username})")
                 return
-            tier = set_tier(session, args.name, args.agent, args.level, args.position)
+            tier = set_tier(session, args.name, args.agent, args.level, args.position, who=CLI)
             print(f"queue {tier.queue.name}: {tier.agent.extension} ({tier.agent.user.username})"
                   f" at level {tier.level}, position {tier.position}")
     finally:

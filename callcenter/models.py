@@ -12,10 +12,12 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -123,6 +126,18 @@ class OfferOutcome(enum.StrEnum):
     DECLINED = "declined"      # the agent pressed Decline (or the phone said busy)
     CANCELLED = "cancelled"    # the caller left (or the call went elsewhere) while it rang
     LOST_RACE = "lost_race"    # ring-all: another agent answered first
+
+
+class EventKind(enum.StrEnum):
+    """What an events row records (the Event model)."""
+    AGENT_STATUS = "agent_status"           # the agent chose a status (or was put On break)
+    AGENT_STATE = "agent_state"             # calls moved the agent to a state
+    HOLD = "hold"
+    UNHOLD = "unhold"
+    TRANSFER = "transfer"                   # detail: to, result (started, done, failed), cause
+    RECORDING_STARTED = "recording_started"
+    RECORDING_STOPPED = "recording_stopped"
+    MONITOR = "monitor"                     # a supervisor listens, whispers or barges
 
 
 class Direction(enum.StrEnum):
@@ -381,7 +396,8 @@ class Offer(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     outcome: Mapped[OfferOutcome | None] = mapped_column(_enum(OfferOutcome, "offer_outcome"))
 
-    __table_args__ = (Index("ix_offers_agent_offered", "agent_id", "offered_at"),)
+    __table_args__ = (Index("ix_offers_agent_offered", "agent_id", "offered_at"),
+                      Index("ix_offers_offered_at", "offered_at"))
 
 
 class Callback(Base):
@@ -484,3 +500,76 @@ class DisplayToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(64), default="")   # a username, or "cli"
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Event(Base):
+    """Something that happened to an agent or a call, with its time: every agent status and
+    state change, and the call events the switchboard knows (hold, transfer, recording). Written
+    by the switchboard through its one writer; read for today's figures and a call's story.
+
+    `detail` is short JSON: {"status": "on_break", "reason": "missed calls"}, {"state":
+    "wrap_up"}, {"to": "1002", "result": "done"}. An agent event's `call_id` is the call the
+    change concerns (the agent's call after it, else the one before: a wrap-up's end names the
+    call wrapped up). Agent events also say what the change ended: the agent's status and state
+    before it and how long that lasted (`prior_*`), so a day's time in each status and state is
+    a sum over rows rather than a walk from each event to the next.
+
+    No foreign keys: an event is history and outlives the rows it names, and the switchboard's
+    writer must never have a batch refused because an agent was deleted meanwhile. The writer
+    chooses `id` (`event_id`: its millisecond, then a counter), so a write replayed from its
+    spool after a crash inserts nothing twice, and ids follow time: a day is a range of ids, and
+    on SQLite (where the id is the rowid) the rows of a day lie together.
+    """
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"),
+                                    primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind", length=24))
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    queue_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    prior_status: Mapped[AgentStatus | None] = mapped_column(
+        _enum(AgentStatus, "event_prior_status"))
+    prior_state: Mapped[AgentState | None] = mapped_column(
+        _enum(AgentState, "event_prior_state"))
+    prior_seconds: Mapped[float | None] = mapped_column(Float)
+
+    # Today for this agent, this call's story, everything in a time range.
+    __table_args__ = (
+        Index("ix_events_agent_at", "agent_id", "at"),
+        Index("ix_events_call", "call_id"),
+        Index("ix_events_at", "at"),
+    )
+
+
+EVENT_ID_SPAN = 1 << 20     # ids per millisecond: a BIGINT holds them until the year 2248
+
+
+def event_id(at: float, count: int = 0) -> int:
+    """The id of the `count`th event of the millisecond of `at` (seconds since the epoch); with
+    count 0, the lowest id of that millisecond."""
+    return round(at * 1000) * EVENT_ID_SPAN + count % EVENT_ID_SPAN
+
+
+class AuditEntry(Base):
+    """One forced change a person (or the command line) made: who, when, what, on what, and the
+    values before and after (JSON). Rows are only ever added (callcenter/audit.py writes them
+    in the change's own transaction); the mapper refuses to update or delete one."""
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))   # None: the CLI
+    actor: Mapped[str] = mapped_column(String(64))      # the user's name then, or "cli"
+    action: Mapped[str] = mapped_column(String(64))     # e.g. user.create, queue.change
+    target: Mapped[str] = mapped_column(String(128))    # e.g. user alice, queue sales
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+
+
+@sa_event.listens_for(AuditEntry, "before_update")
+@sa_event.listens_for(AuditEntry, "before_delete")
+def _audit_is_append_only(_mapper, _connection, entry: AuditEntry) -> None:
+    raise RuntimeError(f"the audit log is append-only: entry {entry.id} cannot change")

@@ -4,8 +4,9 @@ position) or take it out, list queues with their tiers.
 
 Values come in as text (a command-line option, a form field) or as Python values; each is checked
 and every refusal is an InvalidInput naming its field. Nothing is written unless every check
-passes; the caller's transaction commits it, and a running switchboard sees it once it reloads
-its queues (the page asks at once; the command cannot reach a running controller).
+passes; the caller's transaction commits it, with its audit row (`who` made it), and a running
+switchboard sees it once it reloads its queues (the page asks at once; the command cannot reach
+a running controller).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from . import audit
 from .errors import Conflict, InvalidInput, NotFound
 from .esl.commands import valid_media, valid_name, valid_number
 from .models import (
@@ -324,8 +326,8 @@ def queue_named(session: Session, name: str) -> Queue:
     return queue
 
 
-def create_queue(session: Session, name: str,
-                 settings: Mapping[str, object] | None = None) -> Queue:
+def create_queue(session: Session, name: str, settings: Mapping[str, object] | None = None,
+                 *, who: audit.Actor) -> Queue:
     """Add a queue (the name dids.xml gives as cc_queue); settings not given keep their
     defaults."""
     try:
@@ -343,16 +345,23 @@ def create_queue(session: Session, name: str,
     _apply(session, queue, settings or {})
     session.add(queue)
     session.flush()
+    audit.record(session, who, "queue.create", f"queue {queue.name}",
+                 after=setting_values(queue))
     return queue
 
 
-def change_queue(session: Session, name: str, settings: Mapping[str, object]) -> Queue:
+def change_queue(session: Session, name: str, settings: Mapping[str, object], *,
+                 who: audit.Actor) -> Queue:
     """Change some of a queue's settings; the others stay as they are."""
     queue = queue_named(session, name)
     if not settings:
         raise InvalidInput("nothing to change: give at least one setting")
+    was = setting_values(queue)
     _apply(session, queue, settings)
     session.flush()
+    before, after = audit.changed(was, setting_values(queue))
+    if after:
+        audit.record(session, who, "queue.change", f"queue {queue.name}", before, after)
     return queue
 
 
@@ -442,8 +451,8 @@ def agent_called(session: Session, who: str) -> Agent:
     return agent
 
 
-def set_tier(session: Session, queue_name: str, who: str, level: object = None,
-             position: object = None) -> QueueAgent:
+def set_tier(session: Session, queue_name: str, agent: str, level: object = None,
+             position: object = None, *, who: audit.Actor) -> QueueAgent:
     """Put an agent in a queue at a tier, or move its tier. A new tier's level is 1 unless
     given, and its position the one after the last at that level."""
     queue = queue_named(session, queue_name)
@@ -456,14 +465,15 @@ def set_tier(session: Session, queue_name: str, who: str, level: object = None,
         except InvalidInput as exc:
             problems[field] = exc.reason
     try:
-        agent = agent_called(session, who)
+        member = agent_called(session, agent)
     except InvalidInput as exc:
         problems["agent"] = exc.reason
     if problems:
         raise QueueInputError(problems)
-    tier = session.get(QueueAgent, (queue.id, agent.id))
+    tier = session.get(QueueAgent, (queue.id, member.id))
+    before = _tier_values(tier)
     if tier is None:
-        tier = QueueAgent(queue_id=queue.id, agent_id=agent.id, level=numbers["level"] or 1)
+        tier = QueueAgent(queue_id=queue.id, agent_id=member.id, level=numbers["level"] or 1)
         last = session.scalar(select(func.max(QueueAgent.position)).where(
             QueueAgent.queue_id == queue.id, QueueAgent.level == tier.level))
         tier.position = numbers["position"] or (last or 0) + 1
@@ -472,19 +482,28 @@ def set_tier(session: Session, queue_name: str, who: str, level: object = None,
         tier.level = numbers["level"] or tier.level
         tier.position = numbers["position"] or tier.position
     session.flush()
+    if before != _tier_values(tier):
+        audit.record(session, who, "queue.tier", f"queue {queue.name} agent {member.extension}",
+                     before, _tier_values(tier))
     return tier
 
 
-def remove_tier(session: Session, queue_name: str, who: str) -> Agent:
+def _tier_values(tier: QueueAgent | None) -> dict[str, int] | None:
+    return {"level": tier.level, "position": tier.position} if tier is not None else None
+
+
+def remove_tier(session: Session, queue_name: str, agent: str, *, who: audit.Actor) -> Agent:
     """Take an agent out of a queue (its other queues keep it)."""
     queue = queue_named(session, queue_name)
-    agent = agent_called(session, who)
-    tier = session.get(QueueAgent, (queue.id, agent.id))
+    agent_row = agent_called(session, agent)
+    tier = session.get(QueueAgent, (queue.id, agent_row.id))
     if tier is None:
-        raise NotFound(f"agent {agent.extension} is not in queue {queue.name}")
+        raise NotFound(f"agent {agent_row.extension} is not in queue {queue.name}")
+    audit.record(session, who, "queue.tier", f"queue {queue.name} agent {agent_row.extension}",
+                 _tier_values(tier), None)
     session.delete(tier)
     session.flush()
-    return agent
+    return agent_row
 
 
 # -- listing ------------------------------------------------------------------------------------

@@ -31,16 +31,16 @@ def _demo_queue(database, name: str = "sales") -> None:
     start), so a demo shows a queue filling and agents taking calls."""
     from sqlalchemy import select
 
-    from . import queue_config
+    from . import audit, queue_config
     from .models import Queue
 
     with database.session() as session:
         queue = session.scalar(select(Queue).where(Queue.name == name)) or \
             queue_config.create_queue(session, name, {
-                "description": "demo callers (CALLCENTER_SIM_CALLERS)"})
+                "description": "demo callers (CALLCENTER_SIM_CALLERS)"}, who=audit.DEMO)
         joined = queue_config.agents_outside(session, queue)
         for agent in joined:
-            queue_config.set_tier(session, name, agent.extension)
+            queue_config.set_tier(session, name, agent.extension, who=audit.DEMO)
         session.commit()
     log.info("demo: queue %s has %d agents more", name, len(joined))
 

@@ -20,6 +20,7 @@ from callcenter import db as dbmod
 from callcenter import passwords
 from callcenter.accounts import create_user
 from callcenter.app import create_app
+from callcenter.audit import CLI
 from callcenter.config import Settings
 from callcenter.models import Role
 from tests.postgres import DatabaseCopies, database_url, new_database_name, on_both_databases
@@ -165,7 +166,7 @@ def make_user(database):
         if role is Role.AGENT and extension is None:
             extension = str(next(extensions))
         with database.session() as s:
-            return create_user(s, username, PASSWORD, role, extension).id
+            return create_user(s, username, PASSWORD, role, extension, who=CLI).id
 
     return make
 

@@ -82,3 +82,13 @@ def test_login_flood_quick_run_keeps_the_hub_answering():
         assert set(run["control_status"]) <= {200, 409}
     table = login_flood.report(figures, login_flood.QUICK)
     assert "limiter on" in table and "goal: /healthz p99" in table
+
+
+def test_the_figures_benchmark_counts_every_call_of_its_day():
+    from bench import figures
+
+    ms, result = figures.measure(300, runs=1, days=2)
+    assert ms > 0 and result["day"] == figures.DAY.isoformat()
+    assert result["totals"]["offered"] == 300
+    assert sum(queue["offered"] for queue in result["queues"]) == 300
+    assert result["totals"]["answered"] == sum(agent["handled"] for agent in result["agents"])

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter import db as dbmod
+from callcenter.audit import CLI
 from callcenter.models import Role, User
 from tests.conftest import PASSWORD
 
@@ -200,7 +201,7 @@ def test_queue_refusals_exit_1_and_change_nothing(env, settings, database, make_
 
     make_user("alice", extension="1000")
     with database.session() as s:
-        create_queue(s, "sales")
+        create_queue(s, "sales", who=CLI)
     before = queue_rows(settings)
     result = run(["queue", *args], env)
     one_line_error(result, fragment)

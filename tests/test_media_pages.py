@@ -10,6 +10,7 @@ import wave
 import pytest
 
 from callcenter import queue_config
+from callcenter.audit import CLI
 from callcenter.models import Queue, Role
 from tests.test_media import mp3_bytes, wav_bytes
 from tests.test_queue_pages import Board
@@ -27,7 +28,7 @@ def app(settings, database):
 @pytest.fixture
 def upload(client, auth, admin, database):
     with database.session() as s:
-        queue_config.create_queue(s, "sales")
+        queue_config.create_queue(s, "sales", who=CLI)
         s.commit()
     auth.login(admin)
     token = auth.csrf("/admin/queues/sales")
@@ -103,7 +104,7 @@ def test_a_chosen_sound_is_played_next_to_its_setting(upload, client, settings, 
     upload("welcome.wav", wav_bytes())
     path = str(settings.media_dir / "welcome.wav")
     with database.session() as s:
-        queue_config.change_queue(s, "sales", {"greeting": path})
+        queue_config.change_queue(s, "sales", {"greeting": path}, who=CLI)
         s.commit()
         assert s.query(Queue).one().greeting == path
     page = client.get("/admin/queues/sales").get_data(as_text=True)

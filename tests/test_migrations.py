@@ -169,6 +169,20 @@ def test_callbacks_come_and_go_with_their_revision(url):
         assert conn.execute(text("SELECT closed_action FROM queues")).scalar() == "hang_up"
     with pytest.raises(IntegrityError), database.engine.begin() as conn:
         conn.execute(text("UPDATE calls SET outcome = 'callback_requested'"))
+
+
+def test_events_and_the_audit_log_come_and_go_with_their_revision(url):
+    dbmod.upgrade(url)
+    database = dbmod.Database(url)
+    inspector = inspect(database.engine)
+    assert {"events", "audit_log"} <= set(inspector.get_table_names())
+    assert {ix["name"] for ix in inspector.get_indexes("events")} == {
+        "ix_events_agent_at", "ix_events_call", "ix_events_at"}
+    assert "ix_offers_offered_at" in {ix["name"] for ix in inspector.get_indexes("offers")}
+    dbmod.downgrade(url, "0007")
+    inspector = inspect(database.engine)
+    assert not {"events", "audit_log"} & set(inspector.get_table_names())
+    assert "ix_offers_offered_at" not in {ix["name"] for ix in inspector.get_indexes("offers")}
     dbmod.upgrade(url)
     assert database.is_current()
     database.dispose()

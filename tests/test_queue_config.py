@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter import queue_config as qc
+from callcenter.audit import CLI
 from callcenter.errors import Conflict, InvalidInput, NotFound
 from callcenter.models import DEFAULT_HOLD_MUSIC, Queue, QueueStrategy, TimeoutAction
 
@@ -15,7 +16,7 @@ from callcenter.models import DEFAULT_HOLD_MUSIC, Queue, QueueStrategy, TimeoutA
 def add(database):
     def add(name, **settings):
         with database.session() as s:
-            return qc.create_queue(s, name, settings).id
+            return qc.create_queue(s, name, settings, who=CLI).id
     return add
 
 
@@ -23,7 +24,7 @@ def add(database):
 def change(database):
     def change(name, **settings):
         with database.session() as s:
-            qc.change_queue(s, name, settings)
+            qc.change_queue(s, name, settings, who=CLI)
     return change
 
 
@@ -243,13 +244,13 @@ def test_tiers_by_extension_or_username_with_the_next_position(database, add, ma
     make_user("carol", extension="1002")
     add("sales")
     with database.session() as s:
-        qc.set_tier(s, "sales", "1000")
-        qc.set_tier(s, "sales", "Bob")
-        qc.set_tier(s, "sales", "carol", level="2")
+        qc.set_tier(s, "sales", "1000", who=CLI)
+        qc.set_tier(s, "sales", "Bob", who=CLI)
+        qc.set_tier(s, "sales", "carol", level="2", who=CLI)
     assert tiers(database) == "1000 (1/1), 1001 (1/2), 1002 (2/1)"
     with database.session() as s:
-        qc.set_tier(s, "sales", "1000", position="3")       # its level stays
-        qc.set_tier(s, "sales", "1002", level=1, position=1)
+        qc.set_tier(s, "sales", "1000", position="3", who=CLI)       # its level stays
+        qc.set_tier(s, "sales", "1002", level=1, position=1, who=CLI)
     assert tiers(database) == "1002 (1/1), 1001 (1/2), 1000 (1/3)"
 
 
@@ -257,12 +258,12 @@ def test_bad_tiers_are_refused(database, add, make_user):
     make_user("alice", extension="1000")
     add("sales")
     with database.session() as s:
-        assert refused(qc.set_tier, s, "sales", "nobody") == {
+        assert refused(qc.set_tier, s, "sales", "nobody", who=CLI) == {
             "agent": "no agent has the extension or username 'nobody'"}
-        problems = refused(qc.set_tier, s, "sales", "1000", level="0", position="x")
+        problems = refused(qc.set_tier, s, "sales", "1000", level="0", position="x", who=CLI)
         assert set(problems) == {"level", "position"}
         with pytest.raises(NotFound):
-            qc.set_tier(s, "support", "1000")
+            qc.set_tier(s, "support", "1000", who=CLI)
     assert tiers(database) == ""
 
 
@@ -271,13 +272,13 @@ def test_removing_a_tier(database, add, make_user):
     make_user("bob", extension="1001")
     add("sales")
     with database.session() as s:
-        qc.set_tier(s, "sales", "1000")
-        qc.set_tier(s, "sales", "1001")
+        qc.set_tier(s, "sales", "1000", who=CLI)
+        qc.set_tier(s, "sales", "1001", who=CLI)
     with database.session() as s:
-        qc.remove_tier(s, "sales", "alice")
+        qc.remove_tier(s, "sales", "alice", who=CLI)
     assert tiers(database) == "1001 (1/2)"
     with database.session() as s, pytest.raises(NotFound, match="1000 is not in queue sales"):
-        qc.remove_tier(s, "sales", "1000")
+        qc.remove_tier(s, "sales", "1000", who=CLI)
 
 
 def test_listing_and_the_agents_left_to_add(database, add, make_user):
@@ -286,7 +287,7 @@ def test_listing_and_the_agents_left_to_add(database, add, make_user):
     add("support")
     add("sales")
     with database.session() as s:
-        qc.set_tier(s, "sales", "1001")
+        qc.set_tier(s, "sales", "1001", who=CLI)
     with database.session() as s:
         assert [q.name for q in qc.all_queues(s)] == ["sales", "support"]
         assert [a.extension for a in qc.agents_outside(s, qc.queue_named(s, "sales"))] == [

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from callcenter import queue_config
 from callcenter.app import create_app
+from callcenter.audit import CLI
 from callcenter.models import Queue, QueueStrategy, Role, TimeoutAction
 
 
@@ -54,8 +55,8 @@ def sales(database, make_user):
     make_user("alice", extension="1000")
     make_user("bob", extension="1001")
     with database.session() as s:
-        queue_config.create_queue(s, "sales")
-        queue_config.set_tier(s, "sales", "1000")
+        queue_config.create_queue(s, "sales", who=CLI)
+        queue_config.set_tier(s, "sales", "1000", who=CLI)
 
 
 def row(database, name="sales") -> Queue | None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ..clock import Clock, Timer
 from ..errors import Forbidden
 from ..esl.protocol import Event
-from ..models import Agent, AgentState, AgentStatus, User
+from ..models import Agent, AgentState, AgentStatus, EventKind, User
 from . import messages
 from .resync import json_rows
 
@@ -46,7 +46,7 @@ class AgentView:
     active: bool = True
     break_reason: str | None = None       # why On break, when the switchboard put it there
     offers: OfferSettings = field(default_factory=lambda: OfferSettings())
-    since: float = 0.0                    # clock time of its last status or state change
+    since: float | None = None            # when its status and state became what they are
 
     @property
     def registered(self) -> bool:
@@ -74,12 +74,6 @@ class OfferSettings:
                    agent.no_answer_delay_seconds, agent.auto_answer)
 
 
-def _epoch(*moments: datetime | None) -> float:
-    """The latest of the row's change times, as clock seconds (0 when it has none)."""
-    known = [m.timestamp() for m in moments if m is not None]
-    return max(known, default=0.0)
-
-
 def _when(clock: Clock) -> datetime:
     return datetime.fromtimestamp(clock.now(), UTC)
 
@@ -90,10 +84,14 @@ class Roster:
     def __init__(self, clock: Clock, write: Callable[[int, dict], None],
                  publish: Callable[[dict, int | None], None],
                  load: Callable[[], Iterable[tuple[Agent, User]]],
-                 discovered: Callable[[AgentView], None] | None = None) -> None:
+                 discovered: Callable[[AgentView], None] | None = None,
+                 noted: Callable[..., None] | None = None) -> None:
         self._clock = clock
         self.discovered = discovered  # told of each agent the roster learns of
         self._write_agent = write     # write(agent_id, column values): to the store
+        # noted(kind, at, agent_id=, call_id=, detail=, prior_*=): the events table's row for
+        # each status and state change (Persist.event).
+        self._noted = noted or (lambda *args, **kwargs: None)
         self._publish = publish
         self._load = load
         self.agents: dict[int, AgentView] = {}
@@ -117,12 +115,13 @@ class Roster:
                 view = AgentView(agent.id, agent.extension, user.username, agent.status,
                                  agent.state, agent.wrapup_seconds, agent.always_record,
                                  contacts=self._contacts.setdefault(agent.extension, set()),
-                                 break_reason=agent.break_reason,
-                                 since=_epoch(agent.status_changed_at, agent.state_changed_at))
+                                 break_reason=agent.break_reason, since=_last_change(agent))
                 # A state left by a previous run with no call behind it is stale.
                 if view.state is not AgentState.IDLE:
+                    prior = view.status, view.state, None
                     view.state = AgentState.IDLE
                     self._write(view, state=True)
+                    self._note(view, EventKind.AGENT_STATE, prior)
                 self.agents[agent.id] = view
                 self._by_extension[agent.extension] = agent.id
                 if self.discovered is not None:
@@ -164,9 +163,10 @@ class Roster:
             raise AgentError("your account is deactivated")
         reason = reason if status is AgentStatus.ON_BREAK else None
         if view.status is not status or view.break_reason != reason:
+            prior = view.status, view.state, view.call_id
             view.status, view.break_reason = status, reason
-            view.since = self._clock.now()
             self._write(view, status=True)
+            self._note(view, EventKind.AGENT_STATUS, prior)
             self._announce(view)
         return view
 
@@ -196,11 +196,11 @@ class Roster:
             view.wrapup_timer.cancel()
             view.wrapup_timer = None
         changed = view.state is not state or view.call_id != call_id
-        if view.state is not state:
-            view.since = self._clock.now()
+        prior = view.status, view.state, view.call_id
         view.state, view.call_id = state, call_id
         if changed:
             self._write(view, state=True)
+            self._note(view, EventKind.AGENT_STATE, prior)
             self._announce(view)
 
     def wrap_up(self, view: AgentView, call_id: str, seconds: int | None = None) -> None:
@@ -306,8 +306,27 @@ class Roster:
             values.update(registered=view.registered)
         self._write_agent(view.id, values)
 
+    def _note(self, view: AgentView, kind: EventKind,
+              prior: tuple[AgentStatus, AgentState, str | None]) -> None:
+        """The change's events row: what the agent is now, and what the change ended (its
+        status and state before, and for how long)."""
+        now = self._clock.now()
+        status, state, call_id = prior
+        detail = {"state": view.state} if kind is EventKind.AGENT_STATE else \
+            {"status": view.status} | ({"reason": view.break_reason} if view.break_reason else {})
+        self._noted(kind, now, agent_id=view.id, call_id=view.call_id or call_id, detail=detail,
+                    prior_status=status, prior_state=state,
+                    prior_seconds=max(0.0, now - view.since) if view.since is not None else 0.0)
+        view.since = now
+
     def note_call_ended(self, view: AgentView) -> None:
         self._write_agent(view.id, {"last_call_ended_at": _when(self._clock)})
+
+
+def _last_change(agent: Agent) -> float | None:
+    """When the agent's row last changed status or state (a previous run wrote it)."""
+    times = [t for t in (agent.status_changed_at, agent.state_changed_at) if t is not None]
+    return max(times).timestamp() if times else None
 
 
 def load_agents(session_factory) -> Callable[[], list[tuple[Agent, User]]]:

@@ -83,7 +83,7 @@ class Switchboard:
         self.persist = Persist(legs=self.legs, clock=self.clock, store=self.store,
                                stats=self.stats)
         self.roster = Roster(self.clock, self.persist.agent_values, self._publish,
-                             load_agents(database.sessions))
+                             load_agents(database.sessions), noted=self.persist.event)
         self.calls = Calls(legs=self.legs, sender=self.sender, clock=self.clock,
                            times=times or DialTimes(), stats=self.stats)
         self.offers = Offers(calls=self.calls, roster=self.roster, domain=domain)
@@ -95,7 +95,8 @@ class Switchboard:
                              domain=domain, gateway=gateway, caller_id=caller_id,
                              ended=self.finishing.finish, changed=self._announce)
         self.controls = Controls(calls=self.calls, changed=self._announce,
-                                 connected=lambda: self.link.connected)
+                                 connected=lambda: self.link.connected,
+                                 noted=self.persist.call_event)
         self.recording = Recording(calls=self.calls, controls=self.controls, roster=self.roster,
                                    persist=self.persist, changed=self._announce,
                                    recordings_dir=recordings_dir)

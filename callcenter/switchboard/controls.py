@@ -23,6 +23,7 @@ from ..errors import CallEnded, Conflict
 from ..esl import commands
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
+from ..models import EventKind
 from .calls import Calls
 from .dialer import SwitchUnavailable
 from .legs import Call, Happened, Leg, Progress
@@ -36,10 +37,12 @@ class ControlError(Conflict):
 
 class Controls:
     def __init__(self, *, calls: Calls, changed: Callable[[Call], None],
-                 connected: Callable[[], bool]) -> None:
+                 connected: Callable[[], bool],
+                 noted: Callable[..., None] = lambda kind, call, **detail: None) -> None:
         self.calls, self.sender = calls, calls.sender
         self._changed = changed        # changed(call): push the call's new state
         self._connected = connected
+        self._noted = noted            # noted(kind, call): the events table (Persist.call_event)
 
     # -- hold, DTMF ------------------------------------------------------------------------------
 
@@ -67,6 +70,7 @@ class Controls:
         """A channel event of a live call: the agent's leg held or taken off hold."""
         if happened in (Happened.HELD, Happened.UNHELD) and leg.uuid == call.agent_leg:
             call.held = leg.held
+            self._noted(EventKind.HOLD if leg.held else EventKind.UNHOLD, call)
             self._changed(call)
 
     # -- shared by the in-call features ----------------------------------------------------------

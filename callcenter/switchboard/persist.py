@@ -7,13 +7,15 @@ legs end together (FreeSWITCH hangs up a bridged partner) is summarized once for
 
 from __future__ import annotations
 
+import json
 import logging
+import random
 from datetime import UTC, datetime
 
 from ..cdr import LegRecord
 from ..clock import Clock
 from ..esl.protocol import Event
-from ..models import HangupBy, Outcome
+from ..models import EVENT_ID_SPAN, EventKind, HangupBy, Outcome, event_id
 from . import records
 from .legs import Call, Leg, Legs
 from .stats import SwitchboardStats
@@ -35,7 +37,13 @@ class Persist:
         self._held: dict[str, list[LegRecord]] = {}
         # Agents' changed columns waiting for the writer's next batch (see agent_values).
         self._agents: dict[int, dict] = {}
+        # Events rows waiting for the writer's next batch (see event), and the counter of
+        # their ids, from a random start (another run's ids in the same millisecond never meet
+        # these).
+        self._events: list[dict] = []
+        self._event_count = random.randrange(EVENT_ID_SPAN)
         store.collect(self._agent_records)
+        store.collect(self._event_records)
 
     # -- calls and legs -------------------------------------------------------------------------
 
@@ -99,6 +107,40 @@ class Persist:
             shapes.setdefault(columns, []).append(
                 {"id": agent_id} | {column: values[column] for column in columns})
         return [records.update_rows("agents", rows) for rows in shapes.values()]
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def event(self, kind: EventKind, at: float, *, agent_id: int | None = None,
+              call_id: str | None = None, queue_id: int | None = None,
+              detail: dict | None = None, prior_status=None, prior_state=None,
+              prior_seconds: float | None = None) -> None:
+        """A row of the events table (models.Event says what each column holds). Kept as it
+        is until the writer's next batch, which encodes and inserts them all at once: an
+        event handler pays for a dict and an append."""
+        if not self._events:
+            self._changed()
+        self._events.append(dict(
+            at=at, kind=kind, agent_id=agent_id, call_id=call_id, queue_id=queue_id,
+            detail=detail, prior_status=prior_status, prior_state=prior_state,
+            prior_seconds=prior_seconds))
+
+    def call_event(self, kind: EventKind, call: Call, **detail) -> None:
+        """Something happened to a live call (hold, transfer, recording): now, with its agent."""
+        self.event(kind, self.clock.now(), agent_id=call.agent_id, call_id=call.id,
+                   detail=detail or None)
+
+    def _event_records(self) -> list[records.Record]:
+        waiting, self._events = self._events, []
+        if not waiting:
+            return []
+        for row in waiting:     # times to the millisecond, as the table keeps them
+            self._event_count += 1
+            row["id"] = event_id(row["at"], self._event_count)
+            row["at"] = when(round(row["at"], 3))
+            row["detail"] = json.dumps(row["detail"] or {}, separators=(",", ":"))
+            if row["prior_seconds"] is not None:
+                row["prior_seconds"] = round(row["prior_seconds"], 3)
+        return [records.insert("events", waiting)]
 
     # -- CDRs -----------------------------------------------------------------------------------
 

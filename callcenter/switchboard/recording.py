@@ -22,6 +22,7 @@ from ..esl import commands
 from ..esl.commands import CommandError
 from ..esl.connection import ESLError
 from ..esl.protocol import Event
+from ..models import EventKind
 from .controls import ControlError
 from .legs import Call, Happened, Leg
 
@@ -43,9 +44,11 @@ class Recorded:
     leg: str | None = None         # the leg it is recorded on
     count: int = 0                 # recordings started in this call (numbers the files)
     resume: bool = False           # its leg left in a transfer: go on on the new agent leg
+    confirmed: bool = False        # FreeSWITCH said it records `path`
 
     def stopped(self) -> None:
         self.path = self.leg = None
+        self.confirmed = False
 
 
 def recorded(call: Call) -> Recorded:
@@ -100,7 +103,7 @@ class Recording:
             raise ControlError("the call is not being recorded")
         self.controls.ask(commands.uuid_record(leg.uuid, "stop", path), "stop of the recording")
         if state.path == path:  # RECORD_STOP says the same; whichever comes first
-            state.stopped()
+            self._stopped(call, state)
             self._changed(call)
 
     def record(self, call: Call, leg: Leg, then: Callable[[str | None, ESLError | None], None]
@@ -116,6 +119,9 @@ class Recording:
             if error is None and commands.is_ok(reply or ""):
                 if number == 1:
                     self.persist.call_values(call.id, recording_path=path)
+                if state.path == path:
+                    state.confirmed = True
+                    self.persist.call_event(EventKind.RECORDING_STARTED, call, path=path)
                 if not call.ended:
                     self._changed(call)
             else:
@@ -154,10 +160,16 @@ class Recording:
             transfer = call.transfer
             resume = transfer is not None and transfer.state == "connecting" \
                 and state.leg == transfer.from_leg   # the old leg left, not the agent's stop
-            state.stopped()
+            self._stopped(call, state)
             state.resume = resume
             if not call.ended:
                 self._changed(call)
+
+    def _stopped(self, call: Call, state: Recorded) -> None:
+        """A recording FreeSWITCH confirmed has ended: the call's story says so."""
+        if state.confirmed:
+            self.persist.call_event(EventKind.RECORDING_STOPPED, call, path=state.path)
+        state.stopped()
 
     def on_leg(self, call: Call, leg: Leg, happened: Happened, event=None) -> None:
         if happened is Happened.BRIDGED:
@@ -169,7 +181,7 @@ class Recording:
         state = recorded(call)
         if state.path is not None and state.leg != call.agent_leg:
             # Recorded on a leg that is no longer the agent's: it ends with that leg.
-            state.stopped()
+            self._stopped(call, state)
             state.resume = True
         agent, customer = self.calls.leg(call.agent_leg), self.calls.leg(call.customer_leg)
         if (agent is None or customer is None or agent.bridged_to != customer.uuid

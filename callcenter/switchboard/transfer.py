@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..clock import Timer
 from ..esl import commands
 from ..esl.connection import ESLError
-from ..models import AgentState, HangupBy, LegRole, Outcome
+from ..models import AgentState, EventKind, HangupBy, LegRole, Outcome
 from . import messages
 from .agents import AgentView, Roster
 from .calls import Calls, job_cause
@@ -112,6 +112,7 @@ class Transfers:
         transfer.timer = self.clock.call_later(transfer.ring + self.times.timer_margin,
                                                self._transfer_timeout, call, transfer)
         call.transfer = transfer
+        self._note(call, transfer, "started")
         log.info("transfer to %s", transfer.to, extra={"call_id": call.id})
         self._changed(call)
         return transfer
@@ -246,6 +247,7 @@ class Transfers:
         if new_agent is not None:
             self.roster.set_state(new_agent, AgentState.IN_CALL, call.id)
             self.persist.call_values(call.id, agent_id=new_agent.id)
+        self._note(call, transfer, "done")
         log.info("transferred to %s", transfer.to, extra={"call_id": call.id})
         if transfer.from_agent_id is not None and transfer.from_agent_id != call.agent_id:
             # The old agent's page learns the call is no longer its own.
@@ -270,9 +272,20 @@ class Transfers:
         if transfer.timer is not None:
             transfer.timer.cancel()
         self._release_target(call, transfer)
+        self._note(call, transfer, "failed")
         log.info("transfer to %s failed: %s", transfer.to, cause, extra={"call_id": call.id})
         if not call.ended:
             self._changed(call)
+
+    def _note(self, call: Call, transfer: Transfer, result: str) -> None:
+        """The call's story: a transfer started, done or failed (by the agent who made it)."""
+        detail = {"to": transfer.to, "result": result}
+        if transfer.agent_id is not None:
+            detail["to_agent_id"] = transfer.agent_id
+        if transfer.cause:
+            detail["cause"] = transfer.cause
+        self.persist.event(EventKind.TRANSFER, self.clock.now(),
+                           agent_id=transfer.from_agent_id, call_id=call.id, detail=detail)
 
     def _release_target(self, call: Call, transfer: Transfer) -> None:
         self.offers.withdraw(call, transfer.agent_id)

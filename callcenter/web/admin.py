@@ -17,6 +17,7 @@ from flask import (
 )
 from sqlalchemy import select
 
+from .. import audit
 from ..accounts import AccountError, create_user
 from ..models import Role, User
 from .access import requires
@@ -40,7 +41,8 @@ def add_user():
     try:
         with db.session() as s:
             user = create_user(s, form.get("username", ""), form.get("password", ""),
-                               form.get("role", ""), form.get("extension") or None)
+                               form.get("role", ""), form.get("extension") or None,
+                               who=audit.Actor.user(g.user))
             agent_id = user.agent.id if user.agent is not None else None
     except AccountError as exc:
         session = current_app.extensions["callcenter"].db_session()
@@ -64,6 +66,9 @@ def set_active(user_id: int):
         if user.id == g.user.id and not active:
             flash("You cannot deactivate yourself.")
             return redirect(url_for("admin.users"))
+        if user.active != active:
+            audit.record(s, audit.Actor.user(g.user), "user.change", f"user {user.username}",
+                         {"active": user.active}, {"active": active})
         user.active = active
         agent_id = user.agent.id if user.agent is not None else None
     # Committed first: no new login or softphone password can start meanwhile.

@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 
+from .. import audit
 from ..accounts import AccountError, admin_exists, create_user
 from ..credentials import Credentials
 from ..models import Role
@@ -69,7 +70,7 @@ def setup():
                 with db.session() as s:
                     if admin_exists(s):      # someone finished first
                         abort(404)
-                    create_user(s, username, password, Role.ADMIN)
+                    create_user(s, username, password, Role.ADMIN, who=audit.FIRST_RUN)
             except AccountError as exc:
                 error = str(exc)
             else:

@@ -6,9 +6,9 @@ problem next to its input."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from .. import queue_config
+from .. import audit, queue_config
 from ..errors import InvalidInput, ProductError
 from ..models import Role, utcnow
 from . import media
@@ -30,8 +30,8 @@ def add():
     typed = {"name": request.form.get("name", ""), "strategy": request.form.get("strategy", "")}
     try:
         with _db().session() as s:
-            name = queue_config.create_queue(s, typed["name"],
-                                             {"strategy": typed["strategy"]}).name
+            name = queue_config.create_queue(s, typed["name"], {"strategy": typed["strategy"]},
+                                             who=_who()).name
     except ProductError as exc:
         return _index_page(typed, _problems(exc, "name"), exc.status)
     _reload_queues()
@@ -52,7 +52,7 @@ def save(name: str):
              for s in queue_config.SETTINGS}
     try:
         with _db().session() as s:
-            queue_config.change_queue(s, name, typed)
+            queue_config.change_queue(s, name, typed, who=_who())
     except InvalidInput as exc:
         return queue_page(name, typed=typed, problems=_problems(exc), status=exc.status)
     _reload_queues()
@@ -68,7 +68,7 @@ def set_tier(name: str):
     try:
         with _db().session() as s:
             tier = queue_config.set_tier(s, name, typed["agent"], typed["level"],
-                                         typed["position"])
+                                         typed["position"], who=_who())
             said = f"{tier.agent.extension} at level {tier.level}, position {tier.position}"
     except InvalidInput as exc:
         return queue_page(name, tier_typed=typed, tier_problems=_problems(exc, "agent"),
@@ -82,7 +82,7 @@ def set_tier(name: str):
 @requires(Role.ADMIN)
 def remove_tier(name: str):
     with _db().session() as s:
-        agent = queue_config.remove_tier(s, name, request.form.get("agent", ""))
+        agent = queue_config.remove_tier(s, name, request.form.get("agent", ""), who=_who())
         extension = agent.extension
     _reload_queues()
     flash(f"Queue {name}: {extension} removed.")
@@ -124,6 +124,10 @@ def _problems(exc: ProductError, field: str = "") -> dict[str, str]:
     if isinstance(exc, InvalidInput):
         return {exc.field or field: exc.reason}
     return {field: str(exc)}
+
+
+def _who() -> audit.Actor:
+    return audit.Actor.user(g.user)
 
 
 def _db():

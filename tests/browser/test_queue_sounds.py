@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from callcenter import queue_config
+from callcenter.audit import CLI
 from tests.conftest import PASSWORD
 from tests.test_media import mp3_bytes, wav_bytes
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_an_admin_uploads_plays_and_picks_a_greeting(server, browser, database, tmp_path):
     with database.session() as s:
-        queue_config.create_queue(s, "sales")
+        queue_config.create_queue(s, "sales", who=CLI)
         s.commit()
     greeting = tmp_path / "welcome.mp3"
     greeting.write_bytes(mp3_bytes(seconds=1.5))

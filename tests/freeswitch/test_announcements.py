@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.accounts import create_user
+from callcenter.audit import CLI
 from callcenter.models import Queue, Role
 from tests.conftest import PASSWORD
 from tests.freeswitch.controller import running, switch_clean
@@ -63,7 +64,7 @@ def test_the_greeting_then_every_few_seconds_the_announcement_and_the_place(tmp_
     announcement = tone_file(media / "announcement.wav", 1.0, 300)
 
     def seed(s) -> None:
-        create_user(s, "root", PASSWORD, Role.ADMIN)
+        create_user(s, "root", PASSWORD, Role.ADMIN, who=CLI)
         s.add(Queue(name="sales", greeting=greeting, announcement=announcement,
                     announce_seconds=EVERY_S, announce_position=True,
                     position_seconds=EVERY_S, max_wait_seconds=0))

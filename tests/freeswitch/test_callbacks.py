@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.accounts import create_user
+from callcenter.audit import CLI
 from callcenter.models import (
     DEFAULT_HOLD_MUSIC,
     Call,
@@ -66,9 +67,9 @@ class Lab:
 
 def _seed(ids: dict[str, int]):
     def seed(s) -> None:
-        create_user(s, "root", PASSWORD, Role.ADMIN)
-        create_user(s, "sue", PASSWORD, Role.SUPERVISOR)
-        user = create_user(s, "alice", PASSWORD, Role.AGENT, ALICE)
+        create_user(s, "root", PASSWORD, Role.ADMIN, who=CLI)
+        create_user(s, "sue", PASSWORD, Role.SUPERVISOR, who=CLI)
+        user = create_user(s, "alice", PASSWORD, Role.AGENT, ALICE, who=CLI)
         s.flush()
         user.agent.wrapup_seconds = 0
         ids["alice"] = user.agent.id

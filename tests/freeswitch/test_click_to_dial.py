@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from callcenter import db as dbmod
 from callcenter.accounts import create_user
+from callcenter.audit import CLI
 from callcenter.models import Call, CallLeg, HangupBy, LegRole, Role
 from tests.conftest import PASSWORD
 from tests.freeswitch.controller import running, switch_clean
@@ -51,8 +52,8 @@ def lab(tmp_path_factory):
     agent_ids = []
 
     def seed(s):
-        create_user(s, "root", PASSWORD, Role.ADMIN)      # past the first-run page
-        user = create_user(s, "alice", PASSWORD, Role.AGENT, EXTENSION)
+        create_user(s, "root", PASSWORD, Role.ADMIN, who=CLI)      # past the first-run page
+        user = create_user(s, "alice", PASSWORD, Role.AGENT, EXTENSION, who=CLI)
         s.flush()
         agent_ids.append(user.agent.id)
 

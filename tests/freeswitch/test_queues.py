@@ -38,6 +38,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.accounts import create_user
+from callcenter.audit import CLI
 from callcenter.models import (
     Agent,
     Call,
@@ -81,10 +82,10 @@ class Lab:
 
 def _seed(agent_ids: dict[str, int], queue_ids: dict[str, int]):
     def seed(s) -> None:
-        create_user(s, "root", PASSWORD, Role.ADMIN)        # past the first-run page
-        create_user(s, "sue", PASSWORD, Role.SUPERVISOR)
+        create_user(s, "root", PASSWORD, Role.ADMIN, who=CLI)        # past the first-run page
+        create_user(s, "sue", PASSWORD, Role.SUPERVISOR, who=CLI)
         for name, extension in AGENTS.items():
-            user = create_user(s, name, PASSWORD, Role.AGENT, extension)
+            user = create_user(s, name, PASSWORD, Role.AGENT, extension, who=CLI)
             s.flush()
             user.agent.wrapup_seconds = 0                   # free again as soon as a call ends
             agent_ids[name] = user.agent.id

@@ -19,6 +19,7 @@ import pytest
 from callcenter import db as dbmod
 from callcenter.accounts import create_user
 from callcenter.app import create_app
+from callcenter.audit import CLI
 from callcenter.config import Settings
 from callcenter.esl.connection import Link
 from callcenter.live import Hub
@@ -43,8 +44,8 @@ def controller(tmp_path):
     dbmod.upgrade(settings.database_url)
     database = dbmod.Database(settings.database_url)
     with database.session() as s:
-        create_user(s, "root", PASSWORD, Role.ADMIN)
-        create_user(s, "alice", PASSWORD, Role.AGENT, EXTENSION)
+        create_user(s, "root", PASSWORD, Role.ADMIN, who=CLI)
+        create_user(s, "alice", PASSWORD, Role.AGENT, EXTENSION, who=CLI)
     link = Link("127.0.0.1", settings.esl_port, settings.esl_password, backoff_initial=0.1)
     hub = Hub()
     board = Switchboard.from_settings(settings, link, database, hub)

@@ -27,6 +27,7 @@ from sqlalchemy import select, text  # noqa: E402
 
 from callcenter import db as dbmod  # noqa: E402
 from callcenter.accounts import create_user  # noqa: E402
+from callcenter.audit import CLI  # noqa: E402
 from callcenter.clock import RealClock  # noqa: E402
 from callcenter.models import Agent, AgentStatus, Role  # noqa: E402
 from callcenter.sim import Behaviour, Simulator  # noqa: E402
@@ -38,7 +39,7 @@ ANSWER_MS = 300  # the customer answers this long after the INVITE: the bridge f
 def main(url: str) -> dict:
     database = dbmod.Database(url)
     with database.session() as session:
-        user = create_user(session, "alice", "Tr1cky-Horse-42", Role.AGENT, "1000")
+        user = create_user(session, "alice", "Tr1cky-Horse-42", Role.AGENT, "1000", who=CLI)
         session.flush()
         session.scalar(select(Agent).where(Agent.user_id == user.id)).status = (
             AgentStatus.ON_BREAK)

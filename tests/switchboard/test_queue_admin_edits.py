@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from callcenter import queue_config
+from callcenter.audit import CLI
 from callcenter.models import AgentStatus
 from tests.switchboard.test_queues import caller_enters, originates
 from tests.test_queue_pages import every_setting
@@ -16,7 +17,7 @@ def sales(rig, database, agent_id):
     """Queue `sales` with no agent yet, known to the running distributor; alice (1000)
     registered and Available."""
     with database.session() as s:
-        queue_config.create_queue(s, "sales")
+        queue_config.create_queue(s, "sales", who=CLI)
     rig.board.reload_queues()
     rig.board.set_status(agent_id, AgentStatus.AVAILABLE)
     rig.settle()

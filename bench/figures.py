@@ -1,0 +1,145 @@
+"""Today's figures on a busy day: how long `callcenter.figures.for_day` takes on SQLite for a day
+of 1,000 and of 20,000 queued calls (goal: well under 200 ms at 20,000).
+
+Each day is written straight into a fresh, migrated SQLite database as the switchboard would
+have left it: 10 queues and 200 agents; every call entered between 08:00 and 20:00, most
+answered after a short wait (an offer row, the agent's five state events with what each ended,
+a wrap-up), the rest abandoned, timed out or overflowed; a month of earlier days beside it, so
+the day is found by the indexes and not by reading everything. Printed: the median of several
+runs, and the figures' own counts as a check.
+
+Run from the repository root: python -m bench.figures [--quick] [--calls 1000,20000].
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert
+
+from callcenter import db
+from callcenter.figures import for_day
+from callcenter.figures.day import local_day
+from callcenter.models import Agent, Call, Event, Offer, Queue, User, event_id
+
+TIMEZONE = ZoneInfo("Europe/Paris")
+DAY = date(2026, 3, 10)
+AGENTS, QUEUES = 200, 10
+GOAL_MS = 200.0
+
+
+def fill(database: db.Database, calls: int, days: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    with database.session() as s:
+        s.execute(insert(User), [dict(id=n, username=f"agent{n}", password_hash="!",  # noqa: S106 - no login
+                                      role="agent", active=True,
+                                      created_at=datetime(2026, 1, 1, tzinfo=UTC))
+                                 for n in range(1, AGENTS + 1)])
+        s.execute(insert(Agent), [dict(id=n, user_id=n, extension=str(10000 + n))
+                                  for n in range(1, AGENTS + 1)])
+        s.execute(insert(Queue), [dict(id=n, name=f"queue{n}", service_level_seconds=20)
+                                  for n in range(1, QUEUES + 1)])
+    count = 0
+    for offset in range(-days + 1, 1):
+        day = local_day(date.fromordinal(DAY.toordinal() + offset), TIMEZONE)
+        call_rows, offer_rows, event_rows = [], [], []
+        for n in range(calls):
+            entered = day.start + 8 * 3600 + rng.random() * 12 * 3600
+            queue = rng.randrange(1, QUEUES + 1)
+            call_id = f"{offset}-{n}"
+            fate = rng.random()
+            row = dict(id=call_id, direction="inbound", queue_id=queue, created_at=_t(entered),
+                       entered_at=_t(entered), talk_seconds=0)
+            if fate < 0.85:
+                wait = rng.expovariate(1 / 15)
+                talk = rng.randint(60, 400)
+                agent = rng.randrange(1, AGENTS + 1)
+                connected = entered + wait
+                row.update(connected_at=_t(connected), left_at=_t(connected),
+                           ended_at=_t(connected + talk), talk_seconds=talk, outcome="answered",
+                           agent_id=agent)
+                offer_rows.append(dict(leg_uuid=f"leg-{call_id}", call_id=call_id,
+                                       agent_id=agent, queue_id=queue,
+                                       offered_at=_t(connected - 2),
+                                       ended_at=_t(connected), outcome="answered"))
+                at = connected - 2
+                steps = [("reserved", 1), ("ringing", 1), ("in_call", talk), ("wrap_up", 20),
+                         ("idle", 0)]
+                prior, lasted = "idle", 30.0
+                for state, seconds in steps:
+                    count += 1
+                    event_rows.append(dict(id=event_id(at, count), at=_t(at),
+                                           kind="agent_state",
+                                           agent_id=agent, call_id=call_id,
+                                           detail=f'{{"state":"{state}"}}',
+                                           prior_status="available", prior_state=prior,
+                                           prior_seconds=lasted))
+                    prior, lasted, at = state, seconds, at + seconds
+            else:
+                wait = rng.uniform(1, 120)
+                outcome = "abandoned" if fate < 0.95 else "timed_out" if fate < 0.98 \
+                    else "overflowed"
+                row.update(left_at=_t(entered + wait), ended_at=_t(entered + wait),
+                           outcome=outcome)
+            call_rows.append(row)
+        with database.session() as s:
+            s.execute(insert(Call), call_rows)
+            if offer_rows:
+                s.execute(insert(Offer), offer_rows)
+            if event_rows:
+                s.execute(insert(Event), event_rows)
+
+
+def _t(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
+
+def measure(calls: int, runs: int, days: int) -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'figures.db'}"
+        db.upgrade(url)
+        database = db.Database(url)
+        fill(database, calls, days)
+        now = local_day(DAY, TIMEZONE).end + 3600
+        times, result = [], {}
+        for _ in range(runs):
+            started = time.perf_counter()
+            result = for_day(database, DAY, now=now, timezone=TIMEZONE)
+            times.append((time.perf_counter() - started) * 1000)
+        database.dispose()
+        return statistics.median(times), result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.figures", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small days, one earlier day")
+    parser.add_argument("--calls", help="comma-separated calls per day")
+    args = parser.parse_args(argv)
+    sizes = [int(n) for n in args.calls.split(",")] if args.calls else \
+        ([200, 2000] if args.quick else [1000, 20000])
+    runs, days = (3, 2) if args.quick else (7, 8)
+    print(f"figures.for_day on SQLite: {AGENTS} agents, {QUEUES} queues, {days} days stored, "
+          f"median of {runs} runs")
+    print(f"{'calls/day':>10} {'events':>8} {'ms':>8}   offered answered  SL     ASA s  AHT s")
+    status = 0
+    for calls in sizes:
+        ms, result = measure(calls, runs, days)
+        totals = result["totals"]
+        events = int(calls * 0.85) * 5
+        print(f"{calls:>10} {events:>8} {ms:>8.1f}   {totals['offered']:>7} "
+              f"{totals['answered']:>8}  {totals['service_level']:.3f}  {totals['asa_s']:>5} "
+              f"{totals['aht_s']:>6}")
+        if calls >= 20000 and ms > GOAL_MS:
+            print(f"  over the goal of {GOAL_MS:.0f} ms")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,209 @@
+"""Loading a day's rows for the figures (definitions.py computes them), in one short session.
+
+A day of 20,000 calls holds about 100,000 agent events: walking them in Python would cost more
+than everything else together, so the agents' time is a sum in SQL over the day's events (each
+says how long the situation it ended lasted) plus the two edges definitions.edges mends. The
+calls are read as plain rows with only the columns the definitions use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import String, func, or_, select, type_coerce
+from sqlalchemy.orm import Session
+
+from ..db import Database
+from ..models import (
+    Agent,
+    Call,
+    Direction,
+    Event,
+    EventKind,
+    Offer,
+    OfferOutcome,
+    Outcome,
+    Queue,
+    event_id,
+)
+from . import definitions as d
+from .day import Day, day_of, local_day
+
+AGENT_KINDS = (EventKind.AGENT_STATUS, EventKind.AGENT_STATE)
+MISSED = (OfferOutcome.MISSED, OfferOutcome.DECLINED)
+LONGEST_WAIT = 86_400       # a queue's longest wait when it has none (0: no limit)
+WRAPUP_AFTER = 7_200        # a wrap-up counts if it ended within this long after its day
+
+
+def today(database: Database, *, now: float, timezone: ZoneInfo) -> dict:
+    """Today's figures in the site's timezone (see `for_day`)."""
+    return for_day(database, day_of(now, timezone), now=now, timezone=timezone)
+
+
+def for_day(database: Database, day: date, *, now: float, timezone: ZoneInfo) -> dict:
+    """The figures of one local day, as of `now` (seconds since the epoch): per queue, all
+    queues, per agent and per 15-minute interval (the README's "Figures and their
+    definitions")."""
+    bounds = local_day(day, timezone)
+    with database.session() as session:
+        rows = _read(session, bounds, now)
+    return _figures(bounds, now, *rows)
+
+
+def _read(session: Session, day: Day, now: float):
+    queues = session.execute(select(Queue.id, Queue.name, Queue.service_level_seconds,
+                                    Queue.max_wait_seconds).order_by(Queue.name)).all()
+    wrapups = _wrapups(session, day)
+    longest = max((row.max_wait_seconds or LONGEST_WAIT for row in queues), default=0)
+    calls = [d.CallRow(queue_id, _epoch(entered), _epoch(out), bool(answered), bool(ended),
+                       outcome, talk or 0, wrapups.get(call_id, 0.0))
+             for call_id, queue_id, entered, out, answered, ended, outcome, talk
+             in _calls(session, day, longest)]
+    agent_ids = list(session.scalars(select(Agent.id).order_by(Agent.id)))
+    times = [d.AgentTime(*row) for row in session.execute(
+        select(Event.agent_id, Event.prior_status, Event.prior_state,
+               func.sum(Event.prior_seconds))
+        .where(*_between(day.start, day.end), Event.kind.in_(AGENT_KINDS),
+               Event.agent_id.is_not(None))
+        .group_by(Event.agent_id, Event.prior_status, Event.prior_state))]
+    times += d.edges(_edge_events(session, agent_ids, day, first=True),
+                     _edge_events(session, agent_ids, day, first=False), day, now)
+    handled, missed = _offers(session, day)
+    for agent_id, count in session.execute(
+            select(Call.agent_id, func.count()).where(
+                Call.direction == Direction.OUTBOUND, Call.created_at >= _utc(day.start),
+                Call.created_at < _utc(day.end), Call.bridged_at.is_not(None),
+                Call.answered_at.is_not(None), Call.agent_id.is_not(None))
+            .group_by(Call.agent_id)):
+        handled[agent_id] = handled.get(agent_id, 0) + count
+    return queues, calls, agent_ids, times, handled, missed
+
+
+def _calls(session: Session, day: Day, longest: int):
+    """Queued calls that entered within the day, and those that entered before it and were
+    still waiting at its start (the peak of waiting callers counts them). A caller turned away
+    by a closed queue never entered it. `longest`: the longest any caller may wait.
+
+    Times come as the driver gives them (SQLite's text is read by fromisoformat: the column
+    type's own reading cost more than all the definitions together)."""
+    start, end = _utc(day.start), _utc(day.end)
+    earliest = _utc(day.start - longest)
+    raw = session.get_bind().dialect.name == "sqlite"
+
+    def moment(column):
+        return type_coerce(column, String) if raw else column
+
+    out = func.coalesce(Call.connected_at, Call.left_at, Call.ended_at)
+    return session.execute(
+        select(Call.id, Call.queue_id, moment(Call.entered_at), moment(out),
+               Call.connected_at.is_not(None), Call.ended_at.is_not(None),
+               type_coerce(Call.outcome, String), Call.talk_seconds)
+        # created_at's index finds the day: a caller enters as it is created (or, rebuilt
+        # after a restart, within its longest wait before)
+        .where(Call.created_at >= earliest, Call.created_at < _utc(day.end + longest),
+               Call.queue_id.is_not(None), Call.entered_at >= earliest, Call.entered_at < end,
+               or_(Call.outcome.is_(None), Call.outcome != Outcome.CLOSED),
+               or_(Call.entered_at >= start, Call.left_at.is_(None), Call.left_at >= start)))
+
+
+def _wrapups(session: Session, day: Day) -> dict[str, float]:
+    """Seconds of wrap-up after each call, from the events that ended a wrap-up (each names the
+    call it followed)."""
+    return dict(session.execute(
+        select(Event.call_id, func.sum(Event.prior_seconds))
+        .where(*_between(day.start, day.end + WRAPUP_AFTER), Event.kind.in_(AGENT_KINDS),
+               Event.prior_state == "wrap_up",
+               Event.call_id.is_not(None))
+        .group_by(Event.call_id)).all())
+
+
+def _edge_events(session: Session, agent_ids: list[int], day: Day, *, first: bool
+                 ) -> list[d.AgentEvent]:
+    """Each agent's first event of the day, or its last one before the day's end (which may be
+    from an earlier day), found through the (agent_id, at) index one agent at a time."""
+    if not agent_ids:
+        return []
+    within = [Event.agent_id == Agent.id, Event.kind.in_(AGENT_KINDS), Event.at < _utc(day.end)]
+    if first:
+        within.append(Event.at >= _utc(day.start))
+    order = (Event.at.asc(), Event.id.asc()) if first else (Event.at.desc(), Event.id.desc())
+    inner = (select(Event.id).where(*within).order_by(*order).limit(1)
+             .correlate(Agent).scalar_subquery())
+    ids = [event_id for event_id in session.scalars(select(inner).select_from(Agent))
+           if event_id is not None]
+    if not ids:
+        return []
+    rows = session.execute(select(Event.agent_id, Event.at, Event.kind, Event.detail,
+                                  Event.prior_status, Event.prior_state, Event.prior_seconds)
+                           .where(Event.id.in_(ids)))
+    return [d.AgentEvent(row.agent_id, row.at.timestamp(), row.kind.value, row.detail,
+                         _value(row.prior_status), _value(row.prior_state),
+                         row.prior_seconds or 0.0) for row in rows]
+
+
+def _offers(session: Session, day: Day) -> tuple[dict[int, int], dict[int, int]]:
+    """Per agent: the queued calls it answered and the offers it missed or declined."""
+    handled: dict[int, int] = {}
+    missed: dict[int, int] = {}
+    for agent_id, outcome, count in session.execute(
+            select(Offer.agent_id, Offer.outcome, func.count())
+            .where(Offer.offered_at >= _utc(day.start), Offer.offered_at < _utc(day.end),
+                   Offer.agent_id.is_not(None),
+                   Offer.outcome.in_((OfferOutcome.ANSWERED, *MISSED)))
+            .group_by(Offer.agent_id, Offer.outcome)):
+        into = handled if outcome is OfferOutcome.ANSWERED else missed
+        into[agent_id] = into.get(agent_id, 0) + count
+    return handled, missed
+
+
+def _figures(day: Day, now: float, queues, calls: list[d.CallRow], agent_ids: list[int],
+             times: Iterable[d.AgentTime], handled: dict[int, int], missed: dict[int, int]
+             ) -> dict:
+    thresholds = {row.id: row.service_level_seconds for row in queues}
+    names = {row.id: row.name for row in queues}
+
+    def threshold(queue_id: int) -> float:
+        return thresholds.get(queue_id, 0)
+
+    cells = d.cells(calls, day, threshold, now)
+    by_queue = d.by_queue(cells)
+    return {
+        "day": day.date.isoformat(),
+        "timezone": day.timezone.key,
+        "computed_at": datetime.fromtimestamp(now, UTC).isoformat(),
+        "queues": [{"queue": row.name, **by_queue.get(row.id, d.Tally()).figures(),
+                    "service_level_seconds": row.service_level_seconds} for row in queues],
+        "totals": d.total(by_queue.values()).figures(),
+        "agents": d.agent_rows(agent_ids, times, handled, missed),
+        "intervals": d.intervals(calls, day, threshold, now, names, cells),
+    }
+
+
+def _between(start: float, end: float) -> tuple:
+    """Events from `start` to before `end`, as a range of ids (they follow time, and on SQLite
+    the rows of a range lie together)."""
+    return Event.id >= event_id(start), Event.id < event_id(end)
+
+
+def _utc(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
+
+def _epoch(at: datetime | str | None) -> float | None:
+    if at is None:
+        return None
+    if isinstance(at, str):         # SQLite's text, always UTC (models.UtcDateTime)
+        return (datetime.fromisoformat(at) - _EPOCH).total_seconds()
+    return at.timestamp()
+
+
+_EPOCH = datetime(1970, 1, 1)       # naive, as SQLite's text is
+
+
+def _value(member) -> str:
+    return member.value if member is not None else ""
+
+
+__all__ = ["for_day", "today"]
