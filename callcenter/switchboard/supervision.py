@@ -12,8 +12,10 @@ Which key speaks to whom, eavesdropping on the *agent's* leg (switch_ivr_async.c
 carries on to the customer; '2' mixes it into what the channel writes to the agent's own phone
 (ED_MUX_WRITE). So 2 whispers to the agent, 1 would speak to the customer alone, 3 is both
 (barge) and 0 is listening again. tests/freeswitch/test_supervision.py checks this on a real
-FreeSWITCH by the audio each phone receives while the supervisor's phone sends a tone; the
-simulator follows it (sim/apps.py).
+FreeSWITCH 1.10.12 by the audio each phone receives while the supervisor's phone sends a 1 kHz
+tone and the other two send silence: after key 2 the agent's phone heard the tone (median
+|sample| 7133) and the carrier's nothing (0); after 1 the reverse; after 3 both; after 0
+neither. The simulator follows it (sim/apps.py heard_by).
 
 A supervisor leg is not one of the call's legs (Legs.add_listener): the call never waits for it
 to end, its CDR never changes the call's summary (cdr/summary.py passes over it), and when the
