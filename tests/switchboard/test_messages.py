@@ -40,7 +40,7 @@ def test_agent_switch_and_snapshot_messages():
     assert messages.agent_changed(view) == {"type": "agent", "agent": {
         "id": 3, "extension": "1003", "name": "alice", "status": "on_break",
         "break_reason": "missed calls", "state": "reserved", "registered": True,
-        "call_id": "c1", "since": 0.0}}
+        "call_id": "c1", "since": None}}
     assert messages.switch_changed(False) == {"type": "switch", "switch": {"connected": False}}
     call = Call(id="c1", direction=Direction.OUTBOUND, agent_id=3, number="15551234567")
     snapshot = messages.snapshot([view], [call], True)
