@@ -1,7 +1,7 @@
 """What a supervisor does from the dashboard: listen in on a call, whisper to its agent or barge
 in (from the supervisor's own softphone), leave; hang a call up; force an agent's status.
 
-Each action the switchboard accepts writes one audit_log row (`_audited`, the one place); one
+Each action the switchboard accepts writes one audit row (`_audited`, the one place); one
 that no longer applies (the call ended, the agent is gone, the softphone is not registered)
 answers 409 with the reason, and nothing is written.
 """
