@@ -50,34 +50,68 @@ def parse_role(value: str) -> Role:
 
 def create_user(session: Session, username: str, password: str, role: Role | str,
                 extension: str | None = None, *, who: audit.Actor) -> User:
-    """Add a user (and its Agent row when it has an extension). Nothing is written unless every
-    check passes; the caller's transaction commits it, with its audit row (`who` made it)."""
+    """Add a user (and its Agent row when it is an agent). Nothing is written unless every
+    check passes; the caller's transaction commits it, with its audit row (`who` made it). A
+    supervisor's or an admin's extension is its own softphone's (User.extension): it never
+    makes the user an agent."""
     username = username.strip().lower()
     if not USERNAME.fullmatch(username):
         raise AccountError("username must be 2-64 characters: lowercase letters, digits, "
                            "'.', '_' or '-', starting with a letter or digit")
     role = parse_role(role) if isinstance(role, str) else role
     check_password(password, username)
-    if extension:
-        try:
-            extension = valid_extension(extension.strip())
-        except CommandError as exc:     # the same rule FreeSWITCH dial strings are held to
-            raise AccountError(str(exc)) from None
-    elif role is Role.AGENT:
+    extension = _extension(extension) if extension else None
+    if extension is None and role is Role.AGENT:
         raise AccountError("an agent needs a SIP extension (2-10 digits)")
     if session.scalar(select(exists().where(User.username == username))):
         raise AccountError(f"username {username!r} is taken")
-    if extension and session.scalar(select(exists().where(Agent.extension == extension))):
-        raise AccountError(f"extension {extension} already belongs to another agent")
+    if extension:
+        _check_free(session, extension)
     user = User(username=username, password_hash=hash_password(password), role=role,
                 active=True)
     session.add(user)
-    if extension:
+    if extension and role is Role.AGENT:
         user.agent = Agent(extension=extension)
+    elif extension:
+        user.extension = extension
     session.flush()
     audit.record(session, who, "user.create", f"user {username}",
                  after={"role": role.value, "extension": extension or None, "active": True})
     return user
+
+
+def set_phone_extension(session: Session, user: User, extension: str | None, *,
+                        who: audit.Actor) -> str | None:
+    """Give a supervisor or an admin its own softphone's extension (None or "": none). The
+    caller's transaction commits it with its audit row; the caller revokes the user's live
+    SIP credential, which was for the old extension."""
+    if user.role is Role.AGENT:
+        raise AccountError("an agent's extension is its agent record's: it cannot change here")
+    extension = _extension(extension) if extension else None
+    if extension == user.extension:
+        return extension
+    if extension:
+        _check_free(session, extension)
+    before = user.extension
+    user.extension = extension
+    session.flush()
+    audit.record(session, who, "user.extension", f"user {user.username}",
+                 before={"extension": before}, after={"extension": extension})
+    return extension
+
+
+def _extension(value: str) -> str:
+    try:
+        return valid_extension(value.strip())
+    except CommandError as exc:     # the same rule FreeSWITCH dial strings are held to
+        raise AccountError(str(exc)) from None
+
+
+def _check_free(session: Session, extension: str) -> None:
+    """One extension, one phone: agents' and supervisors' share the directory."""
+    if session.scalar(select(exists().where(Agent.extension == extension))) or \
+            session.scalar(select(exists().where(User.extension == extension))):
+        raise AccountError(f"extension {extension} already belongs to another user")
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:

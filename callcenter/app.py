@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         pages,
         queues,
         supervising,
+        supervisor_actions,
     )
     from .web.vocabulary import vocabulary
 
@@ -80,7 +81,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     app.extensions["callcenter"] = services
 
     for blueprint in (auth.bp, pages.bp, admin.bp, queues.bp, media.bp, api.bp, figures.bp,
-                      freeswitch.bp, live.bp, callbacks.bp, supervising.bp, displays.bp):
+                      freeswitch.bp, live.bp, callbacks.bp, supervising.bp, displays.bp,
+                      supervisor_actions.bp):
         app.register_blueprint(blueprint)
     access.init_app(app)
 

@@ -71,8 +71,15 @@ def _parser() -> argparse.ArgumentParser:
         "add", help="add a user; the password is prompted for, or read from standard input")
     add.add_argument("username")
     add.add_argument("--role", required=True, help="agent, supervisor or admin")
-    add.add_argument("--extension", help="SIP extension (agents)")
+    add.add_argument("--extension", help="SIP extension (an agent's; a supervisor's or an "
+                     "admin's own softphone, for listening in)")
     add.set_defaults(run=_user_add)
+    phone = user_commands.add_parser(
+        "extension", help="give a supervisor or an admin its own softphone's extension "
+        "(none: take it away); it applies at the user's next login")
+    phone.add_argument("username")
+    phone.add_argument("extension", nargs="?", default="")
+    phone.set_defaults(run=_user_extension)
     signout = user_commands.add_parser(
         "signout", help="end every web login of a user (a running server closes its pages "
         "and revokes its softphone password within 30 s)")
@@ -274,6 +281,30 @@ def _user_signout(args) -> None:
         database.dispose()
     print(f"signed out {args.username.strip().lower()}: {ended} login"
           f"{'' if ended == 1 else 's'} ended")
+
+
+def _user_extension(args) -> None:
+    from sqlalchemy import select
+
+    from .accounts import set_phone_extension
+    from .audit import CLI
+    from .db import Database
+    from .models import User
+
+    database = Database(_settings().database_url)
+    try:
+        database.check_reachable()
+        with database.session() as session:
+            user = session.scalar(select(User).where(
+                User.username == args.username.strip().lower()))
+            if user is None:
+                raise CommandFailed(f"there is no user {args.username!r}")
+            extension = set_phone_extension(session, user, args.extension, who=CLI)
+            session.commit()
+    finally:
+        database.dispose()
+    print(f"{args.username.strip().lower()}: " + (f"extension {extension}" if extension
+                                                   else "no extension"))
 
 
 def _cdr_import(args) -> int:

@@ -79,6 +79,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_WALL_THRESHOLDS", '{"*": {"waiting": [5, 10], "longest_wait_s": [60, 180], '
      '"service_level": [0.8, 0.6]}}', "the wall display's colours, [warn, alert] per measure, "
      'per queue name ("*": every other queue)'),
+    ("CALLCENTER_MONITOR_NOTICE", "off", "on shows agents a small indicator while a supervisor "
+     "listens to, whispers to or barges into their call"),
     ("CALLCENTER_SIM_CALLERS", "unset: no callers", "the built-in simulator only: inbound "
      "callers per second to 5550100 (queue sales), e.g. 0.25; each gives up after 20-60 s "
      "with no agent and talks 10-40 s, as with `callcenter simulate --demo`"),
@@ -119,6 +121,7 @@ class Settings:
     session_idle_minutes: int = 120
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     login_limits: bool = True
+    monitor_notice: bool = False
     audit_seconds: int = 5
     timezone: str = "UTC"
     sim_callers: float | None = None  # callers per second into the built-in simulator
@@ -198,6 +201,8 @@ class Settings:
             trusted_proxies=_networks(get("CALLCENTER_TRUSTED_PROXIES") or "",
                                       "CALLCENTER_TRUSTED_PROXIES"),
             login_limits=_on_off(get("CALLCENTER_LOGIN_LIMITS") or "on", "CALLCENTER_LOGIN_LIMITS"),
+            monitor_notice=_on_off(get("CALLCENTER_MONITOR_NOTICE") or "off",
+                                   "CALLCENTER_MONITOR_NOTICE"),
             audit_seconds=_whole(get("CALLCENTER_AUDIT_SECONDS") or "5",
                                  "CALLCENTER_AUDIT_SECONDS", 1, 300),
             timezone=_timezone(get("CALLCENTER_TIMEZONE") or "UTC"),

@@ -1,4 +1,8 @@
-"""Per-login SIP credentials for agents' softphones; FreeSWITCH reads them through mod_xml_curl.
+"""Per-login SIP credentials for softphones; FreeSWITCH reads them through mod_xml_curl.
+
+A softphone is an agent's (its Agent row's extension) or a supervisor's own, for listening in
+(a user's extension, User.extension): `Owner` says which. Everything below holds for both, but
+only an agent goes Logged Out when its phone ends.
 
 At web login an agent gets a random SIP password for its extension, valid for `LIFETIME` and
 kept alive while its live socket is open. Every login of the same agent (a second tab, another
@@ -44,6 +48,38 @@ USER_CONTEXT = "agents"
 # loads no verto module). A test holds the two together.
 DIAL_STRING = ("{^^:sip_invite_domain=${dialed_domain}:presence_id=${dialed_user}@${dialed_domain}}"
                "${sofia_contact(*/${dialed_user}@${dialed_domain})}")
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose phone a credential is: an agent's, or a user's own (a supervisor's)."""
+    agent_id: int | None = None
+    user_id: int | None = None
+
+    @classmethod
+    def of(cls, holder: Agent | User | Owner | int) -> Owner:
+        """From an Agent or User row, or an agent's id (what most callers have)."""
+        if isinstance(holder, Owner):
+            return holder
+        if isinstance(holder, int):
+            return cls(agent_id=holder)
+        if isinstance(holder, Agent):
+            return cls(agent_id=holder.id)
+        return cls(user_id=holder.id)
+
+    def live_column(self):
+        return SipCredential.live_agent_id if self.agent_id is not None \
+            else SipCredential.live_user_id
+
+    @property
+    def key(self) -> int:
+        return self.agent_id if self.agent_id is not None else self.user_id
+
+    def columns(self) -> dict:
+        """A new credential's owner columns."""
+        if self.agent_id is not None:
+            return dict(agent_id=self.agent_id, live_agent_id=self.agent_id)
+        return dict(user_id=self.user_id, live_user_id=self.user_id)
 
 
 class Why:
@@ -115,16 +151,20 @@ class Credentials:
 
     # -- issue -----------------------------------------------------------------------------------
 
-    def issue(self, session: Session, agent: Agent) -> Softphone:
-        """The agent's live credential, or a new one when it has none (commits)."""
-        row = self._live(session, agent.id)
+    def issue(self, session: Session, agent: Agent | User) -> Softphone:
+        """The live credential of the agent (or of a user's own phone), or a new one when it
+        has none (commits)."""
+        owner = Owner.of(agent)
+        if not agent.extension:
+            raise ValueError(f"{owner} has no extension")
+        row = self._live(session, owner)
         if row is not None:
             if self._usable(row, agent):
                 return self._softphone(row)
             self._revoke(session, row, Why.EXPIRED if self._expired(row) else Why.REPLACED)
         login_key = secrets.token_urlsafe(32)
         password = derive_password(self.secret_key, login_key)
-        row = SipCredential(agent_id=agent.id, live_agent_id=agent.id, login_key=login_key,
+        row = SipCredential(**owner.columns(), login_key=login_key,
                             extension=agent.extension, domain=self.domain,
                             a1_hash=a1_hash(agent.extension, self.domain, password),
                             created_at=self.now(), expires_at=self.now() + self.lifetime)
@@ -134,7 +174,7 @@ class Credentials:
         except IntegrityError:
             # Another login of the same agent issued one at the same moment: share it.
             session.rollback()
-            row = self._live(session, agent.id)
+            row = self._live(session, owner)
             if row is None or not self._usable(row, agent):
                 raise
             return self._softphone(row)
@@ -142,18 +182,18 @@ class Credentials:
                  row.expires_at.isoformat(timespec="seconds"))
         return Softphone(agent.extension, self.domain, password, row.expires_at)
 
-    def current(self, session: Session, agent: Agent) -> Softphone | None:
-        """The agent's live credential, if it has a usable one (changes nothing)."""
-        row = self._live(session, agent.id)
+    def current(self, session: Session, agent: Agent | User) -> Softphone | None:
+        """The agent's (or user's) live credential, if it has a usable one (changes nothing)."""
+        row = self._live(session, Owner.of(agent))
         return self._softphone(row) if row is not None and self._usable(row, agent) else None
 
     # -- keep alive ------------------------------------------------------------------------------
 
-    def keep_alive(self, session: Session, agent_id: int) -> datetime | None:
+    def keep_alive(self, session: Session, agent_id: int | Owner) -> datetime | None:
         """Push the live credential's expiry to a full lifetime from now (commits). An expired
         or revoked credential is not revived: None."""
         now = self.now()
-        row = self._live(session, agent_id)
+        row = self._live(session, Owner.of(agent_id))
         if row is None or row.expires_at <= now:
             return None
         row.expires_at = max(row.expires_at, now + self.lifetime)
@@ -163,12 +203,15 @@ class Credentials:
 
     # -- revoke ----------------------------------------------------------------------------------
 
-    def revoke(self, session: Session, agent_id: int, why: str = Why.LOGOUT) -> bool:
+    def revoke(self, session: Session, agent_id: int | Owner, why: str = Why.LOGOUT) -> bool:
         """End the agent's phone: revoke its live credential (if any) and flush the extension's
-        registration, and set the agent Logged Out. True when a credential was revoked."""
-        row = self._live(session, agent_id)
+        registration, and set the agent Logged Out (a user's own phone: only the first two).
+        True when a credential was revoked."""
+        owner = Owner.of(agent_id)
+        row = self._live(session, owner)
         if row is None:
-            self._log_out(session, agent_id)
+            if owner.agent_id is not None:
+                self._log_out(session, owner.agent_id)
             return False
         self._revoke(session, row, why)
         return True
@@ -177,25 +220,29 @@ class Credentials:
         """Revoke every expired credential; forget ones revoked long ago. The agents' ids."""
         now = self.now()
         expired = session.scalars(select(SipCredential).where(
-            SipCredential.live_agent_id.is_not(None), SipCredential.expires_at <= now)).all()
+            SipCredential.live_agent_id.is_not(None) | SipCredential.live_user_id.is_not(None),
+            SipCredential.expires_at <= now)).all()
         agents = []
         for row in expired:
-            agents.append(row.agent_id)
+            if row.agent_id is not None:
+                agents.append(row.agent_id)
             self._revoke(session, row, Why.EXPIRED)
         session.execute(delete(SipCredential).where(
-            SipCredential.live_agent_id.is_(None), SipCredential.revoked_at < now - KEEP_REVOKED))
+            SipCredential.live_agent_id.is_(None), SipCredential.live_user_id.is_(None),
+            SipCredential.revoked_at < now - KEEP_REVOKED))
         session.commit()
         return agents
 
     def _revoke(self, session: Session, row: SipCredential, why: str) -> None:
         agent_id, extension, domain = row.agent_id, row.extension, row.domain
-        row.live_agent_id = None
+        row.live_agent_id = row.live_user_id = None
         row.revoked_at = self.now()
         row.revoked_why = why
         session.commit()      # first: the phone's next REGISTER must already be refused
         log.info("SIP credential of extension %s revoked (%s)", extension, why)
         self._flush(extension, domain)
-        self._log_out(session, agent_id)
+        if agent_id is not None:
+            self._log_out(session, agent_id)
 
     def _flush(self, extension: str, domain: str) -> None:
         board = self.switchboard
@@ -233,20 +280,26 @@ class Credentials:
                    SipCredential.domain == domain, SipCredential.expires_at > self.now(),
                    User.active.is_(True))).first()
         if found is None:
+            found = session.execute(   # a supervisor's own phone
+                select(SipCredential, User.username)
+                .join(User, User.id == SipCredential.live_user_id)
+                .where(User.extension == extension, SipCredential.extension == extension,
+                       SipCredential.domain == domain, SipCredential.expires_at > self.now(),
+                       User.active.is_(True))).first()
+        if found is None:
             return None
         row, username = found
         return DirectoryUser(row.extension, row.domain, row.a1_hash, username)
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _live(self, session: Session, agent_id: int) -> SipCredential | None:
-        return session.scalar(select(SipCredential)
-                              .where(SipCredential.live_agent_id == agent_id))
+    def _live(self, session: Session, owner: Owner) -> SipCredential | None:
+        return session.scalar(select(SipCredential).where(owner.live_column() == owner.key))
 
     def _expired(self, row: SipCredential) -> bool:
         return row.expires_at <= self.now()
 
-    def _usable(self, row: SipCredential, agent: Agent) -> bool:
+    def _usable(self, row: SipCredential, agent: Agent | User) -> bool:
         """Not expired, and still what FreeSWITCH would check: the agent's extension, our
         domain, and a password this secret key derives (a new key makes old ones useless)."""
         return (not self._expired(row) and row.extension == agent.extension
@@ -293,13 +346,16 @@ class Every:
             self._timer = self.clock.call_later(self.seconds, self._run)
 
 
-def keep_alive_while_open(credentials: Credentials, database, agent_id: int,
+def keep_alive_while_open(credentials: Credentials, database, agent_id: int | Owner,
                           seconds: float = KEEP_ALIVE_SECONDS) -> Every:
-    """Extend the agent's credential now and every `seconds` until `.stop()` (socket closed)."""
+    """Extend the agent's (or user's) credential now and every `seconds` until `.stop()`
+    (socket closed)."""
+    owner = Owner.of(agent_id)
+
     def extend() -> None:
         with database.session() as session:
-            credentials.keep_alive(session, agent_id)
-    return Every(credentials.clock, seconds, extend, f"keep-alive of agent {agent_id}'s "
+            credentials.keep_alive(session, owner)
+    return Every(credentials.clock, seconds, extend, f"keep-alive of {owner}'s "
                  "SIP credential").start()
 
 

@@ -155,6 +155,7 @@ class HangupBy(enum.StrEnum):
     CUSTOMER = "customer"
     AGENT = "agent"
     SYSTEM = "system"
+    SUPERVISOR = "supervisor"               # a supervisor hung the call up from the dashboard
 
 
 class Outcome(enum.StrEnum):
@@ -193,6 +194,9 @@ class User(Base):
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # A supervisor's (or an admin's) own softphone, for listening in; an agent's extension is
+    # its Agent row's. Having one never makes the user an agent (no offers, no agent figures).
+    extension: Mapped[str | None] = mapped_column(String(16), unique=True)
 
     agent: Mapped[Agent | None] = relationship(back_populates="user", uselist=False)
     login_sessions: Mapped[list[LoginSession]] = relationship(
@@ -442,7 +446,9 @@ class UnmatchedLeg(Base):
 
 
 class SipCredential(Base):
-    """One login's SIP password for an agent's extension (mod_xml_curl's directory serves it).
+    """One login's SIP password for an agent's extension, or for a supervisor's own (a user's
+    extension: `user_id` and `live_user_id` instead of the agent's columns); mod_xml_curl's
+    directory serves it.
 
     Only FreeSWITCH's `a1_hash` (md5 of extension:domain:password) is kept; the password is
     derived from `login_key` and the server's secret key (callcenter.credentials), so neither
@@ -453,9 +459,12 @@ class SipCredential(Base):
     __tablename__ = "sip_credentials"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
-                                          index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
+                                                 index=True)
     live_agent_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                                index=True)
+    live_user_id: Mapped[int | None] = mapped_column(Integer, unique=True)
     login_key: Mapped[str] = mapped_column(String(64), unique=True)
     extension: Mapped[str] = mapped_column(String(16))
     domain: Mapped[str] = mapped_column(String(255))
@@ -465,7 +474,7 @@ class SipCredential(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_why: Mapped[str | None] = mapped_column(String(32))
 
-    agent: Mapped[Agent] = relationship()
+    agent: Mapped[Agent | None] = relationship()
 
 
 class LoginSession(Base):

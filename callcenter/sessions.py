@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload
 
 from .clock import Clock, RealClock
-from .credentials import Credentials, Every, Why
+from .credentials import Credentials, Every, Owner, Why
 from .models import Agent, LoginSession, SipCredential, User
 
 log = logging.getLogger(__name__)
@@ -222,11 +222,12 @@ class Sessions:
         if self.credentials is None:
             return
         with self.database.session() as session:
-            agent_id = session.scalar(select(Agent.id).where(
-                Agent.user_id == user_id,
-                ~exists().where(LoginSession.user_id == user_id)))
+            if session.scalar(select(exists().where(LoginSession.user_id == user_id))):
+                return
+            agent_id = session.scalar(select(Agent.id).where(Agent.user_id == user_id))
             if agent_id is not None:
                 self.credentials.revoke(session, agent_id, why)
+            self.credentials.revoke(session, Owner(user_id=user_id), why)  # a supervisor's
 
     # -- expiry ----------------------------------------------------------------------------------
 
@@ -245,11 +246,16 @@ class Sessions:
             alive = set(session.scalars(select(LoginSession.id)
                                         .where(LoginSession.id.in_(open_keys)))) \
                 if open_keys else set()
-            orphans = session.scalars(
+            orphans = [Owner(agent_id=agent_id) for agent_id in session.scalars(
                 select(SipCredential.agent_id)
                 .join(Agent, Agent.id == SipCredential.agent_id)
                 .where(SipCredential.live_agent_id.is_not(None),
-                       ~exists().where(LoginSession.user_id == Agent.user_id))).all()
+                       ~exists().where(LoginSession.user_id == Agent.user_id))).all()]
+            orphans += [Owner(user_id=user_id) for user_id in session.scalars(
+                select(SipCredential.live_user_id)
+                .where(SipCredential.live_user_id.is_not(None),
+                       ~exists().where(LoginSession.user_id == SipCredential.live_user_id))
+            ).all()]
         if expired:
             log.info("%d login(s) expired", expired)
         gone = open_keys - alive
@@ -258,8 +264,8 @@ class Sessions:
             self.sockets.sign_out(gone)
         if orphans and self.credentials is not None:
             with self.database.session() as session:
-                for agent_id in orphans:
-                    self.credentials.revoke(session, agent_id, Why.NO_LOGIN)
+                for owner in orphans:
+                    self.credentials.revoke(session, owner, Why.NO_LOGIN)
 
     def start_sweeper(self, seconds: float = SWEEP_SECONDS) -> Every:
         return Every(self.clock, seconds, self.sweep, "login sweep").start()

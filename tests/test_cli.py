@@ -219,3 +219,24 @@ def test_queue_list_before_any_queue_and_before_migrations(env, settings, databa
 def test_queue_help_says_when_a_running_controller_sees_the_change(env):
     result = run(["queue", "set", "--help"], env)
     assert "next reloads its queues" in " ".join(result.stdout.split())
+
+
+def test_a_supervisors_own_extension(env, settings):
+    """A supervisor's extension is its own softphone's, shared with no agent; set and taken
+    away later, each change audited."""
+    from callcenter.models import Agent, AuditEntry
+
+    assert run(["db", "upgrade"], env).returncode == 0
+    run(["user", "add", "alice", "--role", "agent", "--extension", "1000"], env, PASSWORD)
+    assert run(["user", "add", "sue", "--role", "supervisor", "--extension", "2001"], env,
+               PASSWORD).returncode == 0
+    one_line_error(run(["user", "extension", "sue", "1000"], env), "extension 1000 already")
+    one_line_error(run(["user", "extension", "alice", "1001"], env), "agent's extension")
+    assert run(["user", "extension", "sue", "2002"], env).stdout.strip() == \
+        "sue: extension 2002"
+    database = dbmod.Database(settings.database_url)
+    with database.session() as s:
+        assert s.scalar(select(User.extension).where(User.username == "sue")) == "2002"
+        assert s.scalars(select(Agent.extension)).all() == ["1000"]
+        assert s.scalars(select(AuditEntry.action)).all()[-1] == "user.extension"
+    database.dispose()

@@ -62,9 +62,10 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
     `recv_*` (its far end hung up) gives that leg's side (supervisor counts as agent), else
     `system`. Both pass over the legs put beside the call (LegRecord.beside: a transfer's new
     leg that never joined, the agent leg it replaced, a queue's offer nobody took).
-    Seconds are whole, rounded down, never negative.
+    Seconds are whole, rounded down, never negative. Supervisors' legs count for nothing.
     """
-    legs = sorted(legs, key=leg_order)
+    # A supervisor who listened in changes nothing of how the call went.
+    legs = sorted((leg for leg in legs if leg.role is not LegRole.SUPERVISOR), key=leg_order)
     customer = next((leg for leg in legs if leg.role is LegRole.CUSTOMER), None)
     by_end = sorted(legs, key=_end_order)
     ended = [leg for leg in by_end if leg.ended]

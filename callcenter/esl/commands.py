@@ -57,6 +57,7 @@ __all__ = [
     "uuid_hold",
     "uuid_kill",
     "uuid_record",
+    "uuid_recv_dtmf",
     "uuid_send_dtmf",
     "uuid_setvar",
     "uuid_transfer",
@@ -466,6 +467,12 @@ def uuid_getvar(uuid: str, name: str) -> str:
 
 def uuid_send_dtmf(uuid: str, digits: str) -> str:
     return f"uuid_send_dtmf {valid_uuid(uuid)} {valid_digits(digits)}"
+
+
+def uuid_recv_dtmf(uuid: str, digits: str) -> str:
+    """Digits the leg acts on as if its own phone sent them (an eavesdropping leg reads them
+    as its mode keys)."""
+    return f"uuid_recv_dtmf {valid_uuid(uuid)} {valid_digits(digits)}"
 
 
 # ------------------------------------------------------------ status and sofia

@@ -56,6 +56,7 @@ class Api:
             "uuid_record": self.uuid_record,
             "uuid_setvar": self.uuid_setvar,
             "uuid_send_dtmf": self.uuid_send_dtmf,
+            "uuid_recv_dtmf": self.uuid_recv_dtmf,
             "uuid_getvar": self.uuid_getvar,
             "global_getvar": self.global_getvar,
             "uuid_transfer": self.uuid_transfer,
@@ -237,6 +238,17 @@ class Api:
             return "-ERR Cannot locate session!\n"
         self.dtmf_sent.append((ch.uuid, words[1]))
         return f"+OK {words[0]} sent DTMF {words[1]}.\n"
+
+    def uuid_recv_dtmf(self, arg: str) -> str:
+        # mod_commands 1.10.12: the digits are queued on the leg as if its phone sent them.
+        words = arg.split()
+        if len(words) < 2:
+            return "-USAGE: <uuid> <dtmf_data>\n"
+        ch = self._channel(words[0])
+        if ch is None:
+            return "-ERR Cannot locate session!\n"
+        self.switch.receive_dtmf(ch, words[1])
+        return f"+OK {words[0]} received DTMF {words[1]}.\n"
 
     def uuid_getvar(self, arg: str) -> str:
         words = arg.split()

@@ -353,6 +353,31 @@ class Apps:
                                                      ("Media-Bug-Target", target.uuid)])
         V.sent_callee(ch, target.profile.caller_id_name, target.profile.caller_id_number)
 
+    def receive_dtmf(self: Switch, ch: Channel, digits: str) -> None:
+        """uuid_recv_dtmf: the digits as if the leg's own phone sent them. FreeSWITCH fires
+        DTMF as the leg's application reads each one; an eavesdrop started with
+        eavesdrop_enable_dtmf=true takes 0-3 as its mode."""
+        for key in digits:
+            self.press(ch, key, source="APP")
+            if ch.eavesdropping is not None and key in "0123" \
+                    and ch.variables.get("eavesdrop_enable_dtmf") == "true":
+                ch.eavesdrop_key = key
+
+    def heard_by(self: Switch, listener: Channel) -> set[str]:
+        """The legs whose phones hear an eavesdropping leg's voice, by its mode key, as
+        FreeSWITCH 1.10 mixes it (tests/freeswitch/test_supervision.py measured it): 1 into
+        what the target leg reads, so its bridged partner hears; 2 into what the target's own
+        phone is sent; 3 both; 0 nobody."""
+        target = listener.eavesdropping
+        if target is None:
+            return set()
+        heard = set()
+        if listener.eavesdrop_key in "23":
+            heard.add(target.uuid)
+        if listener.eavesdrop_key in "13" and target.partner is not None:
+            heard.add(target.partner.uuid)
+        return heard
+
     def _end_eavesdrop(self: Switch, listener: Channel) -> None:
         target = listener.eavesdropping
         listener.eavesdropping = None

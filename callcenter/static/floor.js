@@ -9,6 +9,7 @@ export class Floor {
     this.calls = new Map();      // id -> call (ended calls leave)
     this.queues = new Map();     // name -> live row
     this.callbacks = new Map();  // id -> callback request (finished ones stay: today's are listed)
+    this.monitors = new Map();   // call id -> supervisors listening in ({supervisor, mode, ...})
     this.figures = null;
     this.switchUp = true;
     this.offset = 0;             // server clock - this browser's clock, in seconds
@@ -24,6 +25,7 @@ export class Floor {
     this.calls = new Map((s.calls || []).filter((c) => !c.ended_at).map((c) => [c.id, c]));
     this.queues = new Map((s.queues || []).map((q) => [q.name, q]));
     this.callbacks = new Map((s.callbacks || []).map((c) => [c.id, c]));
+    this.monitors = new Map(Object.entries(s.monitors || {}));
     this.figures = s.figures || null;
     if (s.switch) this.switchUp = s.switch.connected;
     if (typeof s.now === "number") this.offset = s.now - Date.now() / 1000;
@@ -51,6 +53,10 @@ export class Floor {
       case "callback":
         this.callbacks.set(m.callback.id, m.callback);
         return { callback: m.callback.id, queue: m.callback.queue };
+      case "monitors":
+        if (m.monitors.length) this.monitors.set(m.call_id, m.monitors);
+        else this.monitors.delete(m.call_id);
+        return { call: m.call_id };
       case "figures":
         this.figures = m.figures;
         return { figures: true };

@@ -7,6 +7,7 @@
 import { drawCharts } from "./charts.js";
 import { Floor, NONE, count, duration, percent } from "./floor.js";
 import { connectLive } from "./live.js";
+import { agentActions, callActions, monitorWords, startPhone } from "./supervise.js";
 import { CALLBACK_STATE, PROGRESS, STATE, STATUS, VOCABULARY } from "./vocabulary.js";
 import {
   CALLBACK_STATE_WORDS, OUTCOME_WORDS, PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, wordFor,
@@ -15,6 +16,7 @@ import {
 const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
 const attention = JSON.parse($("attention").textContent);
+const ME = Number(document.body.dataset.userId || $("phone").dataset.userId);   // my user id
 const floor = new Floor();
 const dirty = {
   agents: new Set(), queues: new Set(), calls: false, callbacks: false, figures: false, all: true,
@@ -118,6 +120,7 @@ function drawAgent(tr, agent) {
   setText(cell(tr, 7), count(f?.handled));
   setText(cell(tr, 8), duration(f?.aht_s));
   setText(cell(tr, 9), count(f?.missed_offers));
+  if (!cell(tr, 10).childElementCount) cell(tr, 10).append(agentActions(agent));
   markAttention(tr, agent);
 }
 
@@ -152,7 +155,7 @@ function drawAgents() {
   }
   for (const agent of shown) {
     let tr = rows.agents.get(agent.id);
-    if (!tr) { tr = newRow(10); rows.agents.set(agent.id, tr); drawAgent(tr, agent); }
+    if (!tr) { tr = newRow(11); rows.agents.set(agent.id, tr); drawAgent(tr, agent); }
     else if (dirty.all || dirty.figures || dirty.agents.has(agent.id)) drawAgent(tr, agent);
   }
   // Put the rows in order, moving only those out of place.
@@ -383,7 +386,7 @@ function drawCalls() {
   const tbody = $("calls").tBodies[0];
   const calls = [...floor.calls.values()].sort((a, b) => a.created - b.created);
   tbody.replaceChildren(...calls.map((call) => {
-    const tr = newRow(6);
+    const tr = newRow(8);
     tr.dataset.call = call.id;
     tr.cells[0].textContent = call.number || "No caller ID";
     tr.cells[1].textContent = whereIs(call);
@@ -391,6 +394,11 @@ function drawCalls() {
     tr.cells[3].textContent = call.queue || "";
     tr.cells[4].textContent = call.direction === "inbound" ? "Inbound" : "Outbound";
     ticking(tr.cells[5], call.entered || call.created);
+    const monitors = floor.monitors.get(call.id);
+    tr.cells[6].textContent = monitorWords(monitors);
+    if (call.agent_id !== null && call.progress === PROGRESS.ANSWERED) {
+      tr.cells[7].append(callActions(call, monitors, ME));
+    }
     return tr;
   }));
   setText($("calls-count"), `(${calls.length})`);
@@ -483,3 +491,4 @@ connectLive({
   onStatus: (status) => setText($("live-status"), status),
 });
 setInterval(tick, 1000);
+startPhone();

@@ -246,6 +246,10 @@ class Roster:
         else:
             self._set_contacts(extension, set())  # an unregister we cannot match: trust it
 
+    def phone_registered(self, extension: str) -> bool:
+        """Whether any softphone is registered as this extension (an agent's or not)."""
+        return bool(self._contacts.get(extension))
+
     def note_registration(self, extension: str, token: str) -> None:
         """A registration known before its sofia::register event arrives (the built-in
         simulator registers an agent's softphone the moment the agent appears)."""

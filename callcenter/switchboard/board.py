@@ -47,6 +47,7 @@ from .sender import Sender
 from .spool import Spool
 from .stats import SwitchboardStats, stamped_at
 from .store import Store
+from .supervision import Mode, Supervision, Supervisor
 from .transfer import Transfer, Transfers
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,12 @@ class Switchboard:
                  cdr_spool_dir: str | Path | None = None,
                  audit_seconds: float = AUDIT_SECONDS, timezone: str = "UTC",
                  today_figures: TodayFigures | None = None,
-                 wall_thresholds: dict | None = None) -> None:
+                 wall_thresholds: dict | None = None, monitor_notice: bool = False) -> None:
         """`audit_seconds`: how often the auditor compares memory with FreeSWITCH (0: only
         after each resync); `timezone`: the site's, which queues' open hours are read in;
         `today_figures(now)`: today's figures for the live pages (None: the switchboard's own
         counts, figures_feed.SwitchboardCounts); `wall_thresholds`: the wall display's colours
-        (thresholds.wall)."""
+        (thresholds.wall); `monitor_notice`: agents see when a supervisor listens in."""
         self.link = link
         self.clock = clock or RealClock()
         self.hub = hub
@@ -114,9 +115,14 @@ class Switchboard:
                                        settled=self.finishing.maybe, timezone=timezone)
         self.callbacks = Callbacks(self.distributor, self.dialer,
                                    load=load_callbacks(database.sessions), publish=self._publish)
+        self.supervision = Supervision(calls=self.calls, controls=self.controls, domain=domain,
+                                       registered=self.roster.phone_registered,
+                                       publish=self._publish, notice=monitor_notice,
+                                       noted=self.persist.call_event)
         # In-call features see every event first (a transfer completes before the recording
-        # resumes on its new leg), then the owner of the call's kind.
-        for feature in (self.transfers, self.recording, self.controls):
+        # resumes on its new leg), then the owner of the call's kind. Supervisors' legs are
+        # supervision's alone: it sees them first and keeps them from the owner.
+        for feature in (self.supervision, self.transfers, self.recording, self.controls):
             self.router.add_common(feature)
         self.router.add_owner(CallKind.DIAL_OUT, self.dialer)
         self.router.add_owner(CallKind.QUEUED, self.distributor)
@@ -156,6 +162,7 @@ class Switchboard:
         if hub is not None:
             hub.set_snapshot(self.snapshot)
             hub.provide("queues", self.queue_rows.snapshot_section)
+            hub.provide("monitors", self.supervision.snapshot_section)
             hub.provide("figures", self.figures_feed.snapshot_section)
             hub.provide("now", lambda audience: self.clock.now())   # pages tick from it
 
@@ -167,7 +174,8 @@ class Switchboard:
                    recordings_dir=settings.recordings_dir, spool_dir=settings.instance_dir,
                    cdr_spool_dir=settings.cdr_spool_dir, audit_seconds=settings.audit_seconds,
                    timezone=settings.timezone, today_figures=today_figures,
-                   wall_thresholds=settings.wall_thresholds)
+                   wall_thresholds=settings.wall_thresholds,
+                   monitor_notice=settings.monitor_notice)
 
     def start(self) -> None:
         self.store.start()
@@ -250,6 +258,24 @@ class Switchboard:
             return self.transfers.to_agent(call, target)
         return self.transfers.to_number(call, number or "")
 
+    # Supervisors (supervision.py): listen in, whisper, barge, leave; each raises
+    # SupervisionError (409) when it no longer applies, CallEnded on a call that has ended.
+
+    def monitor(self, call_id: str, supervisor: Supervisor, mode: Mode) -> list[dict]:
+        call = self._live(call_id)
+        self.supervision.monitor(call, supervisor, mode)
+        return self.supervision.monitors(call)
+
+    def set_monitor_mode(self, call_id: str, user_id: int, mode: Mode) -> list[dict]:
+        call = self._live(call_id)
+        self.supervision.set_mode(call, user_id, mode)
+        return self.supervision.monitors(call)
+
+    def stop_monitoring(self, call_id: str, user_id: int) -> list[dict]:
+        call = self._live(call_id)
+        self.supervision.leave(call, user_id)
+        return self.supervision.monitors(call)
+
     def set_disposition(self, call_id: str, agent_id: int | None, disposition: object,
                         notes: object) -> tuple[str, str | None]:
         agent = self.roster.agents.get(agent_id) if agent_id is not None else None
@@ -261,8 +287,10 @@ class Switchboard:
             raise CallEnded()
         return call
 
-    def set_status(self, agent_id: int, status: AgentStatus) -> AgentView:
-        return self.roster.set_status(agent_id, status)
+    def set_status(self, agent_id: int, status: AgentStatus,
+                   reason: str | None = None) -> AgentView:
+        """`reason`: why the agent is On break, when someone else puts it there."""
+        return self.roster.set_status(agent_id, status, reason)
 
     def set_active(self, agent_id: int, active: bool) -> None:
         self.roster.set_active(agent_id, active)

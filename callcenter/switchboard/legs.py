@@ -181,6 +181,20 @@ class Legs:
             call.customer_leg = uuid
         return leg
 
+    def add_listener(self, call: Call, uuid: str, role: LegRole) -> Leg:
+        """A leg that listens in on the call (a supervisor's): its events reach the call's
+        features, but it is none of the call's legs (legs_of): the call does not wait for it,
+        and forgetting the call leaves it to `release`."""
+        leg = Leg(uuid, call.id, role)
+        self.legs[uuid] = leg
+        return leg
+
+    def release(self, uuid: str) -> None:
+        """Stop following a leg outside any call; if it still shows up, it goes (orphans)."""
+        leg = self.legs.pop(uuid, None)
+        if leg is not None and not leg.recorded:
+            self._orphan(leg)
+
     def call_of(self, leg: Leg) -> Call | None:
         return self.calls.get(leg.call_id)
 
@@ -195,10 +209,13 @@ class Legs:
             if not leg.recorded:
                 # Closed here without FreeSWITCH's word that the leg is gone (an originate
                 # whose reply never came, a leg lost in a resync): if it shows up, it goes.
-                self.orphans[leg.uuid] = leg.call_id
-                if len(self.orphans) > ORPHANS_KEPT:
-                    self.orphans.popitem(last=False)
+                self._orphan(leg)
         self.calls.pop(call.id, None)
+
+    def _orphan(self, leg: Leg) -> None:
+        self.orphans[leg.uuid] = leg.call_id
+        if len(self.orphans) > ORPHANS_KEPT:
+            self.orphans.popitem(last=False)
 
     def apply(self, event: Event) -> tuple[Leg, Happened] | None:
         """Move the event's leg forward; None for legs that are not ours or nothing new."""

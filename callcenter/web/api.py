@@ -288,9 +288,11 @@ def softphone():
     from ..credentials import Credentials
 
     services = _services()
-    _my_agent_id()
+    holder = g.user.agent or (g.user if g.user.extension else None)  # a supervisor's own
+    if holder is None:
+        raise Forbidden("your account has no extension: an administrator can give you one")
     phone = Credentials.of(services.settings, services.switchboard).issue(
-        services.db_session(), g.user.agent)
+        services.db_session(), holder)
     return jsonify(extension=phone.extension, domain=phone.domain,
                    wss_url=services.settings.softphone_wss_url, password=phone.password,
                    expires_at=phone.expires_at.isoformat(),

@@ -30,7 +30,7 @@ from simple_websocket import ConnectionClosed
 from sqlalchemy import select
 from wsproto.frame_protocol import CloseReason
 
-from ..credentials import Credentials, keep_alive_while_open
+from ..credentials import Credentials, Owner, keep_alive_while_open
 from ..live import Hub, Subscription, encode, queue_topic
 from ..models import Agent, Queue, Role
 from ..switchboard.figures_feed import TOPIC as FIGURES_TOPIC
@@ -166,7 +166,7 @@ def _serve(ws) -> None:
     # Ending the login closes this socket; while it is open, the login does not idle out.
     forget = current_app.extensions["callcenter"].sessions.sockets.add(login, user.id,
                                                                        live.sign_out)
-    keeper = _keep_softphone_alive(agent_id)
+    keeper = _keep_softphone_alive(agent_id, user)
     try:
         live.run()
     finally:
@@ -204,13 +204,18 @@ def display_key(display_id: int) -> str:
 sock.route("/live", bp=bp, endpoint="socket")(live_socket)
 
 
-def _keep_softphone_alive(agent_id: int | None):
-    """While an agent's page is open, its SIP credential does not expire."""
-    if agent_id is None:
+def _keep_softphone_alive(agent_id: int | None, user):
+    """While an agent's (or a supervisor's) page is open, its SIP credential does not
+    expire."""
+    if agent_id is not None:
+        owner = Owner(agent_id=agent_id)
+    elif user.extension:
+        owner = Owner(user_id=user.id)
+    else:
         return None
     services = current_app.extensions["callcenter"]
     credentials = Credentials.of(services.settings, services.switchboard)
-    return keep_alive_while_open(credentials, services.db, agent_id)
+    return keep_alive_while_open(credentials, services.db, owner)
 
 
 def _end_http_connection() -> None:

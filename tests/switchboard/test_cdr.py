@@ -236,12 +236,12 @@ def test_summary_rules():
     # The controller's own word beats inference, from any leg.
     hinted = dataclasses.replace(customer, hangup_by_hint=HangupBy.SYSTEM)
     assert summarize(None, [agent, hinted]).hangup_by is HangupBy.SYSTEM
-    # A supervisor's phone hanging up counts as the agent side; send_* or nothing is system.
-    supervisor = _leg(LegRole.SUPERVISOR, "s", started=at(0), ended=at(1),
+    # A supervisor who listened in changes nothing: not who hung up, not the times.
+    supervisor = _leg(LegRole.SUPERVISOR, "s", started=at(-10), ended=at(1),
                       hangup_disposition="recv_bye")
-    assert summarize(None, [supervisor, customer]).hangup_by is HangupBy.AGENT
-    silent = dataclasses.replace(supervisor, hangup_disposition=None)
-    assert summarize(None, [silent, customer]).hangup_by is HangupBy.SYSTEM
+    assert summarize(None, [supervisor, agent, customer]) == summary
+    late = dataclasses.replace(supervisor, ended=at(60), hangup_by_hint=HangupBy.SYSTEM)
+    assert summarize(None, [late, agent, customer]) == summary
 
 
 def test_summary_edges():
