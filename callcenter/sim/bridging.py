@@ -2,7 +2,8 @@
 
 CHANNEL_BRIDGE/UNBRIDGE fire once per bridge, on the first uuid given to uuid_bridge (the
 "a" side). When one leg of a bridge hangs up or leaves it (a transfer, a new bridge), the switch
-hangs up the other, unless that one has park_after_bridge=true: then it parks. A mixin of the Switch (switch.py).
+hangs up the other, unless that one has park_after_bridge=true: then it parks. A mixin of the
+Switch (switch.py).
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ from ..models import DEFAULT_HOLD_MUSIC, AgentState, HangupBy, LegRole, Outcome
 from . import messages
 from .agents import AgentView, Roster
 from .calls import Calls, job_cause
-from .dialer import RINGBACK
 from .controls import ControlError, Controls
+from .dialer import RINGBACK
 from .legs import COMING_UP, Call, Happened, Leg
 from .offers import Offers, refusal
 from .persist import Persist
