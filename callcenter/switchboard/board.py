@@ -255,9 +255,15 @@ class Switchboard:
         return self.transfers.to_number(call, number or "")
 
     def consult(self, call_id: str, *, number: str | None = None,
-                agent_id: int | None = None) -> Consult:
-        """Consult another agent or a number (exactly one of them), the customer on hold."""
+                agent_id: int | None = None, extension: str | None = None) -> Consult:
+        """Consult another agent (by id or extension) or a number, the customer on hold."""
         call = self._live(call_id)
+        if extension is not None:
+            agent = next((a for a in self.roster.agents.values()
+                          if a.extension == extension), None)
+            if agent is None:
+                raise InvalidInput(f"no agent has extension {extension}", field="extension")
+            return self.consults.to_agent(call, agent)
         if agent_id is not None:
             return self.consults.to_agent(call, self._target(agent_id))
         return self.consults.to_number(call, number or "")

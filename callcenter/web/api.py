@@ -159,10 +159,17 @@ def transfer(call_id: str):
 @bp.post("/calls/<call_id>/consult")
 @requires(*STAFF)
 def consult(call_id: str):
-    """Consult (warm transfer): {"number": "..."} or {"agent_id": N}; the customer hears hold
+    """Consult (warm transfer): {"number": "..."}, {"agent_id": N} or {"extension": "..."} (an
+    agent's); the customer hears hold
     music meanwhile. 202: under way; the live socket tells how it goes (call.consult.state)."""
     board, live = _my_live_call(call_id)
-    board.consult(live.id, **_target("consult"))
+    extension = _body().get("extension")
+    if extension is not None:
+        if not isinstance(extension, str):
+            raise InvalidInput("give the agent's extension as text", field="extension")
+        board.consult(live.id, extension=extension.strip())
+    else:
+        board.consult(live.id, **_target("consult"))
     return jsonify(call=live.as_message()), 202
 
 
