@@ -16,8 +16,8 @@ from callcenter.esl import commands
 from callcenter.models import AgentState, AgentStatus, OfferOutcome, Outcome
 from callcenter.paths import TEMPLATES_DIR
 from callcenter.switchboard import messages
-from callcenter.switchboard.legs import Progress
 from callcenter.switchboard.consult import Consult
+from callcenter.switchboard.legs import Progress
 from callcenter.switchboard.transfer import Transfer
 
 STATIC = Path(callcenter.__file__).parent / "static"

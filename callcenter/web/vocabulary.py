@@ -18,9 +18,9 @@ from functools import cache
 from ..esl.commands import NUMBER_PATTERN
 from ..models import AgentState, AgentStatus, OfferOutcome, Outcome, QueueStrategy, TimeoutAction
 from ..switchboard.calls import BUSY_CAUSES, NO_ANSWER_CAUSES
+from ..switchboard.consult import Consult
 from ..switchboard.legs import Progress
 from ..switchboard.messages import OFFER_RINGING
-from ..switchboard.consult import Consult
 from ..switchboard.transfer import Transfer
 
 STATUS_WORDS = {
