@@ -143,7 +143,9 @@ def test_consult_then_complete_from_the_page(phone_page):
     shot(page, "8-consult-swapped")
     page.click("#consult-complete")
     # The customer goes on with the number; the agent's part of the call ends.
-    page.wait_for_selector("#consult-status[data-state=completed]", timeout=15000)
+    # The call is no longer hers: the in-call card may already be hidden.
+    page.wait_for_selector("#consult-status[data-state=completed]", state="attached",
+                           timeout=15000)
     page.wait_for_selector("#state:text-matches('Wrap-up|Idle')", timeout=15000)
     shot(page, "8b-consult-completed")
 
