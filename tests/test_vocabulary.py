@@ -16,6 +16,7 @@ from callcenter.esl import commands
 from callcenter.models import AgentState, AgentStatus, CallbackState, OfferOutcome, Outcome
 from callcenter.paths import TEMPLATES_DIR
 from callcenter.switchboard import messages
+from callcenter.switchboard.consult import Consult
 from callcenter.switchboard.legs import Progress
 from callcenter.switchboard.transfer import Transfer
 
@@ -60,6 +61,7 @@ def test_the_page_carries_the_python_enums_and_a_word_for_each_value(agent_page)
     # Logged Out is no choice: it follows logging out.
     assert vocabulary["choosable_statuses"] == [AgentStatus.AVAILABLE, AgentStatus.ON_BREAK]
     assert vocabulary["transfer_under_way"] == list(Transfer.UNDER_WAY)
+    assert vocabulary["consult_under_way"] == list(Consult.UNDER_WAY)
     assert set(vocabulary["outcome_of_cause"].values()) <= {member.value for member in Outcome}
     assert vocabulary["offer_ringing"] == messages.OFFER_RINGING
 

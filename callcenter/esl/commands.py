@@ -399,6 +399,12 @@ def uuid_kill(uuid: str, cause: str | None = "NORMAL_CLEARING") -> str:
     return f"uuid_kill {valid_uuid(uuid)} {valid_cause(cause)}"
 
 
+def uuid_park(uuid: str) -> str:
+    """Take a leg out of its bridge (or what it runs) and park it; its bridged partner parks
+    too if it has park_after_bridge=true, and is hung up otherwise."""
+    return f"uuid_park {valid_uuid(uuid)}"
+
+
 def uuid_hold(uuid: str, off: bool = False) -> str:
     return f"uuid_hold off {valid_uuid(uuid)}" if off else f"uuid_hold {valid_uuid(uuid)}"
 

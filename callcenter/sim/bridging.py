@@ -1,9 +1,9 @@
 """uuid_bridge and the end of a bridge, as FreeSWITCH 1.10 does them.
 
 CHANNEL_BRIDGE/UNBRIDGE fire once per bridge, on the first uuid given to uuid_bridge (the
-"a" side). When one leg of a bridge hangs up, the switch hangs up the other; when one leaves
-without hanging up (a transfer, a new bridge), the other is hung up too unless it has
-park_after_bridge=true, in which case it parks. A mixin of the Switch (switch.py).
+"a" side). When one leg of a bridge hangs up or leaves it (a transfer, a new bridge), the switch
+hangs up the other, unless that one has park_after_bridge=true: then it parks. A mixin of the
+Switch (switch.py).
 """
 
 from __future__ import annotations
@@ -112,6 +112,16 @@ class Bridging:
         if partner.direction == "outbound" and not partner.answered:
             partner_cause = "ORIGINATOR_CANCEL"
         by_bye = ch.hangup_disposition == "recv_bye"
+        if partner.alive and partner.variables.get("park_after_bridge", "").lower() == "true":
+            # switch_ivr_bridge.c: a partner with park_after_bridge parks, whoever hung up.
+            a, b = (ch, partner) if ch.bridge_a else (partner, ch)
+            a.set_var("bridge_to", None)
+            self._fire_unbridge(a, b)
+            if partner.apps and partner.apps[-1][0] == "uuid_bridge":
+                partner.apps.pop()
+            self.run_state(partner, "CS_EXECUTE")
+            self.park(partner)
+            return
         if ch.bridge_a:
             self._hangup_partner(partner, ch, partner_cause, by_bye)
             ch.set_var("bridge_hangup_cause", partner.hangup_cause or partner_cause)

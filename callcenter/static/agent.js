@@ -122,6 +122,36 @@ function showControls(call) {
   status.dataset.state = transfer ? transfer.state : "";
   $("transfer-button").disabled = Boolean(transfer
     && VOCABULARY.transfer_under_way.includes(transfer.state));
+  showConsult(call);
+}
+
+// The consult: who, who hears the hold music, and the steps that apply now.
+function showConsult(call) {
+  const consult = call.consult;
+  const underWay = Boolean(consult && VOCABULARY.consult_under_way.includes(consult.state));
+  const status = $("consult-status");
+  let text = "";
+  if (consult) {
+    text = `Consult with ${consult.name}: ${consult.state.replace("_", " ")}`;
+    if (underWay && consult.on_hold) {
+      text += consult.on_hold === "customer" ? " (the customer is on hold)"
+        : ` (${consult.name} is on hold; you talk to the customer)`;
+    }
+    if (consult.cause && !underWay) text += ` (${consult.cause})`;
+  }
+  status.textContent = text;
+  status.dataset.state = consult ? consult.state : "";
+  const talkingToBoth = underWay && ["consulting", "swapped"].includes(consult.state);
+  $("consult-steps").hidden = !underWay;
+  $("consult-swap").disabled = !talkingToBoth;
+  $("consult-complete").disabled = !talkingToBoth;
+  $("consult-swap").textContent = consult?.state === "swapped"
+    ? `Talk to ${consult.name}` : "Talk to the customer";
+  for (const id of ["consult-agent-button", "consult-number-button", "hold-button",
+                    "record-button", "transfer-button"]) {
+    if (underWay) $(id).disabled = true;
+    else if (id !== "transfer-button") $(id).disabled = false;
+  }
 }
 
 // An action on the live call; its answer is the call's new state (the live socket says it too).
@@ -168,6 +198,17 @@ $("transfer-button").addEventListener("click", () => {
   if (!number) return showError("Type the number to transfer to.");
   act("transfer", { number });
 });
+
+function consultTo(kind) {
+  const to = $("consult-to").value.trim();
+  if (!to) return showError("Type the extension or number to consult.");
+  act("consult", kind === "agent" ? { extension: to } : { number: to });
+}
+$("consult-agent-button").addEventListener("click", () => consultTo("agent"));
+$("consult-number-button").addEventListener("click", () => consultTo("number"));
+for (const step of ["swap", "complete", "cancel"]) {
+  $(`consult-${step}`).addEventListener("click", () => act(`consult/${step}`));
+}
 
 // The dial pad: tones into the call while talking, digits into the number field otherwise.
 $("dialpad").addEventListener("click", async (event) => {

@@ -28,6 +28,7 @@ from . import messages
 from .agents import AgentError, AgentView, Roster, load_agents
 from .auditor import AUDIT_SECONDS, Auditor
 from .calls import Calls, DialTimes
+from .consult import Consult, Consults
 from .controls import ControlError, Controls
 from .dialer import Dialer, SwitchUnavailable
 from .disposition import Dispositions
@@ -105,6 +106,10 @@ class Switchboard:
                                    roster=self.roster, persist=self.persist,
                                    changed=self._announce, publish=self._publish,
                                    gateway=gateway, caller_id=caller_id)
+        self.consults = Consults(calls=self.calls, controls=self.controls, offers=self.offers,
+                                 roster=self.roster, persist=self.persist,
+                                 changed=self._announce, publish=self._publish,
+                                 gateway=gateway, caller_id=caller_id)
         self.dispositions = Dispositions(legs=self.legs, roster=self.roster,
                                          persist=self.persist)
         self.distributor = Distributor(calls=self.calls, offers=self.offers, roster=self.roster,
@@ -122,7 +127,8 @@ class Switchboard:
         # In-call features see every event first (a transfer completes before the recording
         # resumes on its new leg), then the owner of the call's kind. Supervisors' legs are
         # supervision's alone: it sees them first and keeps them from the owner.
-        for feature in (self.supervision, self.transfers, self.recording, self.controls):
+        for feature in (self.supervision, self.transfers, self.consults, self.recording,
+                        self.controls):
             self.router.add_common(feature)
         self.router.add_owner(CallKind.DIAL_OUT, self.dialer)
         self.router.add_owner(CallKind.QUEUED, self.distributor)
@@ -275,6 +281,35 @@ class Switchboard:
         call = self._live(call_id)
         self.supervision.leave(call, user_id)
         return self.supervision.monitors(call)
+
+    def consult(self, call_id: str, *, number: str | None = None,
+                agent_id: int | None = None, extension: str | None = None) -> Consult:
+        """Consult another agent (by id or extension) or a number, the customer on hold."""
+        call = self._live(call_id)
+        if extension is not None:
+            agent = next((a for a in self.roster.agents.values()
+                          if a.extension == extension), None)
+            if agent is None:
+                raise InvalidInput(f"no agent has extension {extension}", field="extension")
+            return self.consults.to_agent(call, agent)
+        if agent_id is not None:
+            return self.consults.to_agent(call, self._target(agent_id))
+        return self.consults.to_number(call, number or "")
+
+    def consult_step(self, call_id: str, step: str) -> Consult:
+        """swap, complete or cancel the call's consult."""
+        call = self._live(call_id)
+        steps = {"swap": self.consults.swap, "complete": self.consults.complete,
+                 "cancel": self.consults.cancel}
+        if step not in steps:
+            raise InvalidInput(f"a consult step is one of {', '.join(steps)}", field="step")
+        return steps[step](call)
+
+    def _target(self, agent_id: int) -> AgentView:
+        try:
+            return self.roster.get(agent_id)
+        except AgentError:
+            raise InvalidInput(f"there is no agent {agent_id}", field="agent_id") from None
 
     def set_disposition(self, call_id: str, agent_id: int | None, disposition: object,
                         notes: object) -> tuple[str, str | None]:

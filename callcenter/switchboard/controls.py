@@ -43,6 +43,12 @@ class Controls:
         self._changed = changed        # changed(call): push the call's new state
         self._connected = connected
         self._noted = noted            # noted(kind, call): the events table (Persist.call_event)
+        self._guards: list[Callable[[Call], str | None]] = []
+
+    def add_guard(self, guard: Callable[[Call], str | None]) -> None:
+        """`guard(call)`: why the in-call controls must wait now (a feature rearranging the
+        call's legs), or None."""
+        self._guards.append(guard)
 
     # -- hold, DTMF ------------------------------------------------------------------------------
 
@@ -87,6 +93,10 @@ class Controls:
                                "you")
         if call.transfer is not None and call.transfer.state == "connecting":
             raise ControlError("the call is being handed over right now")
+        for guard in self._guards:
+            reason = guard(call)
+            if reason is not None:
+                raise ControlError(reason)
         return agent, customer
 
     def reachable(self) -> None:

@@ -43,6 +43,7 @@ OFFER_RINGING = "ringing"
 
 
 def call(c: Call) -> dict[str, Any]:
+    from .consult import consult_now  # the feature's own state (it imports this module)
     from .queues.waiting import waiting_of
     from .recording import recording_now  # the feature's own state (it imports this module)
 
@@ -62,6 +63,7 @@ def call(c: Call) -> dict[str, Any]:
         "transfer": None if transfer is None else {
             "to": transfer.to, "agent_id": transfer.agent_id, "state": transfer.state,
             "cause": transfer.cause},
+        "consult": consult_now(c),
     }
 
 

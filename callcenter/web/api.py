@@ -152,19 +152,47 @@ def transfer(call_id: str):
     """Blind transfer: {"number": "..."} or {"agent_id": N}. 202: under way; the live socket
     tells how it went (call.transfer.state: ringing, connecting, done or failed)."""
     board, live = _my_live_call(call_id)
+    board.transfer(live.id, **_target("transfer to"))
+    return jsonify(call=live.as_message()), 202
+
+
+@bp.post("/calls/<call_id>/consult")
+@requires(*STAFF)
+def consult(call_id: str):
+    """Consult (warm transfer): {"number": "..."}, {"agent_id": N} or {"extension": "..."} (an
+    agent's); the customer hears hold
+    music meanwhile. 202: under way; the live socket tells how it goes (call.consult.state)."""
+    board, live = _my_live_call(call_id)
+    extension = _body().get("extension")
+    if extension is not None:
+        if not isinstance(extension, str):
+            raise InvalidInput("give the agent's extension as text", field="extension")
+        board.consult(live.id, extension=extension.strip())
+    else:
+        board.consult(live.id, **_target("consult"))
+    return jsonify(call=live.as_message()), 202
+
+
+@bp.post("/calls/<call_id>/consult/<step>")
+@requires(*STAFF)
+def consult_step(call_id: str, step: str):
+    """swap (talk to the other party), complete (hand the customer over) or cancel."""
+    board, live = _my_live_call(call_id)
+    board.consult_step(live.id, step)
+    return jsonify(call=live.as_message()), 202
+
+
+def _target(what: str) -> dict:
+    """{"number": "..."} or {"agent_id": N} from the request, checked."""
     body = _body()
     number, agent_id = body.get("number"), body.get("agent_id")
     if (number is None) == (agent_id is None):
-        raise InvalidInput("give either the number or the agent_id to transfer to", field="number")
+        raise InvalidInput(f"give either the number or the agent_id to {what}", field="number")
     if number is not None and not isinstance(number, str):
-        raise InvalidInput("give the number to transfer to as text", field="number")
+        raise InvalidInput(f"give the number to {what} as text", field="number")
     if agent_id is not None and (not isinstance(agent_id, int) or isinstance(agent_id, bool)):
         raise InvalidInput("give the agent's id as a number", field="agent_id")
-    if number is not None:
-        board.transfer(live.id, number=number.strip())
-    else:
-        board.transfer(live.id, agent_id=agent_id)
-    return jsonify(call=live.as_message()), 202
+    return {"number": number.strip()} if number is not None else {"agent_id": agent_id}
 
 
 @bp.post("/calls/<call_id>/disposition")

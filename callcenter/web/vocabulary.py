@@ -26,6 +26,7 @@ from ..models import (
     TimeoutAction,
 )
 from ..switchboard.calls import BUSY_CAUSES, NO_ANSWER_CAUSES
+from ..switchboard.consult import Consult
 from ..switchboard.legs import Progress
 from ..switchboard.messages import OFFER_RINGING
 from ..switchboard.transfer import Transfer
@@ -123,6 +124,7 @@ def vocabulary() -> dict:
         "callback_state": _names(CallbackState),
         "choosable_statuses": [status.value for status in CHOOSABLE],
         "transfer_under_way": list(Transfer.UNDER_WAY),
+        "consult_under_way": list(Consult.UNDER_WAY),
         "number_pattern": NUMBER_PATTERN,
         "outcome_of_cause": {cause: outcome.value for cause, outcome in OUTCOME_OF_CAUSE.items()},
         "words": {"status": _words(STATUS_WORDS), "state": _words(STATE_WORDS),

@@ -126,6 +126,30 @@ def test_a_transfer_shows_its_progress(phone_page):
     shot(page, "7b-transferred")
 
 
+def test_consult_then_complete_from_the_page(phone_page):
+    page = phone_page
+    page.fill("#number", "15551234567")
+    page.click("#dial-button")
+    page.wait_for_selector("#call-progress[data-progress=answered]", timeout=10000)
+    assert page.is_hidden("#consult-steps")
+    page.fill("#consult-to", "15557654321")
+    page.click("#consult-number-button")
+    page.wait_for_selector("#consult-status[data-state=consulting]", timeout=15000)
+    page.wait_for_selector("#consult-status:text('the customer is on hold')")
+    assert page.is_disabled("#hold-button") and page.is_disabled("#consult-agent-button")
+    page.click("#consult-swap")
+    page.wait_for_selector("#consult-status[data-state=swapped]", timeout=10000)
+    page.wait_for_selector("#consult-swap:text('Talk to 15557654321')")
+    shot(page, "8-consult-swapped")
+    page.click("#consult-complete")
+    # The customer goes on with the number; the agent's part of the call ends.
+    # The call is no longer hers: the in-call card may already be hidden.
+    page.wait_for_selector("#consult-status[data-state=completed]", state="attached",
+                           timeout=15000)
+    page.wait_for_selector("#state:text-matches('Wrap-up|Idle')", timeout=15000)
+    shot(page, "8b-consult-completed")
+
+
 def test_the_status_selector_sets_the_agents_status(phone_page):
     page = phone_page
     page.select_option("#status-select", "available")

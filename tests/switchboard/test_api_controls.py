@@ -109,6 +109,7 @@ def test_hold_unhold_dtmf_and_record_through_the_api(rig, alice, agent_id, tmp_p
 @pytest.mark.parametrize("path,body", [
     ("hold", None), ("unhold", None), ("dtmf", {"digits": "1"}), ("record", {"action": "start"}),
     ("transfer", {"number": "15559876543"}), ("hangup", None),
+    ("consult", {"number": "15559876543"}), ("consult/cancel", None),
 ])
 def test_controls_on_an_ended_call_are_409_and_unknown_calls_404(rig, alice, path, body):
     call = talking(rig, alice)
@@ -156,6 +157,12 @@ def test_a_supervisor_may_use_an_agents_controls(rig, alice, supervisor):
     ("transfer", {"agent_id": "2"}, "agent_id"),
     ("transfer", {"agent_id": True}, "agent_id"),
     ("transfer", {"agent_id": 999}, "agent_id"),
+    ("consult", {}, "number"),
+    ("consult", {"number": "15559876543&park()"}, "number"),
+    ("consult", {"extension": 1001}, "extension"),
+    ("consult", {"extension": "4242"}, "extension"),
+    ("consult", {"agent_id": 999}, "agent_id"),
+    ("consult/transfer", None, "step"),
 ])
 def test_bad_input_is_422_naming_the_field_and_sends_nothing(rig, alice, path, body, field):
     call = talking(rig, alice)
@@ -266,3 +273,18 @@ def test_my_calls_newest_first_paged(rig, alice, login, bob, supervisor):
         assert refused.status_code == 422 and refused.json["field"] == field, query
     everything = alice("GET", "/api/calls")
     assert everything.status_code == 403 and "mine=1" in everything.json["error"]
+
+
+def test_consult_by_extension_then_complete_through_the_api(rig, alice, login, bob, agent_id):
+    call = talking(rig, alice)
+    reply = alice("POST", f"/api/calls/{call.id}/consult", {"extension": "1001"})
+    assert reply.status_code == 202 and reply.json["call"]["consult"]["state"] == "dialing"
+    rig.settle()
+    shown = alice("GET", f"/api/calls/{call.id}").json["call"]["consult"]
+    assert (shown["state"], shown["on_hold"], shown["agent_id"]) == ("consulting", "customer", bob)
+    assert alice("POST", f"/api/calls/{call.id}/hold").status_code == 409
+    assert alice("POST", f"/api/calls/{call.id}/consult/complete").status_code == 202
+    rig.settle()
+    assert (call.agent_id, call.as_message()["consult"]["state"]) == (bob, "completed")
+    assert alice("POST", f"/api/calls/{call.id}/hold").status_code == 403, "bob's call now"
+    end(rig, call)

@@ -11,7 +11,7 @@ from callcenter.switchboard.transfer import Transfer
 CALL_KEYS = {"id", "version", "kind", "direction", "agent_id", "number", "caller_id",
              "progress", "outcome", "cause", "sip_status", "sip_reason", "hangup_by",
              "created", "answered_at", "bridged_at", "ended_at", "recording", "held",
-             "transfer", "queue", "entered"}
+             "transfer", "queue", "entered", "consult"}
 
 
 def test_a_call_message_holds_plain_values_only():

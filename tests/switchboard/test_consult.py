@@ -1,0 +1,226 @@
+"""Consult (warm transfer) end to end: switchboard → real ESL over TCP → simulator, on a
+ManualClock. Each path checks the commands sent, where every leg is in the simulator (bridged,
+parked with music, gone), the agents' states, what the page saw and the CDR."""
+
+from __future__ import annotations
+
+import pytest
+
+from callcenter.models import AgentState, HangupBy, LegRole
+from callcenter.sim import Behaviour
+from callcenter.switchboard import ControlError
+from callcenter.switchboard.consult import HOLD_MUSIC
+from callcenter.switchboard.dialer import RINGBACK
+from tests.switchboard.conftest import NUMBER, TIMES
+from tests.switchboard.test_controls import OTHER_NUMBER, bob, cdr, seen, talking  # noqa: F401
+
+
+def states(rig, call):
+    return [c["state"] for c in seen(rig, call.id, "consult")[1:]]
+
+
+def partner(rig, uuid):
+    other = rig.sim.channels[uuid].partner
+    return other.uuid if other is not None else None
+
+
+def music(rig, uuid):
+    channel = rig.sim.channels[uuid]
+    return channel.parked and channel.last_app == ("playback", HOLD_MUSIC)
+
+
+def consulting_bob(rig, agent_id, bob):  # noqa: F811 - the fixture, passed on
+    """alice talks to a customer, then to bob (answered at once); commands forgotten."""
+    call = talking(rig, agent_id)
+    agent, customer = call.agent_leg, call.customer_leg
+    consult = rig.board.consult(call.id, agent_id=bob)
+    rig.settle()
+    target = consult.leg
+    assert rig.commands()[:3] == [f"uuid_setvar {customer} park_after_bridge true",
+                                  f"uuid_setvar {agent} park_after_bridge true",
+                                  f"uuid_park {customer}"]
+    assert rig.commands()[3].startswith(f"originate {{origination_uuid={target},")
+    assert "cc_transfer=joining" in rig.commands()[3]
+    assert rig.commands()[4:] == [
+        f"uuid_broadcast {customer} {HOLD_MUSIC} aleg",
+        f"uuid_broadcast {agent} {RINGBACK} aleg",
+        f"uuid_setvar {target} park_after_bridge true",
+        f"uuid_break {agent} all",
+        f"uuid_bridge {agent} {target}"]
+    assert partner(rig, agent) == target and music(rig, customer)
+    assert consult.state == "consulting"
+    assert rig.board.agent(bob).state is AgentState.IN_CALL
+    assert rig.board.agent(agent_id).state is AgentState.IN_CALL
+    rig.link.commands.clear()
+    return call, consult
+
+
+def test_consult_then_complete_hands_the_customer_to_the_target(rig, agent_id, bob):  # noqa: F811
+    call, consult = consulting_bob(rig, agent_id, bob)
+    agent, customer, target = call.agent_leg, call.customer_leg, consult.leg
+    rig.advance(3)
+    rig.board.consult_step(call.id, "complete")
+    rig.settle()
+    assert rig.commands() == [
+        f"uuid_setvar {customer} park_after_bridge false", f"uuid_break {customer} all",
+        f"uuid_setvar {target} park_after_bridge false", f"uuid_break {target} all",
+        f"uuid_setvar {agent} cc_transfer left",
+        f"uuid_bridge {target} {customer}",
+        f"uuid_setvar {target} cc_transfer joined",
+        f"uuid_kill {agent} NORMAL_CLEARING"]
+    assert partner(rig, customer) == target and agent not in rig.sim.channels
+    assert (call.agent_leg, call.agent_id, consult.state) == (target, bob, "completed")
+    assert rig.board.agent(bob).state is AgentState.IN_CALL
+    assert rig.board.agent(agent_id).state is AgentState.WRAP_UP
+    assert states(rig, call) == ["dialing", "ringing", "consulting", "completing", "completed"]
+    rig.advance(4)
+    rig.sim.far_end_hangs_up(customer)
+    rig.settle()
+    assert dict(rig.sim.channels) == {}, "no leg left behind"
+    assert rig.board.agent(bob).state is AgentState.WRAP_UP
+    row, legs = cdr(rig, call.id)
+    assert (row.agent_id, row.hangup_by) == (bob, HangupBy.CUSTOMER)
+    assert sorted((leg.uuid, leg.role) for leg in legs) == sorted(
+        [(agent, LegRole.AGENT), (target, LegRole.AGENT), (customer, LegRole.CUSTOMER)])
+    assert all(leg.ended_at is not None for leg in legs)
+
+
+def test_swap_then_cancel_brings_the_agent_back_to_the_customer(rig, agent_id, bob):  # noqa: F811
+    call, consult = consulting_bob(rig, agent_id, bob)
+    agent, customer, target = call.agent_leg, call.customer_leg, consult.leg
+    rig.board.consult_step(call.id, "swap")
+    rig.settle()
+    assert rig.commands() == [f"uuid_break {customer} all", f"uuid_bridge {agent} {customer}",
+                              f"uuid_broadcast {target} {HOLD_MUSIC} aleg"]
+    assert partner(rig, agent) == customer and music(rig, target), "bob waits with music"
+    assert seen(rig, call.id, "consult")[-1]["on_hold"] == "target"
+    with pytest.raises(ControlError, match="finish the consult with bob first"):
+        rig.board.hold(call.id)
+    rig.link.commands.clear()
+    rig.board.consult_step(call.id, "swap")
+    rig.settle()
+    assert rig.commands() == [f"uuid_break {target} all", f"uuid_bridge {agent} {target}",
+                              f"uuid_broadcast {customer} {HOLD_MUSIC} aleg"]
+    rig.link.commands.clear()
+    rig.board.consult_step(call.id, "cancel")
+    rig.settle()
+    assert rig.commands() == [
+        f"uuid_kill {target} NORMAL_CLEARING",
+        f"uuid_break {agent} all", f"uuid_break {customer} all",
+        f"uuid_bridge {agent} {customer}",
+        f"uuid_setvar {customer} park_after_bridge false",
+        f"uuid_setvar {agent} park_after_bridge false"]
+    assert partner(rig, agent) == customer and target not in rig.sim.channels
+    assert consult.state == "cancelled" and call.agent_id == agent_id
+    assert rig.board.agent(bob).state is AgentState.WRAP_UP, "bob talked: he wraps up"
+    assert rig.board.agent(agent_id).state is AgentState.IN_CALL
+    with pytest.raises(ControlError, match="only while you consult"):
+        rig.board.consult_step(call.id, "complete")
+    rig.board.hold(call.id)       # alice's call again: every control works
+    rig.settle()
+    rig.sim.far_end_hangs_up(customer)
+    rig.settle()
+    assert dict(rig.sim.channels) == {}
+    row, legs = cdr(rig, call.id)
+    assert (row.agent_id, row.hangup_by, len(legs)) == (agent_id, HangupBy.CUSTOMER, 3)
+
+
+@pytest.mark.parametrize("behaviour, cause", [
+    (Behaviour.busy(300), "USER_BUSY"), (Behaviour.ringing(), "NO_ANSWER")])
+def test_a_target_that_is_busy_or_does_not_answer_gives_the_customer_back(
+        rig, agent_id, bob, behaviour, cause):  # noqa: F811
+    call = talking(rig, agent_id)
+    agent, customer = call.agent_leg, call.customer_leg
+    rig.sim.script("1001", behaviour)
+    consult = rig.board.consult(call.id, agent_id=bob)
+    rig.settle()
+    assert music(rig, customer) and rig.sim.channels[agent].parked
+    rig.advance(TIMES.agent_ring + TIMES.timer_margin)
+    assert (consult.state, consult.cause) == ("failed", cause)
+    assert partner(rig, agent) == customer and consult.leg not in rig.sim.channels
+    assert rig.board.agent(bob).state is AgentState.IDLE
+    assert rig.board.agent(agent_id).state is AgentState.IN_CALL
+    rig.sim.far_end_hangs_up(customer)
+    rig.settle()
+    assert dict(rig.sim.channels) == {}
+
+
+def test_consult_of_an_agent_who_cannot_take_it_changes_nothing(rig, agent_id, bob):  # noqa: F811
+    call = talking(rig, agent_id)
+    rig.board.set_status(bob, rig.board.agent(bob).status.ON_BREAK)
+    with pytest.raises(ControlError, match="bob is not free"):
+        rig.board.consult(call.id, agent_id=bob)
+    with pytest.raises(ControlError, match="only while you consult"):
+        rig.board.consult_step(call.id, "swap")
+    assert rig.commands() == [], "nothing sent"
+
+
+def test_customer_hanging_up_during_the_consult_ends_every_leg(rig, agent_id, bob):  # noqa: F811
+    call, consult = consulting_bob(rig, agent_id, bob)
+    rig.sim.far_end_hangs_up(call.customer_leg)
+    rig.settle()
+    assert dict(rig.sim.channels) == {}, "no leg left behind"
+    assert consult.state == "failed"
+    assert rig.board.agent(bob).state is AgentState.WRAP_UP
+    assert rig.board.agent(agent_id).state is AgentState.WRAP_UP
+    row, _ = cdr(rig, call.id)
+    assert (row.agent_id, row.hangup_by) == (agent_id, HangupBy.CUSTOMER)
+
+
+def test_first_agent_hanging_up_while_consulting_hands_the_customer_over(
+        rig, agent_id, bob):  # noqa: F811
+    call, consult = consulting_bob(rig, agent_id, bob)
+    agent, customer, target = call.agent_leg, call.customer_leg, consult.leg
+    rig.sim.far_end_hangs_up(agent)
+    rig.settle()
+    assert partner(rig, customer) == target, "the customer is with bob"
+    assert (call.agent_leg, call.agent_id, consult.state) == (target, bob, "completed")
+    assert rig.board.agent(agent_id).state is AgentState.WRAP_UP
+    rig.sim.far_end_hangs_up(target)
+    rig.settle()
+    assert dict(rig.sim.channels) == {}
+    row, _ = cdr(rig, call.id)
+    assert (row.agent_id, row.hangup_by) == (bob, HangupBy.AGENT)
+
+
+@pytest.mark.parametrize("answers", [True, False])
+def test_first_agent_hanging_up_while_the_target_rings(rig, agent_id, bob, answers):  # noqa: F811
+    call = talking(rig, agent_id)
+    agent, customer = call.agent_leg, call.customer_leg
+    rig.sim.script("1001", Behaviour.answer(3000) if answers else Behaviour.ringing())
+    consult = rig.board.consult(call.id, agent_id=bob)
+    rig.settle()
+    rig.sim.far_end_hangs_up(agent)
+    rig.settle()
+    assert music(rig, customer), "the customer waits for bob"
+    rig.advance(3)
+    rig.advance(TIMES.agent_ring + TIMES.timer_margin)
+    if answers:
+        assert partner(rig, customer) == consult.leg and call.agent_id == bob
+        rig.sim.far_end_hangs_up(customer)
+        rig.settle()
+    assert dict(rig.sim.channels) == {}, "no leg left behind"
+    assert rig.board.agent(bob).state is (AgentState.WRAP_UP if answers else AgentState.IDLE)
+    row, _ = cdr(rig, call.id)
+    assert row.agent_id == (bob if answers else agent_id)
+
+
+def test_consult_a_number_bridges_on_its_early_media(rig, agent_id):
+    call = talking(rig, agent_id)
+    agent, customer = call.agent_leg, call.customer_leg
+    rig.sim.script(OTHER_NUMBER, Behaviour.early_media(500, answer_after_ms=2000))
+    consult = rig.board.consult(call.id, number=OTHER_NUMBER)
+    rig.settle()
+    assert f"sofia/gateway/carrier/{OTHER_NUMBER} &park()" in rig.commands()[3]
+    assert "cc_agent_id" not in rig.commands()[3]
+    rig.advance(0.5)
+    assert partner(rig, agent) == consult.leg and consult.state == "consulting"
+    rig.advance(2)
+    rig.board.consult_step(call.id, "complete")
+    rig.settle()
+    assert partner(rig, customer) == consult.leg and call.agent_id is None
+    assert rig.board.agent(agent_id).state is AgentState.WRAP_UP
+    rig.sim.far_end_hangs_up(consult.leg)
+    rig.settle()
+    assert dict(rig.sim.channels) == {}
+    assert cdr(rig, call.id)[0].customer_number == NUMBER
