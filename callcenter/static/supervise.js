@@ -3,6 +3,7 @@
 // changes when the server's live messages come; a refused action is said in the server's words.
 
 import { Softphone } from "./softphone.js";
+import { STATUS } from "./vocabulary.js";
 
 const $ = (id) => document.getElementById(id);
 const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -75,15 +76,15 @@ export function agentActions(agent) {
   const path = `/api/supervisor/agents/${agent.id}/status`;
   const cell = document.createDocumentFragment();
   cell.append(button("Available", () => attempt("set the status",
-    () => act("PUT", path, { status: "available" }))));
+    () => act("PUT", path, { status: STATUS.AVAILABLE }))));
   cell.append(button("On break", () => {
     const reason = prompt(`Why is ${agent.name} on break? (optional)`, "");
     if (reason === null) return;
-    attempt("set the status", () => act("PUT", path, { status: "on_break", reason }));
+    attempt("set the status", () => act("PUT", path, { status: STATUS.ON_BREAK, reason }));
   }));
   cell.append(button("Log out", () => {
     if (confirm(`Log ${agent.name} out? Their pages close and their softphone stops until they log in again.`)) {
-      attempt("log the agent out", () => act("PUT", path, { status: "logged_out" }));
+      attempt("log the agent out", () => act("PUT", path, { status: STATUS.LOGGED_OUT }));
     }
   }));
   return cell;
