@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pytest
 
 from callcenter.accounts import create_user
+from callcenter.audit import CLI
 from callcenter.models import Role
 from tests.conftest import PASSWORD
 from tests.freeswitch.controller import Running, running, switch_clean
@@ -54,9 +55,9 @@ def lab(tmp_path_factory):
     agent_ids: dict[str, int] = {}
 
     def seed(s):
-        create_user(s, "root", PASSWORD, Role.ADMIN)
+        create_user(s, "root", PASSWORD, Role.ADMIN, who=CLI)
         for name, extension in AGENTS.items():
-            user = create_user(s, name, PASSWORD, Role.AGENT, extension)
+            user = create_user(s, name, PASSWORD, Role.AGENT, extension, who=CLI)
             s.flush()
             user.agent.wrapup_seconds = 0
             agent_ids[name] = user.agent.id
