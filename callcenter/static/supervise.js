@@ -71,6 +71,32 @@ export function callActions(call, monitors, me) {
   return cell;
 }
 
+// Move / Offer for a caller waiting in `queue`: to another queue's line (keeping its place by
+// entry time), or ringing a chosen free agent now. `queues()`: every queue's name; `freeAgents()`:
+// the agents free to take a call now ({id, name}); both asked when the button is pressed.
+export function callerActions(callId, queue, queues, freeAgents) {
+  const path = `/api/supervisor/calls/${encodeURIComponent(callId)}`;
+  const cell = document.createDocumentFragment();
+  const move = button("Move", () => {
+    const others = queues().filter((name) => name !== queue);
+    const target = prompt(`Move the caller to which queue? (${others.join(", ")})`, others[0] || "");
+    if (target) attempt("move the caller", () => act("POST", `${path}/move`, { queue: target.trim() }));
+  });
+  const offer = button("Offer", () => {
+    const free = freeAgents();
+    const name = prompt(`Ring which agent now? (${free.map((a) => a.name).join(", ") || "none is free"})`,
+      free[0]?.name || "");
+    if (!name) return;
+    const agent = free.find((a) => a.name === name.trim());
+    if (!agent) { say(`Could not offer the caller: ${name} is not a free agent`, true); return; }
+    attempt("offer the caller", () => act("POST", `${path}/offer`, { agent_id: agent.id }));
+  });
+  move.dataset.act = "move";
+  offer.dataset.act = "offer";
+  cell.append(move, offer);
+  return cell;
+}
+
 // The Set status cell of an agent's row.
 export function agentActions(agent) {
   const path = `/api/supervisor/agents/${agent.id}/status`;

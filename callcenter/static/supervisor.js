@@ -7,7 +7,7 @@
 import { drawCharts } from "./charts.js";
 import { Floor, NONE, count, duration, percent } from "./floor.js";
 import { connectLive } from "./live.js";
-import { agentActions, callActions, monitorWords, startPhone } from "./supervise.js";
+import { agentActions, callActions, callerActions, monitorWords, startPhone } from "./supervise.js";
 import { CALLBACK_STATE, PROGRESS, STATE, STATUS, VOCABULARY } from "./vocabulary.js";
 import {
   CALLBACK_STATE_WORDS, OUTCOME_WORDS, PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, wordFor,
@@ -191,9 +191,18 @@ function drawQueue(tr, row, f, callbacks) {
     waited.dataset.since = c.entered;
     waited.textContent = duration(floor.now() - c.entered);
     item.append(waited);
+    if (!c.callback) item.append(callerActions(c.call_id, row.name, queueNames, freeAgents));
     return item;
   }));
   setText(cell(tr, 15), String(callbacks));
+}
+
+const queueNames = () => [...floor.queues.keys()].sort();
+
+// The agents a waiting caller can be offered to now: Available, Idle.
+function freeAgents() {
+  return [...floor.agents.values()].filter((a) => a.status === STATUS.AVAILABLE && a.state === STATE.IDLE)
+    .map((a) => ({ id: a.id, name: a.name })).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function drawFigures(tr, from, f) {

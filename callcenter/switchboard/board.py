@@ -282,6 +282,22 @@ class Switchboard:
         self.supervision.leave(call, user_id)
         return self.supervision.monitors(call)
 
+    # A supervisor moves a waiting caller (distributor.py); CallerError (409) when it no
+    # longer waits or the agent is not free.
+
+    def move_caller(self, call_id: str, queue: str) -> tuple[Call, str]:
+        """To another queue's line, keeping its place by entry time; also the queue it left."""
+        call = self._live(call_id)
+        self.controls.reachable()
+        return call, self.distributor.move_caller(call, queue)
+
+    def offer_caller(self, call_id: str, agent_id: int) -> Call:
+        """Ring a chosen Available, Idle agent for the caller now."""
+        call = self._live(call_id)
+        self.controls.reachable()
+        self.distributor.offer_now(call, agent_id)
+        return call
+
     def consult(self, call_id: str, *, number: str | None = None,
                 agent_id: int | None = None, extension: str | None = None) -> Consult:
         """Consult another agent (by id or extension) or a number, the customer on hold."""

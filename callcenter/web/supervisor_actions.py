@@ -1,5 +1,6 @@
 """What a supervisor does from the dashboard: listen in on a call, whisper to its agent or barge
-in (from the supervisor's own softphone), leave; hang a call up; force an agent's status.
+in (from the supervisor's own softphone), leave; hang a call up; move a waiting caller to
+another queue or offer it now to a chosen agent; force an agent's status.
 
 Each action the switchboard accepts writes one audit row (`_audited`, the one place); one
 that no longer applies (the call ended, the agent is gone, the softphone is not registered)
@@ -100,6 +101,34 @@ def leave(call_id: str):
 def hang_up(call_id: str):
     call = _board().hang_up(call_id, HangupBy.SUPERVISOR)
     _audited("call.hangup", f"call {call_id}")
+    return jsonify(call=call.as_message())
+
+
+# -- a waiting caller ------------------------------------------------------------------------
+
+
+@bp.post("/calls/<call_id>/move")
+@requires(*SUPERVISORS)
+def move_caller(call_id: str):
+    """{"queue": name}: the waiting caller goes to that queue's line, keeping its entry time."""
+    name = _body().get("queue")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("the name of the queue to move the caller to", field="queue")
+    call, left = _board().move_caller(call_id, name.strip())
+    _audited("call.move", f"call {call_id}", {"from": left, "to": name.strip()})
+    return jsonify(call=call.as_message())
+
+
+@bp.post("/calls/<call_id>/offer")
+@requires(*SUPERVISORS)
+def offer_caller(call_id: str):
+    """{"agent_id": n}: ring that agent for the waiting caller now (409 if it is not free)."""
+    agent_id = _body().get("agent_id")
+    if not isinstance(agent_id, int) or isinstance(agent_id, bool):
+        raise InvalidInput("the id of the agent to offer the caller to", field="agent_id")
+    board = _board()
+    call = board.offer_caller(call_id, agent_id)
+    _audited("call.offer", f"call {call_id}", {"agent": board.agent(agent_id).extension})
     return jsonify(call=call.as_message())
 
 

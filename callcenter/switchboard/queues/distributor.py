@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from ...clock import Timer
+from ...errors import Conflict, InvalidInput
 from ...esl import commands
 from ...esl.connection import ESLError
 from ...esl.protocol import Event
@@ -72,6 +73,10 @@ MISSED_CALLS = "missed calls"
 
 # How an offer's leg ended, by FreeSWITCH's cause, when the agent did not take the call.
 _DECLINED = frozenset({"CALL_REJECTED", "USER_BUSY", "DECLINED"})
+
+
+class CallerError(Conflict):
+    """A supervisor's move of a waiting caller that cannot be done now; the message says why."""
 
 
 def offer_outcome(cause: str | None) -> OfferOutcome:
@@ -549,6 +554,58 @@ class Distributor:
         if waiting.connected is None:
             self.persist.call_values(call.id, left_at=when(now),
                                      wait_seconds=int(now - waiting.entered))
+
+    # -- a supervisor's moves (supervisor_actions.py) --------------------------------------------
+
+    def move_caller(self, call: Call, name: str) -> str:
+        """Send a waiting caller to queue `name`'s line now, keeping its entry time: its ringing
+        offers stop and it hears the target's music. Returns the queue it left."""
+        waiting = self._still_waiting(call)
+        target = self.queues.get(name)
+        if target is None:
+            raise InvalidInput(f"there is no queue {name!r}", field="queue")
+        if target.name == waiting.queue:
+            raise CallerError(f"the caller is already in {name}")
+        if call.kind is CallKind.CALLBACK:
+            raise CallerError("a callback request has no caller on the line to move")
+        now, left = self.clock.now(), waiting.queue
+        self.cancel_offers(call, waiting, OfferOutcome.CANCELLED)
+        log.info("caller moved from %s to %s by a supervisor", left, name,
+                 extra={"call_id": call.id})
+        self.move(call, waiting, target, now)
+        self.announcer.moved(call, target)
+        self.timeouts.arm(call, target)
+        self._changed(call)
+        self.soon()
+        return left
+
+    def offer_now(self, call: Call, agent_id: int) -> None:
+        """Ring a chosen agent for a waiting caller now, by the normal offer path, whatever its
+        queue's strategy and tiers; the caller's other ringing offers stop first."""
+        waiting = self._still_waiting(call)
+        agent = self.roster.agents.get(agent_id)
+        if agent is None:
+            raise InvalidInput(f"there is no agent {agent_id}", field="agent_id")
+        why = refusal(agent, own_call=False)
+        if why is not None:
+            raise CallerError(why)
+        queue = self.queues.get(waiting.queue)
+        if queue is None:
+            raise CallerError(f"queue {waiting.queue} is no longer set up: move the caller")
+        self.cancel_offers(call, waiting, OfferOutcome.CANCELLED)
+        waiting.round_started = None        # ring-progressively adds nobody to this offer
+        self._ring(call, queue, agent, self.clock.now())
+        if not waiting.offers:
+            raise CallerError(f"{agent.name}'s phone could not be rung")
+        call.progress = Progress.OFFERED
+        self._changed(call)
+
+    def _still_waiting(self, call: Call) -> Waiting:
+        waiting = waiting_of(call)
+        if call.ended or waiting is None or waiting.connected is not None \
+                or waiting.left is not None or call.outcome is not None:
+            raise CallerError("this caller is no longer waiting in a queue")
+        return waiting
 
     # -- agents ----------------------------------------------------------------------------------
 
