@@ -55,6 +55,7 @@ class Consult:
     state: str = "dialing"
     cause: str | None = None
     handover: bool = False          # complete as soon as the target answers
+    returning: bool = False         # the agent goes back to the customer once it has parked
     timer: Timer | None = None
 
     # dialing, ringing: the target's phone rings; consulting: the agent talks to the target;
@@ -263,6 +264,10 @@ class Consults:
                 self._target_leg(call, consult, leg, happened)
                 return True
             return False
+        if leg.uuid == consult.from_leg and consult.returning and happened is Happened.PARKED:
+            consult.returning = False
+            self._rejoin(call, consult)
+            return True
         if leg.uuid == consult.from_leg and (consult.under_way
                                              or consult.state == "completed"):
             if happened is Happened.HUNG_UP:
@@ -378,12 +383,24 @@ class Consults:
         self._back_to_customer(call, consult)
 
     def _back_to_customer(self, call: Call, consult: Consult) -> None:
+        """The agent talks to the customer again. An agent that was bridged to the target is
+        bridged anew only once FreeSWITCH has parked it (park_after_bridge): the target's hangup
+        and the agent's park come from two channels in either order, and a uuid_bridge sent
+        while the agent still leaves the old bridge is refused."""
+        log.info("consult with %s over: %s", consult.to, consult.cause,
+                 extra={"call_id": call.id})
+        agent = self.calls.leg(consult.from_leg)
+        if agent is not None and not agent.parked and agent.bridged_to != call.customer_leg:
+            consult.returning = True
+            self._changed(call)
+            return
+        self._rejoin(call, consult)
+
+    def _rejoin(self, call: Call, consult: Consult) -> None:
         self.sender.api(commands.uuid_break(consult.from_leg))   # ringback, if it rang
         self._bridge_agent(consult.from_leg, call.customer_leg, call.customer_leg)
         for leg in (call.customer_leg, consult.from_leg):
             self.sender.api(commands.uuid_setvar(leg, "park_after_bridge", "false"))
-        log.info("consult with %s over: %s", consult.to, consult.cause,
-                 extra={"call_id": call.id})
         self._changed(call)
 
     def _agent_left(self, call: Call, consult: Consult) -> None:

@@ -85,6 +85,27 @@ def test_consult_then_complete_hands_the_customer_to_the_target(rig, agent_id, b
     assert all(leg.ended_at is not None for leg in legs)
 
 
+def test_the_target_hanging_up_while_swapped_leaves_the_agent_with_the_customer(
+        rig, agent_id, bob):  # noqa: F811
+    """Swapped: the agent already talks to the customer; bob's hangup must not make the agent
+    wait for a park that never comes (it is not leaving a bridge)."""
+    call, consult = consulting_bob(rig, agent_id, bob)
+    agent, customer, target = call.agent_leg, call.customer_leg, consult.leg
+    rig.board.consult_step(call.id, "swap")
+    rig.settle()
+    rig.link.commands.clear()
+    rig.sim.far_end_hangs_up(target)
+    rig.settle()
+    assert rig.commands() == [
+        f"uuid_break {agent} all", f"uuid_break {customer} all",
+        f"uuid_bridge {agent} {customer}",
+        f"uuid_setvar {customer} park_after_bridge false",
+        f"uuid_setvar {agent} park_after_bridge false"]
+    assert partner(rig, agent) == customer and target not in rig.sim.channels
+    assert consult.state == "failed" and not consult.returning
+    assert rig.board.agent(agent_id).state is AgentState.IN_CALL
+
+
 def test_swap_then_cancel_brings_the_agent_back_to_the_customer(rig, agent_id, bob):  # noqa: F811
     call, consult = consulting_bob(rig, agent_id, bob)
     agent, customer, target = call.agent_leg, call.customer_leg, consult.leg
