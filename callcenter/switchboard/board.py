@@ -304,6 +304,10 @@ class Switchboard:
         self.distributor.offer_now(call, agent_id)
         return call
 
+    def queue_names(self) -> list[str]:
+        """The queues a customer can be sent to (the agent page's picker)."""
+        return sorted(self.distributor.queues)
+
     def transfer_to_queue(self, call_id: str, queue: str) -> Waiting:
         """Send the customer into a queue's line; the agent is freed (queues/requeue.py)."""
         if not isinstance(queue, str) or not queue.strip():
