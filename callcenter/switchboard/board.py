@@ -187,7 +187,8 @@ class Switchboard:
                    cdr_spool_dir=settings.cdr_spool_dir, audit_seconds=settings.audit_seconds,
                    timezone=settings.timezone, today_figures=today_figures,
                    wall_thresholds=settings.wall_thresholds,
-                   monitor_notice=settings.monitor_notice)
+                   monitor_notice=settings.monitor_notice,
+                   requeue_keeps_entry=settings.requeue_keeps_place)
 
     def start(self) -> None:
         self.store.start()
