@@ -79,6 +79,9 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_WALL_THRESHOLDS", '{"*": {"waiting": [5, 10], "longest_wait_s": [60, 180], '
      '"service_level": [0.8, 0.6]}}', "the wall display's colours, [warn, alert] per measure, "
      'per queue name ("*": every other queue)'),
+    ("CALLCENTER_REQUEUE_KEEPS_PLACE", "on", "off makes a customer an agent sends back to the "
+     "queue it came from enter the line now, behind later callers, instead of at its first "
+     "entry time"),
     ("CALLCENTER_MONITOR_NOTICE", "off", "on shows agents a small indicator while a supervisor "
      "listens to, whispers to or barges into their call"),
     ("CALLCENTER_SIM_CALLERS", "unset: no callers", "the built-in simulator only: inbound "
@@ -122,6 +125,7 @@ class Settings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     login_limits: bool = True
     monitor_notice: bool = False
+    requeue_keeps_place: bool = True
     audit_seconds: int = 5
     timezone: str = "UTC"
     sim_callers: float | None = None  # callers per second into the built-in simulator
@@ -203,6 +207,8 @@ class Settings:
             login_limits=_on_off(get("CALLCENTER_LOGIN_LIMITS") or "on", "CALLCENTER_LOGIN_LIMITS"),
             monitor_notice=_on_off(get("CALLCENTER_MONITOR_NOTICE") or "off",
                                    "CALLCENTER_MONITOR_NOTICE"),
+            requeue_keeps_place=_on_off(get("CALLCENTER_REQUEUE_KEEPS_PLACE") or "on",
+                                        "CALLCENTER_REQUEUE_KEEPS_PLACE"),
             audit_seconds=_whole(get("CALLCENTER_AUDIT_SECONDS") or "5",
                                  "CALLCENTER_AUDIT_SECONDS", 1, 300),
             timezone=_timezone(get("CALLCENTER_TIMEZONE") or "UTC"),

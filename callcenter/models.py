@@ -138,6 +138,8 @@ class EventKind(enum.StrEnum):
     RECORDING_STARTED = "recording_started"
     RECORDING_STOPPED = "recording_stopped"
     MONITOR = "monitor"                     # a supervisor listens, whispers or barges
+    CONSULT = "consult"                     # detail: to, result (started, swapped, completed,
+                                            # cancelled, failed), talking_to, cause
 
 
 class Direction(enum.StrEnum):

@@ -162,3 +162,12 @@ def test_readme_documents_every_setting():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for name, _default, _text in SETTINGS:
         assert f"`{name}`" in readme, f"{name} missing from the README's settings table"
+
+
+def test_a_customer_sent_back_to_its_queue_keeps_its_place_unless_turned_off(tmp_path):
+    base = {"CALLCENTER_INSTANCE_DIR": str(tmp_path)}
+    assert Settings.from_env(base).requeue_keeps_place is True
+    off = Settings.from_env({**base, "CALLCENTER_REQUEUE_KEEPS_PLACE": "off"})
+    assert off.requeue_keeps_place is False
+    with pytest.raises(ConfigError, match="CALLCENTER_REQUEUE_KEEPS_PLACE"):
+        Settings.from_env({**base, "CALLCENTER_REQUEUE_KEEPS_PLACE": "maybe"})

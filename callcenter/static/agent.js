@@ -152,6 +152,8 @@ function showConsult(call) {
     if (underWay) $(id).disabled = true;
     else if (id !== "transfer-button") $(id).disabled = false;
   }
+  const toQueue = $("transfer-queue-button");   // present when the site has queues
+  if (toQueue) toQueue.disabled = underWay;
 }
 
 // An action on the live call; its answer is the call's new state (the live socket says it too).
@@ -198,6 +200,9 @@ $("transfer-button").addEventListener("click", () => {
   if (!number) return showError("Type the number to transfer to.");
   act("transfer", { number });
 });
+
+$("transfer-queue-button")?.addEventListener("click", () =>
+  act("transfer-queue", { queue: $("transfer-queue").value }));
 
 function consultTo(kind) {
   const to = $("consult-to").value.trim();

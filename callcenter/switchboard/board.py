@@ -41,6 +41,8 @@ from .persist import Persist
 from .queue_rows import QueueRows
 from .queues import Distributor, load_queues
 from .queues.callbacks import Callbacks, load_callbacks
+from .queues.requeue import Requeue
+from .queues.waiting import Waiting
 from .recording import Recording
 from .resync import Resync
 from .router import Router
@@ -66,12 +68,14 @@ class Switchboard:
                  cdr_spool_dir: str | Path | None = None,
                  audit_seconds: float = AUDIT_SECONDS, timezone: str = "UTC",
                  today_figures: TodayFigures | None = None,
-                 wall_thresholds: dict | None = None, monitor_notice: bool = False) -> None:
+                 wall_thresholds: dict | None = None, monitor_notice: bool = False,
+                 requeue_keeps_entry: bool = True) -> None:
         """`audit_seconds`: how often the auditor compares memory with FreeSWITCH (0: only
         after each resync); `timezone`: the site's, which queues' open hours are read in;
         `today_figures(now)`: today's figures for the live pages (None: the switchboard's own
         counts, figures_feed.SwitchboardCounts); `wall_thresholds`: the wall display's colours
-        (thresholds.wall); `monitor_notice`: agents see when a supervisor listens in."""
+        (thresholds.wall); `monitor_notice`: agents see when a supervisor listens in;
+        `requeue_keeps_entry`: a customer sent back to the queue it came from keeps its place."""
         self.link = link
         self.clock = clock or RealClock()
         self.hub = hub
@@ -118,6 +122,8 @@ class Switchboard:
                                        changed=self._announce, publish=self._publish,
                                        gateway=gateway, defer=_soon,
                                        settled=self.finishing.maybe, timezone=timezone)
+        self.requeue = Requeue(self.distributor, self.controls, changed=self._announce,
+                               keep_entry=requeue_keeps_entry)
         self.callbacks = Callbacks(self.distributor, self.dialer,
                                    load=load_callbacks(database.sessions), publish=self._publish)
         self.supervision = Supervision(calls=self.calls, controls=self.controls, domain=domain,
@@ -128,7 +134,7 @@ class Switchboard:
         # resumes on its new leg), then the owner of the call's kind. Supervisors' legs are
         # supervision's alone: it sees them first and keeps them from the owner.
         for feature in (self.supervision, self.transfers, self.consults, self.recording,
-                        self.controls):
+                        self.controls, self.requeue):
             self.router.add_common(feature)
         self.router.add_owner(CallKind.DIAL_OUT, self.dialer)
         self.router.add_owner(CallKind.QUEUED, self.distributor)
@@ -181,7 +187,8 @@ class Switchboard:
                    cdr_spool_dir=settings.cdr_spool_dir, audit_seconds=settings.audit_seconds,
                    timezone=settings.timezone, today_figures=today_figures,
                    wall_thresholds=settings.wall_thresholds,
-                   monitor_notice=settings.monitor_notice)
+                   monitor_notice=settings.monitor_notice,
+                   requeue_keeps_entry=settings.requeue_keeps_place)
 
     def start(self) -> None:
         self.store.start()
@@ -297,6 +304,16 @@ class Switchboard:
         self.controls.reachable()
         self.distributor.offer_now(call, agent_id)
         return call
+
+    def queue_names(self) -> list[str]:
+        """The queues a customer can be sent to (the agent page's picker)."""
+        return sorted(self.distributor.queues)
+
+    def transfer_to_queue(self, call_id: str, queue: str) -> Waiting:
+        """Send the customer into a queue's line; the agent is freed (queues/requeue.py)."""
+        if not isinstance(queue, str) or not queue.strip():
+            raise InvalidInput("name the queue", field="queue")
+        return self.requeue.to_queue(self._live(call_id), queue.strip())
 
     def consult(self, call_id: str, *, number: str | None = None,
                 agent_id: int | None = None, extension: str | None = None) -> Consult:

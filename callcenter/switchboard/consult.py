@@ -26,7 +26,7 @@ from ..clock import Timer
 from ..errors import CallEnded
 from ..esl import commands
 from ..esl.connection import ESLError
-from ..models import DEFAULT_HOLD_MUSIC, AgentState, HangupBy, LegRole, Outcome
+from ..models import DEFAULT_HOLD_MUSIC, AgentState, EventKind, HangupBy, LegRole, Outcome
 from . import messages
 from .agents import AgentView, Roster
 from .calls import Calls, job_cause
@@ -150,6 +150,8 @@ class Consults:
         else:
             consult.state = "consulting"
             self._bridge_agent(consult.from_leg, consult.leg, consult.leg)
+        self._note(call, consult, "swapped",
+                   talking_to="customer" if consult.state == "swapped" else "target")
         self._changed(call)
         return consult
 
@@ -169,6 +171,7 @@ class Consults:
         if target is not None and target.alive:
             self.calls.hang_up(consult.leg, "NORMAL_CLEARING" if target.answered
                                else "ORIGINATOR_CANCEL")
+        self._note(call, consult, "cancelled")
         self._changed(call)
         return consult
 
@@ -222,6 +225,7 @@ class Consults:
         call.features.setdefault(LEGS, set()).update((consult.leg, consult.from_leg))
         consult.timer = self.clock.call_later(consult.ring + self.times.timer_margin,
                                               self._ring_timeout, call, consult)
+        self._note(call, consult, "started")
         log.info("consult %s", consult.to, extra={"call_id": call.id})
         self._changed(call)
         return consult
@@ -358,6 +362,7 @@ class Consults:
         self.calls.hang_up(consult.from_leg, "NORMAL_CLEARING")
         if consult.agent_id is not None:
             self.persist.call_values(call.id, agent_id=consult.agent_id)
+        self._note(call, consult, "completed")
         log.info("consult completed: the call is with %s", consult.to,
                  extra={"call_id": call.id})
         if consult.from_agent_id is not None and consult.from_agent_id != call.agent_id:
@@ -373,6 +378,7 @@ class Consults:
             return
         if consult.state != "cancelled":
             consult.state, consult.cause = "failed", leg.cause or "NORMAL_CLEARING"
+            self._note(call, consult, "failed")
         agent = self.calls.leg(consult.from_leg)
         if consult.handover or agent is None or not agent.alive:
             customer = self.calls.leg(call.customer_leg)
@@ -433,6 +439,16 @@ class Consults:
         else:
             self.offers.withdraw(call, consult.agent_id)
 
+    def _note(self, call: Call, consult: Consult, result: str, **more: str) -> None:
+        """The call's story: each step of a consult, by the agent who consults."""
+        detail = {"to": consult.to, "result": result, **more}
+        if consult.agent_id is not None:
+            detail["to_agent_id"] = consult.agent_id
+        if result == "failed" and consult.cause:
+            detail["cause"] = consult.cause
+        self.persist.event(EventKind.CONSULT, self.clock.now(), agent_id=consult.from_agent_id,
+                           call_id=call.id, detail=detail)
+
     def _music(self, leg: str) -> None:
         self.sender.api(commands.uuid_broadcast(leg, HOLD_MUSIC, "aleg"))
 
@@ -450,6 +466,7 @@ class Consults:
         self._stop_timer(consult)
         if consult.under_way:
             consult.state, consult.cause = "failed", call.cause or "NORMAL_CLEARING"
+            self._note(call, consult, "failed")
             leg = self.calls.leg(consult.leg)
             if leg is not None:
                 self._release_target(call, consult, leg)

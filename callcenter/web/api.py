@@ -156,6 +156,16 @@ def transfer(call_id: str):
     return jsonify(call=live.as_message()), 202
 
 
+@bp.post("/calls/<call_id>/transfer-queue")
+@requires(*STAFF)
+def transfer_to_queue(call_id: str):
+    """Send the customer into a queue: {"queue": name}. The agent goes to Wrap-up; the customer
+    hears the queue's hold music and waits in its line."""
+    board, live = _my_live_call(call_id)
+    board.transfer_to_queue(live.id, _body().get("queue"))
+    return jsonify(call=live.as_message())
+
+
 @bp.post("/calls/<call_id>/consult")
 @requires(*STAFF)
 def consult(call_id: str):

@@ -31,7 +31,9 @@ def home():
 @bp.route("/agent")
 @requires(*ALL_ROLES)
 def agent():
-    return render_template("agent.html", agent=g.user.agent)
+    board = current_app.extensions["callcenter"].switchboard
+    queues = board.queue_names() if board is not None else []
+    return render_template("agent.html", agent=g.user.agent, queues=queues)
 
 
 @bp.route("/healthz")

@@ -14,6 +14,7 @@ from callcenter.sim import Behaviour
 from callcenter.switchboard.recording import recording_now
 from tests.conftest import AuthActions
 from tests.switchboard.conftest import NUMBER
+from tests.switchboard.test_queues import make_queue
 
 
 @pytest.fixture
@@ -288,3 +289,24 @@ def test_consult_by_extension_then_complete_through_the_api(rig, alice, login, b
     assert (call.agent_id, call.as_message()["consult"]["state"]) == (bob, "completed")
     assert alice("POST", f"/api/calls/{call.id}/hold").status_code == 403, "bob's call now"
     end(rig, call)
+
+
+def test_transfer_to_a_queue_through_the_api_and_the_page_s_picker(rig, alice, database,
+                                                                     agent_id):
+    make_queue(database, name="sales")
+    rig.board.reload_queues()
+    page = alice("GET", "/agent")
+    assert page.status_code == 200 and b'<select id="transfer-queue">' in page.data
+    assert b"<option>sales</option>" in page.data
+    call = talking(rig, alice)
+    missing = alice("POST", f"/api/calls/{call.id}/transfer-queue", {})
+    assert missing.status_code == 422 and missing.json["field"] == "queue"
+    unknown = alice("POST", f"/api/calls/{call.id}/transfer-queue", {"queue": "nowhere"})
+    assert unknown.status_code == 409 and "no queue named" in unknown.json["error"]
+    assert call.agent_id == agent_id
+    sent = alice("POST", f"/api/calls/{call.id}/transfer-queue", {"queue": "sales"})
+    assert sent.status_code == 200 and sent.json["call"]["progress"] == "waiting"
+    rig.settle()
+    assert rig.board.agent(agent_id).state is AgentState.WRAP_UP
+    assert [c.id for c in rig.board.distributor.lines["sales"]] == [call.id]
+    assert rig.sim.channels[call.customer_leg].parked

@@ -13,6 +13,7 @@ from callcenter.switchboard.consult import HOLD_MUSIC
 from callcenter.switchboard.dialer import RINGBACK
 from tests.switchboard.conftest import NUMBER, TIMES
 from tests.switchboard.test_controls import OTHER_NUMBER, bob, cdr, seen, talking  # noqa: F401
+from tests.switchboard.test_events import events, story
 
 
 def states(rig, call):
@@ -22,6 +23,13 @@ def states(rig, call):
 def partner(rig, uuid):
     other = rig.sim.channels[uuid].partner
     return other.uuid if other is not None else None
+
+
+def consult_story(rig, call, agent_id):
+    """The call's consult rows, each by the consulting agent."""
+    rows = events(rig, kind="consult", call_id=call.id)
+    assert {row.agent_id for row in rows} == {agent_id}
+    return [detail for _kind, detail in story(rows)]
 
 
 def music(rig, uuid):
@@ -83,6 +91,9 @@ def test_consult_then_complete_hands_the_customer_to_the_target(rig, agent_id, b
     assert sorted((leg.uuid, leg.role) for leg in legs) == sorted(
         [(agent, LegRole.AGENT), (target, LegRole.AGENT), (customer, LegRole.CUSTOMER)])
     assert all(leg.ended_at is not None for leg in legs)
+    assert consult_story(rig, call, agent_id) == [
+        {"to": "1001", "result": "started", "to_agent_id": bob},
+        {"to": "1001", "result": "completed", "to_agent_id": bob}]
 
 
 def test_the_target_hanging_up_while_swapped_leaves_the_agent_with_the_customer(
@@ -144,6 +155,12 @@ def test_swap_then_cancel_brings_the_agent_back_to_the_customer(rig, agent_id, b
     assert dict(rig.sim.channels) == {}
     row, legs = cdr(rig, call.id)
     assert (row.agent_id, row.hangup_by, len(legs)) == (agent_id, HangupBy.CUSTOMER, 3)
+    bob_too = {"to": "1001", "to_agent_id": bob}
+    assert consult_story(rig, call, agent_id) == [
+        {**bob_too, "result": "started"},
+        {**bob_too, "result": "swapped", "talking_to": "customer"},
+        {**bob_too, "result": "swapped", "talking_to": "target"},
+        {**bob_too, "result": "cancelled"}]
 
 
 @pytest.mark.parametrize("behaviour, cause", [
@@ -164,6 +181,9 @@ def test_a_target_that_is_busy_or_does_not_answer_gives_the_customer_back(
     rig.sim.far_end_hangs_up(customer)
     rig.settle()
     assert dict(rig.sim.channels) == {}
+    assert consult_story(rig, call, agent_id) == [
+        {"to": "1001", "result": "started", "to_agent_id": bob},
+        {"to": "1001", "result": "failed", "to_agent_id": bob, "cause": cause}]
 
 
 def test_consult_of_an_agent_who_cannot_take_it_changes_nothing(rig, agent_id, bob):  # noqa: F811
