@@ -465,11 +465,12 @@ class Switchboard:
         """Callback requests not finished (in line order), then the recently finished."""
         return self.callbacks.messages()
 
-    def cancel_callback(self, callback_id: str, by: str) -> dict:
-        """A supervisor cancels a waiting callback request (NotFound, or Conflict when it is
-        being dialled or already over)."""
-        request = self.callbacks.cancel(callback_id, by)
-        return messages.callback(request, self.clock.now())
+    def cancel_callback(self, callback_id: str) -> tuple[str, dict]:
+        """A supervisor cancels a waiting callback request: the state it was in, and the request
+        as the pages are sent it (NotFound, or Conflict when it is being dialled or already
+        over)."""
+        request, was = self.callbacks.cancel(callback_id)
+        return was.value, messages.callback(request, self.clock.now())
 
     def reload_queues(self) -> None:
         """An admin changed queues or tiers: the distributor reads them again at once (waiting

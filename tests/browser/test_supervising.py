@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from callcenter import db as dbmod
 from callcenter import displays
+from callcenter.audit import CLI
 from callcenter.models import Agent, Queue, QueueAgent, QueueStrategy, Role
 from tests.conftest import PASSWORD
 from tests.process import ServerProcess
@@ -175,7 +176,7 @@ def test_the_wall_display_opens_with_its_token_and_not_without(floor, browser, d
     assert refused.status == 401
     assert "address an admin gives it" in wall.text_content("main")
     with database.session() as session:
-        row, token = displays.create(session, "Sales floor TV", by="test")
+        row, token = displays.create(session, "Sales floor TV", who=CLI)
         session.commit()
     wall.goto(f"{base}/wallboard?token={token}")
     assert wall.url == base + "/wallboard", "the token left the address"
@@ -191,7 +192,7 @@ def test_the_wall_display_opens_with_its_token_and_not_without(floor, browser, d
     assert tile == "ok"            # 4 waiting: under the default warning (5)
     wall.screenshot(path=str(tmp_path / "wallboard.png"))
     with database.session() as session:
-        displays.revoke(session, row.id, by="test")
+        displays.revoke(session, row.id, who=CLI)
         session.commit()
     again = wall.goto(base + "/wallboard")
     assert again.status == 401 and "revoked" in wall.text_content("main")
