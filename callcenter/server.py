@@ -128,7 +128,7 @@ def start_switch(settings: Settings, database: Database) -> Switch:
     link = Link(host, port, password)
     link.on_resync(lambda: log.info("switch link up: %s:%d", host, port))
     hub = Hub()
-    # Today's figures for the live pages are callcenter/figures' over this database, in
+    # Today's figures for the live pages: callcenter/figures over this database in
     # CALLCENTER_TIMEZONE (the switchboard's default), computed in gevent's threadpool.
     board = Switchboard.from_settings(settings, link, database, hub)
     if simulator is not None:
