@@ -344,12 +344,13 @@ def _display_database():
 
 def _display_add(args) -> None:
     from . import displays
+    from .audit import CLI
 
     settings = _settings()
     database = _display_database()
     try:
         with database.session() as session:
-            row, token = displays.create(session, args.name, by="cli")
+            row, token = displays.create(session, args.name, who=CLI)
             session.commit()
             print(f"display {row.id} ({row.name}): open this on the TV (shown only now):")
             print(f"{settings.public_url}/wallboard?token={token}")
@@ -375,11 +376,12 @@ def _display_list(args) -> None:
 
 def _display_revoke(args) -> None:
     from . import displays
+    from .audit import CLI
 
     database = _display_database()
     try:
         with database.session() as session:
-            row = displays.revoke(session, args.id, by="cli")
+            row = displays.revoke(session, args.id, who=CLI)
             session.commit()
             print(f"display {row.id} ({row.name}) revoked")
     finally:

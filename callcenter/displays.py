@@ -10,7 +10,6 @@ figures, never a caller's number, and can change nothing.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import secrets
 from datetime import UTC, datetime
@@ -18,11 +17,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import audit
+from .audit import Actor
 from .errors import InvalidInput, NotFound
 from .models import DisplayToken
-
-log = logging.getLogger(__name__)
-audit_log = logging.getLogger("callcenter.audit")
 
 PREFIX = "dsp_"
 COOKIE = "callcenter_display"
@@ -34,40 +32,37 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def audit(action: str, *, who: str, target: str, before: str | None, after: str | None) -> None:
-    """One forced change by an admin, for the audit log. The audit_log table arrives with the
-    figures work; until then this is its one call site, written as a log line."""
-    audit_log.info("audit: %s by %s on %s: %s -> %s", action, who, target, before, after)
-
-
-def create(session: Session, name: str, *, by: str) -> tuple[DisplayToken, str]:
+def create(session: Session, name: str, *, who: Actor) -> tuple[DisplayToken, str]:
     """A new display token named `name` (where the TV is); returns the row and the token, which
-    is never shown again."""
+    is never shown again. Audited in the caller's transaction."""
     name = (name or "").strip()
     if not _NAME.fullmatch(name):
         raise InvalidInput("a display's name says where it hangs: 1-64 letters, digits, spaces "
                            "and . , ' ( ) # / -", field="name")
     token = PREFIX + secrets.token_urlsafe(24)
-    row = DisplayToken(name=name, token_hash=token_hash(token), created_by=by,
+    row = DisplayToken(name=name, token_hash=token_hash(token), created_by=who.name,
                        created_at=datetime.now(UTC))
     session.add(row)
     session.flush()
-    audit("display_token.create", who=by, target=f"display {row.id} ({name})", before=None,
-          after="active")
+    audit.record(session, who, "display_token.create", _target(row), None, {"state": "active"})
     return row, token
 
 
-def revoke(session: Session, display_id: int, *, by: str) -> DisplayToken:
+def revoke(session: Session, display_id: int, *, who: Actor) -> DisplayToken:
     """Revoke a token: the TV's page is refused from its next reconnect on (and its open socket
-    is closed by the caller, when it runs in the server)."""
+    is closed by the caller, when it runs in the server). Revoking it again changes nothing."""
     row = session.get(DisplayToken, display_id)
     if row is None:
         raise NotFound(f"there is no display token {display_id}")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
-        audit("display_token.revoke", who=by, target=f"display {row.id} ({row.name})",
-              before="active", after="revoked")
+        audit.record(session, who, "display_token.revoke", _target(row), {"state": "active"},
+                     {"state": "revoked"})
     return row
+
+
+def _target(row: DisplayToken) -> str:
+    return f"display {row.id} ({row.name})"
 
 
 def all_tokens(session: Session) -> list[DisplayToken]:

@@ -128,9 +128,9 @@ def start_switch(settings: Settings, database: Database) -> Switch:
     link = Link(host, port, password)
     link.on_resync(lambda: log.info("switch link up: %s:%d", host, port))
     hub = Hub()
-    # Today's figures for the live pages: None stands in the switchboard's own counts
-    # (figures_feed.SwitchboardCounts) until the figures module's today() is wired here.
-    board = Switchboard.from_settings(settings, link, database, hub, today_figures=None)
+    # Today's figures for the live pages: callcenter/figures over this database in
+    # CALLCENTER_TIMEZONE (the switchboard's default), computed in gevent's threadpool.
+    board = Switchboard.from_settings(settings, link, database, hub)
     if simulator is not None:
         # The demo's softphones: each agent's extension is registered as soon as the
         # switchboard knows the agent, as a browser would register it.

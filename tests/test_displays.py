@@ -3,24 +3,34 @@
 
 from __future__ import annotations
 
-import logging
+import json
 import re
 
 import pytest
 from sqlalchemy import select
 
 from callcenter import displays
+from callcenter.audit import CLI
 from callcenter.errors import InvalidInput, NotFound
-from callcenter.models import DisplayToken, Role
+from callcenter.models import AuditEntry, DisplayToken, Role, User
 from callcenter.web.live import display_topics
+from tests.test_cli import run
 
 pytestmark = pytest.mark.both_databases
 
 
-def test_a_token_is_stored_hashed_valid_until_revoked(database, caplog):
-    caplog.set_level(logging.INFO, logger="callcenter.audit")
+def audit_rows(database) -> list[tuple]:
+    """The audit log's rows about display tokens."""
     with database.session() as session:
-        row, token = displays.create(session, "  Sales floor TV ", by="root")
+        return [(e.user_id, e.actor, e.action, e.target, json.loads(e.before or "null"),
+                 json.loads(e.after or "null"))
+                for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+                if e.action.startswith("display_token.")]
+
+
+def test_a_token_is_stored_hashed_valid_until_revoked(database):
+    with database.session() as session:
+        row, token = displays.create(session, "  Sales floor TV ", who=CLI)
         session.commit()
         assert re.fullmatch(r"dsp_[A-Za-z0-9_-]{32}", token)
         assert row.name == "Sales floor TV" and row.token_hash == displays.token_hash(token)
@@ -29,31 +39,32 @@ def test_a_token_is_stored_hashed_valid_until_revoked(database, caplog):
         assert displays.valid(session, token).id == row.id
         for wrong in (None, "", token[:-1], token + "x", "dsp_" + "A" * 32, "<script>"):
             assert displays.valid(session, wrong) is None, wrong
-        displays.revoke(session, row.id, by="root")
-        displays.revoke(session, row.id, by="root")         # again: nothing more happens
+        assert row.created_by == "cli"
+        displays.revoke(session, row.id, who=CLI)
+        displays.revoke(session, row.id, who=CLI)         # again: nothing more happens
         session.commit()
         assert displays.valid(session, token) is None
         assert displays.all_tokens(session)[0].revoked_at is not None
-    audits = [r.getMessage() for r in caplog.records if r.name == "callcenter.audit"]
-    assert audits == ["audit: display_token.create by root on display 1 (Sales floor TV): "
-                      "None -> active",
-                      "audit: display_token.revoke by root on display 1 (Sales floor TV): "
-                      "active -> revoked"]
+    target = f"display {row.id} (Sales floor TV)"
+    assert audit_rows(database) == [
+        (None, "cli", "display_token.create", target, None, {"state": "active"}),
+        (None, "cli", "display_token.revoke", target, {"state": "active"}, {"state": "revoked"})]
 
 
 def test_bad_names_and_unknown_ids_are_refused(database):
     with database.session() as session:
         for name in ("", "   ", "x" * 65, "<b>tv</b>", "tv\nnext"):
             with pytest.raises(InvalidInput, match="where it hangs"):
-                displays.create(session, name, by="root")
+                displays.create(session, name, who=CLI)
         with pytest.raises(NotFound, match="no display token 9"):
-            displays.revoke(session, 9, by="root")
+            displays.revoke(session, 9, who=CLI)
         assert displays.all_tokens(session) == []
+    assert audit_rows(database) == [], "a refused change writes no audit row"
 
 
 def make_display(database, name="Wall") -> tuple[int, str]:
     with database.session() as session:
-        row, token = displays.create(session, name, by="test")
+        row, token = displays.create(session, name, who=CLI)
         session.commit()
         return row.id, token
 
@@ -71,7 +82,7 @@ def test_the_wallboard_opens_with_a_token_and_not_without(client, database, auth
     page = client.get("/wallboard")
     assert page.status_code == 200 and b'id="wall"' in page.data
     with database.session() as session:
-        displays.revoke(session, display_id, by="test")
+        displays.revoke(session, display_id, who=CLI)
         session.commit()
     gone = client.get("/wallboard")
     assert gone.status_code == 401 and b"revoked or is unknown" in gone.data
@@ -130,3 +141,23 @@ def test_the_admin_page_creates_shows_once_and_revokes(client, auth, admin, data
     assert b"Display Lobby revoked." in revoked.data
     with database.session() as session:
         assert displays.valid(session, url.group(2).decode()) is None
+        admin_id = session.scalar(select(User.id).where(User.username == admin))
+        assert session.get(DisplayToken, display_id).created_by == admin
+    target = f"display {display_id} (Lobby)"
+    assert audit_rows(database) == [
+        (admin_id, admin, "display_token.create", target, None, {"state": "active"}),
+        (admin_id, admin, "display_token.revoke", target, {"state": "active"},
+         {"state": "revoked"})]
+
+
+@pytest.mark.slow
+@pytest.mark.sqlite_only("the command line runs in its own process on the test's SQLite file")
+def test_the_command_line_adds_and_revokes_as_cli(env, database):
+    added = run(["display-token", "add", "Lobby"], env)
+    assert added.returncode == 0, added.stderr
+    with database.session() as session:
+        row = session.scalar(select(DisplayToken))
+        assert row.created_by == "cli"
+    assert run(["display-token", "revoke", str(row.id)], env).returncode == 0
+    assert [entry[:3] for entry in audit_rows(database)] == [
+        (None, "cli", "display_token.create"), (None, "cli", "display_token.revoke")]

@@ -103,9 +103,10 @@ def test_freeswitch_routes_need_the_http_credentials(app, client, settings):
 
 def test_display_routes_take_a_valid_token_and_only_for_reading(app, client, admin, database):
     from callcenter import displays
+    from callcenter.audit import CLI
 
     with database.session() as session:
-        row, token = displays.create(session, "Lobby", by="test")
+        row, token = displays.create(session, "Lobby", who=CLI)
         session.commit()
     checked = 0
     for endpoint, method, path in _routes(app):
@@ -119,7 +120,7 @@ def test_display_routes_take_a_valid_token_and_only_for_reading(app, client, adm
         assert client.open(path, method=method).status_code == 200, endpoint
         checked += 1
     with database.session() as session:
-        displays.revoke(session, row.id, by="test")
+        displays.revoke(session, row.id, who=CLI)
         session.commit()
     for endpoint, method, path in _routes(app):
         if access_of(app, endpoint).kind == "display":

@@ -33,7 +33,7 @@ from .controls import ControlError, Controls
 from .dialer import Dialer, SwitchUnavailable
 from .disposition import Dispositions
 from .figures_feed import TOPIC as FIGURES_TOPIC
-from .figures_feed import FiguresFeed, SwitchboardCounts, TodayFigures
+from .figures_feed import FiguresFeed, TodayFigures, site_figures
 from .finishing import Finishing
 from .legs import CHANNEL_EVENTS, Call, CallKind, Happened, Legs
 from .offers import Offers
@@ -72,8 +72,8 @@ class Switchboard:
                  requeue_keeps_entry: bool = True) -> None:
         """`audit_seconds`: how often the auditor compares memory with FreeSWITCH (0: only
         after each resync); `timezone`: the site's, which queues' open hours are read in;
-        `today_figures(now)`: today's figures for the live pages (None: the switchboard's own
-        counts, figures_feed.SwitchboardCounts); `wall_thresholds`: the wall display's colours
+        `today_figures(now)`: today's figures for the live pages (None: callcenter/figures over
+        this database, in `timezone`); `wall_thresholds`: the wall display's colours
         (thresholds.wall); `monitor_notice`: agents see when a supervisor listens in;
         `requeue_keeps_entry`: a customer sent back to the queue it came from keeps its place."""
         self.link = link
@@ -152,10 +152,9 @@ class Switchboard:
         self.queue_rows = QueueRows(distributor=self.distributor, roster=self.roster,
                                     clock=self.clock, publish=self._publish_to, defer=_soon,
                                     wall_thresholds=wall_thresholds)
-        self.counts = SwitchboardCounts(self, timezone)
-        self._today_figures = today_figures or self.counts
-        self.figures_feed = FiguresFeed(self._figures_now, clock=self.clock,
-                                        publish=self._publish_to, listening=self._figures_heard)
+        self.figures_feed = FiguresFeed(today_figures or site_figures(database, timezone),
+                                        clock=self.clock, publish=self._publish_to,
+                                        listening=self._figures_heard, beside=self._repairs)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
         link.on("RECORD_STOP", self.recording.on_record)
@@ -466,11 +465,12 @@ class Switchboard:
         """Callback requests not finished (in line order), then the recently finished."""
         return self.callbacks.messages()
 
-    def cancel_callback(self, callback_id: str, by: str) -> dict:
-        """A supervisor cancels a waiting callback request (NotFound, or Conflict when it is
-        being dialled or already over)."""
-        request = self.callbacks.cancel(callback_id, by)
-        return messages.callback(request, self.clock.now())
+    def cancel_callback(self, callback_id: str) -> tuple[str, dict]:
+        """A supervisor cancels a waiting callback request: the state it was in, and the request
+        as the pages are sent it (NotFound, or Conflict when it is being dialled or already
+        over)."""
+        request, was = self.callbacks.cancel(callback_id)
+        return was.value, messages.callback(request, self.clock.now())
 
     def reload_queues(self) -> None:
         """An admin changed queues or tiers: the distributor reads them again at once (waiting
@@ -527,9 +527,9 @@ class Switchboard:
         if self.hub is not None:
             self.hub.publish(message, topics=topics)
 
-    def _figures_now(self, now: float) -> dict:
-        """Today's figures, and the auditor's repairs since this controller started."""
-        return {**self._today_figures(now), "repairs": self.auditor.figures()["repairs"]}
+    def _repairs(self) -> dict:
+        """Beside today's figures: the auditor's repairs since this controller started."""
+        return {"repairs": self.auditor.figures()["repairs"]}
 
     def _figures_heard(self) -> bool:
         return self.hub is not None and (self.hub.listening(EVERYTHING)
@@ -540,7 +540,6 @@ class Switchboard:
         self._publish(messages.call_changed(call), call.agent_id)
         self.queue_rows.call_changed(call)
         if call.ended:
-            self.counts.call_ended(call)
             self.figures_feed.call_ended()
 
 

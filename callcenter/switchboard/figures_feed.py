@@ -1,27 +1,25 @@
 """Today's figures on the live socket: `{"type": "figures", "figures": ...}` to "all" and
 "figures" every `EVERY_S` and soon after a call ends (debounced: calls ending together cost one
-computation), while anyone listens. The figures come from the callable wired in at start,
-`today_figures(now) -> dict` (see README "Supervising" for its shape); pages never compute them.
+computation), while anyone listens. The figures come from `today_figures(now) -> dict`
+(callcenter/figures: the one definition, the README's "Figures and their definitions"), with
+what `beside()` adds (the auditor's repairs); pages never compute them.
 
-`SwitchboardCounts` is the stand-in wired until the figures module is: the same shape, with what
-the switchboard itself counted since it started today (offered, answered, abandoned, timed out,
-overflowed per queue; handled calls and talk time per agent). Rates and times it cannot know are
-None, which the pages show as "—".
+`today_figures` reads the database and computes for up to ~0.4 s on a day of 20,000 calls: it
+runs in gevent's threadpool, so the hub keeps serving calls and pages meanwhile, and one
+computation at a time. A failing one is logged and the last figures stay.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import gevent
+from gevent.lock import Semaphore
 
+from .. import figures
 from ..clock import Clock, Timer
-from ..models import Outcome
-from .legs import Call
-from .queues.waiting import waiting_of
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +29,37 @@ TOPIC = "figures"
 TodayFigures = Callable[[float], dict]
 
 
+def site_figures(database, timezone: str) -> TodayFigures:
+    """Today's figures over `database`, in the site's timezone (CALLCENTER_TIMEZONE)."""
+    zone = ZoneInfo(timezone)
+    return lambda now: figures.today(database, now=now, timezone=zone)
+
+
+def in_threadpool(fn: Callable, *args):
+    """`fn(*args)` in a thread of gevent's pool; the calling greenlet waits, the hub does not."""
+    return gevent.get_hub().threadpool.apply(fn, args)
+
+
 class FiguresFeed:
     def __init__(self, today_figures: TodayFigures, *, clock: Clock,
                  publish: Callable[[dict, tuple[str, ...]], None],
                  listening: Callable[[], bool], every: float = EVERY_S,
                  after_call: float = AFTER_CALL_S,
-                 spawn: Callable[[Callable[[], None]], object] = gevent.spawn) -> None:
+                 beside: Callable[[], dict] = dict,
+                 spawn: Callable[[Callable[[], None]], object] = gevent.spawn,
+                 off_hub: Callable = in_threadpool) -> None:
         self.today_figures = today_figures
         self.clock = clock
         self._publish, self._listening = publish, listening
         self.every, self.after_call = every, after_call
-        self._spawn = spawn
+        self._beside = beside
+        self._spawn, self._off_hub = spawn, off_hub
         self.latest: dict | None = None
         self._tick: Timer | None = None
         self._soon: Timer | None = None
         self._computing = False
         self._again = False
+        self._one_at_a_time = Semaphore()   # a snapshot's computation waits for a push's
 
     def start(self) -> None:
         if self._tick is None:
@@ -73,8 +86,8 @@ class FiguresFeed:
         self.push()
 
     def push(self) -> None:
-        """Compute and publish, off the caller's greenlet (the real figures read the database);
-        one computation at a time, and one more if asked meanwhile."""
+        """Compute and publish, off the caller's greenlet; one computation at a time, and one
+        more if asked meanwhile."""
         if not self._listening():
             self.latest = None            # stale by the time someone listens again
             return
@@ -86,9 +99,9 @@ class FiguresFeed:
 
     def _compute_and_publish(self) -> None:
         try:
-            figures = self.compute()
-            if figures is not None:
-                self._publish({"type": "figures", "figures": figures}, (TOPIC,))
+            today = self.compute()
+            if today is not None:
+                self._publish({"type": "figures", "figures": today}, (TOPIC,))
         finally:
             self._computing = False
             if self._again:
@@ -96,81 +109,18 @@ class FiguresFeed:
                 self.push()
 
     def compute(self) -> dict | None:
-        try:
-            self.latest = self.today_figures(self.clock.now())
-        except Exception:
-            log.exception("today's figures could not be computed")
-            return None
+        """Today's figures now, computed in the threadpool (None if they could not be: the
+        last ones stay)."""
+        with self._one_at_a_time:
+            try:
+                today = self._off_hub(self.today_figures, self.clock.now())
+            except Exception:
+                log.exception("today's figures could not be computed")
+                return None
+            self.latest = {**today, **self._beside()}
         return self.latest
 
     def snapshot_section(self, audience) -> dict | None:
         if not (audience.everything or TOPIC in audience.topics):
             return None
         return self.latest if self.latest is not None else self.compute()
-
-
-_RATES = {"abandon_rate": None, "service_level": None, "asa_s": None, "aht_s": None}
-_COUNTED = {Outcome.ANSWERED: "answered", Outcome.ABANDONED: "abandoned",
-            Outcome.TIMED_OUT: "timed_out", Outcome.OVERFLOWED: "overflowed"}
-
-
-class SwitchboardCounts:
-    """The switchboard's own counts of today, in the figures' shape (see the module's doc)."""
-
-    def __init__(self, board, timezone: str = "UTC") -> None:
-        self.board = board
-        self.timezone = ZoneInfo(timezone)
-        self.day = ""
-        self.queues: dict[str, dict[str, int]] = {}
-        self._counted: set[str] = set()      # today's calls counted (an end is announced once
-                                             # more by a late disposition or CDR)
-
-    def call_ended(self, call: Call) -> None:
-        waiting = waiting_of(call)
-        if waiting is None or not waiting.queue:
-            return
-        self._roll(self.board.clock.now())
-        if call.id in self._counted:
-            return
-        self._counted.add(call.id)
-        counts = self.queues.setdefault(waiting.queue, _zero())
-        counts["offered"] += 1
-        counted = _COUNTED.get(call.outcome)
-        if counted:
-            counts[counted] += 1
-
-    def __call__(self, now: float) -> dict:
-        self._roll(now)
-        distributor = self.board.distributor
-        names = sorted(set(distributor.queues) | set(self.queues))
-        queues = []
-        for name in names:
-            queue = distributor.queues.get(name)
-            queues.append({"queue": name, **self.queues.get(name, _zero()), **_RATES,
-                           "service_level_seconds": queue.service_level if queue else None})
-        totals = _zero()
-        for counts in self.queues.values():
-            for key, value in counts.items():
-                totals[key] += value
-        ledger_day = distributor.ledger.day_of(now)
-        agents = []
-        for agent in self.board.roster.agents.values():
-            today = distributor.ledger.today(agent.id, ledger_day)
-            agents.append({"agent_id": agent.id, "handled": today.calls,
-                           "aht_s": round(today.talk_seconds / today.calls, 1)
-                           if today.calls else None,
-                           "missed_offers": None, "occupancy": None, "seconds": {}})
-        return {"day": self.day, "timezone": str(self.timezone),
-                "computed_at": datetime.fromtimestamp(now, UTC).isoformat(),
-                "queues": queues, "totals": {**totals, **_RATES, "service_level_seconds": None},
-                "agents": agents, "intervals": []}
-
-    def _roll(self, now: float) -> None:
-        day = datetime.fromtimestamp(now, self.timezone).date().isoformat()
-        if day != self.day:
-            self.day, self.queues, self._counted = day, {}, set()
-
-
-def _zero() -> dict[str, int]:
-    return {"offered": 0, "answered": 0, "abandoned": 0, "short_abandoned": 0, "timed_out": 0,
-            "overflowed": 0, "callbacks_requested": 0}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import select
 
+from .. import audit
 from ..errors import Conflict, NotFound, Unavailable
 from ..models import Callback, CallbackState, Queue, Role
 from .access import requires
@@ -49,14 +50,20 @@ def list_callbacks():
 @bp.post("/<callback_id>/cancel")
 @requires(*SUPERVISORS)
 def cancel(callback_id: str):
-    """Cancel a request that waits or rings an agent (404 unknown, 409 being dialled or over)."""
+    """Cancel a request that waits or rings an agent (404 unknown, 409 being dialled or over);
+    once the switchboard has cancelled it, the audit log says who did."""
+    session = _services().db_session()
     try:
-        shown = _board().cancel_callback(callback_id, g.user.username)
+        was, shown = _board().cancel_callback(callback_id)
     except NotFound:
-        row = _services().db_session().get(Callback, callback_id)
+        row = session.get(Callback, callback_id)
         if row is None:
             raise
         raise Conflict(f"this callback is {row.state.value} already") from None
+    audit.record(session, audit.Actor.user(g.user), "callback.cancel",
+                 f"callback {shown['id']} ({shown['queue']}, {shown['number']})",
+                 {"state": was}, {"state": shown["state"]})
+    session.commit()
     return jsonify(callback=shown)
 
 

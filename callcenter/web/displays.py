@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
-from .. import displays
+from .. import audit, displays
 from ..errors import InvalidInput
 from ..models import Role
 from .access import requires
@@ -33,7 +33,7 @@ def create():
     name = request.form.get("name", "")
     try:
         with db.session() as session:
-            row, token = displays.create(session, name, by=g.user.username)
+            row, token = displays.create(session, name, who=audit.Actor.user(g.user))
             session.commit()
             created = {"name": row.name,
                        "url": url_for("supervising.wallboard", token=token, _external=True)}
@@ -47,7 +47,7 @@ def create():
 def revoke(display_id: int):
     db = current_app.extensions["callcenter"].db
     with db.session() as session:
-        row = displays.revoke(session, display_id, by=g.user.username)
+        row = displays.revoke(session, display_id, who=audit.Actor.user(g.user))
         session.commit()
         name = row.name
     closed = current_app.extensions["callcenter"].display_sockets.sign_out(

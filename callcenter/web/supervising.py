@@ -1,6 +1,7 @@
 """The supervisor's live dashboard (/supervisor) and the wall display (/wallboard). Both are
-static pages filled by the live socket; what they show is computed by the switchboard (queue
-rows, queue_rows.py) and the figures callable (figures_feed.py), never in the page."""
+static pages filled by the live socket; what they show is computed on the server (queue rows by
+the switchboard, queue_rows.py; today's figures by callcenter/figures, pushed by
+figures_feed.py), never in the page."""
 
 from __future__ import annotations
 

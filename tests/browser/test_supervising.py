@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from callcenter import db as dbmod
 from callcenter import displays
+from callcenter.audit import CLI
 from callcenter.models import Agent, Queue, QueueAgent, QueueStrategy, Role
 from tests.conftest import PASSWORD
 from tests.process import ServerProcess
@@ -99,6 +100,44 @@ def shown(page) -> dict:
                                       "offered", "answered", "abandoned")}
 
 
+# The page's copy of GET /api/figures, fetched again every 500 ms until the test stops it.
+WATCH_FIGURES = """() => {
+    const fetchFigures = () => fetch('/api/figures').then((r) => r.json())
+        .then((f) => { window.apiFigures = f; });
+    window.apiFigures = null;
+    fetchFigures();
+    window.figuresWatch = setInterval(fetchFigures, 500);
+}"""
+
+# GET /api/figures' numbers when the screen shows exactly them (the queue's today's columns and
+# each agent's handled / AHT / missed offers), else false. Written here, apart from the page's
+# formatting: counts as they are, rates as whole percents, times as m:ss, "—" for null.
+SCREEN_SHOWS_FIGURES = """(name) => {
+    const f = window.apiFigures;
+    if (!f) return false;
+    const known = (v) => v !== null && v !== undefined;
+    const count = (v) => (known(v) ? String(v) : "—");
+    const percent = (v) => (known(v) ? `${Math.round(v * 100)} %` : "—");
+    const duration = (v) => {
+        if (!known(v)) return "—";
+        const s = Math.floor(v);
+        return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    };
+    const cells = (tr) => [...tr.cells].map((td) => td.textContent);
+    const q = f.queues.find((x) => x.queue === name);
+    const row = document.querySelector(`#queues tbody tr[data-queue='${name}']`);
+    const shown = [cells(row).slice(7, 14)];
+    const wanted = [[count(q.offered), count(q.answered), count(q.abandoned),
+        percent(q.abandon_rate), percent(q.service_level), duration(q.asa_s), duration(q.aht_s)]];
+    for (const tr of document.querySelectorAll("#agents tbody tr")) {
+        const a = f.agents.find((x) => x.agent_id === Number(tr.dataset.agent));
+        shown.push(cells(tr).slice(7, 10));
+        wanted.push(a ? [count(a.handled), duration(a.aht_s), count(a.missed_offers)] : []);
+    }
+    return JSON.stringify(shown) === JSON.stringify(wanted) ? f : false;
+}"""
+
+
 def set_status(page, status: str) -> None:
     answer = page.evaluate("""async (status) => {
         const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -152,6 +191,17 @@ def test_a_supervisor_watches_the_queue_fill_and_drain(floor, browser, tmp_path)
     assert sorted(h[0] for h in handled) == ["alice", "bob"]
     assert all(h[1] == "Available" and h[2] == "Registered" for h in handled)
     assert sum(int(h[3]) for h in handled) == CALLERS
+    # Today's figures on the screen are GET /api/figures' once the push after the last call's
+    # end arrived (callcenter/figures, the one definition).
+    supervisor.evaluate(WATCH_FIGURES)
+    figures = supervisor.wait_for_function(SCREEN_SHOWS_FIGURES, arg="sales",
+                                           timeout=15000).json_value()
+    supervisor.evaluate("clearInterval(window.figuresWatch)")
+    sales = next(q for q in figures["queues"] if q["queue"] == "sales")
+    assert (sales["offered"], sales["answered"], sales["abandoned"]) == (CALLERS, CALLERS, 0)
+    assert None not in (sales["service_level"], sales["asa_s"], sales["aht_s"])
+    assert sum(a["handled"] for a in figures["agents"]) == CALLERS
+    assert supervisor.text_content("#agents tbody tr td:nth-child(9)") != "—", "AHT shown"
     supervisor.screenshot(path=str(tmp_path / "supervisor-drained.png"), full_page=True)
 
     # Filters: by name, then by state.
@@ -175,7 +225,7 @@ def test_the_wall_display_opens_with_its_token_and_not_without(floor, browser, d
     assert refused.status == 401
     assert "address an admin gives it" in wall.text_content("main")
     with database.session() as session:
-        row, token = displays.create(session, "Sales floor TV", by="test")
+        row, token = displays.create(session, "Sales floor TV", who=CLI)
         session.commit()
     wall.goto(f"{base}/wallboard?token={token}")
     assert wall.url == base + "/wallboard", "the token left the address"
@@ -191,7 +241,7 @@ def test_the_wall_display_opens_with_its_token_and_not_without(floor, browser, d
     assert tile == "ok"            # 4 waiting: under the default warning (5)
     wall.screenshot(path=str(tmp_path / "wallboard.png"))
     with database.session() as session:
-        displays.revoke(session, row.id, by="test")
+        displays.revoke(session, row.id, who=CLI)
         session.commit()
     again = wall.goto(base + "/wallboard")
     assert again.status == 401 and "revoked" in wall.text_content("main")

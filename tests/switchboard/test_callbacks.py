@@ -10,6 +10,7 @@ The clock stands at Monday 2026-01-12 12:00 UTC."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -19,6 +20,7 @@ from callcenter.clock import ManualClock
 from callcenter.errors import Conflict, NotFound
 from callcenter.models import (
     AgentStatus,
+    AuditEntry,
     Call,
     CallbackState,
     Direction,
@@ -27,6 +29,7 @@ from callcenter.models import (
     OfferOutcome,
     Outcome,
     TimeoutAction,
+    User,
 )
 from callcenter.models import Callback as CallbackRow
 from callcenter.sim import Behaviour
@@ -288,8 +291,8 @@ def test_a_supervisor_cancels_a_waiting_request(rig, agents):
     caller = caller_enters(rig)
     press(rig, caller)
     (request,) = requests(rig)
-    shown = rig.board.cancel_callback(request.id, "sue")
-    assert shown["state"] == "cancelled"
+    was, shown = rig.board.cancel_callback(request.id)
+    assert (was, shown["state"]) == ("waiting", "cancelled")
     rig.settle()
     (request,) = requests(rig)
     assert request.state is CallbackState.CANCELLED and request.done_at is not None
@@ -297,9 +300,9 @@ def test_a_supervisor_cancels_a_waiting_request(rig, agents):
     available(rig, agents["alice"])
     assert agent_originates(rig, "1000") == []
     with pytest.raises(Conflict):
-        rig.board.cancel_callback(request.id, "sue")
+        rig.board.cancel_callback(request.id)
     with pytest.raises(NotFound):
-        rig.board.cancel_callback("no-such-request", "sue")
+        rig.board.cancel_callback("no-such-request")
 
 
 def test_cancelling_a_request_while_it_rings_an_agent_stops_her_phone(rig, agents):
@@ -311,7 +314,7 @@ def test_cancelling_a_request_while_it_rings_an_agent_stops_her_phone(rig, agent
     (offer,) = agent_originates(rig, "1000")
     assert rig.board.agent(agents["alice"]).state.value == "ringing"
     (request,) = requests(rig)
-    rig.board.cancel_callback(request.id, "sue")
+    assert rig.board.cancel_callback(request.id)[0] == "offered"
     rig.settle()
     assert rig.board.agent(agents["alice"]).state.value == "idle"
     (request,) = requests(rig)
@@ -377,7 +380,15 @@ def supervisor(rig, settings, database, admin, make_user):
     return client, auth.csrf("/")
 
 
-def test_supervisors_list_and_cancel_requests_over_the_api(rig, agents, supervisor, caplog):
+def cancel_audits(rig) -> list[tuple]:
+    with rig.database.session() as session:
+        return [(e.user_id, e.actor, e.action, e.target, json.loads(e.before),
+                 json.loads(e.after))
+                for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+                if e.action == "callback.cancel"]
+
+
+def test_supervisors_list_and_cancel_requests_over_the_api(rig, agents, supervisor):
     client, token = supervisor
     callback_queue(rig, agents)
     first = caller_enters(rig)
@@ -391,11 +402,14 @@ def test_supervisors_list_and_cancel_requests_over_the_api(rig, agents, supervis
     target = listed["waiting"][1]["id"]
 
     assert client.post(f"/api/callbacks/{target}/cancel").status_code == 400   # no CSRF token
-    with caplog.at_level("INFO", logger="callcenter.audit"):
-        reply = client.post(f"/api/callbacks/{target}/cancel", headers={"X-CSRF-Token": token})
+    assert cancel_audits(rig) == []
+    reply = client.post(f"/api/callbacks/{target}/cancel", headers={"X-CSRF-Token": token})
     assert reply.status_code == 200 and reply.get_json()["callback"]["state"] == "cancelled"
-    assert any("cancelled by sue" in r.getMessage() for r in caplog.records
-               if r.name == "callcenter.audit")
+    with rig.database.session() as session:
+        sue = session.scalar(select(User.id).where(User.username == "sue"))
+    assert cancel_audits(rig) == [(sue, "sue", "callback.cancel",
+                                   f"callback {target} (sales, {LATER})",
+                                   {"state": "waiting"}, {"state": "cancelled"})]
     rig.settle()
     listed = client.get("/api/callbacks").get_json()
     assert [c["number"] for c in listed["waiting"]] == [CALLER]
@@ -411,6 +425,7 @@ def test_supervisors_list_and_cancel_requests_over_the_api(rig, agents, supervis
     assert [(c["id"], c["state"]) for c in listed["recent"]] == [(target, "cancelled")]
     assert client.post(f"/api/callbacks/{target}/cancel",
                        headers={"X-CSRF-Token": token}).status_code == 409
+    assert len(cancel_audits(rig)) == 1, "a refused cancel writes no audit row"
 
 
 def test_the_simulators_key_is_a_dtmf_event_as_freeswitch_sends_it(rig, agents):

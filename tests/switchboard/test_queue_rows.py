@@ -1,15 +1,11 @@
-"""Each queue's live row and today's figures on the live socket: computed by the switchboard,
-published when they change, coalesced per hub turn (switchboard -> ESL -> simulator)."""
+"""Each queue's live row on the live socket: computed by the switchboard, published when it
+changes, coalesced per hub turn (switchboard -> ESL -> simulator); today's figures read back."""
 
 from __future__ import annotations
 
-import pytest
-
-from callcenter.clock import ManualClock
 from callcenter.live import Audience
 from callcenter.models import AgentState, AgentStatus
 from callcenter.switchboard.agents import AgentView
-from callcenter.switchboard.figures_feed import FiguresFeed
 from callcenter.switchboard.queue_rows import agent_counts
 from tests.switchboard import test_queues
 from tests.switchboard.test_queues import available, call_of, caller_enters
@@ -71,12 +67,13 @@ def test_an_abandoning_caller_leaves_the_row_and_is_counted(queued, agents):
     rig.settle()
     assert rows_sent(rig)[-1]["waiting"] == 0
     assert rows_sent(rig)[-1]["oldest_entered"] is None
-    figures = rig.board.counts(rig.clock.now())
+    assert rig.board.store.flush(5)
+    figures = rig.board.today()             # callcenter/figures, read back from the rows
     sales = next(q for q in figures["queues"] if q["queue"] == "sales")
     assert (sales["offered"], sales["abandoned"], sales["answered"]) == (1, 1, 0)
     assert figures["totals"]["abandoned"] == 1 and sales["service_level"] is None
     assert set(figures) == {"day", "timezone", "computed_at", "queues", "totals", "agents",
-                            "intervals"}
+                            "intervals", "repairs"}
 
 
 def test_snapshot_sections_by_audience(queued, agents):
@@ -103,51 +100,3 @@ def test_agent_counts_spread_logged_in_agents():
               view(3, a.ON_BREAK, s.RINGING), view(4, a.AVAILABLE, s.WRAP_UP),
               view(5, a.ON_BREAK, s.IDLE), view(6, a.LOGGED_OUT, s.IDLE)]
     assert agent_counts(spread) == {"available": 1, "on_call": 2, "wrap_up": 1, "on_break": 1}
-
-
-def test_figures_are_pushed_periodically_and_once_after_calls_end():
-    clock = ManualClock()
-    sent, asked = [], []
-    listening = {"yes": True}
-
-    def today(now):
-        asked.append(now)
-        return {"computed": now}
-
-    feed = FiguresFeed(today, clock=clock, publish=lambda m, t: sent.append((m, t)),
-                       listening=lambda: listening["yes"], every=5, after_call=1,
-                       spawn=lambda fn: fn())
-    feed.start()
-    start = clock.now()
-    for _ in range(3):                     # three calls end together: one computation
-        feed.call_ended()
-    clock.advance(1)
-    assert sent == [({"type": "figures", "figures": {"computed": start + 1}}, ("figures",))]
-    clock.advance(4)
-    assert len(sent) == 2 and asked == [start + 1, start + 5]
-    listening["yes"] = False               # nobody listens: nothing computed
-    clock.advance(5)
-    assert len(asked) == 2
-    feed.stop()
-    assert clock.pending == 0
-
-
-def test_a_failing_figures_callable_is_logged_and_sends_nothing(caplog):
-    def broken(now):
-        raise RuntimeError("database down")
-
-    sent = []
-    feed = FiguresFeed(broken, clock=ManualClock(), publish=lambda m, t: sent.append(m),
-                       listening=lambda: True, spawn=lambda fn: fn())
-    feed.push()
-    assert sent == [] and "could not be computed" in caplog.text
-    assert feed.snapshot_section(Audience(frozenset({"all"}))) is None
-
-
-@pytest.mark.parametrize("topics, shown", [({"all"}, True), ({"figures", "queue:1"}, True),
-                                           ({"agent:3"}, False)])
-def test_figures_in_a_snapshot_only_for_supervisors_and_displays(topics, shown):
-    feed = FiguresFeed(lambda now: {"x": 1}, clock=ManualClock(), publish=lambda m, t: None,
-                       listening=lambda: True, spawn=lambda fn: fn())
-    section = feed.snapshot_section(Audience(frozenset(topics)))
-    assert (section == {"x": 1}) if shown else section is None

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from .distributor import Distributor
 
 log = logging.getLogger(__name__)
-audit_log = logging.getLogger("callcenter.audit")
 
 CALLBACK = "callback"         # call.features: the request an attempt's call serves
 CALLER_NAME = "caller_name"   # call.features: the caller's name, as the carrier gave it
@@ -91,13 +90,6 @@ def dialable(number: str) -> str | None:
         return commands.valid_number(number.strip())
     except commands.CommandError:
         return None
-
-
-def audit_cancelled(request: Request, by: str) -> None:
-    """The audit trail of a supervisor's cancel: one place, a log line until the audit_log
-    table exists."""
-    audit_log.info("callback %s for %s (queue %s) cancelled by %s", request.id, request.number,
-                   request.queue, by, extra={"callback": request.id, "by": by})
 
 
 class Callbacks:
@@ -370,9 +362,10 @@ class Callbacks:
 
     # -- supervisors ---------------------------------------------------------------------------
 
-    def cancel(self, request_id: str, by: str) -> Request:
+    def cancel(self, request_id: str) -> tuple[Request, CallbackState]:
         """A supervisor cancels a request that is waiting or ringing an agent (one being dialled
-        is the agent's to finish)."""
+        is the agent's to finish). Returns it, and the state it was in (for the audit log, which
+        the web layer writes)."""
         request = self.requests.get(request_id)
         if request is None:
             done = next((r for r in self.recent if r.id == request_id), None)
@@ -381,16 +374,14 @@ class Callbacks:
             raise NotFound("no such callback request waiting")
         if request.state is CallbackState.DIALING:
             raise Conflict("an agent is calling the customer back now")
-        now = self.clock.now()
-        call = request.call
-        self._finish(request, CallbackState.CANCELLED, now)
-        audit_cancelled(request, by)
+        was, call = request.state, request.call
+        self._finish(request, CallbackState.CANCELLED, self.clock.now())
         if call is not None:
             self._step_out(request)
             if call.id in self.legs.calls:      # ringing an agent: the offers end with it
                 self.calls.decide(call, Outcome.CANCELLED, "ORIGINATOR_CANCEL", HangupBy.SYSTEM)
                 self.distributor.cancel_offers(call, waiting_of(call), OfferOutcome.CANCELLED)
-        return request
+        return request, was
 
     def messages(self, now: float | None = None) -> list[dict]:
         """The requests not finished, oldest place first, then the recently finished."""
