@@ -362,6 +362,9 @@ class Call(Base):
         Index("ix_calls_agent_created", "agent_id", "created_at"),
         Index("ix_calls_queue_created", "queue_id", "created_at"),
         Index("ix_calls_customer_created", "customer_number", "created_at"),
+        # Today's figures: the day's queued calls read from the index alone.
+        Index("ix_calls_entered", "entered_at", "queue_id", "left_at", "connected_at",
+              "ended_at", "outcome", "talk_seconds", "id"),
     )
 
 
@@ -541,6 +544,10 @@ class Event(Base):
         Index("ix_events_agent_at", "agent_id", "at"),
         Index("ix_events_call", "call_id"),
         Index("ix_events_at", "at"),
+        # Today's figures: each agent's day in each status and state, and the wrap-ups, read
+        # from the index alone in the order they are summed (no sorting 100,000 rows).
+        Index("ix_events_agent_time", "agent_id", "prior_status", "prior_state", "id", "kind",
+              "prior_seconds", "call_id"),
     )
 
 
