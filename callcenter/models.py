@@ -400,7 +400,8 @@ class Offer(Base):
     outcome: Mapped[OfferOutcome | None] = mapped_column(_enum(OfferOutcome, "offer_outcome"))
 
     __table_args__ = (Index("ix_offers_agent_offered", "agent_id", "offered_at"),
-                      Index("ix_offers_offered_at", "offered_at"))
+                      # today's figures count a day's offers per agent from it alone
+                      Index("ix_offers_offered_at", "offered_at", "agent_id", "outcome"))
 
 
 class Callback(Base):

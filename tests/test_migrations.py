@@ -195,9 +195,14 @@ def test_the_figures_indexes_come_and_go_with_their_revision(url):
                                       .get_indexes("events")}
     assert "ix_calls_entered" in {ix["name"] for ix in inspect(database.engine)
                                   .get_indexes("calls")}
+    offers = {ix["name"]: ix["column_names"] for ix in inspect(database.engine)
+              .get_indexes("offers")}
+    assert offers["ix_offers_offered_at"] == ["offered_at", "agent_id", "outcome"]
     dbmod.downgrade(url, "0011")
     inspector = inspect(database.engine)
     assert {ix["name"] for ix in inspector.get_indexes("events")} == {
         "ix_events_agent_at", "ix_events_call", "ix_events_at"}
     assert "ix_calls_entered" not in {ix["name"] for ix in inspector.get_indexes("calls")}
+    offers = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("offers")}
+    assert offers["ix_offers_offered_at"] == ["offered_at"]
     database.dispose()

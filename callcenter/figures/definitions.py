@@ -222,13 +222,15 @@ def peaks_waiting(calls: Iterable[CallRow], day: Day, count: int, now: float
     for all queues (None), in one sweep. A caller waits from entering until it leaves the line;
     one leaving as another enters is not counted with it."""
     moves = []
+    queues = set()
     for call in calls:
         left = call.left_line(now)
         if left > call.entered and left > day.start and call.entered < day.end:
             moves.append((call.entered, 1, call.queue_id))
             moves.append((left, -1, call.queue_id))
+            queues.add(call.queue_id)
     moves.sort()        # by time, leaving (-1) first at the same instant
-    waiting: dict[int | None, int] = {None: 0} | {queue_id: 0 for _, _, queue_id in moves}
+    waiting: dict[int | None, int] = dict.fromkeys([None, *queues], 0)
     peaks = {key: [0] * count for key in waiting}
     everyone = peaks[None]
     total, index = 0, -1        # the interval being swept (-1: before the day)

@@ -1,5 +1,5 @@
-"""indexes today's figures read instead of the tables: the agents' time and wrap-ups (events)
-and the queued calls of a day (calls), each holding every column its query uses
+"""indexes today's figures read instead of the tables: the agents' time and wrap-ups (events),
+the queued calls of a day (calls) and the offers, each holding every column its query uses
 
 Revision ID: 0014
 Revises: 0011
@@ -22,8 +22,12 @@ def upgrade() -> None:
     op.create_index('ix_calls_entered', 'calls',
                     ['entered_at', 'queue_id', 'left_at', 'connected_at', 'ended_at', 'outcome',
                      'talk_seconds', 'id'])
+    op.drop_index('ix_offers_offered_at', table_name='offers')
+    op.create_index('ix_offers_offered_at', 'offers', ['offered_at', 'agent_id', 'outcome'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_offers_offered_at', table_name='offers')
+    op.create_index('ix_offers_offered_at', 'offers', ['offered_at'])
     op.drop_index('ix_calls_entered', table_name='calls')
     op.drop_index('ix_events_agent_time', table_name='events')
