@@ -368,6 +368,9 @@ class Call(Base):
         Index("ix_calls_agent_created", "agent_id", "created_at"),
         Index("ix_calls_queue_created", "queue_id", "created_at"),
         Index("ix_calls_customer_created", "customer_number", "created_at"),
+        # Today's figures: the day's queued calls read from the index alone.
+        Index("ix_calls_entered", "entered_at", "queue_id", "left_at", "connected_at",
+              "ended_at", "outcome", "talk_seconds", "id"),
     )
 
 
@@ -403,7 +406,8 @@ class Offer(Base):
     outcome: Mapped[OfferOutcome | None] = mapped_column(_enum(OfferOutcome, "offer_outcome"))
 
     __table_args__ = (Index("ix_offers_agent_offered", "agent_id", "offered_at"),
-                      Index("ix_offers_offered_at", "offered_at"))
+                      # today's figures count a day's offers per agent from it alone
+                      Index("ix_offers_offered_at", "offered_at", "agent_id", "outcome"))
 
 
 class Callback(Base):
@@ -552,6 +556,10 @@ class Event(Base):
         Index("ix_events_agent_at", "agent_id", "at"),
         Index("ix_events_call", "call_id"),
         Index("ix_events_at", "at"),
+        # Today's figures: each agent's day in each status and state, and the wrap-ups, read
+        # from the index alone in the order they are summed (no sorting 100,000 rows).
+        Index("ix_events_agent_time", "agent_id", "prior_status", "prior_state", "id", "kind",
+              "prior_seconds", "call_id"),
     )
 
 

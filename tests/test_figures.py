@@ -4,6 +4,7 @@ crossing midnight and interval edges, days with a DST change."""
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -131,6 +132,45 @@ def test_peak_waiting_is_the_most_callers_waiting_at_once():
     assert peaks[36] == 2 and peaks[37] == 1 and peaks[35] == 0 and peaks[38] == 0
     still_waiting = d.CallRow(SALES, NINE, None, False, False, None)
     assert d.peak_waiting([still_waiting], DAY, 96, NINE + 2000)[36:40] == [1, 1, 1, 0]
+
+
+def _peaks_by_counting(calls, count: int, now: float) -> dict:
+    """The peak counted moment by moment: at each interval's start, the callers who entered
+    before it and had not left the line before it; at each moment a caller enters within it,
+    those who entered by then and have not left yet."""
+    spans = [(call.queue_id, call.entered, call.left_line(now)) for call in calls]
+    peaks = {}
+    for key in {None} | {queue for queue, _, _ in spans}:
+        mine = [(entered, gone) for queue, entered, gone in spans
+                if key in (None, queue) and gone > entered]
+        peaks[key] = []
+        for index in range(count):
+            start, end = DAY.interval_start(index), DAY.interval_start(index + 1)
+            counts = [sum(entered < start <= gone for entered, gone in mine)]
+            counts += [sum(entered <= moment < gone for entered, gone in mine)
+                       for moment, _ in mine if start <= moment < end]
+            peaks[key].append(max(counts))
+    return peaks
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_peak_sweep_agrees_with_counting_at_every_moment(seed):
+    """Whole seconds make callers enter and leave at the same instants; some entered the day
+    before, some still wait."""
+    rng = random.Random(seed)
+    calls = []
+    for _ in range(300):
+        at = NINE + rng.randrange(-11 * 3600, 2 * 3600, 30)
+        wait = rng.choice([0, 30, 60, 90, 600, 900, 4000])
+        if rng.random() < 0.1:
+            calls.append(d.CallRow(rng.randrange(1, 4), at, None, False, False, None))
+        else:
+            calls.append(left("abandoned", wait, at=at, queue=rng.randrange(1, 4)))
+    now = NINE + 2 * 3600
+    count = DAY.interval_of(now) + 1
+    expected = _peaks_by_counting(calls, count, now)
+    assert max(expected[None]) >= 3     # callers overlap: a sweep that got it wrong would show
+    assert d.peaks_waiting(calls, DAY, count, now) == expected
 
 
 def test_intervals_stop_at_now_and_list_every_queue_that_had_callers():

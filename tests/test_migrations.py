@@ -177,7 +177,7 @@ def test_events_and_the_audit_log_come_and_go_with_their_revision(url):
     inspector = inspect(database.engine)
     assert {"events", "audit_log"} <= set(inspector.get_table_names())
     assert {ix["name"] for ix in inspector.get_indexes("events")} == {
-        "ix_events_agent_at", "ix_events_call", "ix_events_at"}
+        "ix_events_agent_at", "ix_events_call", "ix_events_at", "ix_events_agent_time"}
     assert "ix_offers_offered_at" in {ix["name"] for ix in inspector.get_indexes("offers")}
     dbmod.downgrade(url, "0007")
     inspector = inspect(database.engine)
@@ -185,4 +185,24 @@ def test_events_and_the_audit_log_come_and_go_with_their_revision(url):
     assert "ix_offers_offered_at" not in {ix["name"] for ix in inspector.get_indexes("offers")}
     dbmod.upgrade(url)
     assert database.is_current()
+    database.dispose()
+
+
+def test_the_figures_indexes_come_and_go_with_their_revision(url):
+    dbmod.upgrade(url)
+    database = dbmod.Database(url)
+    assert "ix_events_agent_time" in {ix["name"] for ix in inspect(database.engine)
+                                      .get_indexes("events")}
+    assert "ix_calls_entered" in {ix["name"] for ix in inspect(database.engine)
+                                  .get_indexes("calls")}
+    offers = {ix["name"]: ix["column_names"] for ix in inspect(database.engine)
+              .get_indexes("offers")}
+    assert offers["ix_offers_offered_at"] == ["offered_at", "agent_id", "outcome"]
+    dbmod.downgrade(url, "0011")
+    inspector = inspect(database.engine)
+    assert {ix["name"] for ix in inspector.get_indexes("events")} == {
+        "ix_events_agent_at", "ix_events_call", "ix_events_at"}
+    assert "ix_calls_entered" not in {ix["name"] for ix in inspector.get_indexes("calls")}
+    offers = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("offers")}
+    assert offers["ix_offers_offered_at"] == ["offered_at"]
     database.dispose()

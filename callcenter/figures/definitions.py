@@ -117,6 +117,10 @@ class Tally:
     def service_level_base(self) -> int:
         return self.answered + self.abandoned_late + self.timed_out + self.overflowed
 
+    @property
+    def service_level(self) -> float | None:
+        return _rounded(ratio(self.answered_in_time, self.service_level_base), 4)
+
     def figures(self) -> dict:
         """The counts and rates a page shows (rates 0..1, seconds; None when undefined)."""
         return {
@@ -125,7 +129,7 @@ class Tally:
             "overflowed": self.overflowed, "callbacks_requested": self.callbacks_requested,
             "abandon_rate": _rounded(ratio(self.abandoned - self.short_abandoned,
                                            self.offered - self.short_abandoned), 4),
-            "service_level": _rounded(ratio(self.answered_in_time, self.service_level_base), 4),
+            "service_level": self.service_level,
             "asa_s": _rounded(ratio(self.waited_answered, self.answered), 1),
             "aht_s": _rounded(ratio(self.handle_seconds, self.handled_ended), 1),
         }
@@ -202,7 +206,7 @@ def intervals(calls: list[CallRow], day: Day, threshold: Callable[[int], float],
             cell = cell or Tally()
             rows.append({"start": labels[index], "queue": name, "offered": cell.offered,
                          "answered": cell.answered, "abandoned": cell.abandoned,
-                         "service_level": cell.figures()["service_level"],
+                         "service_level": cell.service_level,
                          "peak_waiting": line[index]})
     return rows
 
@@ -218,33 +222,39 @@ def peaks_waiting(calls: Iterable[CallRow], day: Day, count: int, now: float
     for all queues (None), in one sweep. A caller waits from entering until it leaves the line;
     one leaving as another enters is not counted with it."""
     moves = []
+    queues = set()
     for call in calls:
         left = call.left_line(now)
         if left > call.entered and left > day.start and call.entered < day.end:
             moves.append((call.entered, 1, call.queue_id))
             moves.append((left, -1, call.queue_id))
-    moves.sort(key=lambda move: (move[0], move[1]))   # leaving first at the same instant
-    waiting: dict[int | None, int] = {None: 0} | {queue_id: 0 for _, _, queue_id in moves}
+            queues.add(call.queue_id)
+    moves.sort()        # by time, leaving (-1) first at the same instant
+    waiting: dict[int | None, int] = dict.fromkeys([None, *queues], 0)
     peaks = {key: [0] * count for key in waiting}
-    next_move, moved = 0, len(moves)
-    for index in range(count):
-        start, end = day.interval_start(index), day.interval_start(index + 1)
-        while next_move < moved and moves[next_move][0] < start:
-            _, change, queue_id = moves[next_move]
-            waiting[queue_id] += change
-            waiting[None] += change
-            next_move += 1
-        for key, now_waiting in waiting.items():   # those still waiting as it begins
+    everyone = peaks[None]
+    total, index = 0, -1        # the interval being swept (-1: before the day)
+    for at, change, queue_id in moves:
+        moment = int((at - day.start) // INTERVAL_SECONDS)
+        if moment >= count:
+            break
+        while index < moment:   # intervals begun since: those still waiting as each begins
+            index += 1
+            for key, now_waiting in waiting.items():
+                peaks[key][index] = now_waiting
+        waiting[queue_id] += change
+        total += change
+        waiting[None] = total
+        if change > 0 and index >= 0:
+            line = peaks[queue_id]
+            if waiting[queue_id] > line[index]:
+                line[index] = waiting[queue_id]
+            if total > everyone[index]:
+                everyone[index] = total
+    while index < count - 1:    # intervals with no move in them
+        index += 1
+        for key, now_waiting in waiting.items():
             peaks[key][index] = now_waiting
-        while next_move < moved and moves[next_move][0] < end:
-            _, change, queue_id = moves[next_move]
-            waiting[queue_id] += change
-            waiting[None] += change
-            next_move += 1
-            if change > 0:
-                line, everyone = peaks[queue_id], peaks[None]
-                line[index] = max(line[index], waiting[queue_id])
-                everyone[index] = max(everyone[index], waiting[None])
     return peaks
 
 

@@ -12,12 +12,14 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, func, or_, select, type_coerce
+from sqlalchemy import Float, String, cast, extract, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ..db import Database
 from ..models import (
     Agent,
+    AgentState,
+    AgentStatus,
     Call,
     Direction,
     Event,
@@ -55,18 +57,14 @@ def for_day(database: Database, day: date, *, now: float, timezone: ZoneInfo) ->
 def _read(session: Session, day: Day, now: float):
     queues = session.execute(select(Queue.id, Queue.name, Queue.service_level_seconds,
                                     Queue.max_wait_seconds).order_by(Queue.name)).all()
-    wrapups = _wrapups(session, day)
-    longest = max((row.max_wait_seconds or LONGEST_WAIT for row in queues), default=0)
-    calls = [d.CallRow(queue_id, _epoch(entered), _epoch(out), bool(answered), bool(ended),
-                       outcome, talk or 0, wrapups.get(call_id, 0.0))
-             for call_id, queue_id, entered, out, answered, ended, outcome, talk
-             in _calls(session, day, longest)]
     agent_ids = list(session.scalars(select(Agent.id).order_by(Agent.id)))
+    wrapups = _wrapups(session, agent_ids, day)
+    longest = max((row.max_wait_seconds or LONGEST_WAIT for row in queues), default=0)
+    calls = _calls(session, day, longest, wrapups)
     times = [d.AgentTime(*row) for row in session.execute(
         select(Event.agent_id, Event.prior_status, Event.prior_state,
                func.sum(Event.prior_seconds))
-        .where(*_between(day.start, day.end), Event.kind.in_(AGENT_KINDS),
-               Event.agent_id.is_not(None))
+        .where(*_agents_events(agent_ids), *_between(day.start, day.end))
         .group_by(Event.agent_id, Event.prior_status, Event.prior_state))]
     times += d.edges(_edge_events(session, agent_ids, day, first=True),
                      _edge_events(session, agent_ids, day, first=False), day, now)
@@ -81,42 +79,63 @@ def _read(session: Session, day: Day, now: float):
     return queues, calls, agent_ids, times, handled, missed
 
 
-def _calls(session: Session, day: Day, longest: int):
+def _agents_events(agent_ids: list[int]) -> tuple:
+    """The roster's status and state changes, in the terms of ix_events_agent_time: each agent,
+    status and state is one stretch of it, already in the order they are summed in. Every
+    agent's events are there: an agent is never deleted (its user is deactivated)."""
+    return (Event.agent_id.in_(agent_ids), Event.prior_status.in_(list(AgentStatus)),
+            Event.prior_state.in_(list(AgentState)), Event.kind.in_(AGENT_KINDS))
+
+
+def _calls(session: Session, day: Day, longest: int, wrapups: dict[str, float]
+           ) -> list[d.CallRow]:
     """Queued calls that entered within the day, and those that entered before it and were
     still waiting at its start (the peak of waiting callers counts them). A caller turned away
     by a closed queue never entered it. `longest`: the longest any caller may wait.
 
-    Times come as the driver gives them (SQLite's text is read by fromisoformat: the column
-    type's own reading cost more than all the definitions together)."""
+    Read from ix_calls_entered alone, as plain tuples (no ORM rows). Times come as seconds
+    since the epoch where the database can say so exactly (PostgreSQL: the same float
+    datetime.timestamp() gives, without making 40,000 datetimes); SQLite's text is read by
+    fromisoformat (the column type's own reading cost more than all the definitions together).
+    """
     start, end = _utc(day.start), _utc(day.end)
     earliest = _utc(day.start - longest)
-    raw = session.get_bind().dialect.name == "sqlite"
+    text = session.get_bind().dialect.name == "sqlite"
 
     def moment(column):
-        return type_coerce(column, String) if raw else column
+        return type_coerce(column, String) if text else cast(extract("epoch", column), Float)
 
-    out = func.coalesce(Call.connected_at, Call.left_at, Call.ended_at)
-    return session.execute(
-        select(Call.id, Call.queue_id, moment(Call.entered_at), moment(out),
+    rows = session.connection().execute(
+        select(Call.id, Call.queue_id, moment(Call.entered_at),
+               moment(func.coalesce(Call.connected_at, Call.left_at, Call.ended_at)),
                Call.connected_at.is_not(None), Call.ended_at.is_not(None),
                type_coerce(Call.outcome, String), Call.talk_seconds)
-        # created_at's index finds the day: a caller enters as it is created (or, rebuilt
-        # after a restart, within its longest wait before)
-        .where(Call.created_at >= earliest, Call.created_at < _utc(day.end + longest),
-               Call.queue_id.is_not(None), Call.entered_at >= earliest, Call.entered_at < end,
+        .where(Call.entered_at >= earliest, Call.entered_at < end, Call.queue_id.is_not(None),
                or_(Call.outcome.is_(None), Call.outcome != Outcome.CLOSED),
-               or_(Call.entered_at >= start, Call.left_at.is_(None), Call.left_at >= start)))
+               or_(Call.entered_at >= start, Call.left_at.is_(None), Call.left_at >= start))
+        ).all()
+    no_wrapup = 0.0
+    if not text:
+        return [d.CallRow(queue_id, entered, out, answered, ended, outcome, talk or 0,
+                          wrapups.get(call_id, no_wrapup))
+                for call_id, queue_id, entered, out, answered, ended, outcome, talk in rows]
+    return [d.CallRow(queue_id, _text_epoch(entered),
+                      _text_epoch(out) if out is not None else None, answered, ended, outcome,
+                      talk or 0, wrapups.get(call_id, no_wrapup))
+            for call_id, queue_id, entered, out, answered, ended, outcome, talk in rows]
 
 
-def _wrapups(session: Session, day: Day) -> dict[str, float]:
+def _wrapups(session: Session, agent_ids: list[int], day: Day) -> dict[str, float]:
     """Seconds of wrap-up after each call, from the events that ended a wrap-up (each names the
-    call it followed)."""
-    return dict(session.execute(
-        select(Event.call_id, func.sum(Event.prior_seconds))
-        .where(*_between(day.start, day.end + WRAPUP_AFTER), Event.kind.in_(AGENT_KINDS),
-               Event.prior_state == "wrap_up",
-               Event.call_id.is_not(None))
-        .group_by(Event.call_id)).all())
+    call it followed); summed here, as SQL would first sort them all by call."""
+    wrapups: dict[str, float] = {}
+    for call_id, seconds in session.connection().execute(
+            select(Event.call_id, Event.prior_seconds)
+            .where(*_agents_events(agent_ids), Event.prior_state == AgentState.WRAP_UP,
+                   *_between(day.start, day.end + WRAPUP_AFTER), Event.call_id.is_not(None))
+            ).all():
+        wrapups[call_id] = wrapups.get(call_id, 0) + (seconds or 0)
+    return wrapups
 
 
 def _edge_events(session: Session, agent_ids: list[int], day: Day, *, first: bool
@@ -191,12 +210,9 @@ def _utc(at: float) -> datetime:
     return datetime.fromtimestamp(at, UTC)
 
 
-def _epoch(at: datetime | str | None) -> float | None:
-    if at is None:
-        return None
-    if isinstance(at, str):         # SQLite's text, always UTC (models.UtcDateTime)
-        return (datetime.fromisoformat(at) - _EPOCH).total_seconds()
-    return at.timestamp()
+def _text_epoch(at: str) -> float:
+    """SQLite's text, always UTC (models.UtcDateTime)."""
+    return (datetime.fromisoformat(at) - _EPOCH).total_seconds()
 
 
 _EPOCH = datetime(1970, 1, 1)       # naive, as SQLite's text is
