@@ -1,7 +1,7 @@
 """the events table records consult (warm transfer) steps: the event kind 'consult'
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-30 05:00:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

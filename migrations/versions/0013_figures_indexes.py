@@ -1,16 +1,16 @@
 """indexes today's figures read instead of the tables: the agents' time and wrap-ups (events),
 the queued calls of a day (calls) and the offers, each holding every column its query uses
 
-Revision ID: 0014
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-20 08:00:00
 """
 
 from alembic import op
 
 
-revision = '0014'
-down_revision = '0011'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
