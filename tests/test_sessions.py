@@ -41,6 +41,9 @@ class Board(RecordingBoard):
     def reload_agent(self, agent_id):
         self.reloaded.append(agent_id)
 
+    def queue_names(self) -> list[str]:
+        return []       # the agent page's transfer-to-queue picker: no queues here
+
     def set_active(self, agent_id, active):
         self.active[agent_id] = active
 

@@ -91,7 +91,10 @@ def test_the_page_shows_what_it_is_sent(server, browser, make_user, tmp_path):
     assert row[:2] == ["sales", "1"] and 40 <= seconds(row[2]) < 100
     assert row[3:7] == ["3", "1", "0", "1"]
     assert row[7:14] == ["12", "10", "2", "—", "83 %", "0:12", "3:05"]
-    assert row[14].startswith("15551230002 · ") and 40 <= seconds(row[14].split(" · ")[1]) < 100
+    waited = page.text_content("#queues tr[data-queue=sales] td:nth-child(15) [data-since]")
+    assert row[14].startswith("15551230002 · ") and 40 <= seconds(waited) < 100
+    assert cells(page, "#queues tr[data-queue=sales] td:nth-child(15) button") == [
+        "Move", "Offer"], "a waiting caller can be moved or offered"
     assert page.text_content("#repairs") == "3"
 
     # Attention: a long call, a long break, missed offers, a phone gone while Available.
