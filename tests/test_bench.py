@@ -87,8 +87,8 @@ def test_login_flood_quick_run_keeps_the_hub_answering():
 def test_the_figures_benchmark_counts_every_call_of_its_day():
     from bench import figures
 
-    ms, result = figures.measure(300, runs=1, days=2)
-    assert ms > 0 and result["day"] == figures.DAY.isoformat()
+    ms, cpu, result = figures.measure(300, runs=1, days=2)
+    assert ms > 0 and cpu > 0 and result["day"] == figures.DAY.isoformat()
     assert result["totals"]["offered"] == 300
     assert sum(queue["offered"] for queue in result["queues"]) == 300
     assert result["totals"]["answered"] == sum(agent["handled"] for agent in result["agents"])
