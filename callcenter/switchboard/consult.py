@@ -365,9 +365,11 @@ class Consults:
         self._note(call, consult, "completed")
         log.info("consult completed: the call is with %s", consult.to,
                  extra={"call_id": call.id})
+        self._changed(call)
+        # Told after the announcement, so it carries the new version: the reply to the agent's
+        # "complete" (the version before) cannot overwrite it on the page.
         if consult.from_agent_id is not None and consult.from_agent_id != call.agent_id:
             self._publish(messages.call_changed(call), consult.from_agent_id)
-        self._changed(call)
 
     def _target_gone(self, call: Call, consult: Consult, leg: Leg) -> None:
         """The target hung up (or never came): the agent is back with the customer; if the

@@ -249,10 +249,11 @@ class Transfers:
             self.persist.call_values(call.id, agent_id=new_agent.id)
         self._note(call, transfer, "done")
         log.info("transferred to %s", transfer.to, extra={"call_id": call.id})
-        if transfer.from_agent_id is not None and transfer.from_agent_id != call.agent_id:
-            # The old agent's page learns the call is no longer its own.
-            self._publish(messages.call_changed(call), transfer.from_agent_id)
         self._changed(call)
+        if transfer.from_agent_id is not None and transfer.from_agent_id != call.agent_id:
+            # The old agent's page learns the call is no longer its own, with the new version
+            # (an HTTP reply of the version before must not overwrite it there).
+            self._publish(messages.call_changed(call), transfer.from_agent_id)
 
     def _left(self, call: Call, leg: Leg) -> None:
         """A leg that left the call hung up: the agent it served wraps the call up."""

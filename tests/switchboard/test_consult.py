@@ -63,6 +63,18 @@ def consulting_bob(rig, agent_id, bob):  # noqa: F811 - the fixture, passed on
     return call, consult
 
 
+def assert_first_agent_told_last(rig, call, agent_id, state):
+    """The first agent's page is told the hand-over with a version above every earlier message
+    about the call (the reply to its own "complete" carries one of those: it must not win)."""
+    about = [(m["call"]["version"], (m["call"]["consult"] or {}).get("state"), to)
+             for m, to in rig.hub.messages if m["type"] == "call" and m["call"]["id"] == call.id]
+    versions = [(version, seen_state) for version, seen_state, _to in about]
+    told = [(version, seen_state) for version, seen_state, to in about if to == agent_id]
+    assert told[-1][1] == state
+    earlier = [version for version, seen_state in versions if seen_state != state]
+    assert told[-1][0] > max(earlier)
+
+
 def test_consult_then_complete_hands_the_customer_to_the_target(rig, agent_id, bob):  # noqa: F811
     call, consult = consulting_bob(rig, agent_id, bob)
     agent, customer, target = call.agent_leg, call.customer_leg, consult.leg
@@ -81,6 +93,7 @@ def test_consult_then_complete_hands_the_customer_to_the_target(rig, agent_id, b
     assert rig.board.agent(bob).state is AgentState.IN_CALL
     assert rig.board.agent(agent_id).state is AgentState.WRAP_UP
     assert states(rig, call) == ["dialing", "ringing", "consulting", "completing", "completed"]
+    assert_first_agent_told_last(rig, call, agent_id, "completed")
     rig.advance(4)
     rig.sim.far_end_hangs_up(customer)
     rig.settle()

@@ -245,9 +245,14 @@ def test_transfer_to_another_agent_keeps_the_call_and_its_cdr(rig, agent_id, bob
     assert rig.board.agent(bob).state is AgentState.IN_CALL
     assert rig.board.agent(agent_id).state is AgentState.WRAP_UP
     assert rig.board.agent(agent_id).call_id == call.id
-    # The old agent's page was told the call is no longer its own.
-    assert any(message["type"] == "call" and message["call"]["agent_id"] == bob
-               for message, to in rig.hub.messages if to == agent_id)
+    # The old agent's page was told the call is no longer its own, with a version above the
+    # transfer's earlier news (the reply to its own "transfer" must not overwrite it there).
+    about = [(message["call"], to) for message, to in rig.hub.messages
+             if message["type"] == "call" and message["call"]["id"] == call.id]
+    told = [c for c, to in about if to == agent_id][-1]
+    assert told["agent_id"] == bob and told["transfer"]["state"] == "done"
+    assert told["version"] > max(c["version"] for c, _ in about if c["transfer"] is None
+                                 or c["transfer"]["state"] != "done")
     rig.advance(4)
     customer_hangs_up(rig, call)
     assert rig.board.agent(bob).state is AgentState.WRAP_UP
