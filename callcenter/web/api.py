@@ -11,28 +11,19 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, or_, select
 
-from ..errors import CallEnded, Forbidden, InvalidInput, NotFound, Unavailable
+from ..errors import CallEnded, Forbidden, InvalidInput, NotFound
 from ..models import AgentStatus, Call, HangupBy, Role
 from ..switchboard.stats import process_memory
 from .access import requires
+from .services import services as _services
+from .services import switchboard as _board
 from .vocabulary import CHOOSABLE
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 STAFF = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
-
-
-def _services():
-    return current_app.extensions["callcenter"]
-
-
-def _board():
-    board = _services().switchboard
-    if board is None:
-        raise Unavailable("the switchboard is not running in this process")
-    return board
 
 
 def _my_agent_id() -> int:

@@ -20,13 +20,10 @@ from ..models import Role
 from . import presence
 from .access import access_of, public, requires
 from .logins import TooManyFailures, check_login, safe_next
+from .services import services as _services
 from .sessions import sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
-
-
-def _services():
-    return current_app.extensions["callcenter"]
 
 
 def _credentials() -> Credentials:

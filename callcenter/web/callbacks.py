@@ -4,29 +4,20 @@ finished; the database adds finished ones memory no longer holds (after a restar
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, g, jsonify
 from sqlalchemy import select
 
 from .. import audit
-from ..errors import Conflict, NotFound, Unavailable
+from ..errors import Conflict, NotFound
 from ..models import Callback, CallbackState, Queue, Role
 from .access import requires
+from .services import services as _services
+from .services import switchboard as _board
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/callbacks")
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
 RECENT = 50
 FINISHED = (CallbackState.DONE, CallbackState.FAILED, CallbackState.CANCELLED)
-
-
-def _services():
-    return current_app.extensions["callcenter"]
-
-
-def _board():
-    board = _services().switchboard
-    if board is None:
-        raise Unavailable("the switchboard is not running in this process")
-    return board
 
 
 @bp.get("")

@@ -9,30 +9,21 @@ answers 409 with the reason, and nothing is written.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from .. import audit
 from ..credentials import Why
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..models import Agent, AgentStatus, HangupBy, Role
 from ..switchboard import AgentError
 from ..switchboard.supervision import Mode, Supervisor
 from .access import requires
+from .services import services as _services
+from .services import switchboard as _board
 
 bp = Blueprint("supervisor_actions", __name__, url_prefix="/api/supervisor")
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
 BREAK_REASON_MAX = 64
-
-
-def _services():
-    return current_app.extensions["callcenter"]
-
-
-def _board():
-    board = _services().switchboard
-    if board is None:
-        raise Unavailable("the switchboard is not running in this process")
-    return board
 
 
 def _body() -> dict:
