@@ -105,13 +105,16 @@ def test_the_switch_restarts_and_the_calls_it_lost_are_closed(setup):
     ws = call_updates(live)
     call_id = live.api("alice", "POST", "/api/calls", {"number": NUMBER})["call"]["id"]
     wait_call(ws, call_id, "answered")
+    # The page hears "answered" on the customer's answer; the bridge event may come just after.
+    known = get(live, f"/api/calls/{call_id}")["call"]
     setup.sim.stop()                     # FreeSWITCH dies, and every call with it
     setup.start_switch()                 # same port: the controller reconnects by itself
     ended = wait_call(ws, call_id, "ended")
     assert (ended["outcome"], ended["cause"]) == ("cut_off", None)
     cdr = get(live, f"/api/calls/{call_id}")["call"]
     assert (cdr["outcome"], cdr["cause"]) == ("cut_off", None), "no invented cause"
-    assert cdr["answered_at"] and cdr["bridged_at"] and cdr["ended_at"], "what the page was told"
+    assert cdr["answered_at"] and cdr["ended_at"], "what the page was told"
+    assert cdr["bridged_at"] or not known["bridged_at"], "what the controller knew"
     assert get(live, "/api/calls?mine=1")["calls"][0]["id"] == call_id
     # The agent is back to a sane state: a new call can be placed at once.
     again = live.api("alice", "POST", "/api/calls", {"number": NUMBER})

@@ -6,6 +6,7 @@ use; an agent who just logged in is On break."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -149,6 +150,11 @@ def test_a_stale_reply_does_not_overwrite_newer_live_news(server, browser, make_
                lambda route: held.append((route, route.fetch())))   # the server acts; we wait
     page.click("#record-button")
     page.wait_for_selector("#record-button:text('Stop recording')")   # the live socket said it
+    # The route's handler runs beside this test (Playwright's dispatcher): the live news can
+    # come before its fetch has returned. Each round trip to the page lets it run.
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.evaluate("0")
     (route, reply), = held
     started = reply.json()["call"]
     assert started["recording"] and started["progress"] == "answered"
