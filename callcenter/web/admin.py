@@ -65,8 +65,8 @@ def add_user():
 @requires(Role.ADMIN)
 def set_extension(user_id: int):
     """A supervisor's or an admin's own softphone extension (empty: none), unique across agents
-    and supervisors. Its live SIP credential was for the old extension: it is revoked, and the
-    softphone registers again with a new one (the dashboard asks for it when it reconnects)."""
+    and supervisors. Its live SIP credential was for the old extension: it is revoked (the
+    registration flushed), and the dashboard's softphone, refused, retries with a fresh one."""
     services = current_app.extensions["callcenter"]
     try:
         with services.db.session() as s:
