@@ -133,11 +133,13 @@ def start_switch(settings: Settings, database: Database) -> Switch:
     board = Switchboard.from_settings(settings, link, database, hub)
     if simulator is not None:
         # The demo's softphones: each agent's extension is registered as soon as the
-        # switchboard knows the agent, as a browser would register it.
-        def softphone(view) -> None:
-            registration = simulator.directory.register(view.extension)
-            board.note_registration(view.extension, registration.call_id)
-        board.on_agent_discovered(softphone)
+        # switchboard knows the agent, as a browser would register it, and so is each
+        # supervisor's own (to listen in with).
+        def softphone(extension: str) -> None:
+            registration = simulator.directory.register(extension)
+            board.note_registration(extension, registration.call_id)
+        board.on_agent_discovered(lambda view: softphone(view.extension))
+        board.on_own_phone(softphone)
     callers = None
     if simulator is not None and settings.sim_callers is not None:
         from .sim.callers import CallerStream, demo_callers

@@ -280,3 +280,55 @@ def test_lifetime_is_twelve_hours_by_default():
     assert Credentials("k", DOMAIN).lifetime == timedelta(hours=12)
     with pytest.raises(ValueError, match="secret key"):
         Credentials("", DOMAIN)
+
+
+def test_an_admin_changes_a_supervisors_extension_in_the_browser(app, admin, make_user,
+                                                                  database):
+    """The Users page sets a supervisor's own extension with the same uniqueness check as the
+    command line; the credential issued for the old one is revoked, and the next is for the
+    new one."""
+    make_user("alice", Role.AGENT, extension="1001")
+    sue = make_user("sue", Role.SUPERVISOR, extension="2001")
+    phone_client = app.test_client()
+    AuthActions(phone_client).login("sue")
+    assert softphone(phone_client)["extension"] == "2001"
+
+    client = app.test_client()
+    auth = AuthActions(client)
+    auth.login(admin)
+    token = auth.csrf("/admin/users")
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert f'id="extension-{sue}" name="extension" value="2001"' in page
+
+    taken = client.post(f"/admin/users/{sue}/extension",
+                        data={"extension": "1001", "csrf_token": token})
+    assert taken.status_code == 400
+    page = taken.get_data(as_text=True)
+    assert f'id="extension-error-{sue}" class="error" role="alert">extension 1001 already ' \
+           "belongs to another user" in page
+    bad = client.post(f"/admin/users/{sue}/extension", data={"extension": "2x",
+                                                              "csrf_token": token})
+    assert bad.status_code == 400
+    with database.session() as s:
+        assert s.get(User, sue).extension == "2001"     # refused: nothing changed
+        assert s.scalar(select(SipCredential.revoked_why)) is None
+
+    moved = client.post(f"/admin/users/{sue}/extension",
+                        data={"extension": "2005", "csrf_token": token})
+    assert moved.status_code == 302
+    with database.session() as s:
+        assert s.get(User, sue).extension == "2005"
+        assert s.scalar(select(SipCredential.revoked_why)) == Why.REPLACED
+    assert softphone(phone_client)["extension"] == "2005"
+    assert client.post(f"/admin/users/{sue}/extension",
+                       data={"extension": "", "csrf_token": token}).status_code == 302
+    with database.session() as s:
+        assert s.get(User, sue).extension is None
+    alice = database_user_id(database, "alice")
+    assert client.post(f"/admin/users/{alice}/extension",
+                       data={"extension": "1009", "csrf_token": token}).status_code == 400
+
+
+def database_user_id(database, username):
+    with database.session() as s:
+        return s.scalar(select(User.id).where(User.username == username))

@@ -108,3 +108,41 @@ def test_the_demo_callers_reach_an_available_agent_through_queue_sales(settings,
         assert talking.wait(15), "no demo caller reached the agent"
     finally:
         switch.stop()
+
+
+def test_embedded_simulator_registers_supervisors_own_phones(settings, database, make_user):
+    """`make run`'s demo: a supervisor's extension is registered like an agent's, so Listen
+    rings it instead of answering 409; one an admin gives later is registered at once."""
+    import gevent.event
+    from sqlalchemy import update
+
+    from callcenter.models import Agent, AgentState, AgentStatus, Role
+    from callcenter.server import start_switch
+    from callcenter.switchboard.supervision import Mode, Supervisor
+
+    make_user("alice", extension="1001")
+    with database.session() as session:
+        session.execute(update(Agent).values(status=AgentStatus.ON_BREAK))
+        session.commit()
+    sue = make_user("sue", Role.SUPERVISOR, extension="2001")
+    switch = start_switch(settings, database)
+    try:
+        assert switch.link.wait_connected(10)
+        rows = json.loads(switch.link.api("show registrations as json")).get("rows", [])
+        assert sorted(row["reg_user"] for row in rows) == ["1001", "2001"]
+        board = switch.board
+        assert board.roster.phone_registered("2001")
+        agent = next(view for view in board.roster.agents.values() if view.extension == "1001")
+        talking = gevent.event.Event()
+        board.roster.listeners.append(
+            lambda view: talking.set() if view.id == agent.id
+            and view.state is AgentState.IN_CALL else None)
+        call = board.dial(agent.id, "5551234567")
+        assert talking.wait(15), "the demo's customer never answered"
+        monitors = board.monitor(call.id, Supervisor(sue, "sue", "2001"), Mode.LISTEN)
+        assert [m["supervisor"] for m in monitors] == ["sue"]
+
+        board.own_phone_given("2002")
+        assert board.roster.phone_registered("2002")
+    finally:
+        switch.stop()

@@ -5,6 +5,7 @@
 // phone system, so a call that ended while the socket was away leaves the screen.
 import { IncomingCard } from "./incoming.js";
 import { connectLive } from "./live.js";
+import { MonitorNotice } from "./monitored.js";
 import { Ringtone } from "./ringtone.js";
 import { SESSION, Softphone } from "./softphone.js";
 import { PROGRESS, STATE, STATUS, VOCABULARY } from "./vocabulary.js";
@@ -364,9 +365,12 @@ function showSwitch(state) {
   $("switch-banner").hidden = !(state && state.connected === false);
 }
 
+const monitored = new MonitorNotice($("monitor-notice"));
+
 connectLive({
   onSnapshot: (snapshot) => {
     snapshot.agents.forEach(showAgent);
+    monitored.snapshot(snapshot.monitors);
     // The snapshot lists the offers still ringing: the card shows them, or nothing.
     const offers = snapshot.offers || [];
     if (!offers.length) incoming.forget();
@@ -383,6 +387,7 @@ connectLive({
     else if (message.type === "call") showCall(message.call);
     else if (message.type === "switch") showSwitch(message.switch);
     else if (message.type === "offer") incoming.offer(message.offer);
+    else if (message.type === "monitors") monitored.message(message);
   },
   onStatus: (status) => { $("live-status").textContent = status; },
 });

@@ -73,28 +73,119 @@ export function callActions(call, monitors, me) {
 
 // Move / Offer for a caller waiting in `queue`: to another queue's line (keeping its place by
 // entry time), or ringing a chosen free agent now. `queues()`: every queue's name; `freeAgents()`:
-// the agents free to take a call now ({id, name}); both asked when the button is pressed.
+// the agents free to take a call now ({id, name}); both asked when the button is pressed, and
+// chosen in a small dialog (the row may be drawn again meanwhile: the dialog is the page's own).
 export function callerActions(callId, queue, queues, freeAgents) {
   const path = `/api/supervisor/calls/${encodeURIComponent(callId)}`;
   const cell = document.createDocumentFragment();
-  const move = button("Move", () => {
-    const others = queues().filter((name) => name !== queue);
-    const target = prompt(`Move the caller to which queue? (${others.join(", ")})`, others[0] || "");
-    if (target) attempt("move the caller", () => act("POST", `${path}/move`, { queue: target.trim() }));
-  });
-  const offer = button("Offer", () => {
-    const free = freeAgents();
-    const name = prompt(`Ring which agent now? (${free.map((a) => a.name).join(", ") || "none is free"})`,
-      free[0]?.name || "");
-    if (!name) return;
-    const agent = free.find((a) => a.name === name.trim());
-    if (!agent) { say(`Could not offer the caller: ${name} is not a free agent`, true); return; }
-    attempt("offer the caller", () => act("POST", `${path}/offer`, { agent_id: agent.id }));
-  });
+  const move = button("Move", (event) => choose(event.currentTarget, {
+    title: "Move the waiting caller",
+    label: "To the line of queue",
+    go: "Move",
+    none: "There is no other queue.",
+    choices: queues().filter((name) => name !== queue).map((name) => ({ value: name, text: name })),
+    send: async (name) => {
+      await act("POST", `${path}/move`, { queue: name });
+      return `The caller waits in ${name}'s line now, keeping their place by when they called.`;
+    },
+  }));
+  const offer = button("Offer", (event) => choose(event.currentTarget, {
+    title: "Offer the waiting caller now",
+    label: "Ring the phone of",
+    go: "Ring",
+    none: "No agent is Available and free now.",
+    choices: freeAgents().map((a) => ({ value: String(a.id), text: a.name })),
+    send: async (id) => {
+      await act("POST", `${path}/offer`, { agent_id: Number(id) });
+      return "The agent's phone rings for the caller.";
+    },
+  }));
   move.dataset.act = "move";
   offer.dataset.act = "offer";
+  move.setAttribute("aria-haspopup", "dialog");
+  offer.setAttribute("aria-haspopup", "dialog");
   cell.append(move, offer);
   return cell;
+}
+
+// The picker: a modal <dialog> (focus stays inside; Escape or Cancel closes it and nothing is
+// sent) with one labelled select; a refusal is said inside it, in the server's words, and the
+// dialog stays open to choose again.
+let picker = null;
+
+function pickerDialog() {
+  if (picker) return picker;
+  const dialog = document.createElement("dialog");
+  dialog.id = "caller-picker";
+  dialog.className = "picker";
+  dialog.setAttribute("aria-labelledby", "caller-picker-title");
+  dialog.innerHTML = `<form>
+    <h2 id="caller-picker-title"></h2>
+    <label for="caller-picker-choice"></label>
+    <select id="caller-picker-choice"></select>
+    <p id="caller-picker-none" class="muted" hidden></p>
+    <p id="caller-picker-error" class="error" role="alert" hidden></p>
+    <div class="row">
+      <button id="caller-picker-go" type="submit"></button>
+      <button id="caller-picker-cancel" type="button" class="secondary">Cancel</button>
+    </div>
+  </form>`;
+  document.body.append(dialog);
+  const form = dialog.querySelector("form");
+  picker = { dialog, form, choice: $("caller-picker-choice"), go: $("caller-picker-go"),
+    error: $("caller-picker-error"), none: $("caller-picker-none"), pending: null, opener: null };
+  $("caller-picker-cancel").addEventListener("click", () => dialog.close());
+  // Enter on the select chooses, as it would in a text field (a select has no implicit submit).
+  picker.choice.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); form.requestSubmit(); }
+  });
+  dialog.addEventListener("close", () => {
+    picker.pending = null;
+    if (picker.opener?.isConnected) picker.opener.focus();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const pending = picker.pending;
+    if (!pending || !picker.choice.value) return;
+    picker.go.disabled = true;
+    picker.error.hidden = true;
+    try {
+      const done = await pending.send(picker.choice.value);
+      if (picker.pending === pending) dialog.close();
+      say(done);
+    } catch (error) {
+      picker.error.textContent = `Could not ${pending.go.toLowerCase()}: ${error.message}`;
+      picker.error.hidden = false;
+      picker.choice.setAttribute("aria-invalid", "true");
+    } finally {
+      picker.go.disabled = !picker.choice.value;
+    }
+  });
+  return picker;
+}
+
+function choose(opener, pending) {
+  const p = pickerDialog();
+  p.pending = pending;
+  p.opener = opener;
+  $("caller-picker-title").textContent = pending.title;
+  p.form.querySelector("label").textContent = pending.label;
+  p.choice.replaceChildren(...pending.choices.map(({ value, text }) => {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = text;
+    return option;
+  }));
+  p.choice.removeAttribute("aria-invalid");
+  p.choice.hidden = !pending.choices.length;
+  p.none.textContent = pending.none;
+  p.none.hidden = Boolean(pending.choices.length);
+  p.error.hidden = true;
+  p.go.textContent = pending.go;
+  p.go.disabled = !pending.choices.length;
+  say("");
+  p.dialog.showModal();
+  (pending.choices.length ? p.choice : $("caller-picker-cancel")).focus();
 }
 
 // The Set status cell of an agent's row.

@@ -341,3 +341,13 @@ def load_agents(session_factory) -> Callable[[], list[tuple[Agent, User]]]:
             session.expunge_all()
             return [(agent, user) for agent, user in rows]
     return load
+
+
+def load_own_extensions(session_factory) -> Callable[[], list[str]]:
+    """A loader of the extensions supervisors and admins have for their own softphones (they
+    are no agents: the roster does not hold them)."""
+    def load() -> list[str]:
+        with session_factory() as session:
+            return list(session.scalars(select(User.extension).where(
+                User.extension.is_not(None), User.active.is_(True))))
+    return load

@@ -25,7 +25,7 @@ from ..esl.protocol import Event
 from ..live import EVERYTHING
 from ..models import AgentState, AgentStatus, HangupBy
 from . import messages
-from .agents import AgentError, AgentView, Roster, load_agents
+from .agents import AgentError, AgentView, Roster, load_agents, load_own_extensions
 from .auditor import AUDIT_SECONDS, Auditor
 from .calls import Calls, DialTimes
 from .consult import Consult, Consults
@@ -163,6 +163,8 @@ class Switchboard:
         link.on("sofia::expire", self.roster.on_unregister)
         # The link's state first: the pages' banner goes before the resync's news about calls.
         self._switch_shown: bool | None = None
+        self._own_extensions = load_own_extensions(database.sessions)
+        self._own_phone: Callable[[str], None] | None = None
         link.on_resync(self._switch_changed)
         link.on_disconnect(self._switch_changed)
         link.on_resync(self.resync.run)
@@ -194,6 +196,8 @@ class Switchboard:
         # Writes kept in the spool from the last run land before the roster reads its rows.
         self.store.flush(10)
         self.roster.reload()
+        for extension in self._own_extensions():
+            self.own_phone_given(extension)
         self.distributor.reload()
         self.cdr_spool.start()
         self.auditor.start()
@@ -455,6 +459,15 @@ class Switchboard:
     def on_agent_discovered(self, listener: Callable[[AgentView], None]) -> None:
         """`listener(agent)` for each agent the roster learns of (at start, and later ones)."""
         self.roster.discovered = listener
+
+    def on_own_phone(self, listener: Callable[[str], None]) -> None:
+        """`listener(extension)` for each supervisor's or admin's own softphone extension: those
+        in the database at start, and each one an admin gives later (`own_phone_given`)."""
+        self._own_phone = listener
+
+    def own_phone_given(self, extension: str | None) -> None:
+        if extension and self._own_phone is not None:
+            self._own_phone(extension)
 
     def note_registration(self, extension: str, contact: str) -> None:
         """A registration known before FreeSWITCH's own event says so (the built-in simulator

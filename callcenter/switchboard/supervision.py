@@ -153,14 +153,19 @@ class Supervision:
         return [monitor.as_message() for monitor in call.features.get(FEATURE, {}).values()
                 if not monitor.gone]
 
-    def snapshot_section(self, audience: int | None) -> dict[str, list[dict]]:
-        """The hub's "monitors" section: {call id: monitors} of live calls being listened to
-        (an agent's own calls only with the notice on)."""
-        if audience is not None and not self.notice:
-            return {}
+    def snapshot_section(self, audience) -> dict[str, list[dict]] | None:
+        """The hub's "monitors" section: {call id: monitors} of live calls being listened to,
+        for supervisors; an agent's page gets its own calls' with the notice on, and nothing
+        at all without it (nor does a wall display)."""
+        if audience.everything:
+            wanted = None
+        elif audience.agent_id is not None and self.notice:
+            wanted = audience.agent_id
+        else:
+            return None
         return {call.id: self.monitors(call) for call in self.legs.calls.values()
-                if call.features.get(FEATURE) and (audience is None
-                                                   or call.agent_id == audience)}
+                if self.monitors(call) and (wanted is None or call.agent_id == wanted)}
+
     # -- events (a common feature: router.py) ----------------------------------------------------
 
     def on_leg(self, call: Call, leg: Leg, happened: Happened, event: Event | None = None

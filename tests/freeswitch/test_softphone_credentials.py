@@ -1,7 +1,8 @@
 """Per-login SIP credentials in a real FreeSWITCH 1.10 (skipped unless CALLCENTER_TEST_FREESWITCH
-names its binary): the controller's own app serves the directory over mod_xml_curl; an agent logs
-in, a SIP phone registers with the password /api/softphone gave it, and after logout the
-registration is flushed and the same password is refused."""
+names its binary): the controller's own app serves the directory over mod_xml_curl; an agent (or a
+supervisor, with its own extension to listen in from) logs in, a SIP phone registers with the
+password /api/softphone gave it, and after logout the registration is flushed and the same
+password is refused."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import uuid
 
+import gevent.event
 import gevent.pywsgi
 import gevent.socket
 import pytest
@@ -31,6 +33,7 @@ from tests.freeswitch.switch import FreeSwitch, free_port, freeswitch_binary
 
 pytestmark = pytest.mark.slow
 EXTENSION = "1077"
+SUPERVISOR_EXTENSION = "2077"
 
 
 @pytest.fixture
@@ -46,6 +49,7 @@ def controller(tmp_path):
     with database.session() as s:
         create_user(s, "root", PASSWORD, Role.ADMIN, who=CLI)
         create_user(s, "alice", PASSWORD, Role.AGENT, EXTENSION, who=CLI)
+        create_user(s, "sue", PASSWORD, Role.SUPERVISOR, SUPERVISOR_EXTENSION, who=CLI)
     link = Link("127.0.0.1", settings.esl_port, settings.esl_password, backoff_initial=0.1)
     hub = Hub()
     board = Switchboard.from_settings(settings, link, database, hub)
@@ -76,23 +80,31 @@ def controller(tmp_path):
         database.dispose()
 
 
-def test_a_phone_registers_with_the_login_password_until_logout(controller):
+@pytest.mark.parametrize(("username", "extension"), [("alice", EXTENSION),
+                                                     ("sue", SUPERVISOR_EXTENSION)])
+def test_a_phone_registers_with_the_login_password_until_logout(controller, username,
+                                                                 extension):
     app, link, board, switch = controller
     web = app.test_client()
     auth = AuthActions(web)
-    auth.login("alice")
+    auth.login(username)
+    heard = gevent.event.Event()     # the switchboard heard FreeSWITCH's sofia::register
+    link.on("sofia::register", lambda event: heard.set()
+            if board.roster.phone_registered(extension) else None)
     phone = web.get("/api/softphone").json
-    assert (phone["extension"], phone["domain"], phone["simulated"]) == (EXTENSION, "127.0.0.1",
+    assert (phone["extension"], phone["domain"], phone["simulated"]) == (extension, "127.0.0.1",
                                                                         False)
-    with Phone(EXTENSION, phone["password"]) as sip:
+    with Phone(extension, phone["password"]) as sip:
         assert sip.register(60).startswith("SIP/2.0 200")
-        assert f"{EXTENSION}@127.0.0.1" in link.api("sofia status profile internal reg")
-        with Phone(EXTENSION, "not-the-password") as guesser:
+        assert f"{extension}@127.0.0.1" in link.api("sofia status profile internal reg")
+        with Phone(extension, "not-the-password") as guesser:
             assert guesser.register(60).startswith("SIP/2.0 403")
+        # The switchboard knows the phone is there: a supervisor may listen in from it now.
+        assert heard.wait(10), "the switchboard never heard the registration"
         auth.logout()
         # The flush goes through the switchboard's Sender: wait for its reply.
         assert board.sender.wait_idle(10)
-        assert f"{EXTENSION}@127.0.0.1" not in link.api("sofia status profile internal reg")
+        assert f"{extension}@127.0.0.1" not in link.api("sofia status profile internal reg")
         refused = sip.register(60)
         assert not refused.startswith("SIP/2.0 200"), refused
     assert switch.log_entries("CRIT", "ALERT") == []

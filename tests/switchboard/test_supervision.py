@@ -268,3 +268,46 @@ def test_a_supervisors_own_softphone(rig, sue, login, settings, database):
     assert as_sue("POST", "/logout").status_code in (200, 302)
     with database.session() as s:
         assert credentials.lookup(s, SUE, settings.sip_domain) is None
+
+
+# -- what the agent is told (CALLCENTER_MONITOR_NOTICE) ----------------------------------------
+
+
+def monitors_section(rig, topic):
+    from callcenter.live import Audience
+
+    return rig.hub.sections["monitors"](Audience(frozenset({topic})))
+
+
+@pytest.mark.parametrize("notice", [False, True])
+def test_the_agent_hears_of_monitoring_only_with_the_notice(rig, agent_id, sue, notice):
+    rig.board.supervision.notice = notice
+    call = talking(rig, agent_id)
+    rig.board.monitor(call.id, sue, Mode.WHISPER)
+    rig.settle()
+    told_agent = [m["monitors"] for m, to in rig.hub.messages
+                  if m["type"] == "monitors" and to == agent_id]
+    supervisors_heard = [m for m, to in rig.hub.messages if m["type"] == "monitors"]
+    assert supervisors_heard, "supervisors always hear who listens"
+    shown = {call.id: [{"supervisor": "sue", "user_id": sue.user_id, "mode": "whisper",
+                        "answered": True, "since": rig.clock.now()}]}
+    assert monitors_section(rig, "all") == shown
+    assert monitors_section(rig, "queue:1") is None, "a wall display hears nothing of it"
+    if notice:
+        assert told_agent[-1] == shown[call.id]
+        # After a reload the agent's snapshot carries it; another agent's carries nothing.
+        assert monitors_section(rig, f"agent:{agent_id}") == shown
+        assert monitors_section(rig, f"agent:{agent_id + 1}") == {}
+    else:
+        assert told_agent == []
+        assert monitors_section(rig, f"agent:{agent_id}") is None
+
+    rig.board.stop_monitoring(call.id, sue.user_id)
+    rig.settle()
+    assert monitors_section(rig, "all") == {}
+    if notice:
+        assert [m for m, to in rig.hub.messages if m["type"] == "monitors"
+                and to == agent_id][-1]["monitors"] == [], "the indicator goes"
+        assert monitors_section(rig, f"agent:{agent_id}") == {}
+    else:
+        assert not any(to == agent_id for m, to in rig.hub.messages if m["type"] == "monitors")
