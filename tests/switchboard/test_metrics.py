@@ -18,10 +18,15 @@ from tests.switchboard.conftest import NUMBER
 @pytest.fixture
 def metrics(rig, settings, database):
     """scrape() of an app wired to the rig's switchboard, with a live hub of its own."""
-    app = create_app(dataclasses.replace(settings, metrics_token=TOKEN), database, rig.board,
-                     Hub())
+    hub = Hub()
+    app = create_app(dataclasses.replace(settings, metrics_token=TOKEN), database, rig.board, hub)
     client = app.test_client()
-    return lambda: scrape(client)
+
+    def read() -> dict:
+        return scrape(client)
+
+    read.hub = hub
+    return read
 
 
 def test_a_call_placed_and_ended_moves_the_counters(rig, metrics, agent_id):
@@ -112,3 +117,12 @@ def test_queues_show_their_line(rig, metrics, database):
     assert value(found, "callcenter_queue_waiting", queue="sales") == 0
     assert value(found, "callcenter_queue_longest_wait_alert_seconds", queue="sales") == 180
     assert value(found, "callcenter_queue_offers_total", outcome="missed") == 0
+
+
+def test_live_sockets_are_counted_while_open(metrics):
+    assert value(metrics(), "callcenter_live_sockets") == 0
+    supervisor, agent = metrics.hub.subscribe(), metrics.hub.subscribe(7)
+    assert value(metrics(), "callcenter_live_sockets") == 2
+    supervisor.close()
+    agent.close()
+    assert value(metrics(), "callcenter_live_sockets") == 0
