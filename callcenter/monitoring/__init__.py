@@ -3,9 +3,9 @@ Grafana dashboard (dashboard.json) and Prometheus alert rules (alerts.yml) shipp
 
 It plugs in from outside: the switchboard, the link and the hub count what they count anyway
 and never name Prometheus. At each scrape `readings.py` reads their public views (the
-switchboard's `readings()`, the hub's sockets); `softphones.py` counts drops through the
-roster's listener hook; `requests.py` counts HTTP requests through Flask's request hooks. Each
-app has a registry of its own, so two apps in one process (tests) never share a count.
+switchboard's `readings()`, the hub's sockets); `requests.py` counts HTTP requests through
+Flask's request hooks. Each app has a registry of its own, so two apps in one process (tests)
+never share a count.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 
 from .readings import SwitchboardReadings
 from .requests import RequestMetrics
-from .softphones import SoftphoneDrops
 
 HERE = Path(__file__).parent
 DASHBOARD = HERE / "dashboard.json"
@@ -29,12 +28,9 @@ class Metrics:
 
     def __init__(self, services) -> None:
         self.registry = CollectorRegistry()
-        self.softphones = SoftphoneDrops()
         self.requests = RequestMetrics(self.registry)
-        self.registry.register(SwitchboardReadings(services, self.softphones))
+        self.registry.register(SwitchboardReadings(services))
         ProcessCollector(registry=self.registry)
-        if services.switchboard is not None:
-            services.switchboard.on_agent_changed(self.softphones.agent_changed)
 
     def exposition(self) -> bytes:
         """Every metric now, in Prometheus' text format."""

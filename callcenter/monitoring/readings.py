@@ -16,7 +16,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from ..models import AgentState, AgentStatus, Direction, Outcome
-from .softphones import SoftphoneDrops
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +62,8 @@ def histogram(name: str, doc: str, latency) -> HistogramMetricFamily:
 
 
 class SwitchboardReadings(Collector):
-    def __init__(self, services, softphones: SoftphoneDrops) -> None:
+    def __init__(self, services) -> None:
         self.services = services
-        self.softphones = softphones
 
     def collect(self):
         hub = self.services.hub
@@ -101,7 +99,8 @@ class SwitchboardReadings(Collector):
         yield _gauge("callcenter_live_legs", "Channels (legs) of calls in progress",
                      value=now["live_legs"])
 
-    def _agents(self, now: dict):
+    @staticmethod
+    def _agents(now: dict):
         counts = now["agents"]
         yield _gauge("callcenter_agents", "Agents by status (what they chose) and state (what "
                      "calls did)", ("status", "state"),
@@ -113,7 +112,7 @@ class SwitchboardReadings(Collector):
                      "softphone is not registered (no call can reach them)",
                      value=now["agents_unregistered_logged_in"])
         yield _counter("callcenter_softphone_drops", "Agents' softphones that stopped being "
-                       "registered", value=self.softphones.drops)
+                       "registered", value=now["softphones_dropped"])
 
     def _queues(self, now: dict, board):
         queues = now["queues"]

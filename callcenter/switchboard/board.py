@@ -448,6 +448,7 @@ class Switchboard:
             "live_legs": len(self.legs.legs),
             "agents": dict(agents),
             "softphones_registered": registered,
+            "softphones_dropped": self.roster.softphones_dropped,
             "agents_unregistered_logged_in": unregistered_logged_in,
             # Beside each line, the longest wait the wall display shows in alert colours.
             "queues": {name: {"waiting": line["waiting"].get(name, 0),
@@ -467,13 +468,6 @@ class Switchboard:
                         "api_to_originate": self.stats.api_to_originate,
                         "dispatch": self.distributor.dispatch},
         }
-
-    def on_agent_changed(self, listener: Callable[[AgentView], None]) -> None:
-        """`listener(agent)` for each agent known now, then after every change of an agent's
-        status, state or registration; it must not change agents itself."""
-        for agent in list(self.roster.agents.values()):
-            listener(agent)
-        self.roster.listeners.append(listener)
 
     def live_queues(self) -> list[dict]:
         """Every queue's live row, as the supervisor's page and the wall display are sent it."""
