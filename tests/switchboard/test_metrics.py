@@ -13,6 +13,12 @@ from callcenter.live import Hub
 from callcenter.sim import Behaviour
 from tests.metrics import TOKEN, scrape, value
 from tests.switchboard.conftest import NUMBER
+from tests.switchboard.test_queues import (  # noqa: F401 - fixtures
+    agents,
+    available,
+    caller_enters,
+    queued,
+)
 
 
 @pytest.fixture
@@ -105,18 +111,32 @@ def test_the_link_lost_shows_disconnected_then_one_reconnect_more(rig, metrics):
         value(before, "callcenter_esl_reconnects_total") + 1
 
 
-def test_queues_show_their_line(rig, metrics, database):
-    from callcenter import queue_config
-    from callcenter.audit import CLI
-
-    with database.session() as session:
-        queue_config.create_queue(session, "sales", {}, who=CLI)
-        session.commit()
-    rig.board.reload_queues()
-    found = metrics()
-    assert value(found, "callcenter_queue_waiting", queue="sales") == 0
-    assert value(found, "callcenter_queue_longest_wait_alert_seconds", queue="sales") == 180
-    assert value(found, "callcenter_queue_offers_total", outcome="missed") == 0
+def test_a_queued_caller_moves_the_line_the_offers_and_the_service_level(
+        queued, agents, metrics):  # noqa: F811
+    rig = queued
+    before = metrics()
+    assert value(before, "callcenter_queue_waiting", queue="sales") == 0
+    assert value(before, "callcenter_queue_longest_wait_alert_seconds", queue="sales") == 180
+    caller = caller_enters(rig)
+    rig.advance(30)
+    waiting = metrics()
+    assert value(waiting, "callcenter_queue_waiting", queue="sales") == 1
+    assert value(waiting, "callcenter_queue_longest_wait_seconds", queue="sales") == 30
+    available(rig, agents["bob"])
+    rig.advance(5)
+    rig.sim.far_end_hangs_up(caller)
+    rig.settle()
+    rig.advance(2)          # today's figures, recomputed after the call
+    after = metrics()
+    assert value(after, "callcenter_queue_waiting", queue="sales") == 0
+    for name, labels in (("callcenter_queue_callers_total", {"result": "entered"}),
+                         ("callcenter_queue_callers_total", {"result": "answered"}),
+                         ("callcenter_queue_offers_total", {"outcome": "answered"}),
+                         ("callcenter_calls_total", {"direction": "inbound",
+                                                     "outcome": "answered"})):
+        assert value(after, name, **labels) == value(before, name, **labels) + 1, name
+    # Answered after 30 s, beyond the queue's 20 s: none of today's callers in time.
+    assert value(after, "callcenter_queue_service_level_ratio", queue="sales") == 0.0
 
 
 def test_live_sockets_are_counted_while_open(metrics):
