@@ -137,6 +137,18 @@ def test_the_alert_rules_are_well_formed_and_cover_what_ops_must_hear():
         assert watched in used
 
 
+def test_prometheus_accepts_the_alert_rules():
+    import shutil
+    import subprocess
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian's prometheus package has it)")
+    checked = subprocess.run([promtool, "check", "rules", str(monitoring.ALERTS)],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 @pytest.mark.slow
 def test_a_running_controller_serves_every_metric_the_dashboard_and_alerts_use(env, settings):
     """`callcenter serve` with JSON logs and a token, callers arriving in the built-in
