@@ -10,7 +10,7 @@ import importlib
 import sys
 
 BENCHMARKS = ("esl_throughput", "cps", "acd", "strategies", "login_flood", "live",
-              "figures")
+              "figures", "metrics_scrape")
 
 
 def main(argv: list[str] | None = None) -> int:

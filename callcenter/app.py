@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from . import monitoring
 from .clock import RealClock
 from .config import Settings
 from .db import Database
@@ -35,6 +36,7 @@ class Services:
     display_sockets: Any = None           # wall displays' live sockets, by display token
     admin_known: bool = field(default=False)
     login_limiter: LoginLimiter | None = None  # set by create_app from the settings
+    metrics: Any = None                   # what GET /metrics serves (callcenter.monitoring)
 
     def db_session(self) -> Session:
         """The request's database session, closed when the request ends."""
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         freeswitch,
         live,
         media,
+        metrics,
         pages,
         queues,
         supervising,
@@ -82,8 +85,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
 
     for blueprint in (auth.bp, pages.bp, admin.bp, queues.bp, media.bp, api.bp, figures.bp,
                       freeswitch.bp, live.bp, callbacks.bp, supervising.bp, displays.bp,
-                      supervisor_actions.bp):
+                      supervisor_actions.bp, metrics.bp):
         app.register_blueprint(blueprint)
+    # First: its request hooks time and name every request, those access refuses too.
+    services.metrics = monitoring.init_app(app, services)
     access.init_app(app)
 
     @app.context_processor

@@ -61,6 +61,10 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
      "runs on this machine: CDRs it could not post are loaded from there at start, after each "
      "reconnect and every minute (fs-config writes it as FreeSWITCH's err-log-dir)"),
     ("CALLCENTER_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    ("CALLCENTER_LOG_FORMAT", "text", "text (one readable line per record) or json (one JSON "
+     "object per line, with call id, agent, leg UUID and request id where there is one)"),
+    ("CALLCENTER_METRICS_TOKEN", "unset: GET /metrics answers 404", "the bearer token "
+     "Prometheus presents to GET /metrics (at least 16 characters)"),
     ("CALLCENTER_SESSION_HOURS", "12", "a web login ends this many hours after it began, "
      "whatever happens (1-168)"),
     ("CALLCENTER_SESSION_IDLE_MINUTES", "120", "a web login with no request and no open page "
@@ -93,7 +97,7 @@ MIN_SECRET = 16
 # Secrets given in the environment: each must be at least MIN_SECRET characters and not
 # FreeSWITCH's well-known default.
 SECRETS = ("CALLCENTER_SECRET_KEY", "CALLCENTER_ESL_PASSWORD",
-           "CALLCENTER_FREESWITCH_HTTP_PASSWORD")
+           "CALLCENTER_FREESWITCH_HTTP_PASSWORD", "CALLCENTER_METRICS_TOKEN")
 WELL_KNOWN = "cluecon"
 
 
@@ -119,6 +123,8 @@ class Settings:
     media_dir: Path
     cdr_spool_dir: Path | None = None
     log_level: str = "INFO"
+    log_format: str = "text"          # "text" | "json"
+    metrics_token: str | None = None  # None: GET /metrics answers 404
     ice_servers: list[dict] = field(default_factory=list)
     session_hours: int = 12
     session_idle_minutes: int = 120
@@ -198,6 +204,8 @@ class Settings:
             cdr_spool_dir=_absolute_dir(get("CALLCENTER_CDR_SPOOL_DIR"),
                                         "CALLCENTER_CDR_SPOOL_DIR"),
             log_level=_log_level(get("CALLCENTER_LOG_LEVEL") or "INFO"),
+            log_format=_log_format(get("CALLCENTER_LOG_FORMAT") or "text"),
+            metrics_token=get("CALLCENTER_METRICS_TOKEN"),
             session_hours=_whole(get("CALLCENTER_SESSION_HOURS") or "12",
                                  "CALLCENTER_SESSION_HOURS", 1, 168),
             session_idle_minutes=_whole(get("CALLCENTER_SESSION_IDLE_MINUTES") or "120",
@@ -352,6 +360,12 @@ def _log_level(value: str) -> str:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"CALLCENTER_LOG_LEVEL: {value!r} is not DEBUG, INFO, WARNING or ERROR")
     return level
+
+
+def _log_format(value: str) -> str:
+    if value.lower() not in ("text", "json"):
+        raise ConfigError(f"CALLCENTER_LOG_FORMAT: {value!r} is not text or json")
+    return value.lower()
 
 
 _GENERATED = {

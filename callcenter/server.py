@@ -46,7 +46,7 @@ def _demo_queue(database, name: str = "sales") -> None:
 
 
 def run(settings: Settings) -> None:
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, fmt=settings.log_format)
     make_private_dir(settings.instance_dir)
     database = Database(settings.database_url)
     database.check_reachable()

@@ -92,3 +92,11 @@ def test_the_figures_benchmark_counts_every_call_of_its_day():
     assert result["totals"]["offered"] == 300
     assert sum(queue["offered"] for queue in result["queues"]) == 300
     assert result["totals"]["answered"] == sum(agent["handled"] for agent in result["agents"])
+
+
+def test_the_metrics_benchmark_scrapes_every_agent_and_queue():
+    from bench import metrics_scrape
+
+    found = metrics_scrape.measure(2)
+    assert (found["agents"], found["queues"]) == (metrics_scrape.AGENTS, metrics_scrape.QUEUES)
+    assert found["median_ms"] > 0 and found["samples"] > 500

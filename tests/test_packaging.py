@@ -47,3 +47,6 @@ def test_plain_install_carries_templates_and_migrations(tmp_path):
                            env={"PYTHONPATH": str(target)}).stdout.splitlines()
     assert "callcenter.cdr" in packages and len(files) == len(packages)
     assert all(Path(file).is_relative_to(target) for file in files), files
+    # The example dashboard and alert rules ship with the package.
+    assert (target / "callcenter" / "monitoring" / "dashboard.json").is_file()
+    assert (target / "callcenter" / "monitoring" / "alerts.yml").is_file()

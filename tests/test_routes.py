@@ -25,12 +25,13 @@ def test_every_route_declares_its_access(app):
     for endpoint, _method, _path in _routes(app):
         access = access_of(app, endpoint)
         assert isinstance(access, Access) and access.kind in (
-            "public", "session", "freeswitch", "display")
+            "public", "session", "freeswitch", "display", "bearer")
         if access.kind in ("session", "display"):
             assert access.roles, f"{endpoint} declares a session but no role"
         kinds[endpoint] = access.kind
     assert kinds["auth.login"] == "public" and kinds["admin.users"] == "session"
     assert kinds["supervising.wallboard"] == "display"
+    assert kinds["metrics.metrics"] == "bearer"
 
 
 def test_an_undeclared_route_stops_the_app(settings, database):
@@ -60,6 +61,8 @@ def test_anonymous_is_refused_everywhere_but_public_routes(app, client, admin):
                     assert "/login" in response.headers["Location"]
         elif access.kind in ("freeswitch", "display"):
             assert response.status_code == 401, (endpoint, method)
+        elif access.kind == "bearer":
+            assert response.status_code == 404, (endpoint, method)   # no token set: off
         else:
             assert response.status_code < 500, (endpoint, method)
 
@@ -126,3 +129,35 @@ def test_display_routes_take_a_valid_token_and_only_for_reading(app, client, adm
         if access_of(app, endpoint).kind == "display":
             assert client.open(path, method=method).status_code == 401, endpoint
     assert checked >= 1
+
+
+def test_bearer_routes_are_off_without_their_token_and_need_it_exactly(settings, database):
+    import dataclasses
+
+    from callcenter.app import create_app
+    from callcenter.web.access import bearer
+
+    token = "a-metrics-token-of-the-test"
+    for configured in (None, token):
+        app = create_app(dataclasses.replace(settings, metrics_token=configured), database)
+        # A probe route of this kind, beside /metrics: every bearer route is walked.
+        app.add_url_rule("/probe", "bearer_probe", bearer("metrics_token")(lambda: "ok"))
+        client = app.test_client()
+        checked = 0
+        for endpoint, method, path in _routes(app):
+            if access_of(app, endpoint).kind != "bearer":
+                continue
+            assert method == "GET", f"{endpoint}: a bearer route only reads"
+            answers = [client.open(path, method=method, headers=headers).status_code
+                       for headers in ({}, {"Authorization": f"Bearer {token}x"},
+                                       {"Authorization": f"Bearer {token[:-1]}"},
+                                       {"Authorization": f"Basic {token}"},
+                                       {"Authorization": f"Bearer {token}"})]
+            if configured is None:
+                assert answers == [404] * 5, endpoint
+            else:
+                assert answers == [401, 401, 401, 401, 200], endpoint
+                assert client.open(path, method=method).headers["WWW-Authenticate"].startswith(
+                    "Bearer")
+            checked += 1
+        assert checked >= 2

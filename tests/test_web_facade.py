@@ -1,6 +1,6 @@
 """The web layer asks the switchboard (its façade, board.py) and never reaches inside it: no
-web/ module, nor the credentials, sessions or app factory, touches the board's roster, legs,
-store, sender or link, and the server only wires it through the façade."""
+web/ module, nor the credentials, sessions, app factory or monitoring, touches the board's
+roster, legs, store, sender or link, and the server only wires it through the façade."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ PACKAGE = Path(callcenter.__file__).parent
 INSIDES = frozenset({"roster", "legs", "store", "sender", "link"})
 # The web side of the process: none of it has any business with those names.
 WEB_SIDE = [*sorted((PACKAGE / "web").glob("*.py")), PACKAGE / "credentials.py",
-            PACKAGE / "sessions.py", PACKAGE / "app.py"]
+            PACKAGE / "sessions.py", PACKAGE / "app.py",
+            *sorted((PACKAGE / "monitoring").glob("*.py"))]
 
 
 def reaches(source: str, only_on_board: bool = False) -> list[str]:

@@ -102,6 +102,7 @@ class Roster:
         # Registrations seen for extensions that are not (yet) agents: kept so an agent added
         # later is known to be registered.
         self._contacts: dict[str, set[str]] = {}
+        self.softphones_dropped = 0   # agents' softphones that stopped being registered
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -287,6 +288,8 @@ class Roster:
             return
         log.info("agent %s %s", extension, "registered" if view.registered else "unregistered",
                  extra={"agent": extension})
+        if not view.registered:
+            self.softphones_dropped += 1
         self._write(view, registered=True)
         self._announce(view)
 

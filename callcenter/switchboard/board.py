@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,8 @@ from ..errors import CallEnded, InvalidInput
 from ..esl import commands
 from ..esl.protocol import Event
 from ..live import EVERYTHING
-from ..models import AgentState, AgentStatus, HangupBy
+from ..models import AgentState, AgentStatus, HangupBy, OfferOutcome
+from ..thresholds import wall_for
 from . import messages
 from .agents import AgentError, AgentView, Roster, load_agents, load_own_extensions
 from .auditor import AUDIT_SECONDS, Auditor
@@ -55,8 +57,9 @@ from .transfer import Transfer, Transfers
 
 log = logging.getLogger(__name__)
 
-
-
+# What became of queued callers (the distributor's counts beside its offers).
+_CALLER_RESULTS = ("entered", "answered", "abandoned", "timed_out", "overflowed",
+                   "unknown_queue", "closed")
 
 
 class Switchboard:
@@ -424,6 +427,50 @@ class Switchboard:
             "queues": self.distributor.figures(),
             "auditor": self.auditor.figures(),
             "callbacks": self.callbacks.figures(),
+        }
+
+    def readings(self) -> dict:
+        """What monitoring reads at each scrape, as plain numbers and the core's own counts
+        (which only grow): live calls and legs, agents by status and state, each queue's line,
+        offers and callers by outcome, the auditor's repairs, the link, the writer, and the
+        latency histograms (stats.Latency). Cheap: one pass over agents and queues."""
+        agents: Counter[tuple[str, str]] = Counter()
+        registered = unregistered_logged_in = 0
+        for agent in self.roster.agents.values():
+            agents[agent.status.value, agent.state.value] += 1
+            registered += agent.registered
+            unregistered_logged_in += (not agent.registered and agent.active
+                                       and agent.status is not AgentStatus.LOGGED_OUT)
+        line = self.distributor.figures()
+        counts = self.distributor.counts
+        offers = {outcome.value: counts.get(outcome.value, 0) for outcome in OfferOutcome}
+        auditor = self.auditor.figures()
+        return {
+            "calls_ended": dict(self.stats.ended),
+            "calls_placed": self.stats.placed,
+            "live_calls": len(self.legs.calls),
+            "live_legs": len(self.legs.legs),
+            "agents": dict(agents),
+            "softphones_registered": registered,
+            "softphones_dropped": self.roster.softphones_dropped,
+            "agents_unregistered_logged_in": unregistered_logged_in,
+            # Beside each line, the longest wait the wall display shows in alert colours.
+            "queues": {name: {"waiting": line["waiting"].get(name, 0),
+                              "longest_wait_s": line["longest_wait_s"].get(name, 0.0),
+                              "longest_wait_alert_s": wall_for(self.queue_rows.wall_thresholds,
+                                                               name)["longest_wait_s"][1]}
+                       for name in self.distributor.queues},
+            "offers": offers,
+            "callers": {result: counts.get(result, 0) for result in _CALLER_RESULTS},
+            "auditor": {"runs": auditor["runs"], "repairs": auditor["repairs"]},
+            "link": self.link.stats(),
+            "store": self.store.health() | {"written": self.store.written,
+                                            "batches_refused": self.store.batches_refused,
+                                            "retries": self.store.retries},
+            "latency": {"event_lag": self.stats.event_lag,
+                        "media_to_bridge": self.stats.media_to_bridge,
+                        "api_to_originate": self.stats.api_to_originate,
+                        "dispatch": self.distributor.dispatch},
         }
 
     def live_queues(self) -> list[dict]:

@@ -63,7 +63,7 @@ class Finishing:
             self.roster.note_call_ended(agent)
         self.persist.call_finished(call)
         self._changed(call)
-        self.stats.call_ended(call.outcome.value)
+        self.stats.call_ended(call.outcome.value, call.direction.value)
         log.info("call ended: %s (%s)", call.outcome.value, call.cause,
                  extra={"call_id": call.id})
         self.legs.forget(call)

@@ -63,17 +63,31 @@ class Latency:
     def __init__(self) -> None:
         self.counts: Counter[int] = Counter()
         self.count = 0
+        self.total = 0.0               # seconds: a histogram's sum (Prometheus asks for it)
         self.max = 0.0
 
     def add(self, seconds: float) -> None:
         seconds = max(0.0, seconds)  # clocks of two hosts can disagree by a little
         self.counts[bucket_of(seconds)] += 1
         self.count += 1
+        self.total += seconds
         if seconds > self.max:
             self.max = seconds
 
     def percentile(self, q: float) -> float | None:
         return percentile(self.counts, q)
+
+    def cumulative(self, bounds: list[float]) -> list[int]:
+        """How many durations fell at or below each of the rising `bounds` (seconds), counting
+        a bucket under the first bound at or above its ceiling: never understated."""
+        found, total, index = [], 0, 0
+        buckets = sorted(self.counts.items())
+        for bound in bounds:
+            while index < len(buckets) and bucket_ceiling(buckets[index][0]) <= bound:
+                total += buckets[index][1]
+                index += 1
+            found.append(total)
+        return found
 
     def as_dict(self) -> dict:
         return summary(self.counts) | {"max_ms": _ms(self.max) if self.count else None,
@@ -125,6 +139,7 @@ class SwitchboardStats:
         self.placed = 0
         self.completed = 0
         self.outcomes: Counter[str] = Counter()
+        self.ended: Counter[tuple[str, str]] = Counter()   # (direction, outcome)
         self.cdr_legs_written = 0
         self.event_queue = Peak(now)
         self.store_queue = Peak(now)
@@ -133,9 +148,10 @@ class SwitchboardStats:
         self.event_queue.note(event_queue)
         self.store_queue.note(store_queue)
 
-    def call_ended(self, outcome: str) -> None:
+    def call_ended(self, outcome: str, direction: str) -> None:
         self.completed += 1
         self.outcomes[outcome] += 1
+        self.ended[direction, outcome] += 1
 
     def as_dict(self, since: float | None = None) -> dict:
         peaks = {"event_queue_peak": self.event_queue.max, "store_queue_peak": self.store_queue.max}

@@ -4,6 +4,8 @@
 - `@requires(Role...)`: a web session whose user has one of the roles; state-changing methods
   also need the session's CSRF token (form field `csrf_token` or header `X-CSRF-Token`);
 - `@freeswitch`: FreeSWITCH's HTTP basic credentials (xml_curl, json_cdr);
+- `@bearer(setting)`: a bearer token a setting holds (Prometheus' scrape of /metrics): with the
+  setting unset the route answers 404 (it is off), with a missing or wrong token 401;
 - `@display(Role...)`: a wall display's read-only token (callcenter.displays), or a web session
   whose user has one of the roles (a supervisor previewing the wall). Read-only: GET only.
   The live socket also takes a display token (`Access.displays`), for read-only topics.
@@ -30,7 +32,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 @dataclass(frozen=True)
 class Access:
-    kind: str                         # "public" | "session" | "freeswitch" | "display"
+    kind: str                 # "public" | "session" | "freeswitch" | "display" | "bearer"
     roles: frozenset[Role] = frozenset()
     displays: bool = False            # a display token is let in too (read-only)
 
@@ -78,6 +80,28 @@ def freeswitch(view: Callable) -> Callable:
 
     guarded.access = Access("freeswitch")
     return guarded
+
+
+def bearer(setting: str) -> Callable[[Callable], Callable]:
+    """`Authorization: Bearer <token>` where the token is the setting's value (compared in
+    constant time). No CSRF: no browser sends the header by itself."""
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            expected = getattr(current_app.extensions["callcenter"].settings, setting)
+            if not expected:
+                abort(404)
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not _same(given.strip(), expected):
+                return ("a bearer token is required\n", 401,
+                        {"WWW-Authenticate": 'Bearer realm="callcenter"',
+                         "Content-Type": "text/plain"})
+            return view(*args, **kwargs)
+
+        guarded.access = Access("bearer")
+        return guarded
+
+    return decorate
 
 
 def display(*roles: Role) -> Callable[[Callable], Callable]:
@@ -166,7 +190,7 @@ def init_app(app: Flask) -> None:
         g.login_key = signed.key if signed is not None else None
         if request.endpoint is None or request.method not in UNSAFE_METHODS:
             return None
-        if access_of(app, request.endpoint).kind == "freeswitch":
+        if access_of(app, request.endpoint).kind in ("freeswitch", "bearer"):
             return None
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
         expected = session.get("csrf", "")
