@@ -199,9 +199,11 @@ function drawQueue(tr, row, f, callbacks) {
 
 const queueNames = () => [...floor.queues.keys()].sort();
 
-// The agents a waiting caller can be offered to now: Available, Idle.
+// The agents a waiting caller can be offered to now: Available, Idle, their phone registered
+// (the server would refuse any other).
 function freeAgents() {
-  return [...floor.agents.values()].filter((a) => a.status === STATUS.AVAILABLE && a.state === STATE.IDLE)
+  return [...floor.agents.values()]
+    .filter((a) => a.status === STATUS.AVAILABLE && a.state === STATE.IDLE && a.registered)
     .map((a) => ({ id: a.id, name: a.name })).sort((a, b) => a.name.localeCompare(b.name));
 }
 

@@ -32,6 +32,7 @@ def two_queues(now: float) -> dict:
                "oldest_entered": None, "callers": [], "agent_ids": []}
     snapshot["queues"].append(support)
     snapshot["agents"][3] = agent(4, "dan", "available", "in_call", now - 30)   # busy
+    snapshot["agents"].append(agent(6, "fay", "available", "idle", now - 30))
     return snapshot
 
 
@@ -84,21 +85,21 @@ def test_move_and_offer_pick_in_a_dialog(server, browser, make_user):
     assert sent == [("move", {"queue": "support"}), ("move", {"queue": "support"})]
     assert "support's line" in page.text_content("#supervise-status")
 
-    # Offer: only the agents Available and free (eve; cat's phone is not registered but the
-    # server says so if chosen); chosen with the keyboard.
+    # Offer: only the agents Available, free and registered (eve and fay; not cat, whose phone
+    # is not registered); chosen with the keyboard.
     answers.append((200, {"call": {}}))
     page.click("#queues tr[data-queue=sales] button[data-act=offer]")
     page.wait_for_selector("dialog#caller-picker[open]")
     assert page.text_content("#caller-picker-title") == "Offer the waiting caller now"
     names = page.eval_on_selector_all("#caller-picker-choice option",
                                       "(os) => os.map((o) => o.textContent)")
-    assert names == ["cat", "eve"]
+    assert names == ["eve", "fay"]
     page.keyboard.press("ArrowDown")
     shot(page, "offer-open")
     page.keyboard.press("Enter")
     dialog.wait_for_element_state("hidden")
-    eve = 5
-    assert sent[-1] == ("offer", {"agent_id": eve})
+    fay = 6
+    assert sent[-1] == ("offer", {"agent_id": fay})
 
 
 def test_offer_with_no_free_agent_says_so(server, browser, make_user):
