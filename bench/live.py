@@ -260,6 +260,7 @@ def run(plan: Plan) -> dict:
             "bytes_per_s": sum(byte_rates) / max(1, len(byte_rates)),
             "snapshots_after_first": snapshots_after_first,
             "screen_samples": len(samples),
+            "browser_cpu_share": screen.cpu_share if screen else None,
             "screen_lag_max_s": max(lags, default=None),
             "screen_lag_p99_s": _percentile(lags, 0.99)}
 
@@ -291,15 +292,41 @@ class _Screen:
         done = threading.Event()
         threading.Thread(target=lambda: (_wait_done(child), done.set()), daemon=True).start()
         samples = []
+        cpu, started = _browser_cpu(), time.monotonic()
         while not done.is_set():
             seq = self.page.evaluate("Number(document.body.dataset.renderedSeq)")
             samples.append((time.monotonic(), seq))
             self.page.wait_for_timeout(50)
+        self.cpu_share = (_browser_cpu() - cpu) / (time.monotonic() - started)
         return samples
 
     def close(self) -> None:
         self._chromium.close()
         self._playwright.stop()
+
+
+def _browser_cpu() -> float:
+    """CPU seconds used so far by this process's descendants (Playwright's driver and every
+    Chromium process): what the page takes from the two cores the controller runs on."""
+    children: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue                    # gone meanwhile
+        pid = int(entry)
+        children.setdefault(int(fields[1]), []).append(pid)
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick     # utime + stime
+    total, todo = 0.0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        total += used.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
 
 
 def _plan_args(plan: Plan) -> list[str]:
@@ -324,6 +351,8 @@ def report(figures: dict) -> str:
         lines.append(f"  /supervisor in Chromium: screen behind by at most "
                      f"{figures['screen_lag_max_s']:.2f} s (p99 {figures['screen_lag_p99_s']:.2f}"
                      f" s over {figures['screen_samples']} samples; goal <= {GOAL_SCREEN_S:g} s)")
+        lines.append(f"  the browser's CPU meanwhile: {figures['browser_cpu_share']:.0%} "
+                     f"of one core")
     else:
         lines.append("  /supervisor in Chromium: skipped (--no-browser, or no /usr/bin/chromium)")
     return "\n".join(lines)
