@@ -190,6 +190,7 @@ class Reader(threading.Thread):
         self.ws = BrowserLike("ws" + base.removeprefix("http") + "/live",
                               headers={"Cookie": cookie, "Origin": base})
         self.frames: list[tuple[float, int, str, int]] = []
+        self.snapshot = threading.Event()
 
     def run(self) -> None:
         from simple_websocket import ConnectionClosed
@@ -199,6 +200,8 @@ class Reader(threading.Thread):
                 message = json.loads(text)
                 self.frames.append((time.monotonic(), message.get("seq", -1),
                                     message.get("type", ""), len(text)))
+                if message.get("type") == "snapshot":
+                    self.snapshot.set()
         except ConnectionClosed:
             pass
 
@@ -224,6 +227,8 @@ def run(plan: Plan) -> dict:
             reader.start()
         screen = _Screen(base, log_in(base, f"sup{plan.supervisors}")) if plan.browser \
             and os.path.exists(CHROMIUM) else None
+        for reader in readers:                 # measure from the snapshots on: steady state
+            reader.snapshot.wait(60)
         child.stdin.write("go\n")
         child.stdin.flush()
         samples = screen.sample_until(child) if screen else _wait_done(child)
