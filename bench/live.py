@@ -266,6 +266,7 @@ def run(plan: Plan) -> dict:
             "snapshots_after_first": snapshots_after_first,
             "screen_samples": len(samples),
             "browser_cpu_share": screen.cpu_share if screen else None,
+            "page_ms_per_s": screen.page_ms_per_s if screen else None,
             "screen_lag_max_s": max(lags, default=None),
             "screen_lag_p99_s": _percentile(lags, 0.99)}
 
@@ -274,6 +275,9 @@ def _wait_done(child) -> list:
     while (line := child.stdout.readline()) and line.strip() != "done":
         pass
     return []
+
+
+PAGE_TIMES = ("ScriptDuration", "RecalcStyleDuration", "LayoutDuration", "TaskDuration")
 
 
 class _Screen:
@@ -289,6 +293,8 @@ class _Screen:
         name, _, value = cookie.partition("=")
         context.add_cookies([{"name": name, "value": value, "url": base}])
         self.page = context.new_page()
+        self._devtools = context.new_cdp_session(self.page)
+        self._devtools.send("Performance.enable")
         self.page.goto(base + "/supervisor")
         self.page.wait_for_selector("#live-status:text('live')")
         self.page.wait_for_function("document.body.dataset.renderedSeq !== undefined")
@@ -297,13 +303,21 @@ class _Screen:
         done = threading.Event()
         threading.Thread(target=lambda: (_wait_done(child), done.set()), daemon=True).start()
         samples = []
-        cpu, started = _browser_cpu(), time.monotonic()
+        cpu, started, before = _browser_cpu(), time.monotonic(), self._page_times()
         while not done.is_set():
             seq = self.page.evaluate("Number(document.body.dataset.renderedSeq)")
             samples.append((time.monotonic(), seq))
             self.page.wait_for_timeout(50)
-        self.cpu_share = (_browser_cpu() - cpu) / (time.monotonic() - started)
+        lasted = time.monotonic() - started
+        self.cpu_share = (_browser_cpu() - cpu) / lasted
+        after = self._page_times()
+        self.page_ms_per_s = {k: (after[k] - before[k]) * 1000 / lasted for k in PAGE_TIMES}
         return samples
+
+    def _page_times(self) -> dict[str, float]:
+        """The page's main thread so far, in seconds (Chromium's Performance.getMetrics)."""
+        metrics = self._devtools.send("Performance.getMetrics")["metrics"]
+        return {m["name"]: m["value"] for m in metrics if m["name"] in PAGE_TIMES}
 
     def close(self) -> None:
         self._chromium.close()
@@ -356,8 +370,12 @@ def report(figures: dict) -> str:
         lines.append(f"  /supervisor in Chromium: screen behind by at most "
                      f"{figures['screen_lag_max_s']:.2f} s (p99 {figures['screen_lag_p99_s']:.2f}"
                      f" s over {figures['screen_samples']} samples; goal <= {GOAL_SCREEN_S:g} s)")
+        page = figures["page_ms_per_s"]
         lines.append(f"  the browser's CPU meanwhile: {figures['browser_cpu_share']:.0%} "
-                     f"of one core")
+                     f"of one core; the page's main thread per second: "
+                     f"{page['TaskDuration']:.0f} ms busy, of which script "
+                     f"{page['ScriptDuration']:.0f}, style {page['RecalcStyleDuration']:.0f}, "
+                     f"layout {page['LayoutDuration']:.0f} ms")
     else:
         lines.append("  /supervisor in Chromium: skipped (--no-browser, or no /usr/bin/chromium)")
     return "\n".join(lines)
