@@ -132,6 +132,8 @@ def serve(workdir: Path, plan: Plan) -> None:
     rng = random.Random(7)
     views = list(board.roster.agents.values())
     changes = int(plan.rate * plan.seconds)
+    pauses: list[tuple[float, float, float]] = []
+    watch = gevent.spawn(_watch_hub, pauses)
     cpu = time.process_time()
     start = time.monotonic()
     for n in range(changes):
@@ -147,12 +149,33 @@ def serve(workdir: Path, plan: Plan) -> None:
             board.roster.set_state(view, state, "bench" if state is AgentState.WRAP_UP else None)
     gevent.sleep(1.0)                          # the last coalesced rows and figures go out
     cpu = time.process_time() - cpu
+    watch.kill()
     (workdir / "changes.json").write_text(json.dumps(
         {"changed_at": changed_at, "changes": changes, "cpu_s": cpu,
-         "last_seq": hub.seq}))
+         "last_seq": hub.seq, "pauses": pauses}))
     print("done", flush=True)
     wait_line(sys.stdin.readline)
     os._exit(0)                   # a throwaway process: nothing of it is kept
+
+
+PAUSE_S = 0.020          # a hub pause worth explaining
+WATCH_S = 0.005
+
+
+def _watch_hub(pauses: list) -> None:
+    """Wakes every WATCH_S; for each wake-up PAUSE_S late or later notes (how late, the hub
+    thread's CPU meanwhile, the whole process's CPU meanwhile): the hub busy with its own work,
+    waiting for another thread of the process (the GIL: database writer, threadpool), or the
+    process not running at all (waiting for a core the machine gave to others)."""
+    import gevent
+
+    at, hub_cpu, all_cpu = time.monotonic(), time.thread_time(), time.process_time()
+    while True:
+        gevent.sleep(WATCH_S)
+        now, hub_now, all_now = time.monotonic(), time.thread_time(), time.process_time()
+        if now - at - WATCH_S >= PAUSE_S:
+            pauses.append((now - at - WATCH_S, hub_now - hub_cpu, all_now - all_cpu))
+        at, hub_cpu, all_cpu = now, hub_now, all_now
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -258,7 +281,14 @@ def run(plan: Plan) -> dict:
     for t, rendered in samples:
         pending = next((at for seq, at in ordered if seq > rendered), None)
         lags.append(max(0.0, t - pending) if pending is not None and pending < t else 0.0)
+    late = sum(p[0] for p in data["pauses"])
+    hub_busy = sum(min(p[1], p[0]) for p in data["pauses"])
+    others = sum(min(max(0.0, p[2] - p[1]), p[0] - min(p[1], p[0])) for p in data["pauses"])
     return {"plan": plan, "changes": data["changes"], "deltas": len(changed_at),
+            "pauses": len(data["pauses"]),
+            "pause_max_ms": max((p[0] for p in data["pauses"]), default=0.0) * 1000,
+            "pause_split": (hub_busy / late, others / late, 1 - (hub_busy + others) / late)
+            if late else None,
             "p50_ms": (_percentile(latencies, 0.5) or 0) * 1000,
             "p99_ms": (_percentile(latencies, 0.99) or 0) * 1000,
             "cpu_us_per_change": data["cpu_s"] / max(1, data["changes"]) * 1e6,
@@ -365,7 +395,14 @@ def report(figures: dict) -> str:
         f"sends): {figures['cpu_us_per_change']:.0f} us",
         f"  bytes/s per supervisor: {figures['bytes_per_s']:.0f}",
         f"  snapshots after the first: {figures['snapshots_after_first']} (goal 0)",
+        f"  hub pauses of {PAUSE_S * 1000:g} ms or more: {figures['pauses']}, longest "
+        f"{figures['pause_max_ms']:.0f} ms",
     ]
+    if figures["pause_split"]:
+        busy, others, away = figures["pause_split"]
+        lines.append(f"    of their time: the hub's own work {busy:.0%}, other threads of the "
+                     f"controller (database writer, threadpool) {others:.0%}, the controller "
+                     f"not running (the cores busy elsewhere) {away:.0%}")
     if figures["screen_samples"]:
         lines.append(f"  /supervisor in Chromium: screen behind by at most "
                      f"{figures['screen_lag_max_s']:.2f} s (p99 {figures['screen_lag_p99_s']:.2f}"
