@@ -112,6 +112,9 @@ def serve(requests, answers) -> None:
 
 
 if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C stops the controller, which ends us
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="figures process: %(levelname)s %(message)s")
     serve(sys.stdin, sys.stdout)
