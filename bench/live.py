@@ -132,6 +132,8 @@ def serve(workdir: Path, plan: Plan) -> None:
     rng = random.Random(7)
     views = list(board.roster.agents.values())
     changes = int(plan.rate * plan.seconds)
+    pauses: list[tuple[float, float, float]] = []
+    watch = gevent.spawn(_watch_hub, pauses)
     cpu = time.process_time()
     start = time.monotonic()
     for n in range(changes):
@@ -147,12 +149,33 @@ def serve(workdir: Path, plan: Plan) -> None:
             board.roster.set_state(view, state, "bench" if state is AgentState.WRAP_UP else None)
     gevent.sleep(1.0)                          # the last coalesced rows and figures go out
     cpu = time.process_time() - cpu
+    watch.kill()
     (workdir / "changes.json").write_text(json.dumps(
         {"changed_at": changed_at, "changes": changes, "cpu_s": cpu,
-         "last_seq": hub.seq}))
+         "last_seq": hub.seq, "pauses": pauses}))
     print("done", flush=True)
     wait_line(sys.stdin.readline)
     os._exit(0)                   # a throwaway process: nothing of it is kept
+
+
+PAUSE_S = 0.020          # a hub pause worth explaining
+WATCH_S = 0.005
+
+
+def _watch_hub(pauses: list) -> None:
+    """Wakes every WATCH_S; for each wake-up PAUSE_S late or later notes (how late, the hub
+    thread's CPU meanwhile, the whole process's CPU meanwhile): the hub busy with its own work,
+    waiting for another thread of the process (the GIL: database writer, threadpool), or the
+    process not running at all (waiting for a core the machine gave to others)."""
+    import gevent
+
+    at, hub_cpu, all_cpu = time.monotonic(), time.thread_time(), time.process_time()
+    while True:
+        gevent.sleep(WATCH_S)
+        now, hub_now, all_now = time.monotonic(), time.thread_time(), time.process_time()
+        if now - at - WATCH_S >= PAUSE_S:
+            pauses.append((now - at - WATCH_S, hub_now - hub_cpu, all_now - all_cpu))
+        at, hub_cpu, all_cpu = now, hub_now, all_now
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -190,6 +213,7 @@ class Reader(threading.Thread):
         self.ws = BrowserLike("ws" + base.removeprefix("http") + "/live",
                               headers={"Cookie": cookie, "Origin": base})
         self.frames: list[tuple[float, int, str, int]] = []
+        self.snapshot = threading.Event()
 
     def run(self) -> None:
         from simple_websocket import ConnectionClosed
@@ -199,6 +223,8 @@ class Reader(threading.Thread):
                 message = json.loads(text)
                 self.frames.append((time.monotonic(), message.get("seq", -1),
                                     message.get("type", ""), len(text)))
+                if message.get("type") == "snapshot":
+                    self.snapshot.set()
         except ConnectionClosed:
             pass
 
@@ -224,6 +250,8 @@ def run(plan: Plan) -> dict:
             reader.start()
         screen = _Screen(base, log_in(base, f"sup{plan.supervisors}")) if plan.browser \
             and os.path.exists(CHROMIUM) else None
+        for reader in readers:                 # measure from the snapshots on: steady state
+            reader.snapshot.wait(60)
         child.stdin.write("go\n")
         child.stdin.flush()
         samples = screen.sample_until(child) if screen else _wait_done(child)
@@ -253,13 +281,22 @@ def run(plan: Plan) -> dict:
     for t, rendered in samples:
         pending = next((at for seq, at in ordered if seq > rendered), None)
         lags.append(max(0.0, t - pending) if pending is not None and pending < t else 0.0)
+    late = sum(p[0] for p in data["pauses"])
+    hub_busy = sum(min(p[1], p[0]) for p in data["pauses"])
+    others = sum(min(max(0.0, p[2] - p[1]), p[0] - min(p[1], p[0])) for p in data["pauses"])
     return {"plan": plan, "changes": data["changes"], "deltas": len(changed_at),
+            "pauses": len(data["pauses"]),
+            "pause_max_ms": max((p[0] for p in data["pauses"]), default=0.0) * 1000,
+            "pause_split": (hub_busy / late, others / late, 1 - (hub_busy + others) / late)
+            if late else None,
             "p50_ms": (_percentile(latencies, 0.5) or 0) * 1000,
             "p99_ms": (_percentile(latencies, 0.99) or 0) * 1000,
             "cpu_us_per_change": data["cpu_s"] / max(1, data["changes"]) * 1e6,
             "bytes_per_s": sum(byte_rates) / max(1, len(byte_rates)),
             "snapshots_after_first": snapshots_after_first,
             "screen_samples": len(samples),
+            "browser_cpu_share": screen.cpu_share if screen else None,
+            "page_ms_per_s": screen.page_ms_per_s if screen else None,
             "screen_lag_max_s": max(lags, default=None),
             "screen_lag_p99_s": _percentile(lags, 0.99)}
 
@@ -268,6 +305,9 @@ def _wait_done(child) -> list:
     while (line := child.stdout.readline()) and line.strip() != "done":
         pass
     return []
+
+
+PAGE_TIMES = ("ScriptDuration", "RecalcStyleDuration", "LayoutDuration", "TaskDuration")
 
 
 class _Screen:
@@ -283,6 +323,8 @@ class _Screen:
         name, _, value = cookie.partition("=")
         context.add_cookies([{"name": name, "value": value, "url": base}])
         self.page = context.new_page()
+        self._devtools = context.new_cdp_session(self.page)
+        self._devtools.send("Performance.enable")
         self.page.goto(base + "/supervisor")
         self.page.wait_for_selector("#live-status:text('live')")
         self.page.wait_for_function("document.body.dataset.renderedSeq !== undefined")
@@ -291,15 +333,49 @@ class _Screen:
         done = threading.Event()
         threading.Thread(target=lambda: (_wait_done(child), done.set()), daemon=True).start()
         samples = []
+        cpu, started, before = _browser_cpu(), time.monotonic(), self._page_times()
         while not done.is_set():
             seq = self.page.evaluate("Number(document.body.dataset.renderedSeq)")
             samples.append((time.monotonic(), seq))
             self.page.wait_for_timeout(50)
+        lasted = time.monotonic() - started
+        self.cpu_share = (_browser_cpu() - cpu) / lasted
+        after = self._page_times()
+        self.page_ms_per_s = {k: (after[k] - before[k]) * 1000 / lasted for k in PAGE_TIMES}
         return samples
+
+    def _page_times(self) -> dict[str, float]:
+        """The page's main thread so far, in seconds (Chromium's Performance.getMetrics)."""
+        metrics = self._devtools.send("Performance.getMetrics")["metrics"]
+        return {m["name"]: m["value"] for m in metrics if m["name"] in PAGE_TIMES}
 
     def close(self) -> None:
         self._chromium.close()
         self._playwright.stop()
+
+
+def _browser_cpu() -> float:
+    """CPU seconds used so far by this process's descendants (Playwright's driver and every
+    Chromium process): what the page takes from the two cores the controller runs on."""
+    children: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue                    # gone meanwhile
+        pid = int(entry)
+        children.setdefault(int(fields[1]), []).append(pid)
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick     # utime + stime
+    total, todo = 0.0, list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        total += used.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
 
 
 def _plan_args(plan: Plan) -> list[str]:
@@ -319,11 +395,24 @@ def report(figures: dict) -> str:
         f"sends): {figures['cpu_us_per_change']:.0f} us",
         f"  bytes/s per supervisor: {figures['bytes_per_s']:.0f}",
         f"  snapshots after the first: {figures['snapshots_after_first']} (goal 0)",
+        f"  hub pauses of {PAUSE_S * 1000:g} ms or more: {figures['pauses']}, longest "
+        f"{figures['pause_max_ms']:.0f} ms",
     ]
+    if figures["pause_split"]:
+        busy, others, away = figures["pause_split"]
+        lines.append(f"    of their time: the hub's own work {busy:.0%}, other threads of the "
+                     f"controller (database writer, threadpool) {others:.0%}, the controller "
+                     f"not running (the cores busy elsewhere) {away:.0%}")
     if figures["screen_samples"]:
         lines.append(f"  /supervisor in Chromium: screen behind by at most "
                      f"{figures['screen_lag_max_s']:.2f} s (p99 {figures['screen_lag_p99_s']:.2f}"
                      f" s over {figures['screen_samples']} samples; goal <= {GOAL_SCREEN_S:g} s)")
+        page = figures["page_ms_per_s"]
+        lines.append(f"  the browser's CPU meanwhile: {figures['browser_cpu_share']:.0%} "
+                     f"of one core; the page's main thread per second: "
+                     f"{page['TaskDuration']:.0f} ms busy, of which script "
+                     f"{page['ScriptDuration']:.0f}, style {page['RecalcStyleDuration']:.0f}, "
+                     f"layout {page['LayoutDuration']:.0f} ms")
     else:
         lines.append("  /supervisor in Chromium: skipped (--no-browser, or no /usr/bin/chromium)")
     return "\n".join(lines)

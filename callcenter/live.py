@@ -271,6 +271,15 @@ class Subscription:
             return self._queue.popleft()
         return None
 
+    def take_queued(self) -> list[Message]:
+        """The messages queued now, without waiting (none while a snapshot is owed: the next
+        get() returns it). A sender takes them together to send them at once."""
+        if self._owed_snapshot or self._closed:
+            return []
+        taken = list(self._queue)
+        self._queue.clear()
+        return taken
+
     def close(self) -> None:
         """Leave the hub; a greenlet waiting in get() wakes with None. Idempotent."""
         if self._closed:

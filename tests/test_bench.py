@@ -87,8 +87,11 @@ def test_login_flood_quick_run_keeps_the_hub_answering():
 def test_the_figures_benchmark_counts_every_call_of_its_day():
     from bench import figures
 
-    ms, cpu, result = figures.measure(300, runs=1, days=2)
+    ms, cpu, result, paused = figures.measure(300, runs=1, days=2, pauses=True)
     assert ms > 0 and cpu > 0 and result["day"] == figures.DAY.isoformat()
+    assert [where for where, _pause, _wall in paused] == ["threadpool (before)",
+                                                         "own process (now)"]
+    assert all(pause >= 0 and wall > 0 for _where, pause, wall in paused)
     assert result["totals"]["offered"] == 300
     assert sum(queue["offered"] for queue in result["queues"]) == 300
     assert result["totals"]["answered"] == sum(agent["handled"] for agent in result["agents"])

@@ -18,11 +18,21 @@ def url(request, settings):
     return request.getfixturevalue("postgres_url")
 
 
+def for_this_database(dialect: str):
+    """Alembic's include_object: leaves out what the models create on another database only
+    (an index with `ddl_if(dialect=...)`), which autogenerate does not know of."""
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        condition = getattr(obj, "_ddl_if", None)
+        return condition is None or condition.dialect in (None, dialect)
+    return include
+
+
 def test_upgrade_gives_the_models_schema(url):
     dbmod.upgrade(url)
     database = dbmod.Database(url)
     with database.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True, "include_object": for_this_database(conn.dialect.name)})
         assert compare_metadata(context, Base.metadata) == []
     assert database.is_current()
     names = set(inspect(database.engine).get_table_names())
@@ -176,8 +186,10 @@ def test_events_and_the_audit_log_come_and_go_with_their_revision(url):
     database = dbmod.Database(url)
     inspector = inspect(database.engine)
     assert {"events", "audit_log"} <= set(inspector.get_table_names())
+    postgresql_only = {"ix_events_time_sums"} if url.startswith("postgresql") else set()
     assert {ix["name"] for ix in inspector.get_indexes("events")} == {
-        "ix_events_agent_at", "ix_events_call", "ix_events_at", "ix_events_agent_time"}
+        "ix_events_agent_at", "ix_events_call", "ix_events_at", "ix_events_agent_time",
+        *postgresql_only}
     assert "ix_offers_offered_at" in {ix["name"] for ix in inspector.get_indexes("offers")}
     dbmod.downgrade(url, "0007")
     inspector = inspect(database.engine)

@@ -1,7 +1,9 @@
 // The supervisor's live dashboard: agents, queues (and their callback requests), calls and
 // today's charts, from the live socket (a snapshot, then deltas, every seq). Deltas only mark
-// rows dirty; one animation frame redraws the dirty rows, however many deltas came meanwhile, so
-// a busy floor (hundreds of changes a second) never queues work in the page. Times tick once a
+// rows dirty; a redraw of the dirty rows follows at most every DRAW_EVERY ms, however many deltas
+// came meanwhile, so a busy floor (hundreds of changes a second) never queues work in the page:
+// each redraw lays out the big tables again, and at every animation frame that layout would take
+// the CPU the server needs on a shared machine. Times tick once a
 // second from the server's timestamps. The numbers (queue rows, figures) are the server's: this
 // page only formats them.
 import { drawCharts } from "./charts.js";
@@ -21,7 +23,9 @@ const floor = new Floor();
 const dirty = {
   agents: new Set(), queues: new Set(), calls: false, callbacks: false, figures: false, all: true,
 };
+const DRAW_EVERY = 250;           // ms between redraws while deltas keep coming
 let frame = null;
+let drawnAt = -Infinity;         // performance.now() of the last redraw
 let rendered = 0;                 // the seq on screen (bench/live.py reads it)
 let sort = { key: "name", dir: 1 };
 const rows = { agents: new Map(), queues: new Map(), callbacks: new Map() };
@@ -139,10 +143,12 @@ function drawCallCell(td, call) {
 
 function markAttention(tr, agent) {
   const why = attentionOf(agent);
-  tr.classList.toggle("attention", Boolean(why));
-  tr.title = why ? `Needs attention: ${why}` : "";
   const label = tr.children[0];
   const note = why ? ` (needs attention: ${why})` : "";
+  // Called for every row every second: touch the DOM only when the mark changes.
+  if (label.dataset.note === note && label.getAttribute("aria-label") === agent.name + note) return;
+  tr.classList.toggle("attention", Boolean(why));
+  tr.title = why ? `Needs attention: ${why}` : "";
   label.dataset.note = note;
   label.setAttribute("aria-label", agent.name + note);
 }
@@ -221,6 +227,7 @@ function drawQueues() {
   for (const [name, tr] of rows.queues) {
     if (!floor.queues.has(name)) { tr.remove(); rows.queues.delete(name); }
   }
+  let at = tbody.firstElementChild;
   for (const name of names) {
     let tr = rows.queues.get(name);
     const fresh = !tr;
@@ -228,7 +235,9 @@ function drawQueues() {
     if (fresh || dirty.all || dirty.figures || dirty.calls || dirty.queues.has(name)) {
       drawQueue(tr, floor.queues.get(name), floor.queueFigures(name), callbacks.get(name) || 0);
     }
-    tbody.append(tr);        // in name order (moving a node in place costs nothing)
+    // In name order, moving only rows out of place (a moved row is laid out again).
+    if (tr === at) at = at.nextElementSibling;
+    else tbody.insertBefore(tr, at);
   }
   const foot = $("queues").tFoot;
   if (!foot.rows.length) {
@@ -417,12 +426,22 @@ function drawCalls() {
 
 // -- drawing ---------------------------------------------------------------------------------
 
+// Deltas: a redraw DRAW_EVERY ms after the last one (at the next animation frame).
 function schedule() {
+  if (frame !== null) return;
+  const wait = drawnAt + DRAW_EVERY - performance.now();
+  frame = wait > 0 ? setTimeout(() => requestAnimationFrame(draw), wait) : requestAnimationFrame(draw);
+}
+
+// The supervisor's own sorting and filtering: at the next frame.
+function drawSoon() {
+  dirty.all = true;
   if (frame === null) frame = requestAnimationFrame(draw);
 }
 
 function draw() {
   frame = null;
+  drawnAt = performance.now();
   const agentsTouched = dirty.all || dirty.figures || dirty.agents.size > 0 || dirty.calls;
   if (agentsTouched) drawAgents();
   if (dirty.all || dirty.figures || dirty.calls || dirty.queues.size) drawQueues();
@@ -478,11 +497,11 @@ for (const button of document.querySelectorAll("#agents th button")) {
     sort = { key, dir: sort.key === key ? -sort.dir : 1 };
     for (const th of document.querySelectorAll("#agents th")) th.removeAttribute("aria-sort");
     button.parentElement.setAttribute("aria-sort", sort.dir > 0 ? "ascending" : "descending");
-    dirty.all = true; schedule();
+    drawSoon();
   });
 }
 for (const id of ["filter-name", "filter-queue", "filter-state"]) {
-  $(id).addEventListener("input", () => { dirty.all = true; schedule(); });
+  $(id).addEventListener("input", drawSoon);
 }
 $("chart-queue").addEventListener("change", () => drawCharts(floor.figures, $("chart-queue").value));
 

@@ -35,7 +35,7 @@ from .controls import ControlError, Controls
 from .dialer import Dialer, SwitchUnavailable
 from .disposition import Dispositions
 from .figures_feed import TOPIC as FIGURES_TOPIC
-from .figures_feed import FiguresFeed, TodayFigures, site_figures
+from .figures_feed import FiguresFeed, TodayFigures, in_threadpool, site_figures
 from .finishing import Finishing
 from .legs import CHANNEL_EVENTS, Call, CallKind, Happened, Legs
 from .offers import Offers
@@ -155,9 +155,11 @@ class Switchboard:
         self.queue_rows = QueueRows(distributor=self.distributor, roster=self.roster,
                                     clock=self.clock, publish=self._publish_to, defer=_soon,
                                     wall_thresholds=wall_thresholds)
-        self.figures_feed = FiguresFeed(today_figures or site_figures(database, timezone),
-                                        clock=self.clock, publish=self._publish_to,
-                                        listening=self._figures_heard, beside=self._repairs)
+        today, off_hub = (today_figures, in_threadpool) if today_figures \
+            else site_figures(database, timezone)
+        self.figures_feed = FiguresFeed(today, clock=self.clock, publish=self._publish_to,
+                                        listening=self._figures_heard, beside=self._repairs,
+                                        off_hub=off_hub)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
         link.on("RECORD_STOP", self.recording.on_record)
