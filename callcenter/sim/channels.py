@@ -132,6 +132,8 @@ class Channel:
     partner: Channel | None = None  # the leg we are bridged to
     bridge_a: bool = False  # first uuid of the bridge: CHANNEL_(UN)BRIDGE fire here
     parked: bool = False
+    # A uuid_bridge waiting for this leg's originate to return: (a, b) as given to it.
+    bridge_waiting: tuple[Channel, Channel] | None = None
     apps: list[tuple[str, str, str]] = field(default_factory=list)  # (name, data, app uuid)
     last_app: tuple[str, str] | None = None
     # show channels' application column: FreeSWITCH's channels table takes it from each

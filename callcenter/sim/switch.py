@@ -338,6 +338,7 @@ class Switch(Apps, Bridging):
         if job.bridged_early:
             # uuid_bridge took the leg before the originate returned (README, under load).
             job.finish("-ERR ORIGINATOR_CANCEL\n")
+            self.originate_let_go(ch)
             return
         job.finish(f"+OK {ch.uuid}\n")
         ch.flip_pending = True
@@ -483,6 +484,7 @@ class Switch(Apps, Bridging):
                 V.bridged(ch, partner)
             ch.set_var("last_bridge_role", "originator" if ch.bridge_a else "originatee")
         self.fire("CHANNEL_HANGUP", ch)
+        self.bridge_cancelled(ch)
         self.stop_media(ch)
         if partner is not None:
             self.end_bridge(ch, partner)

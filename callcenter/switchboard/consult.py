@@ -4,7 +4,9 @@ number first, then completes the handover, swaps between the two, or cancels.
 Every leg stays up while its partner changes: `park_after_bridge=true` on the customer, the
 agent and the target makes a leg left behind by a new bridge park instead of being hung up
 (FreeSWITCH clears that variable when a park reads `park_timeout`, so it is set once each leg
-has parked, never in an originate). The customer is taken out of the bridge with `uuid_park`;
+has parked, never in an originate). The target is bridged only once it has parked (its originate
+returned); the agent's leg has `uuid_bridge_park_on_cancel=true` for a party that hangs up while
+a bridge to it is being set up. The customer is taken out of the bridge with `uuid_park`;
 whichever of the customer and the target parks hears hold music; the agent's leg is bridged to
 the one it talks to (`uuid_bridge`, after a `uuid_break` of the music). Complete bridges the
 target to the customer and hangs the agent's leg up; cancel hangs the target up and the agent is
@@ -212,6 +214,10 @@ class Consults:
         """Both legs survive the split; the customer parks (and hears music on its park)."""
         for leg in (customer.uuid, agent_leg.uuid):
             self.sender.api(commands.uuid_setvar(leg, "park_after_bridge", "true"))
+        # A party that hangs up while the agent's uuid_bridge to it is still being set up
+        # would take the agent's leg with it (ORIGINATOR_CANCEL); this parks it instead.
+        self.sender.api(commands.uuid_setvar(agent_leg.uuid, "uuid_bridge_park_on_cancel",
+                                             "true"))
         self.sender.api(commands.uuid_park(customer.uuid))
 
     def _bridge_agent(self, agent_leg: str, party: str | None, quiet: str | None) -> None:
@@ -299,13 +305,14 @@ class Consults:
             # The agent's leg is parked in silence meanwhile.
             self.sender.api(commands.uuid_broadcast(consult.from_leg, RINGBACK, "aleg"))
             self._changed(call)
-        elif happened is Happened.ANSWERED or (happened is Happened.EARLY_MEDIA
-                                               and consult.agent_id is None):
-            if happened is Happened.ANSWERED:
-                self._stop_timer(consult)
-                self._target_answered(call, consult)
-            if consult.state in ("dialing", "ringing"):
-                self._target_talks(call, consult)
+        elif happened is Happened.ANSWERED:
+            self._stop_timer(consult)
+            self._target_answered(call, consult)
+        elif happened is Happened.PARKED and consult.state in ("dialing", "ringing"):
+            # Bridged only once parked: a uuid_bridge sent while the originate still holds the
+            # leg makes FreeSWITCH wait for it, and a hangup meanwhile takes the agent's leg
+            # with it (ORIGINATOR_CANCEL) -- the race seen on the real switch.
+            self._target_talks(call, consult)
         elif happened is Happened.PARKED and consult.state == "swapped":
             self._music(leg.uuid)
         elif happened is Happened.BRIDGED:
@@ -318,7 +325,8 @@ class Consults:
             self.roster.set_state(target, AgentState.IN_CALL, call.id)
 
     def _target_talks(self, call: Call, consult: Consult) -> None:
-        """The target has media: the agent talks to it (or, if the agent left, the customer)."""
+        """The target answered and parked: the agent talks to it (or, if the agent left, the
+        customer). Set after its park, which clears park_after_bridge with park_timeout."""
         self.sender.api(commands.uuid_setvar(consult.leg, "park_after_bridge", "true"))
         if consult.handover:
             self._hand_over(call, consult)
