@@ -1,5 +1,6 @@
 """Consult (warm transfer): with the customer on hold, the agent talks to another agent or a
-number first, then completes the handover, swaps between the two, or cancels.
+number first, then completes the handover, swaps between the two, makes it a three-way call
+(three_way.py), or cancels.
 
 Every leg stays up while its partner changes: `park_after_bridge=true` on the customer, the
 agent and the target makes a leg left behind by a new bridge park instead of being hung up
@@ -37,6 +38,7 @@ from .dialer import RINGBACK
 from .legs import COMING_UP, Call, Happened, Leg
 from .offers import Offers, refusal
 from .persist import Persist
+from .three_way import ThreeWay
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,9 @@ class Consult:
     timer: Timer | None = None
 
     # dialing, ringing: the target's phone rings; consulting: the agent talks to the target;
-    # swapped: the agent talks to the customer again while the target waits; completing.
-    UNDER_WAY = ("dialing", "ringing", "consulting", "swapped", "completing")
+    # swapped: the agent talks to the customer again while the target waits; completing;
+    # three_way: all three in one conference room (three_way.py).
+    UNDER_WAY = ("dialing", "ringing", "consulting", "swapped", "completing", "three_way")
     # completed: the customer is with the target; cancelled: the agent's choice; failed: the
     # target did not answer or hung up (the agent is back with the customer).
     OVER = ("completed", "cancelled", "failed")
@@ -103,6 +106,8 @@ class Consults:
                                                              calls.times)
         self.gateway, self.caller_id = gateway, caller_id
         self._changed, self._publish = changed, publish
+        self.three_ways = ThreeWay(calls=calls, roster=roster, persist=persist, changed=changed,
+                                   publish=publish, note=self._note)
         controls.add_guard(self._guard)
 
     # -- actions ---------------------------------------------------------------------------------
@@ -148,10 +153,10 @@ class Consults:
         consult = self._consulting(call, ("consulting", "swapped"), "swap")
         if consult.state == "consulting":
             consult.state = "swapped"
-            self._bridge_agent(consult.from_leg, call.customer_leg, call.customer_leg)
+            self._bridge_agent(call, consult, call.customer_leg, call.customer_leg)
         else:
             consult.state = "consulting"
-            self._bridge_agent(consult.from_leg, consult.leg, consult.leg)
+            self._bridge_agent(call, consult, consult.leg, consult.leg)
         self._note(call, consult, "swapped",
                    talking_to="customer" if consult.state == "swapped" else "target")
         self._changed(call)
@@ -160,6 +165,12 @@ class Consults:
     def complete(self, call: Call) -> Consult:
         consult = self._consulting(call, ("consulting", "swapped"), "complete the transfer")
         self._hand_over(call, consult)
+        return consult
+
+    def three_way(self, call: Call) -> Consult:
+        """The customer, the agent and the target all hear each other."""
+        consult = self._consulting(call, ("consulting", "swapped"), "make it a three-way call")
+        self.three_ways.start(call, consult)
         return consult
 
     def cancel(self, call: Call) -> Consult:
@@ -220,11 +231,32 @@ class Consults:
                                              "true"))
         self.sender.api(commands.uuid_park(customer.uuid))
 
-    def _bridge_agent(self, agent_leg: str, party: str | None, quiet: str | None) -> None:
+    def _bridge_agent(self, call: Call, consult: Consult, party: str | None,
+                      quiet: str | None) -> None:
         """The agent talks to `party`, after what `quiet` plays (music, ringback) stops; the
-        one the agent leaves parks, and hears music on its park."""
+        one the agent leaves parks, and hears music on its park. The agent's leg leaves its
+        park at once, though CHANNEL_BRIDGE may never come (the party hangs up meanwhile: the
+        agent parks again, uuid_bridge_park_on_cancel), so it counts as parked only once
+        FreeSWITCH says so again."""
+        agent = self.calls.leg(consult.from_leg)
+        if agent is not None:
+            agent.parked = False
         self.sender.api(commands.uuid_break(quiet))
-        self.sender.api(commands.uuid_bridge(agent_leg, party))
+        self.sender.api(commands.uuid_bridge(consult.from_leg, party),
+                        lambda reply, error: self._bridge_reply(call, consult, reply, error))
+
+    def _bridge_reply(self, call: Call, consult: Consult, reply: str | None,
+                      error: ESLError | None) -> None:
+        """A refused uuid_bridge left the agent's leg where it was: parked."""
+        if error is None and commands.is_ok(reply or ""):
+            return
+        agent = self.calls.leg(consult.from_leg)
+        if agent is None or not agent.alive or agent.bridged_to is not None:
+            return
+        agent.parked = True
+        if consult.returning:
+            consult.returning = False
+            self._rejoin(call, consult)
 
     def _started(self, call: Call, consult: Consult) -> Consult:
         call.features[FEATURE] = consult
@@ -269,6 +301,8 @@ class Consults:
         if leg.uuid not in (consult.leg, consult.from_leg, call.agent_leg, call.customer_leg):
             # A leg of an earlier consult: the call's owner must not take it for its own.
             return leg.uuid in call.features.get(LEGS, ())
+        if consult.state == "three_way":
+            return self.three_ways.on_leg(call, consult, leg, happened)
         if leg.uuid == consult.leg:
             if consult.state != "completed":
                 self._target_leg(call, consult, leg, happened)
@@ -332,7 +366,7 @@ class Consults:
             self._hand_over(call, consult)
             return
         consult.state = "consulting"
-        self._bridge_agent(consult.from_leg, consult.leg, consult.from_leg)
+        self._bridge_agent(call, consult, consult.leg, consult.from_leg)
         self._changed(call)
 
     def _hand_over(self, call: Call, consult: Consult) -> None:
@@ -414,7 +448,7 @@ class Consults:
 
     def _rejoin(self, call: Call, consult: Consult) -> None:
         self.sender.api(commands.uuid_break(consult.from_leg))   # ringback, if it rang
-        self._bridge_agent(consult.from_leg, call.customer_leg, call.customer_leg)
+        self._bridge_agent(call, consult, call.customer_leg, call.customer_leg)
         for leg in (call.customer_leg, consult.from_leg):
             self.sender.api(commands.uuid_setvar(leg, "park_after_bridge", "false"))
         self._changed(call)
@@ -474,7 +508,11 @@ class Consults:
         if consult is None:
             return
         self._stop_timer(consult)
-        if consult.under_way:
+        if consult.state == "three_way":
+            leg = self.calls.leg(consult.leg)
+            if leg is not None and consult.agent_id != call.agent_id:
+                self._release_target(call, consult, leg)    # the call's agent: finishing's
+        elif consult.under_way:
             consult.state, consult.cause = "failed", call.cause or "NORMAL_CLEARING"
             self._note(call, consult, "failed")
             leg = self.calls.leg(consult.leg)
