@@ -199,9 +199,10 @@ class Bridging:
         self.fire("CHANNEL_UNBRIDGE", a, before=[("Bridge-A-Unique-ID", a.uuid),
                                                  ("Bridge-B-Unique-ID", b.uuid)])
 
-    def leave_bridge(self: Switch, leg: Channel) -> None:
+    def leave_bridge(self: Switch, leg: Channel, *, both: bool = False) -> None:
         """`leg` leaves its bridge alive (transfer, new bridge); its partner is hung up, or
-        parks if it has park_after_bridge=true."""
+        parks if it has park_after_bridge=true. With `both` (uuid_transfer -both: CF_REDIRECT
+        on each) the partner leaves too, untouched: it is being transferred as well."""
         partner = leg.partner
         if partner is None:
             return
@@ -212,7 +213,7 @@ class Bridging:
         for one in (leg, partner):
             if one.apps and one.apps[-1][0] == "uuid_bridge":
                 one.apps.pop()
-        if not partner.alive:
+        if not partner.alive or both:
             return
         if partner.variables.get("park_after_bridge", "").lower() == "true":
             self.run_state(partner, "CS_EXECUTE")

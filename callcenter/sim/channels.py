@@ -155,6 +155,9 @@ class Channel:
     broadcasts: deque[str] = field(default_factory=deque)  # uuid_broadcast paths queued
     eavesdropping: Channel | None = None  # the leg this one listens to
     eavesdroppers: list[Channel] = field(default_factory=list)
+    room: str | None = None  # the conference room it is in (conference.py)
+    member_id: int = 0
+    member_flags: set[str] = field(default_factory=set)
     eavesdrop_key: str = "0"  # the last mode key an eavesdropping leg read (0: listen only)
     # Variables FreeSWITCH sets late in the hangup: before HANGUP_COMPLETE, before DESTROY.
     report_vars: list[tuple[str, str]] = field(default_factory=list)
