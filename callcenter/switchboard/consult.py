@@ -65,7 +65,8 @@ class Consult:
     # dialing, ringing: the target's phone rings; consulting: the agent talks to the target;
     # swapped: the agent talks to the customer again while the target waits; completing;
     # three_way: all three in one conference room (three_way.py).
-    UNDER_WAY = ("dialing", "ringing", "consulting", "swapped", "completing", "three_way")
+    THREE_WAY = "three_way"
+    UNDER_WAY = ("dialing", "ringing", "consulting", "swapped", "completing", THREE_WAY)
     # completed: the customer is with the target; cancelled: the agent's choice; failed: the
     # target did not answer or hung up (the agent is back with the customer).
     OVER = ("completed", "cancelled", "failed")
@@ -171,6 +172,12 @@ class Consults:
         """The customer, the agent and the target all hear each other."""
         consult = self._consulting(call, ("consulting", "swapped"), "make it a three-way call")
         self.three_ways.start(call, consult)
+        return consult
+
+    def leave(self, call: Call) -> Consult:
+        """The call's agent leaves a three-way call (its leg is hung up); the others stay."""
+        consult = self._consulting(call, (Consult.THREE_WAY,), "leave a three-way call")
+        self.calls.hang_up(call.agent_leg, "NORMAL_CLEARING")
         return consult
 
     def cancel(self, call: Call) -> Consult:
@@ -301,7 +308,7 @@ class Consults:
         if leg.uuid not in (consult.leg, consult.from_leg, call.agent_leg, call.customer_leg):
             # A leg of an earlier consult: the call's owner must not take it for its own.
             return leg.uuid in call.features.get(LEGS, ())
-        if consult.state == "three_way":
+        if consult.state == Consult.THREE_WAY:
             return self.three_ways.on_leg(call, consult, leg, happened)
         if leg.uuid == consult.leg:
             if consult.state != "completed":
@@ -508,7 +515,7 @@ class Consults:
         if consult is None:
             return
         self._stop_timer(consult)
-        if consult.state == "three_way":
+        if consult.state == Consult.THREE_WAY:
             leg = self.calls.leg(consult.leg)
             if leg is not None and consult.agent_id != call.agent_id:
                 self._release_target(call, consult, leg)    # the call's agent: finishing's

@@ -48,7 +48,7 @@ class ThreeWay:
         """Everyone into the room: the agent and whom it talks to, then the one on hold."""
         bridged, parked = ((consult.leg, call.customer_leg) if consult.state == "consulting"
                            else (call.customer_leg, consult.leg))
-        consult.state = "three_way"
+        consult.state = consult.THREE_WAY
         room = room_of(call)
         self.sender.api(commands.uuid_setvar(call.customer_leg, "conference_member_flags",
                                              "endconf"))

@@ -117,3 +117,18 @@ def test_three_way_needs_someone_to_talk_to(rig, agent_id, bob):  # noqa: F811
     call = talking(rig, agent_id)
     with pytest.raises(ControlError, match="three-way"):
         rig.board.consult_step(call.id, "three-way")
+    with pytest.raises(ControlError, match="leave a three-way call"):
+        rig.board.consult_step(call.id, "leave")
+
+
+def test_the_agent_leaves_from_the_page(rig, agent_id, bob):  # noqa: F811
+    call, consult = three_way(rig, agent_id, bob)
+    agent, customer, target = call.agent_leg, call.customer_leg, consult.leg
+    rig.link.commands.clear()
+    rig.board.consult_step(call.id, "leave")
+    rig.settle()
+    assert rig.commands()[0] == f"uuid_kill {agent} NORMAL_CLEARING"
+    assert agent not in rig.sim.channels and {customer, target} <= set(rig.sim.channels)
+    assert (call.agent_id, call.outcome) == (bob, None)
+    with pytest.raises(ControlError, match="swap only while you consult someone"):
+        rig.board.consult_step(call.id, "swap")
