@@ -4,7 +4,8 @@ application; everyone in a room hears everyone else. A member leaving fires `del
 member with the `endconf` flag (conference_member_flags) ends the room, and every other
 member's application returns, leaving its inline dialplan with nothing to run: it is hung up.
 Each change fires CUSTOM conference::maintenance with the headers the controller could read
-(as tests/freeswitch/test_three_way.py saw on FreeSWITCH 1.10.12). A mixin of the Switch.
+(as tests/freeswitch/test_three_way.py saw on FreeSWITCH 1.10.12; its talking and floor-change
+events are left out: nothing reads them). A mixin of the Switch.
 """
 
 from __future__ import annotations
@@ -80,9 +81,13 @@ class Conferences:
             self._room_event(room, ch, "conference-destroy")
 
     def _room_event(self: Switch, room: Room, ch: Channel, action: str) -> None:
+        """FreeSWITCH 1.10.12's order: conference-create (size 0) before the first add-member,
+        each add-member/del-member with the size after it, conference-destroy at size 0; only
+        member events name the leg."""
         headers = [("Conference-Name", room.name), ("Conference-Size", str(len(room.members))),
-                   ("Conference-Profile-Name", room.profile), ("Action", action),
-                   ("Unique-ID", ch.uuid)]
+                   ("Conference-Profile-Name", room.profile)]
         if action in ("add-member", "del-member"):
-            headers.append(("Member-ID", str(ch.member_id)))
+            headers += [("Unique-ID", ch.uuid), ("Member-ID", str(ch.member_id)),
+                        ("Member-Type", "member")]
+        headers.append(("Action", action))
         self.fire_plain("CUSTOM", headers, subclass=MAINTENANCE)

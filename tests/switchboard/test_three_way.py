@@ -132,3 +132,24 @@ def test_the_agent_leaves_from_the_page(rig, agent_id, bob):  # noqa: F811
     assert (call.agent_id, call.outcome) == (bob, None)
     with pytest.raises(ControlError, match="swap only while you consult someone"):
         rig.board.consult_step(call.id, "swap")
+
+
+def test_the_rooms_events_follow_mod_conference(rig, agent_id, bob):  # noqa: F811
+    """The order and sizes FreeSWITCH 1.10.12 sent (tests/freeswitch/test_three_way.py)."""
+    heard, fire = [], rig.sim.bus.fire
+
+    def keep(name, make, subclass=None):
+        if subclass == "conference::maintenance":
+            heard.append(make())
+        return fire(name, make, subclass)
+
+    rig.sim.bus.fire = keep
+    call, consult = three_way(rig, agent_id, bob)
+    rig.sim.far_end_hangs_up(call.agent_leg)
+    rig.sim.far_end_hangs_up(call.customer_leg)
+    rig.settle()
+    assert [(e.get("Action"), e.get("Conference-Size")) for e in heard] == [
+        ("conference-create", "0"), ("add-member", "1"), ("add-member", "2"),
+        ("add-member", "3"), ("del-member", "2"), ("del-member", "1"), ("del-member", "0"),
+        ("conference-destroy", "0")]
+    assert {e.get("Conference-Name") for e in heard} == {room(call)}
