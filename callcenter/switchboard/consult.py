@@ -60,6 +60,11 @@ class Consult:
     cause: str | None = None
     handover: bool = False          # complete as soon as the target answers
     returning: bool = False         # the agent goes back to the customer once it has parked
+    # A uuid_bridge of the agent's leg sent to this party and not seen up yet, and the state
+    # the consult takes when it is: another bridge sent meanwhile makes FreeSWITCH hang the
+    # waiting party up (DESTINATION_OUT_OF_ORDER), so the steps wait for it.
+    bridging: str | None = None
+    then: str | None = None
     timer: Timer | None = None
 
     # dialing, ringing: the target's phone rings; consulting: the agent talks to the target;
@@ -153,14 +158,11 @@ class Consults:
         """Talk to the other party; the one left hears hold music."""
         consult = self._consulting(call, ("consulting", "swapped"), "swap")
         if consult.state == "consulting":
-            consult.state = "swapped"
-            self._bridge_agent(call, consult, call.customer_leg, call.customer_leg)
+            self._bridge_agent(call, consult, call.customer_leg, call.customer_leg, "swapped")
         else:
-            consult.state = "consulting"
-            self._bridge_agent(call, consult, consult.leg, consult.leg)
+            self._bridge_agent(call, consult, consult.leg, consult.leg, "consulting")
         self._note(call, consult, "swapped",
-                   talking_to="customer" if consult.state == "swapped" else "target")
-        self._changed(call)
+                   talking_to="customer" if consult.then == "swapped" else "target")
         return consult
 
     def complete(self, call: Call) -> Consult:
@@ -184,7 +186,7 @@ class Consults:
         """The target is hung up; its hangup brings the agent back to the customer (a leg the
         agent is bridged to must be gone before the agent is bridged again)."""
         consult = self._consulting(call, ("dialing", "ringing", "consulting", "swapped"),
-                                   "cancel the consult")
+                                   "cancel the consult", settled=False)
         consult.state, consult.cause = "cancelled", "cancelled by the agent"
         self._stop_timer(consult)
         target = self.calls.leg(consult.leg)
@@ -209,13 +211,16 @@ class Consults:
             raise ControlError(f"the line to {last.name} is still hanging up; try again")
         return agent_leg, customer
 
-    def _consulting(self, call: Call, states: tuple[str, ...], what: str) -> Consult:
+    def _consulting(self, call: Call, states: tuple[str, ...], what: str, *,
+                    settled: bool = True) -> Consult:
         if call.ended or call.outcome is not None:
             raise CallEnded()
         consult = consult_of(call)
         if consult is None or consult.state not in states:
             now = "no consult" if consult is None or not consult.under_way else consult.state
             raise ControlError(f"you can {what} only while you consult someone (now: {now})")
+        if settled and consult.bridging is not None:
+            raise ControlError("the line is still being connected; try again in a moment")
         self.controls.reachable()
         return consult
 
@@ -239,7 +244,7 @@ class Consults:
         self.sender.api(commands.uuid_park(customer.uuid))
 
     def _bridge_agent(self, call: Call, consult: Consult, party: str | None,
-                      quiet: str | None) -> None:
+                      quiet: str | None, then: str | None = None) -> None:
         """The agent talks to `party`, after what `quiet` plays (music, ringback) stops; the
         one the agent leaves parks, and hears music on its park. The agent's leg leaves its
         park at once, though CHANNEL_BRIDGE may never come (the party hangs up meanwhile: the
@@ -248,15 +253,25 @@ class Consults:
         agent = self.calls.leg(consult.from_leg)
         if agent is not None:
             agent.parked = False
+        consult.bridging, consult.then = party, then
         self.sender.api(commands.uuid_break(quiet))
         self.sender.api(commands.uuid_bridge(consult.from_leg, party),
                         lambda reply, error: self._bridge_reply(call, consult, reply, error))
+
+    def _agent_bridged(self, call: Call, consult: Consult) -> None:
+        """The agent's bridge is up: the consult is in the state it was heading for."""
+        then, consult.bridging, consult.then = consult.then, None, None
+        if then is not None and consult.state in ("dialing", "ringing", "consulting",
+                                                  "swapped"):
+            consult.state = then
+            self._changed(call)
 
     def _bridge_reply(self, call: Call, consult: Consult, reply: str | None,
                       error: ESLError | None) -> None:
         """A refused uuid_bridge left the agent's leg where it was: parked."""
         if error is None and commands.is_ok(reply or ""):
             return
+        consult.bridging = consult.then = None
         agent = self.calls.leg(consult.from_leg)
         if agent is None or not agent.alive or agent.bridged_to is not None:
             return
@@ -323,6 +338,9 @@ class Consults:
                                              or consult.state == "completed"):
             if happened is Happened.HUNG_UP:
                 self._agent_left(call, consult)
+            elif happened is Happened.BRIDGED and consult.bridging is not None \
+                    and leg.bridged_to == consult.bridging:
+                self._agent_bridged(call, consult)
             return consult.under_way or leg.uuid != call.agent_leg
         if leg.uuid == call.customer_leg and consult.under_way:
             if happened is Happened.PARKED and call.outcome is None:
@@ -354,7 +372,7 @@ class Consults:
             # leg makes FreeSWITCH wait for it, and a hangup meanwhile takes the agent's leg
             # with it (ORIGINATOR_CANCEL) -- the race seen on the real switch.
             self._target_talks(call, consult)
-        elif happened is Happened.PARKED and consult.state == "swapped":
+        elif happened is Happened.PARKED and "swapped" in (consult.state, consult.then):
             self._music(leg.uuid)
         elif happened is Happened.BRIDGED:
             self._bridged(call, consult)
@@ -372,9 +390,7 @@ class Consults:
         if consult.handover:
             self._hand_over(call, consult)
             return
-        consult.state = "consulting"
-        self._bridge_agent(call, consult, consult.leg, consult.from_leg)
-        self._changed(call)
+        self._bridge_agent(call, consult, consult.leg, consult.from_leg, "consulting")
 
     def _hand_over(self, call: Call, consult: Consult) -> None:
         """Complete: the target is bridged to the customer; the agent's leg, left behind, is

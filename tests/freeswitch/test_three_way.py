@@ -84,3 +84,43 @@ def test_three_way_everyone_hears_everyone_and_either_may_leave(lab):  # noqa: F
                      if not k.startswith("variable_")) for e in events) + "\n")
         conference.close()
     clean(lab)
+
+
+def test_three_way_from_swapped_the_target_then_the_agent_leave(lab):  # noqa: F811
+    """From `swapped` (alice talks to the customer, bob waits with music): bob's phone hangs up,
+    alice and the customer still hear each other; alice leaves from the page and, with no agent
+    left, the customer is hung up."""
+    page = Page(lab)
+    call_id, alice, customer = talking(lab, page)
+    bob = consult_bob(lab, page, call_id)
+    lab.run.live.api("alice", "POST", f"/api/calls/{call_id}/consult/swap", {})
+    page.call(call_id, lambda c: (c["consult"] or {}).get("state") == "swapped")
+    media = {name: Media(dialog.endpoint.rtp, media_address(dialog.invite.body), SILENCE)
+             for name, dialog in (("alice", alice), ("customer", customer), ("bob", bob))}
+    try:
+        lab.run.live.api("alice", "POST", f"/api/calls/{call_id}/consult/three-way", {})
+        page.call(call_id, lambda c: (c["consult"] or {}).get("state") == "three_way")
+        levels = heard(media["bob"], media)
+        print("bob speaks:", levels)
+        assert levels["alice"] > LOUD and levels["customer"] > LOUD and levels["bob"] < LOUD
+        quiet = heard(None, media)
+        assert max(quiet.values()) < LOUD, "bob's hold music stopped"
+
+        bob.bye()                                    # the target leaves
+        two = {name: media[name] for name in ("alice", "customer")}
+        for speaker in two:
+            levels = heard(two[speaker], two)
+            print(f"after bob left, {speaker} speaks:", levels)
+            assert all(level > LOUD for name, level in levels.items() if name != speaker)
+        assert not alice.ended.is_set() and not customer.ended.is_set()
+
+        lab.run.live.api("alice", "POST", f"/api/calls/{call_id}/consult/leave", {})
+        assert alice.ended.wait(10) and alice.ended_by == "bye"
+        assert customer.ended.wait(10) and customer.ended_by == "bye", \
+            "no agent left: the customer is hung up"
+        ended = page.call(call_id, lambda c: c["progress"] == "ended")
+        assert ended["agent_id"] == lab.agent_ids["alice"]
+    finally:
+        for one in media.values():
+            one.stopped = True
+    clean(lab)

@@ -303,3 +303,23 @@ def test_a_cancel_while_the_targets_originate_has_not_returned_keeps_the_call(
     assert partner(rig, agent) == customer, "the agent is back with the customer"
     assert call.outcome is None and rig.board.agent(agent_id).state is AgentState.IN_CALL
 
+
+
+def test_the_steps_wait_until_the_agents_bridge_is_up(rig, agent_id, bob):  # noqa: F811
+    """Seen on FreeSWITCH 1.10.12: a uuid_bridge sent while the agent's previous one is still
+    being set up makes the switch hang up the party it waited for (DESTINATION_OUT_OF_ORDER).
+    A step is refused until CHANNEL_BRIDGE says the agent's bridge is up; the page learns the
+    new state only then."""
+    call, consult = consulting_bob(rig, agent_id, bob)
+    with rig.sim.bus.hold():            # FreeSWITCH has not said the bridge is up yet
+        rig.board.consult_step(call.id, "swap")
+        assert consult.state == "consulting"
+        for step in ("swap", "three-way", "complete"):
+            with pytest.raises(ControlError, match="still being connected"):
+                rig.board.consult_step(call.id, step)
+    rig.settle()
+    assert consult.state == "swapped" and states(rig, call)[-1] == "swapped"
+    rig.board.consult_step(call.id, "swap")
+    rig.settle()
+    assert consult.state == "consulting"
+    assert rig.sim.channels[consult.leg].partner.uuid == call.agent_leg
