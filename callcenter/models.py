@@ -139,7 +139,8 @@ class EventKind(enum.StrEnum):
     RECORDING_STOPPED = "recording_stopped"
     MONITOR = "monitor"                     # a supervisor listens, whispers or barges
     CONSULT = "consult"                     # detail: to, result (started, swapped, completed,
-                                            # cancelled, failed), talking_to, cause
+                                            # cancelled, failed, three_way, left), talking_to,
+                                            # cause, who (left: agent or target)
 
 
 class Direction(enum.StrEnum):

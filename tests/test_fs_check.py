@@ -143,6 +143,10 @@ BROKEN = [
                              '    <load module="mod_json_cdr"/>\n'),
      ("autoload_configs/modules.conf.xml", "<configuration"),
      "mod_json_cdr is not loaded: CDRs reach the controller through it"),
+    ("conference-module-missing", _drop("autoload_configs/modules.conf.xml",
+                                        '    <load module="mod_conference"/>\n'),
+     ("autoload_configs/modules.conf.xml", "<configuration"),
+     "mod_conference is not loaded: three-way calls: a consult's conference room"),
     ("event-socket-public-without-acl",
      _both(PUBLIC_ESL, _drop(ESL, '    <param name="apply-inbound-acl" value="esl"/>\n')),
      (ESL, "<configuration"), "the event socket listens on 0.0.0.0, reachable from other "

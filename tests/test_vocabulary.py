@@ -62,6 +62,8 @@ def test_the_page_carries_the_python_enums_and_a_word_for_each_value(agent_page)
     assert vocabulary["choosable_statuses"] == [AgentStatus.AVAILABLE, AgentStatus.ON_BREAK]
     assert vocabulary["transfer_under_way"] == list(Transfer.UNDER_WAY)
     assert vocabulary["consult_under_way"] == list(Consult.UNDER_WAY)
+    assert vocabulary["consult_three_way"] == Consult.THREE_WAY
+    assert Consult.THREE_WAY in Consult.UNDER_WAY
     assert set(vocabulary["outcome_of_cause"].values()) <= {member.value for member in Outcome}
     assert vocabulary["offer_ringing"] == messages.OFFER_RINGING
 

@@ -425,6 +425,16 @@ def uuid_transfer(uuid: str, destination: str, *, bleg: bool = False, dialplan: 
     return f"uuid_transfer {leg} {flag}{dest} {dialplan} {valid_name(context, 'context')}"
 
 
+def uuid_transfer_to_room(uuid: str, room: str, profile: str, *, both: bool = False) -> str:
+    """Send a leg (with ``both``, its bridged partner too) into a mod_conference room. The
+    inline dialplan runs one application, `conference`; when it returns (the leg is kicked or
+    the room ends) the leg has nothing left to run and is hung up."""
+    leg = valid_uuid(uuid)
+    flag = "-both " if both else ""
+    return (f"uuid_transfer {leg} {flag}conference:{valid_name(room, 'room')}"
+            f"@{valid_name(profile, 'profile')} inline")
+
+
 _BROADCAST_LEGS = frozenset({"aleg", "bleg", "both", "holdb"})
 
 

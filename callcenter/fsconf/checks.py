@@ -29,6 +29,7 @@ REQUIRED_MODULES: dict[str, str] = {
     "mod_loopback": "loopback legs",
     "mod_commands": "the api commands the controller sends",
     "mod_dptools": "park, bridge, playback and the other applications calls run",
+    "mod_conference": "three-way calls: a consult's conference room",
     "mod_hash": "hash and limit",
     "mod_db": "db and limit",
     "mod_expr": "expressions in the dialplan",

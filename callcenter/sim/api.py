@@ -277,10 +277,12 @@ class Api:
                 legs = [ch.partner]
             elif flag == "-both" and ch.partner is not None:
                 legs = [ch, ch.partner]
+                self.switch.leave_bridge(ch, both=True)
         if len(words) < 2:
             return "-ERR\n"
+        dialplan = words[2] if len(words) > 2 else "XML"
         for leg in legs:
-            self.switch.transfer(leg, words[1])
+            self.switch.transfer(leg, words[1], dialplan)
         return "+OK\n"
 
     def uuid_answer(self, arg: str) -> str:

@@ -125,8 +125,9 @@ class Apps:
         ch.set_var(name, value)
         self.complete(ch)
 
-    def transfer(self: Switch, ch: Channel, dest: str) -> None:
-        """uuid_transfer: leave the bridge (or app) and run the dialplan for `dest`."""
+    def transfer(self: Switch, ch: Channel, dest: str, dialplan: str = "XML") -> None:
+        """uuid_transfer: leave the bridge (or app) and run the dialplan for `dest` (inline:
+        the application it names, conference.py)."""
         if ch.partner is not None:
             self.leave_bridge(ch)
         self._leave_app(ch)
@@ -138,7 +139,9 @@ class Apps:
         ch.times["transfer"] = now
         self.run_state(ch, "CS_ROUTING")
         self.run_state(ch, "CS_EXECUTE")
-        if dest == "park":
+        if dialplan == "inline":
+            self.run_inline(ch, dest)
+        elif dest == "park":
             self.park(ch)
         else:
             self.run_dialplan(ch, dest)

@@ -28,6 +28,11 @@ class Bridging:
             return False
         if a.partner is b:
             return True
+        held = next((leg for leg in (a, b) if leg.answered and leg.job is not None
+                     and not leg.job.done), None)
+        if held is not None:
+            self._wait_for_originate(a, b, held)
+            return True
         for leg in (a, b):
             if leg.partner is not None:
                 self.leave_bridge(leg)
@@ -53,7 +58,7 @@ class Bridging:
         a.other, a.other_type, a.other_times = snapshot_b, "originatee", dict(b.times)
         for leg in (b, a):
             if leg.job is not None and not leg.job.done:
-                leg.job.bridged_early = True
+                leg.job.bridged_early = True     # in early media: the bridge wins the race
             self._leave_app(leg)
         self.run_state(a, "CS_SOFT_EXECUTE")
         self.run_state(b, "CS_SOFT_EXECUTE")
@@ -79,6 +84,39 @@ class Bridging:
         if a.answered and b.answered:
             self.media_joined(a, b)
         return True
+
+    def _wait_for_originate(self: Switch, a: Channel, b: Channel, held: Channel) -> None:
+        """A uuid_bridge to a leg its originate still holds (answered, not returned; seen on
+        FreeSWITCH 1.10.12 under load): the originate will say ORIGINATOR_CANCEL, and the
+        other leg leaves what it runs and waits (uuid_bridge_on_soft_execute, no
+        CHANNEL_BRIDGE yet) until the originate lets go; then they bridge."""
+        held.job.bridged_early = True
+        held.bridge_waiting = (a, b)
+        waiter = a if held is b else b
+        if waiter.partner is not None:
+            self.leave_bridge(waiter)
+        self._leave_app(waiter)
+
+    def originate_let_go(self: Switch, held: Channel) -> None:
+        """The originate returned: a uuid_bridge that waited for the leg goes ahead."""
+        waiting, held.bridge_waiting = held.bridge_waiting, None
+        if waiting is not None and all(leg.alive for leg in waiting):
+            self.bridge(*waiting)
+
+    def bridge_cancelled(self: Switch, held: Channel) -> None:
+        """The leg a uuid_bridge waited for hung up first: the waiting leg is hung up
+        (ORIGINATOR_CANCEL), or parks with uuid_bridge_park_on_cancel=true."""
+        waiting, held.bridge_waiting = held.bridge_waiting, None
+        if waiting is None:
+            return
+        waiter = waiting[0] if waiting[1] is held else waiting[1]
+        if not waiter.alive:
+            return
+        if waiter.variables.get("uuid_bridge_park_on_cancel", "").lower() == "true":
+            self.run_state(waiter, "CS_EXECUTE")
+            self.park(waiter)
+        else:
+            self.hangup(waiter, "ORIGINATOR_CANCEL")
 
     def media_joined(self: Switch, a: Channel, b: Channel) -> None:
         """Both legs of the bridge answered: each side learns who the other is."""
@@ -161,9 +199,10 @@ class Bridging:
         self.fire("CHANNEL_UNBRIDGE", a, before=[("Bridge-A-Unique-ID", a.uuid),
                                                  ("Bridge-B-Unique-ID", b.uuid)])
 
-    def leave_bridge(self: Switch, leg: Channel) -> None:
+    def leave_bridge(self: Switch, leg: Channel, *, both: bool = False) -> None:
         """`leg` leaves its bridge alive (transfer, new bridge); its partner is hung up, or
-        parks if it has park_after_bridge=true."""
+        parks if it has park_after_bridge=true. With `both` (uuid_transfer -both: CF_REDIRECT
+        on each) the partner leaves too, untouched: it is being transferred as well."""
         partner = leg.partner
         if partner is None:
             return
@@ -174,7 +213,7 @@ class Bridging:
         for one in (leg, partner):
             if one.apps and one.apps[-1][0] == "uuid_bridge":
                 one.apps.pop()
-        if not partner.alive:
+        if not partner.alive or both:
             return
         if partner.variables.get("park_after_bridge", "").lower() == "true":
             self.run_state(partner, "CS_EXECUTE")

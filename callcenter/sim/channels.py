@@ -132,6 +132,8 @@ class Channel:
     partner: Channel | None = None  # the leg we are bridged to
     bridge_a: bool = False  # first uuid of the bridge: CHANNEL_(UN)BRIDGE fire here
     parked: bool = False
+    # A uuid_bridge waiting for this leg's originate to return: (a, b) as given to it.
+    bridge_waiting: tuple[Channel, Channel] | None = None
     apps: list[tuple[str, str, str]] = field(default_factory=list)  # (name, data, app uuid)
     last_app: tuple[str, str] | None = None
     # show channels' application column: FreeSWITCH's channels table takes it from each
@@ -153,6 +155,9 @@ class Channel:
     broadcasts: deque[str] = field(default_factory=deque)  # uuid_broadcast paths queued
     eavesdropping: Channel | None = None  # the leg this one listens to
     eavesdroppers: list[Channel] = field(default_factory=list)
+    room: str | None = None  # the conference room it is in (conference.py)
+    member_id: int = 0
+    member_flags: set[str] = field(default_factory=set)
     eavesdrop_key: str = "0"  # the last mode key an eavesdropping leg read (0: listen only)
     # Variables FreeSWITCH sets late in the hangup: before HANGUP_COMPLETE, before DESTROY.
     report_vars: list[tuple[str, str]] = field(default_factory=list)

@@ -99,7 +99,9 @@ class Simulator:
     auto_register: every user/<ext> counts as registered (the embedded demo); register()
     still fires the sofia::register events a switchboard tracks.
     originate_settle_ms: time between a leg's answer and its originate returning; a
-    uuid_bridge inside it makes the job report -ERR ORIGINATOR_CANCEL (as under load).
+    uuid_bridge inside it makes the job report -ERR ORIGINATOR_CANCEL (as under load); to an
+    answered leg, the bridge waits for the originate, and that leg's hangup meanwhile hangs up
+    the other (ORIGINATOR_CANCEL) unless it has uuid_bridge_park_on_cancel=true.
     app_delay_ms: time between the originate returning +OK and the leg starting its
     application (&park()); a uuid_bridge inside it bridges a leg that never parked.
     Both default to 0: the leg parks at once, as on an idle FreeSWITCH.

@@ -2,7 +2,8 @@
 
 The order of events, the state each event reports and the variables set on the way follow
 the captures of FreeSWITCH 1.10.12 (tests/fixtures/esl/). Applications (park, playback,
-eavesdrop, recording, hold) live in apps.py and bridging in bridging.py; this module holds
+eavesdrop, recording, hold) live in apps.py, bridging in bridging.py, conference rooms in
+conference.py; this module holds
 the channel lifecycle: originate, the far end's answers, inbound calls and hangup.
 """
 
@@ -19,6 +20,7 @@ from callcenter.sim.apps import SHIPPED_DIDS, Apps
 from callcenter.sim.bridging import Bridging
 from callcenter.sim.bus import EventBus
 from callcenter.sim.channels import CALLSTATE_NUMBERS, Channel, Profile
+from callcenter.sim.conference import Conferences, Room
 from callcenter.sim.directory import Directory
 from callcenter.sim.endpoints import Behaviour, Endpoints
 from callcenter.sim.events import EventFactory
@@ -32,7 +34,7 @@ APPLICATION_EVENTS = frozenset({"CHANNEL_EXECUTE", "CHANNEL_HOLD", "CHANNEL_UNHO
 DTMF_SAMPLES = 2000
 
 
-class Switch(Apps, Bridging):
+class Switch(Apps, Bridging, Conferences):
     def __init__(self, clock: Clock, bus: EventBus, factory: EventFactory,
                  directory: Directory, endpoints: Endpoints, *, domain: str, gateway: str,
                  recordings_dir: str | None = None, originate_settle_s: float = 0.0,
@@ -52,6 +54,7 @@ class Switch(Apps, Bridging):
         # a uuid_bridge arriving meanwhile finds the leg not parked yet (05-inbound, json run).
         self.app_delay_s = app_delay_s
         self.channels: dict[str, Channel] = {}
+        self.rooms: dict[str, Room] = {}
         # DID -> cc_queue of the public context: the shipped ones, and any inbound() adds.
         self.dialplan_queues: dict[str, str] = dict(SHIPPED_DIDS)
         self.sessions_total = 0
@@ -338,6 +341,7 @@ class Switch(Apps, Bridging):
         if job.bridged_early:
             # uuid_bridge took the leg before the originate returned (README, under load).
             job.finish("-ERR ORIGINATOR_CANCEL\n")
+            self.originate_let_go(ch)
             return
         job.finish(f"+OK {ch.uuid}\n")
         ch.flip_pending = True
@@ -483,7 +487,9 @@ class Switch(Apps, Bridging):
                 V.bridged(ch, partner)
             ch.set_var("last_bridge_role", "originator" if ch.bridge_a else "originatee")
         self.fire("CHANNEL_HANGUP", ch)
+        self.bridge_cancelled(ch)
         self.stop_media(ch)
+        self.leave_room(ch)
         if partner is not None:
             self.end_bridge(ch, partner)
         self.stop_apps(ch)

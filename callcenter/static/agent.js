@@ -132,7 +132,10 @@ function showConsult(call) {
   const underWay = Boolean(consult && VOCABULARY.consult_under_way.includes(consult.state));
   const status = $("consult-status");
   let text = "";
-  if (consult) {
+  const threeWay = consult?.state === VOCABULARY.consult_three_way;
+  if (threeWay) {
+    text = `Three-way call with ${consult.name} and the customer: everyone hears everyone`;
+  } else if (consult) {
     text = `Consult with ${consult.name}: ${consult.state.replace("_", " ")}`;
     if (underWay && consult.on_hold) {
       text += consult.on_hold === "customer" ? " (the customer is on hold)"
@@ -146,6 +149,12 @@ function showConsult(call) {
   $("consult-steps").hidden = !underWay;
   $("consult-swap").disabled = !talkingToBoth;
   $("consult-complete").disabled = !talkingToBoth;
+  $("consult-three-way").disabled = !talkingToBoth;
+  // In a three-way call the only step left is to leave it.
+  for (const id of ["consult-swap", "consult-complete", "consult-three-way", "consult-cancel"]) {
+    $(id).hidden = threeWay;
+  }
+  $("consult-leave").hidden = !threeWay;
   $("consult-swap").textContent = consult?.state === "swapped"
     ? `Talk to ${consult.name}` : "Talk to the customer";
   for (const id of ["consult-agent-button", "consult-number-button", "hold-button",
@@ -212,7 +221,7 @@ function consultTo(kind) {
 }
 $("consult-agent-button").addEventListener("click", () => consultTo("agent"));
 $("consult-number-button").addEventListener("click", () => consultTo("number"));
-for (const step of ["swap", "complete", "cancel"]) {
+for (const step of ["swap", "complete", "three-way", "leave", "cancel"]) {
   $(`consult-${step}`).addEventListener("click", () => act(`consult/${step}`));
 }
 

@@ -338,9 +338,10 @@ class Switchboard:
         return self.consults.to_number(call, number or "")
 
     def consult_step(self, call_id: str, step: str) -> Consult:
-        """swap, complete or cancel the call's consult."""
+        """swap, complete, three-way, leave (a three-way call) or cancel the call's consult."""
         call = self._live(call_id)
         steps = {"swap": self.consults.swap, "complete": self.consults.complete,
+                 "three-way": self.consults.three_way, "leave": self.consults.leave,
                  "cancel": self.consults.cancel}
         if step not in steps:
             raise InvalidInput(f"a consult step is one of {', '.join(steps)}", field="step")

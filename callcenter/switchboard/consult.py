@@ -1,10 +1,13 @@
 """Consult (warm transfer): with the customer on hold, the agent talks to another agent or a
-number first, then completes the handover, swaps between the two, or cancels.
+number first, then completes the handover, swaps between the two, makes it a three-way call
+(three_way.py), or cancels.
 
 Every leg stays up while its partner changes: `park_after_bridge=true` on the customer, the
 agent and the target makes a leg left behind by a new bridge park instead of being hung up
 (FreeSWITCH clears that variable when a park reads `park_timeout`, so it is set once each leg
-has parked, never in an originate). The customer is taken out of the bridge with `uuid_park`;
+has parked, never in an originate). The target is bridged only once it has parked (its originate
+returned); the agent's leg has `uuid_bridge_park_on_cancel=true` for a party that hangs up while
+a bridge to it is being set up. The customer is taken out of the bridge with `uuid_park`;
 whichever of the customer and the target parks hears hold music; the agent's leg is bridged to
 the one it talks to (`uuid_bridge`, after a `uuid_break` of the music). Complete bridges the
 target to the customer and hangs the agent's leg up; cancel hangs the target up and the agent is
@@ -35,6 +38,7 @@ from .dialer import RINGBACK
 from .legs import COMING_UP, Call, Happened, Leg
 from .offers import Offers, refusal
 from .persist import Persist
+from .three_way import ThreeWay
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +60,18 @@ class Consult:
     cause: str | None = None
     handover: bool = False          # complete as soon as the target answers
     returning: bool = False         # the agent goes back to the customer once it has parked
+    # A uuid_bridge of the agent's leg sent to this party and not seen up yet, and the state
+    # the consult takes when it is: another bridge sent meanwhile makes FreeSWITCH hang the
+    # waiting party up (DESTINATION_OUT_OF_ORDER), so the steps wait for it.
+    bridging: str | None = None
+    then: str | None = None
     timer: Timer | None = None
 
     # dialing, ringing: the target's phone rings; consulting: the agent talks to the target;
-    # swapped: the agent talks to the customer again while the target waits; completing.
-    UNDER_WAY = ("dialing", "ringing", "consulting", "swapped", "completing")
+    # swapped: the agent talks to the customer again while the target waits; completing;
+    # three_way: all three in one conference room (three_way.py).
+    THREE_WAY = "three_way"
+    UNDER_WAY = ("dialing", "ringing", "consulting", "swapped", "completing", THREE_WAY)
     # completed: the customer is with the target; cancelled: the agent's choice; failed: the
     # target did not answer or hung up (the agent is back with the customer).
     OVER = ("completed", "cancelled", "failed")
@@ -101,6 +112,8 @@ class Consults:
                                                              calls.times)
         self.gateway, self.caller_id = gateway, caller_id
         self._changed, self._publish = changed, publish
+        self.three_ways = ThreeWay(calls=calls, roster=roster, persist=persist, changed=changed,
+                                   publish=publish, note=self._note)
         controls.add_guard(self._guard)
 
     # -- actions ---------------------------------------------------------------------------------
@@ -145,14 +158,11 @@ class Consults:
         """Talk to the other party; the one left hears hold music."""
         consult = self._consulting(call, ("consulting", "swapped"), "swap")
         if consult.state == "consulting":
-            consult.state = "swapped"
-            self._bridge_agent(consult.from_leg, call.customer_leg, call.customer_leg)
+            self._bridge_agent(call, consult, call.customer_leg, call.customer_leg, "swapped")
         else:
-            consult.state = "consulting"
-            self._bridge_agent(consult.from_leg, consult.leg, consult.leg)
+            self._bridge_agent(call, consult, consult.leg, consult.leg, "consulting")
         self._note(call, consult, "swapped",
-                   talking_to="customer" if consult.state == "swapped" else "target")
-        self._changed(call)
+                   talking_to="customer" if consult.then == "swapped" else "target")
         return consult
 
     def complete(self, call: Call) -> Consult:
@@ -160,11 +170,23 @@ class Consults:
         self._hand_over(call, consult)
         return consult
 
+    def three_way(self, call: Call) -> Consult:
+        """The customer, the agent and the target all hear each other."""
+        consult = self._consulting(call, ("consulting", "swapped"), "make it a three-way call")
+        self.three_ways.start(call, consult)
+        return consult
+
+    def leave(self, call: Call) -> Consult:
+        """The call's agent leaves a three-way call (its leg is hung up); the others stay."""
+        consult = self._consulting(call, (Consult.THREE_WAY,), "leave a three-way call")
+        self.calls.hang_up(call.agent_leg, "NORMAL_CLEARING")
+        return consult
+
     def cancel(self, call: Call) -> Consult:
         """The target is hung up; its hangup brings the agent back to the customer (a leg the
         agent is bridged to must be gone before the agent is bridged again)."""
         consult = self._consulting(call, ("dialing", "ringing", "consulting", "swapped"),
-                                   "cancel the consult")
+                                   "cancel the consult", settled=False)
         consult.state, consult.cause = "cancelled", "cancelled by the agent"
         self._stop_timer(consult)
         target = self.calls.leg(consult.leg)
@@ -189,13 +211,16 @@ class Consults:
             raise ControlError(f"the line to {last.name} is still hanging up; try again")
         return agent_leg, customer
 
-    def _consulting(self, call: Call, states: tuple[str, ...], what: str) -> Consult:
+    def _consulting(self, call: Call, states: tuple[str, ...], what: str, *,
+                    settled: bool = True) -> Consult:
         if call.ended or call.outcome is not None:
             raise CallEnded()
         consult = consult_of(call)
         if consult is None or consult.state not in states:
             now = "no consult" if consult is None or not consult.under_way else consult.state
             raise ControlError(f"you can {what} only while you consult someone (now: {now})")
+        if settled and consult.bridging is not None:
+            raise ControlError("the line is still being connected; try again in a moment")
         self.controls.reachable()
         return consult
 
@@ -212,13 +237,48 @@ class Consults:
         """Both legs survive the split; the customer parks (and hears music on its park)."""
         for leg in (customer.uuid, agent_leg.uuid):
             self.sender.api(commands.uuid_setvar(leg, "park_after_bridge", "true"))
+        # A party that hangs up while the agent's uuid_bridge to it is still being set up
+        # would take the agent's leg with it (ORIGINATOR_CANCEL); this parks it instead.
+        self.sender.api(commands.uuid_setvar(agent_leg.uuid, "uuid_bridge_park_on_cancel",
+                                             "true"))
         self.sender.api(commands.uuid_park(customer.uuid))
 
-    def _bridge_agent(self, agent_leg: str, party: str | None, quiet: str | None) -> None:
+    def _bridge_agent(self, call: Call, consult: Consult, party: str | None,
+                      quiet: str | None, then: str | None = None) -> None:
         """The agent talks to `party`, after what `quiet` plays (music, ringback) stops; the
-        one the agent leaves parks, and hears music on its park."""
+        one the agent leaves parks, and hears music on its park. The agent's leg leaves its
+        park at once, though CHANNEL_BRIDGE may never come (the party hangs up meanwhile: the
+        agent parks again, uuid_bridge_park_on_cancel), so it counts as parked only once
+        FreeSWITCH says so again."""
+        agent = self.calls.leg(consult.from_leg)
+        if agent is not None:
+            agent.parked = False
+        consult.bridging, consult.then = party, then
         self.sender.api(commands.uuid_break(quiet))
-        self.sender.api(commands.uuid_bridge(agent_leg, party))
+        self.sender.api(commands.uuid_bridge(consult.from_leg, party),
+                        lambda reply, error: self._bridge_reply(call, consult, reply, error))
+
+    def _agent_bridged(self, call: Call, consult: Consult) -> None:
+        """The agent's bridge is up: the consult is in the state it was heading for."""
+        then, consult.bridging, consult.then = consult.then, None, None
+        if then is not None and consult.state in ("dialing", "ringing", "consulting",
+                                                  "swapped"):
+            consult.state = then
+            self._changed(call)
+
+    def _bridge_reply(self, call: Call, consult: Consult, reply: str | None,
+                      error: ESLError | None) -> None:
+        """A refused uuid_bridge left the agent's leg where it was: parked."""
+        if error is None and commands.is_ok(reply or ""):
+            return
+        consult.bridging = consult.then = None
+        agent = self.calls.leg(consult.from_leg)
+        if agent is None or not agent.alive or agent.bridged_to is not None:
+            return
+        agent.parked = True
+        if consult.returning:
+            consult.returning = False
+            self._rejoin(call, consult)
 
     def _started(self, call: Call, consult: Consult) -> Consult:
         call.features[FEATURE] = consult
@@ -263,6 +323,8 @@ class Consults:
         if leg.uuid not in (consult.leg, consult.from_leg, call.agent_leg, call.customer_leg):
             # A leg of an earlier consult: the call's owner must not take it for its own.
             return leg.uuid in call.features.get(LEGS, ())
+        if consult.state == Consult.THREE_WAY:
+            return self.three_ways.on_leg(call, consult, leg, happened)
         if leg.uuid == consult.leg:
             if consult.state != "completed":
                 self._target_leg(call, consult, leg, happened)
@@ -276,6 +338,9 @@ class Consults:
                                              or consult.state == "completed"):
             if happened is Happened.HUNG_UP:
                 self._agent_left(call, consult)
+            elif happened is Happened.BRIDGED and consult.bridging is not None \
+                    and leg.bridged_to == consult.bridging:
+                self._agent_bridged(call, consult)
             return consult.under_way or leg.uuid != call.agent_leg
         if leg.uuid == call.customer_leg and consult.under_way:
             if happened is Happened.PARKED and call.outcome is None:
@@ -299,14 +364,15 @@ class Consults:
             # The agent's leg is parked in silence meanwhile.
             self.sender.api(commands.uuid_broadcast(consult.from_leg, RINGBACK, "aleg"))
             self._changed(call)
-        elif happened is Happened.ANSWERED or (happened is Happened.EARLY_MEDIA
-                                               and consult.agent_id is None):
-            if happened is Happened.ANSWERED:
-                self._stop_timer(consult)
-                self._target_answered(call, consult)
-            if consult.state in ("dialing", "ringing"):
-                self._target_talks(call, consult)
-        elif happened is Happened.PARKED and consult.state == "swapped":
+        elif happened is Happened.ANSWERED:
+            self._stop_timer(consult)
+            self._target_answered(call, consult)
+        elif happened is Happened.PARKED and consult.state in ("dialing", "ringing"):
+            # Bridged only once parked: a uuid_bridge sent while the originate still holds the
+            # leg makes FreeSWITCH wait for it, and a hangup meanwhile takes the agent's leg
+            # with it (ORIGINATOR_CANCEL) -- the race seen on the real switch.
+            self._target_talks(call, consult)
+        elif happened is Happened.PARKED and "swapped" in (consult.state, consult.then):
             self._music(leg.uuid)
         elif happened is Happened.BRIDGED:
             self._bridged(call, consult)
@@ -318,14 +384,13 @@ class Consults:
             self.roster.set_state(target, AgentState.IN_CALL, call.id)
 
     def _target_talks(self, call: Call, consult: Consult) -> None:
-        """The target has media: the agent talks to it (or, if the agent left, the customer)."""
+        """The target answered and parked: the agent talks to it (or, if the agent left, the
+        customer). Set after its park, which clears park_after_bridge with park_timeout."""
         self.sender.api(commands.uuid_setvar(consult.leg, "park_after_bridge", "true"))
         if consult.handover:
             self._hand_over(call, consult)
             return
-        consult.state = "consulting"
-        self._bridge_agent(consult.from_leg, consult.leg, consult.from_leg)
-        self._changed(call)
+        self._bridge_agent(call, consult, consult.leg, consult.from_leg, "consulting")
 
     def _hand_over(self, call: Call, consult: Consult) -> None:
         """Complete: the target is bridged to the customer; the agent's leg, left behind, is
@@ -406,7 +471,7 @@ class Consults:
 
     def _rejoin(self, call: Call, consult: Consult) -> None:
         self.sender.api(commands.uuid_break(consult.from_leg))   # ringback, if it rang
-        self._bridge_agent(consult.from_leg, call.customer_leg, call.customer_leg)
+        self._bridge_agent(call, consult, call.customer_leg, call.customer_leg)
         for leg in (call.customer_leg, consult.from_leg):
             self.sender.api(commands.uuid_setvar(leg, "park_after_bridge", "false"))
         self._changed(call)
@@ -466,7 +531,11 @@ class Consults:
         if consult is None:
             return
         self._stop_timer(consult)
-        if consult.under_way:
+        if consult.state == Consult.THREE_WAY:
+            leg = self.calls.leg(consult.leg)
+            if leg is not None and consult.agent_id != call.agent_id:
+                self._release_target(call, consult, leg)    # the call's agent: finishing's
+        elif consult.under_way:
             consult.state, consult.cause = "failed", call.cause or "NORMAL_CLEARING"
             self._note(call, consult, "failed")
             leg = self.calls.leg(consult.leg)

@@ -177,7 +177,8 @@ def consult(call_id: str):
 @bp.post("/calls/<call_id>/consult/<step>")
 @requires(*STAFF)
 def consult_step(call_id: str, step: str):
-    """swap (talk to the other party), complete (hand the customer over) or cancel."""
+    """swap (talk to the other party), complete (hand the customer over), three-way (all
+    three talk), leave (the agent leaves a three-way call; the others stay) or cancel."""
     board, live = _my_live_call(call_id)
     board.consult_step(live.id, step)
     return jsonify(call=live.as_message()), 202

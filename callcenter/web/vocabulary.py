@@ -125,6 +125,7 @@ def vocabulary() -> dict:
         "choosable_statuses": [status.value for status in CHOOSABLE],
         "transfer_under_way": list(Transfer.UNDER_WAY),
         "consult_under_way": list(Consult.UNDER_WAY),
+        "consult_three_way": Consult.THREE_WAY,
         "number_pattern": NUMBER_PATTERN,
         "outcome_of_cause": {cause: outcome.value for cause, outcome in OUTCOME_OF_CAUSE.items()},
         "words": {"status": _words(STATUS_WORDS), "state": _words(STATE_WORDS),

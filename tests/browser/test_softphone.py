@@ -150,6 +150,28 @@ def test_consult_then_complete_from_the_page(phone_page):
     shot(page, "8b-consult-completed")
 
 
+def test_consult_then_three_way_from_the_page(phone_page):
+    page = phone_page
+    page.fill("#number", "15551234567")
+    page.click("#dial-button")
+    page.wait_for_selector("#call-progress[data-progress=answered]", timeout=10000)
+    page.fill("#consult-to", "15557654321")
+    page.click("#consult-number-button")
+    page.wait_for_selector("#consult-status[data-state=consulting]", timeout=15000)
+    assert page.is_hidden("#consult-leave")
+    page.click("#consult-three-way")
+    page.wait_for_selector("#consult-status[data-state=three_way]", timeout=10000)
+    page.wait_for_selector("#consult-status:text('Three-way call with 15557654321')")
+    for step in ("swap", "complete", "three-way", "cancel"):
+        assert page.is_hidden(f"#consult-{step}")
+    assert page.is_visible("#consult-leave")
+    assert page.is_disabled("#hold-button")
+    shot(page, "8c-three-way")
+    page.click("#consult-leave")
+    # The number and the customer stay talking; the agent's part ends.
+    page.wait_for_selector("#state:text-matches('Wrap-up|Idle')", timeout=15000)
+
+
 def test_the_status_selector_sets_the_agents_status(phone_page):
     page = phone_page
     page.select_option("#status-select", "available")

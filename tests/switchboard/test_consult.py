@@ -44,12 +44,13 @@ def consulting_bob(rig, agent_id, bob):  # noqa: F811 - the fixture, passed on
     consult = rig.board.consult(call.id, agent_id=bob)
     rig.settle()
     target = consult.leg
-    assert rig.commands()[:3] == [f"uuid_setvar {customer} park_after_bridge true",
+    assert rig.commands()[:4] == [f"uuid_setvar {customer} park_after_bridge true",
                                   f"uuid_setvar {agent} park_after_bridge true",
+                                  f"uuid_setvar {agent} uuid_bridge_park_on_cancel true",
                                   f"uuid_park {customer}"]
-    assert rig.commands()[3].startswith(f"originate {{origination_uuid={target},")
-    assert "cc_transfer=joining" in rig.commands()[3]
-    assert rig.commands()[4:] == [
+    assert rig.commands()[4].startswith(f"originate {{origination_uuid={target},")
+    assert "cc_transfer=joining" in rig.commands()[4]
+    assert rig.commands()[5:] == [
         f"uuid_broadcast {customer} {HOLD_MUSIC} aleg",
         f"uuid_broadcast {agent} {RINGBACK} aleg",
         f"uuid_setvar {target} park_after_bridge true",
@@ -260,13 +261,14 @@ def test_first_agent_hanging_up_while_the_target_rings(rig, agent_id, bob, answe
 
 
 def test_consult_a_number_bridges_on_its_early_media(rig, agent_id):
+    """Its originate returns on early media and the leg parks: then it is bridged."""
     call = talking(rig, agent_id)
     agent, customer = call.agent_leg, call.customer_leg
     rig.sim.script(OTHER_NUMBER, Behaviour.early_media(500, answer_after_ms=2000))
     consult = rig.board.consult(call.id, number=OTHER_NUMBER)
     rig.settle()
-    assert f"sofia/gateway/carrier/{OTHER_NUMBER} &park()" in rig.commands()[3]
-    assert "cc_agent_id" not in rig.commands()[3]
+    assert f"sofia/gateway/carrier/{OTHER_NUMBER} &park()" in rig.commands()[4]
+    assert "cc_agent_id" not in rig.commands()[4]
     rig.advance(0.5)
     assert partner(rig, agent) == consult.leg and consult.state == "consulting"
     rig.advance(2)
@@ -278,3 +280,46 @@ def test_consult_a_number_bridges_on_its_early_media(rig, agent_id):
     rig.settle()
     assert dict(rig.sim.channels) == {}
     assert cdr(rig, call.id)[0].customer_number == NUMBER
+
+
+def test_a_cancel_while_the_targets_originate_has_not_returned_keeps_the_call(
+        rig, agent_id, bob):  # noqa: F811
+    """Seen on FreeSWITCH 1.10.12 under load: bob answers, but his originate returns a little
+    later. A uuid_bridge sent on his answer waits for it, and bob's hangup meanwhile (a quick
+    cancel) hung the agent's leg up, then the customer. The agent is bridged to bob only once
+    bob has parked."""
+    call = talking(rig, agent_id)
+    agent, customer = call.agent_leg, call.customer_leg
+    rig.sim.switch.originate_settle_s = 0.05
+    consult = rig.board.consult(call.id, agent_id=bob)
+    rig.settle()
+    assert rig.sim.channels[consult.leg].answered
+    rig.board.consult_step(call.id, "cancel")
+    rig.settle()
+    rig.advance(0.1)
+    rig.settle()
+    assert consult.leg not in rig.sim.channels and consult.state == "cancelled"
+    assert agent in rig.sim.channels, "the agent's leg is not hung up with bob's"
+    assert partner(rig, agent) == customer, "the agent is back with the customer"
+    assert call.outcome is None and rig.board.agent(agent_id).state is AgentState.IN_CALL
+
+
+
+def test_the_steps_wait_until_the_agents_bridge_is_up(rig, agent_id, bob):  # noqa: F811
+    """Seen on FreeSWITCH 1.10.12: a uuid_bridge sent while the agent's previous one is still
+    being set up makes the switch hang up the party it waited for (DESTINATION_OUT_OF_ORDER).
+    A step is refused until CHANNEL_BRIDGE says the agent's bridge is up; the page learns the
+    new state only then."""
+    call, consult = consulting_bob(rig, agent_id, bob)
+    with rig.sim.bus.hold():            # FreeSWITCH has not said the bridge is up yet
+        rig.board.consult_step(call.id, "swap")
+        assert consult.state == "consulting"
+        for step in ("swap", "three-way", "complete"):
+            with pytest.raises(ControlError, match="still being connected"):
+                rig.board.consult_step(call.id, step)
+    rig.settle()
+    assert consult.state == "swapped" and states(rig, call)[-1] == "swapped"
+    rig.board.consult_step(call.id, "swap")
+    rig.settle()
+    assert consult.state == "consulting"
+    assert rig.sim.channels[consult.leg].partner.uuid == call.agent_leg
