@@ -4,9 +4,10 @@ of 1,000 and of 20,000 queued calls (goal: well under 200 ms at 20,000).
 Each day is written straight into a fresh, migrated SQLite database as the switchboard would
 have left it: 10 queues and 200 agents; every call entered between 08:00 and 20:00, most
 answered after a short wait (an offer row, the agent's five state events with what each ended,
-a wrap-up), the rest abandoned, timed out or overflowed; a month of earlier days beside it, so
-the day is found by the indexes and not by reading everything. Printed: the median of several
-runs (wall time, and this process's CPU time), and the figures' own counts as a check.
+a wrap-up, the agent's part in call_agents), the rest abandoned, timed out or overflowed; a
+month of earlier days beside it, so the day is found by the indexes and not by reading
+everything. Printed: the median of several runs (wall time, and this process's CPU time), and
+the figures' own counts as a check.
 
 Then, on the biggest day, what the controller's hub feels: a greenlet that wakes every 5 ms
 notes its longest pause while today's figures are computed again and again, side by side in
@@ -38,7 +39,7 @@ from sqlalchemy.engine import make_url
 from callcenter import db
 from callcenter.figures import for_day
 from callcenter.figures.day import local_day
-from callcenter.models import Agent, Call, Event, Offer, Queue, User, event_id
+from callcenter.models import Agent, Call, CallAgent, Event, Offer, Queue, User, event_id
 
 TIMEZONE = ZoneInfo("Europe/Paris")
 DAY = date(2026, 3, 10)
@@ -60,7 +61,7 @@ def fill(database: db.Database, calls: int, days: int, seed: int = 7) -> None:
     count = 0
     for offset in range(-days + 1, 1):
         day = local_day(date.fromordinal(DAY.toordinal() + offset), TIMEZONE)
-        call_rows, offer_rows, event_rows = [], [], []
+        call_rows, offer_rows, event_rows, part_rows = [], [], [], []
         for n in range(calls):
             entered = day.start + 8 * 3600 + rng.random() * 12 * 3600
             queue = rng.randrange(1, QUEUES + 1)
@@ -80,6 +81,10 @@ def fill(database: db.Database, calls: int, days: int, seed: int = 7) -> None:
                                        agent_id=agent, queue_id=queue,
                                        offered_at=_t(connected - 2),
                                        ended_at=_t(connected), outcome="answered"))
+                part_rows.append(dict(leg_uuid=f"leg-{call_id}", call_id=call_id, agent_id=agent,
+                                      joined_at=_t(connected), left_at=_t(connected + talk),
+                                      talk_seconds=talk, hold_seconds=0.0, wrapup_seconds=20.0,
+                                      left_how="customer_hung_up"))
                 at = connected - 2
                 steps = [("reserved", 1), ("ringing", 1), ("in_call", talk), ("wrap_up", 20),
                          ("idle", 0)]
@@ -106,6 +111,8 @@ def fill(database: db.Database, calls: int, days: int, seed: int = 7) -> None:
                 s.execute(insert(Offer), offer_rows)
             if event_rows:
                 s.execute(insert(Event), event_rows)
+            if part_rows:
+                s.execute(insert(CallAgent), part_rows)
 
 
 def _t(at: float) -> datetime:

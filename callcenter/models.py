@@ -143,6 +143,16 @@ class EventKind(enum.StrEnum):
                                             # cause, who (left: agent or target)
 
 
+class AgentLeft(enum.StrEnum):
+    """How an agent's part in a call ended (a CallAgent row)."""
+    HUNG_UP = "hung_up"                     # the agent hung up (the call ended with it)
+    CUSTOMER_HUNG_UP = "customer_hung_up"   # the customer hung up on the agent
+    TRANSFERRED = "transferred"             # a blind transfer handed the customer on
+    COMPLETED_CONSULT = "completed_consult"  # a consult handed the customer to the target
+    REQUEUED = "requeued"                   # the agent sent the customer into a queue
+    ENDED = "ended"                         # a supervisor or the system ended the call
+
+
 class Direction(enum.StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
@@ -362,6 +372,9 @@ class Call(Base):
     queue: Mapped[Queue | None] = relationship()
     legs: Mapped[list[CallLeg]] = relationship(back_populates="call",
                                                cascade="all, delete-orphan")
+    # Every agent who handled the call, in the order they joined it.
+    handlers: Mapped[list[CallAgent]] = relationship(
+        order_by="CallAgent.joined_at", cascade="all, delete-orphan", passive_deletes=True)
 
     # CDR search: by time, and by agent, queue or number within a time range.
     __table_args__ = (
@@ -391,6 +404,27 @@ class CallLeg(Base):
     raw_cdr: Mapped[str | None] = mapped_column(Text)
 
     call: Mapped[Call] = relationship(back_populates="legs")
+
+
+class CallAgent(Base):
+    """One agent's part in a call: an agent leg that talked to the customer, from the moment
+    they were connected until the leg left. A transferred or consulted call has one row per
+    agent who handled it, so each one's talk, hold and wrap-up count for that agent. Keyed by
+    the agent leg's UUID (a replayed write is idempotent)."""
+    __tablename__ = "call_agents"
+
+    leg_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    talk_seconds: Mapped[float | None] = mapped_column(Float)    # joined to left, hold included
+    hold_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # while this agent held it
+    wrapup_seconds: Mapped[float | None] = mapped_column(Float)  # left until wrap-up was over
+    left_how: Mapped[AgentLeft | None] = mapped_column(_enum(AgentLeft, "agent_left", length=24))
+
+    # Today's figures read each agent's share from here.
+    __table_args__ = (Index("ix_call_agents_agent_joined", "agent_id", "joined_at"),)
 
 
 class Offer(Base):

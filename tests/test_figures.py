@@ -245,7 +245,8 @@ def test_occupancy_and_time_in_each_status_and_state_from_the_roster_s_events():
 
     events = agent_events(clock, shift)
     times = d.agent_times(events, DAY, now=DAY.end)
-    [row] = d.agent_rows([7], times, handled={7: 3}, missed={7: 1})
+    handled = d.handled_by_agent([d.AgentPart(7, 1800, 0, 600)] * 3)
+    [row] = d.agent_rows([7], times, handled=handled, missed={7: 1})
     # Logged out from 08:50 (when the roster first knew it) to 09:00, and after 12:30.
     logged_out = 600 + 86400 - 12.5 * 3600
     assert row["seconds"] == {"logged_out": logged_out, "available": 3 * 3600.0,
@@ -288,3 +289,22 @@ def test_a_day_in_a_dst_timezone_is_its_real_length():
     [row] = d.agent_rows([7], d.agent_times([event], paris, now=paris.end + 99), {}, {})
     assert row["seconds"]["available"] == 23 * 3600
     assert datetime.fromtimestamp(paris.start, ZoneInfo("Europe/Paris")).hour == 0
+
+
+def test_each_agent_who_handled_a_transferred_call_gets_its_own_share():
+    """alice talks 120 s to a customer (20 s of it on hold) and transfers it to bob, then wraps
+    up 30 s; bob talks 200 s and wraps up 60 s, then takes a call of his own (100 s, 20 s of
+    wrap-up); carol is still on her first call. The call's record names bob as its agent: the
+    figures must not give him alice's share."""
+    parts = [d.AgentPart(ALICE, 120, 20, 30), d.AgentPart(BOB, 200, 0, 60),
+             d.AgentPart(BOB, 100, 0, 20), d.AgentPart(CAROL, None, 0, None)]
+    rows = {row["agent_id"]: row
+            for row in d.agent_rows([ALICE, BOB, CAROL], [], d.handled_by_agent(parts), {})}
+    mine = {agent_id: (row["handled"], row["talk_s"], row["hold_s"], row["wrapup_s"],
+                       row["aht_s"]) for agent_id, row in rows.items()}
+    assert mine == {ALICE: (1, 120.0, 20.0, 30.0, 150.0),    # (120 + 30) / 1
+                    BOB: (2, 300.0, 0.0, 80.0, 190.0),       # (200 + 60 + 100 + 20) / 2
+                    CAROL: (1, 0.0, 0.0, 0.0, None)}         # handling it: nothing ended yet
+
+
+ALICE, BOB, CAROL = 1, 2, 3

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from callcenter.models import Call, Direction, Outcome, Queue, Role
+from callcenter.models import Agent, AgentLeft, Call, CallAgent, Direction, Outcome, Queue, Role
 
 pytestmark = pytest.mark.both_databases
 
@@ -76,3 +77,32 @@ def test_agents_may_not_read_the_figures(client, auth, admin, make_user):
     make_user("alice", extension="1000")
     auth.login("alice")
     assert client.get("/api/figures").status_code == 403
+
+
+def test_a_transferred_call_counts_for_each_agent_who_handled_it(client, auth, admin, make_user,
+                                                                  database, history):
+    """c1 (answered by alice, transferred to bob: bob is the call's agent) is split between
+    them: alice 40 s of talk and 10 s of wrap-up, bob 20 s of talk and 15 s of wrap-up."""
+    agent_ids = []
+    for name in ("alice", "bob"):
+        user_id = make_user(name)
+        with database.session() as s:
+            agent_ids.append(s.scalar(select(Agent.id).where(Agent.user_id == user_id)))
+    alice, bob = agent_ids
+    start = max(history - timedelta(minutes=1), history.replace(hour=0, minute=0, second=1))
+    with database.session() as s:
+        s.get(Call, "c1").agent_id = bob
+        s.add_all([
+            CallAgent(leg_uuid="leg-alice", call_id="c1", agent_id=alice, joined_at=start,
+                      left_at=start + timedelta(seconds=40), talk_seconds=40, hold_seconds=5,
+                      wrapup_seconds=10, left_how=AgentLeft.TRANSFERRED),
+            CallAgent(leg_uuid="leg-bob", call_id="c1", agent_id=bob,
+                      joined_at=start + timedelta(seconds=40),
+                      left_at=start + timedelta(seconds=60), talk_seconds=20, hold_seconds=0,
+                      wrapup_seconds=15, left_how=AgentLeft.CUSTOMER_HUNG_UP)])
+    make_user("sue", Role.SUPERVISOR)
+    auth.login("sue")
+    rows = {row["agent_id"]: row for row in client.get("/api/figures").get_json()["agents"]}
+    assert {agent_id: (row["handled"], row["talk_s"], row["hold_s"], row["wrapup_s"],
+                       row["aht_s"]) for agent_id, row in rows.items()} == {
+        alice: (1, 40.0, 5.0, 10.0, 50.0), bob: (1, 20.0, 0.0, 15.0, 35.0)}

@@ -64,6 +64,9 @@ def test_the_page_carries_the_python_enums_and_a_word_for_each_value(agent_page)
     assert vocabulary["consult_under_way"] == list(Consult.UNDER_WAY)
     assert vocabulary["consult_three_way"] == Consult.THREE_WAY
     assert Consult.THREE_WAY in Consult.UNDER_WAY
+    # The dashboard says what a consult or a transfer under way does, in the server's words.
+    assert set(Consult.UNDER_WAY) <= set(vocabulary["words"]["consult"])
+    assert set(Transfer.UNDER_WAY) <= set(vocabulary["words"]["transfer"])
     assert set(vocabulary["outcome_of_cause"].values()) <= {member.value for member in Outcome}
     assert vocabulary["offer_ringing"] == messages.OFFER_RINGING
 

@@ -21,8 +21,11 @@ Agents (AgentTime rows: seconds an agent spent in a status and state):
 - time in each status and each state;
 - occupancy = (In call + Wrap-up) / (Available and not busy + In call + Wrap-up), where
   "Available and not busy" is status Available while Idle, Reserved or Ringing;
-- AHT = (In call + Wrap-up) / handled, handled being the queued calls it answered and its own
-  dial-outs the customer answered.
+- handled: its parts in calls (call_agents rows) that began within the day: each time it was
+  connected to a customer (a queued call it answered, its dial-out the customer answered, a call
+  handed to it by a transfer or a consult); a call passed between two agents counts for both;
+- talk (hold included), hold and wrap-up: the sums of its own parts, never another agent's;
+- AHT = (talk + wrap-up) / its parts that have ended (a part's wrap-up counts once it ended).
 """
 
 from __future__ import annotations
@@ -326,10 +329,46 @@ def edges(first: Iterable[AgentEvent], last: Iterable[AgentEvent], day: Day,
     return times
 
 
-def agent_rows(agent_ids: Iterable[int], times: Iterable[AgentTime], handled: dict[int, int],
-               missed: dict[int, int]) -> list[dict]:
-    """Each agent's day: handled calls, AHT, missed offers, occupancy, and seconds in each
-    status and state."""
+class AgentPart(NamedTuple):
+    """An agent's part in one call (a call_agents row)."""
+    agent_id: int
+    talk: float | None              # joined to left, hold included; None: still with the customer
+    hold: float
+    wrapup: float | None            # None: not over yet (or still with the customer)
+
+
+@dataclass
+class Handled:
+    """An agent's parts in the day's calls, summed."""
+    parts: int = 0
+    ended: int = 0
+    talk: float = 0.0
+    hold: float = 0.0
+    wrapup: float = 0.0
+
+    @property
+    def aht(self) -> float | None:
+        return _rounded(ratio(self.talk + self.wrapup, self.ended), 1)
+
+
+def handled_by_agent(parts: Iterable[AgentPart]) -> dict[int, Handled]:
+    """Each agent's own parts, whoever else had the same calls."""
+    agents: dict[int, Handled] = {}
+    for part in parts:
+        mine = agents.setdefault(part.agent_id, Handled())
+        mine.parts += 1
+        if part.talk is not None:
+            mine.ended += 1
+            mine.talk += part.talk
+            mine.hold += part.hold
+            mine.wrapup += part.wrapup or 0.0
+    return agents
+
+
+def agent_rows(agent_ids: Iterable[int], times: Iterable[AgentTime],
+               handled: dict[int, Handled], missed: dict[int, int]) -> list[dict]:
+    """Each agent's day: handled calls, its talk, hold and wrap-up, AHT, missed offers,
+    occupancy, and seconds in each status and state."""
     names = [s.value for s in AgentStatus] + [s.value for s in AgentState]
     seconds = {agent_id: dict.fromkeys(names, 0.0) for agent_id in agent_ids}
     ready: dict[int, float] = {}
@@ -343,17 +382,19 @@ def agent_rows(agent_ids: Iterable[int], times: Iterable[AgentTime], handled: di
     for agent_id in sorted(seconds):
         spent = seconds[agent_id]
         busy = sum(spent[state] for state in BUSY_STATES)
-        count = handled.get(agent_id, 0)
+        mine = handled.get(agent_id) or Handled()
         rows.append({
-            "agent_id": agent_id, "handled": count, "aht_s": _rounded(ratio(busy, count), 1),
-            "missed_offers": missed.get(agent_id, 0),
+            "agent_id": agent_id, "handled": mine.parts, "aht_s": mine.aht,
+            "talk_s": round(mine.talk, 1), "hold_s": round(mine.hold, 1),
+            "wrapup_s": round(mine.wrapup, 1), "missed_offers": missed.get(agent_id, 0),
             "occupancy": _rounded(ratio(busy, ready.get(agent_id, 0.0) + busy), 4),
             "seconds": {name: round(max(0.0, value), 1) for name, value in spent.items()},
         })
     return rows
 
 
-__all__ = ["INTERVAL_SECONDS", "AgentEvent", "AgentTime", "CallRow", "Tally", "agent_rows",
-           "agent_times", "by_queue", "cells", "edges", "intervals", "peak_waiting",
+__all__ = ["INTERVAL_SECONDS", "AgentEvent", "AgentPart", "AgentTime", "CallRow", "Handled",
+           "Tally", "agent_rows", "agent_times", "by_queue", "cells", "edges",
+           "handled_by_agent", "intervals", "peak_waiting",
            "peaks_waiting", "ratio",
            "tally", "total"]

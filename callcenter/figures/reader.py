@@ -21,7 +21,7 @@ from ..models import (
     AgentState,
     AgentStatus,
     Call,
-    Direction,
+    CallAgent,
     Event,
     EventKind,
     Offer,
@@ -68,15 +68,8 @@ def _read(session: Session, day: Day, now: float):
         .group_by(Event.agent_id, Event.prior_status, Event.prior_state))]
     times += d.edges(_edge_events(session, agent_ids, day, first=True),
                      _edge_events(session, agent_ids, day, first=False), day, now)
-    handled, missed = _offers(session, day)
-    for agent_id, count in session.execute(
-            select(Call.agent_id, func.count()).where(
-                Call.direction == Direction.OUTBOUND, Call.created_at >= _utc(day.start),
-                Call.created_at < _utc(day.end), Call.bridged_at.is_not(None),
-                Call.answered_at.is_not(None), Call.agent_id.is_not(None))
-            .group_by(Call.agent_id)):
-        handled[agent_id] = handled.get(agent_id, 0) + count
-    return queues, calls, agent_ids, times, handled, missed
+    handled = d.handled_by_agent(_parts(session, day))
+    return queues, calls, agent_ids, times, handled, _missed(session, day)
 
 
 def _agents_events(agent_ids: list[int]) -> tuple:
@@ -162,23 +155,27 @@ def _edge_events(session: Session, agent_ids: list[int], day: Day, *, first: boo
                          row.prior_seconds or 0.0) for row in rows]
 
 
-def _offers(session: Session, day: Day) -> tuple[dict[int, int], dict[int, int]]:
-    """Per agent: the queued calls it answered and the offers it missed or declined."""
-    handled: dict[int, int] = {}
-    missed: dict[int, int] = {}
-    for agent_id, outcome, count in session.execute(
-            select(Offer.agent_id, Offer.outcome, func.count())
-            .where(Offer.offered_at >= _utc(day.start), Offer.offered_at < _utc(day.end),
-                   Offer.agent_id.is_not(None),
-                   Offer.outcome.in_((OfferOutcome.ANSWERED, *MISSED)))
-            .group_by(Offer.agent_id, Offer.outcome)):
-        into = handled if outcome is OfferOutcome.ANSWERED else missed
-        into[agent_id] = into.get(agent_id, 0) + count
-    return handled, missed
+def _parts(session: Session, day: Day) -> list[d.AgentPart]:
+    """Every agent's parts in calls that began within the day (ix_call_agents_agent_joined)."""
+    return [d.AgentPart(*row) for row in session.connection().execute(
+        select(CallAgent.agent_id, CallAgent.talk_seconds, CallAgent.hold_seconds,
+               CallAgent.wrapup_seconds)
+        .where(CallAgent.agent_id.is_not(None), CallAgent.joined_at >= _utc(day.start),
+               CallAgent.joined_at < _utc(day.end)))]
+
+
+def _missed(session: Session, day: Day) -> dict[int, int]:
+    """Per agent: the offers it let ring out or declined."""
+    return {agent_id: count for agent_id, count in session.execute(
+        select(Offer.agent_id, func.count())
+        .where(Offer.offered_at >= _utc(day.start), Offer.offered_at < _utc(day.end),
+               Offer.agent_id.is_not(None), Offer.outcome.in_(MISSED))
+        .group_by(Offer.agent_id))}
 
 
 def _figures(day: Day, now: float, queues, calls: list[d.CallRow], agent_ids: list[int],
-             times: Iterable[d.AgentTime], handled: dict[int, int], missed: dict[int, int]
+             times: Iterable[d.AgentTime], handled: dict[int, d.Handled],
+             missed: dict[int, int]
              ) -> dict:
     thresholds = {row.id: row.service_level_seconds for row in queues}
     names = {row.id: row.name for row in queues}

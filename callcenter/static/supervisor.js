@@ -10,9 +10,10 @@ import { drawCharts } from "./charts.js";
 import { Floor, NONE, count, duration, percent } from "./floor.js";
 import { connectLive } from "./live.js";
 import { agentActions, callActions, callerActions, monitorWords, startPhone } from "./supervise.js";
-import { CALLBACK_STATE, PROGRESS, STATE, STATUS, VOCABULARY } from "./vocabulary.js";
+import { CALLBACK_STATE, PROGRESS, STATE, STATUS } from "./vocabulary.js";
 import {
-  CALLBACK_STATE_WORDS, OUTCOME_WORDS, PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, wordFor,
+  CALLBACK_STATE_WORDS, OUTCOME_WORDS, PROGRESS_WORDS, STATE_WORDS, STATUS_WORDS, handoverWords,
+  wordFor,
 } from "./words.js";
 
 const $ = (id) => document.getElementById(id);
@@ -134,6 +135,8 @@ function drawCallCell(td, call) {
   if (call.queue) bits.push(call.queue);
   bits.push(call.direction === "inbound" ? "in" : "out");
   if (call.held) bits.push("on hold");
+  const handover = handoverWords(call);
+  if (handover) bits.push(handover);
   if (call.recording) bits.push("recording");
   const started = call.bridged_at || call.created;
   td.dataset.since = started;
@@ -396,7 +399,8 @@ async function cancelCallback(id, button) {
 // -- calls -----------------------------------------------------------------------------------
 
 function whereIs(call) {
-  if (call.transfer && VOCABULARY.transfer_under_way.includes(call.transfer.state)) return "In transfer";
+  const handover = handoverWords(call);
+  if (handover) return handover.charAt(0).toUpperCase() + handover.slice(1);
   if (call.held) return "On hold";
   if (call.progress === PROGRESS.ANSWERED) return "Talking";
   return wordFor(PROGRESS_WORDS, call.progress);

@@ -26,4 +26,26 @@ export function outcomeWords(call) {
   return text;
 }
 
+// What a consult or a blind transfer under way does to the call, in the vocabulary's words:
+// "consulting bob (1001) (customer on hold)", "three-way with 1002", "transferring to 1002";
+// "" when neither is under way. Any state the server sends reads as something.
+export function handoverWords(call) {
+  const consult = call.consult;
+  if (consult && VOCABULARY.consult_under_way.includes(consult.state)) {
+    const who = consult.agent_id != null && consult.name && consult.name !== consult.to
+      ? `${consult.name} (${consult.to})` : consult.to;
+    let text = `${wordFor(WORDS.consult, consult.state)} ${who}`;
+    if (consult.on_hold) {
+      const held = wordFor(WORDS.consult_on_hold, consult.on_hold);
+      text += consult.on_hold === "customer" ? ` (${held})` : ` (${consult.name || consult.to} ${held})`;
+    }
+    return text;
+  }
+  const transfer = call.transfer;
+  if (transfer && VOCABULARY.transfer_under_way.includes(transfer.state)) {
+    return `${wordFor(WORDS.transfer, transfer.state)} ${transfer.to}`;
+  }
+  return "";
+}
+
 export const wordFor = (table, value) => table[value] || String(value ?? "").replaceAll("_", " ");

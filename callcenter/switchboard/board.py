@@ -37,6 +37,7 @@ from .disposition import Dispositions
 from .figures_feed import TOPIC as FIGURES_TOPIC
 from .figures_feed import FiguresFeed, TodayFigures, in_threadpool, site_figures
 from .finishing import Finishing
+from .handlers import Handlers
 from .legs import CHANNEL_EVENTS, Call, CallKind, Happened, Legs
 from .offers import Offers
 from .persist import Persist
@@ -103,6 +104,8 @@ class Switchboard:
         self.dialer = Dialer(calls=self.calls, offers=self.offers, roster=self.roster,
                              domain=domain, gateway=gateway, caller_id=caller_id,
                              ended=self.finishing.finish, changed=self._announce)
+        self.handlers = Handlers(legs=self.legs, roster=self.roster, persist=self.persist,
+                                 clock=self.clock)
         self.controls = Controls(calls=self.calls, changed=self._announce,
                                  connected=lambda: self.link.connected,
                                  noted=self.persist.call_event)
@@ -111,10 +114,12 @@ class Switchboard:
                                    recordings_dir=recordings_dir)
         self.transfers = Transfers(calls=self.calls, controls=self.controls, offers=self.offers,
                                    roster=self.roster, persist=self.persist,
+                                   handlers=self.handlers,
                                    changed=self._announce, publish=self._publish,
                                    gateway=gateway, caller_id=caller_id)
         self.consults = Consults(calls=self.calls, controls=self.controls, offers=self.offers,
                                  roster=self.roster, persist=self.persist,
+                                 handlers=self.handlers,
                                  changed=self._announce, publish=self._publish,
                                  gateway=gateway, caller_id=caller_id)
         self.dispositions = Dispositions(legs=self.legs, roster=self.roster,
@@ -125,8 +130,8 @@ class Switchboard:
                                        changed=self._announce, publish=self._publish,
                                        gateway=gateway, defer=_soon,
                                        settled=self.finishing.maybe, timezone=timezone)
-        self.requeue = Requeue(self.distributor, self.controls, changed=self._announce,
-                               keep_entry=requeue_keeps_entry)
+        self.requeue = Requeue(self.distributor, self.controls, self.handlers,
+                               changed=self._announce, keep_entry=requeue_keeps_entry)
         self.callbacks = Callbacks(self.distributor, self.dialer,
                                    load=load_callbacks(database.sessions), publish=self._publish)
         self.supervision = Supervision(calls=self.calls, controls=self.controls, domain=domain,
@@ -135,9 +140,10 @@ class Switchboard:
                                        noted=self.persist.call_event)
         # In-call features see every event first (a transfer completes before the recording
         # resumes on its new leg), then the owner of the call's kind. Supervisors' legs are
-        # supervision's alone: it sees them first and keeps them from the owner.
-        for feature in (self.supervision, self.transfers, self.consults, self.recording,
-                        self.controls, self.requeue):
+        # supervision's alone: it sees them first and keeps them from the owner. Who handled
+        # the call is noted before any feature moves the call's legs around.
+        for feature in (self.handlers, self.supervision, self.transfers, self.consults,
+                        self.recording, self.controls, self.requeue):
             self.router.add_common(feature)
         self.router.add_owner(CallKind.DIAL_OUT, self.dialer)
         self.router.add_owner(CallKind.QUEUED, self.distributor)

@@ -35,6 +35,7 @@ from .agents import AgentView, Roster
 from .calls import Calls, job_cause
 from .controls import ControlError, Controls
 from .dialer import RINGBACK
+from .handlers import AgentLeft, Handlers
 from .legs import COMING_UP, Call, Happened, Leg
 from .offers import Offers, refusal
 from .persist import Persist
@@ -104,10 +105,11 @@ def consult_now(call: Call) -> dict | None:
 
 class Consults:
     def __init__(self, *, calls: Calls, controls: Controls, offers: Offers, roster: Roster,
-                 persist: Persist, changed: Callable[[Call], None],
+                 persist: Persist, handlers: Handlers, changed: Callable[[Call], None],
                  publish: Callable[[dict, int | None], None], gateway: str,
                  caller_id: str | None) -> None:
         self.calls, self.controls, self.offers, self.roster = calls, controls, offers, roster
+        self.handlers = handlers    # who handled the call (call_agents)
         self.persist, self.sender, self.clock, self.times = (persist, calls.sender, calls.clock,
                                                              calls.times)
         self.gateway, self.caller_id = gateway, caller_id
@@ -423,6 +425,7 @@ class Consults:
         call.others.append(consult.from_leg)
         call.agent_leg, call.agent_id = consult.leg, consult.agent_id
         call.held = False
+        self.handlers.left(call, consult.from_leg, AgentLeft.COMPLETED_CONSULT)
         self.sender.api(commands.uuid_setvar(consult.leg, "cc_transfer", "joined"))
         self.calls.hang_up(consult.from_leg, "NORMAL_CLEARING")
         if consult.agent_id is not None:

@@ -82,6 +82,23 @@ class Persist:
         self._submit(records.fill_rows("offers", [dict(
             leg_uuid=leg_uuid, outcome=outcome, ended_at=when(at))], by="leg_uuid"))
 
+    # Who handled the call (handlers.py): a call_agents row per agent leg, keyed by its UUID.
+
+    def handler_joined(self, call_id: str, leg_uuid: str, agent_id: int, at: float) -> None:
+        self._submit(records.insert("call_agents", [dict(
+            leg_uuid=leg_uuid, call_id=call_id, agent_id=agent_id, joined_at=when(at),
+            hold_seconds=0.0)]))
+
+    def handler_left(self, leg_uuid: str, *, left_at: float, talk: float, hold: float,
+                     how) -> None:
+        self._submit(records.update_rows("call_agents", [dict(
+            leg_uuid=leg_uuid, left_at=when(left_at), talk_seconds=round(max(0.0, talk), 3),
+            hold_seconds=round(hold, 3), left_how=how)], by="leg_uuid"))
+
+    def handler_wrapped_up(self, leg_uuid: str, seconds: float) -> None:
+        self._submit(records.update_rows("call_agents", [dict(
+            leg_uuid=leg_uuid, wrapup_seconds=round(seconds, 3))], by="leg_uuid"))
+
     def callback_new(self, **row) -> None:
         """A callback request's row (queues/callbacks.py)."""
         self._submit(records.insert("callbacks", [row]))

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from ..clock import Timer
 from ..esl import commands
 from ..esl.connection import ESLError
-from ..models import AgentState, EventKind, HangupBy, LegRole, Outcome
+from ..models import AgentLeft, AgentState, EventKind, HangupBy, LegRole, Outcome
 from . import messages
 from .agents import AgentView, Roster
 from .calls import Calls, job_cause
 from .controls import ControlError, Controls
+from .handlers import Handlers
 from .legs import COMING_UP, Call, Happened, Leg
 from .offers import Offers, refusal
 from .persist import Persist
@@ -56,11 +57,11 @@ class Transfer:
 
 class Transfers:
     def __init__(self, *, calls: Calls, controls: Controls, offers: Offers, roster: Roster,
-                 persist: Persist, changed: Callable[[Call], None],
+                 persist: Persist, handlers: Handlers, changed: Callable[[Call], None],
                  publish: Callable[[dict, int | None], None], gateway: str,
                  caller_id: str | None) -> None:
         self.calls, self.controls, self.offers, self.roster = calls, controls, offers, roster
-        self.persist = persist
+        self.persist, self.handlers = persist, handlers
         self.legs, self.sender, self.clock, self.times = (calls.legs, calls.sender, calls.clock,
                                                           calls.times)
         self.gateway, self.caller_id = gateway, caller_id
@@ -238,6 +239,7 @@ class Transfers:
             call.others.append(call.agent_leg)
         call.agent_leg = transfer.leg
         call.held = False
+        self.handlers.left(call, transfer.from_leg, AgentLeft.TRANSFERRED)
         self.sender.api(commands.uuid_setvar(transfer.leg, "cc_transfer", "joined"))
         if old is not None and old.alive:
             self.calls.hang_up(old.uuid, "NORMAL_CLEARING")

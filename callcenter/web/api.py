@@ -15,7 +15,7 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import and_, or_, select
 
 from ..errors import CallEnded, Forbidden, InvalidInput, NotFound
-from ..models import AgentStatus, Call, HangupBy, Role
+from ..models import AgentStatus, Call, CallAgent, HangupBy, Role
 from ..switchboard.stats import process_memory
 from .access import requires
 from .services import services as _services
@@ -74,8 +74,10 @@ def show_call(call_id: str):
     row = _services().db_session().get(Call, call_id)
     if row is None:
         raise NotFound("no such call")
-    _check_mine(row.agent_id)
-    return jsonify(call=cdr_message(row))
+    # An agent who handled the call before a transfer may read its record too.
+    _check_mine(row.agent_id, {part.agent_id for part in row.handlers})
+    return jsonify(call=cdr_message(row) | {"agents": [handler_message(part)
+                                                        for part in row.handlers]})
 
 
 @bp.post("/calls/<call_id>/hangup")
@@ -258,14 +260,27 @@ def list_calls():
     return jsonify(calls=calls, next=rows[limit - 1].id if len(rows) > limit else None)
 
 
-def _check_mine(agent_id: int | None) -> None:
-    if g.user.role is Role.AGENT and (g.user.agent is None or agent_id != g.user.agent.id):
+def _check_mine(agent_id: int | None, also: set[int | None] = frozenset()) -> None:
+    """`also`: other agents the call is theirs too (who handled it before)."""
+    if g.user.role is Role.AGENT and (g.user.agent is None or (
+            agent_id != g.user.agent.id and g.user.agent.id not in also)):
         raise Forbidden("this is not your call")
 
 
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def handler_message(part: CallAgent) -> dict:
+    """One agent's part in a call (call_agents): seconds, and how it left (null: still there)."""
+    return {"agent_id": part.agent_id, "leg": part.leg_uuid, "joined_at": _iso(part.joined_at),
+            "left_at": _iso(part.left_at), "talk_seconds": part.talk_seconds,
+            "hold_seconds": part.hold_seconds, "wrapup_seconds": part.wrapup_seconds,
+            "left": part.left_how.value if part.left_how else None}
+
+
 def cdr_message(row: Call) -> dict:
-    def iso(value):
-        return value.isoformat() if value is not None else None
+    iso = _iso
     return {
         "id": row.id, "direction": row.direction.value, "agent_id": row.agent_id,
         "number": row.customer_number, "caller_id": row.caller_id, "progress": "ended",

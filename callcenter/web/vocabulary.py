@@ -68,6 +68,18 @@ CALLBACK_STATE_WORDS = {
     CallbackState.DIALING: "Agent calling back", CallbackState.DONE: "Done: reached",
     CallbackState.FAILED: "Failed: not reached", CallbackState.CANCELLED: "Cancelled",
 }
+# What a consult under way does, as the supervisor's dashboard says it before the other party
+# ("consulting 1002 (customer on hold)"); `on_hold` names who hears the music. A state with no
+# word here is shown as it is sent (three_way as "three way"), so a new state never goes blank.
+CONSULT_WORDS = {
+    "dialing": "calling", "ringing": "ringing", "consulting": "consulting",
+    "swapped": "back with the customer, consulting", "completing": "handing over to",
+    "three_way": "three-way with",
+}
+CONSULT_ON_HOLD_WORDS = {"customer": "customer on hold", "target": "on hold"}
+# A blind transfer under way ("transferring to 1002").
+TRANSFER_WORDS = {"dialing": "transferring to", "ringing": "transferring to",
+                  "connecting": "handing over to"}
 # Records written before calls carried an outcome have only FreeSWITCH's cause; a bare "failed"
 # is made more precise by it too. LOSE_RACE is how the controller closes a call FreeSWITCH lost.
 OUTCOME_OF_CAUSE = {
@@ -131,5 +143,7 @@ def vocabulary() -> dict:
         "words": {"status": _words(STATUS_WORDS), "state": _words(STATE_WORDS),
                   "progress": _words(PROGRESS_WORDS), "outcome": _words(OUTCOME_WORDS),
                   "offer_outcome": _words(OFFER_OUTCOME_WORDS),
-                  "callback_state": _words(CALLBACK_STATE_WORDS)},
+                  "callback_state": _words(CALLBACK_STATE_WORDS),
+                  "consult": CONSULT_WORDS, "consult_on_hold": CONSULT_ON_HOLD_WORDS,
+                  "transfer": TRANSFER_WORDS},
     }

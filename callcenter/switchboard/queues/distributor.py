@@ -544,6 +544,24 @@ class Distributor:
         self.lines.setdefault(target.name, Line()).join(call)
         self.persist.call_values(call.id, queue_id=target.id)
 
+    def line_up(self, call: Call, queue: QueueSettings, entered: float) -> Waiting:
+        """A caller an agent talked to waits in `queue`'s line again (queues/requeue.py), with
+        `entered` as its entry time: the queue owns the call, its longest wait counts from
+        `entered`, and the next agent to answer is bridged to it anew."""
+        now = self.clock.now()
+        call.kind, call.progress = CallKind.QUEUED, Progress.WAITING
+        call.bridge_sent = False
+        if queue.wrapup is not None:
+            call.wrapup_seconds = queue.wrapup
+        waiting = Waiting(queue=queue.name, entered=entered, ready_since=now)
+        call.features[FEATURE] = waiting
+        self.persist.call_values(call.id, queue_id=queue.id, agent_id=None,
+                                 entered_at=when(entered), connected_at=None, left_at=None)
+        self.lines.setdefault(queue.name, Line()).join(call)
+        self.timeouts.arm(call, queue)
+        self.soon()
+        return waiting
+
     def leave_line(self, call: Call, waiting: Waiting, now: float) -> None:
         line = self.lines.get(waiting.queue)
         if line is not None:

@@ -9,7 +9,11 @@ marked `cc_transfer=left` for the CDR, is hung up. Music starts once the custome
 
 Its place in line: a customer sent back to the queue it came from keeps its first entry time
 (it waited already) when the site says so (`keep_entry`, the default); any other customer
-enters the queue now."""
+enters the queue now. Its place in the line is the distributor's (`Distributor.line_up`, the
+one way back into a line for a caller already answered; a supervisor's `move_caller` moves a
+caller that still waits from one line to another, and so stays its own).
+
+The next agent's answer is bridged anew (the call's first bridge was its last agent's)."""
 
 from __future__ import annotations
 
@@ -17,11 +21,11 @@ import logging
 from collections.abc import Callable
 
 from ...esl import commands
-from ...models import EventKind, LegRole
+from ...models import AgentLeft, EventKind, LegRole
 from ..controls import ControlError, Controls
-from ..legs import Call, CallKind, Happened, Leg, Progress
-from ..persist import when
-from .waiting import FEATURE, Line, Waiting, waiting_of
+from ..handlers import Handlers
+from ..legs import Call, Happened, Leg
+from .waiting import Waiting, waiting_of
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +33,10 @@ PENDING = "requeue"     # call.features: the queue whose music starts once the c
 
 
 class Requeue:
-    def __init__(self, distributor, controls: Controls, *, changed: Callable[[Call], None],
-                 keep_entry: bool = True) -> None:
+    def __init__(self, distributor, controls: Controls, handlers: Handlers, *,
+                 changed: Callable[[Call], None], keep_entry: bool = True) -> None:
         self.distributor, self.controls, self.keep_entry = distributor, controls, keep_entry
+        self.handlers = handlers
         self._changed = changed
         self.calls, self.roster, self.persist = (distributor.calls, distributor.roster,
                                                  distributor.persist)
@@ -56,30 +61,22 @@ class Requeue:
         self.sender.api(commands.uuid_setvar(customer.uuid, "park_after_bridge", "true"))
         self.sender.api(commands.uuid_setvar(agent_leg.uuid, "cc_transfer", "left"))
         self.sender.api(commands.uuid_park(customer.uuid))
+        self.handlers.left(call, agent_leg.uuid, AgentLeft.REQUEUED)
         self.calls.hang_up(agent_leg.uuid, "NORMAL_CLEARING")
         call.others.append(agent_leg.uuid)
         call.agent_leg, call.agent_id = None, None
-        call.kind, call.progress = CallKind.QUEUED, Progress.WAITING
-        if queue.wrapup is not None:
-            call.wrapup_seconds = queue.wrapup
-        waiting = Waiting(queue=queue.name, entered=entered, ready_since=now)
-        call.features[FEATURE] = waiting
         call.features[PENDING] = queue.name
         agent = self.roster.agents.get(agent_id) if agent_id is not None else None
         if agent is not None and agent.call_id == call.id:
             self.roster.wrap_up(agent, call.id)
             self.roster.note_call_ended(agent)
-        self.persist.call_values(call.id, queue_id=queue.id, agent_id=None,
-                                 entered_at=when(entered), connected_at=None, left_at=None)
         self.persist.event(EventKind.TRANSFER, now, agent_id=agent_id, call_id=call.id,
                            detail={"to_queue": queue.name, "result": "done",
                                    "kept_entry": same})
-        self.distributor.lines.setdefault(queue.name, Line()).join(call)
-        self.distributor.timeouts.arm(call, queue)
+        waiting = self.distributor.line_up(call, queue, entered)
         log.info("customer sent to queue %s (%s)", queue.name,
                  "keeps its place" if same else "enters now", extra={"call_id": call.id})
         self._changed(call)
-        self.distributor.soon()
         return waiting
 
     def on_leg(self, call: Call, leg: Leg, happened: Happened, event=None) -> bool:

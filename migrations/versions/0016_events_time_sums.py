@@ -1,16 +1,16 @@
 """today's figures on PostgreSQL: the agents' sums read the day's range of event ids from an
 index that carries the summed columns (its planner walks the id range, not ix_events_agent_time)
 
-Revision ID: 0018
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-02 11:00:00
 """
 
 from alembic import op
 
 
-revision = '0018'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
