@@ -114,8 +114,9 @@ class Consults:
                                                              calls.times)
         self.gateway, self.caller_id = gateway, caller_id
         self._changed, self._publish = changed, publish
-        self.three_ways = ThreeWay(calls=calls, roster=roster, persist=persist, changed=changed,
-                                   publish=publish, note=self._note)
+        self.three_ways = ThreeWay(calls=calls, roster=roster, persist=persist,
+                                   handlers=handlers, changed=changed, publish=publish,
+                                   note=self._note)
         controls.add_guard(self._guard)
 
     # -- actions ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ..models import HangupBy
 from . import messages
 from .agents import Roster
 from .calls import Calls
+from .handlers import Handlers
 from .legs import Call, Happened, Leg
 from .persist import Persist
 
@@ -37,11 +38,12 @@ def room_of(call: Call) -> str:
 
 
 class ThreeWay:
-    def __init__(self, *, calls: Calls, roster: Roster, persist: Persist,
+    def __init__(self, *, calls: Calls, roster: Roster, persist: Persist, handlers: Handlers,
                  changed: Callable[[Call], None], publish: Callable[[dict, int | None], None],
                  note: Callable[..., None]) -> None:
         self.calls, self.roster, self.persist, self.sender = (calls, roster, persist,
                                                               calls.sender)
+        self.handlers = handlers
         self._changed, self._publish, self._note = changed, publish, note
 
     def start(self, call: Call, consult: Consult) -> None:
@@ -66,6 +68,10 @@ class ThreeWay:
         log.info("three-way call in room %s (the agent was talking to the %s)", room,
                  "target" if bridged == consult.leg else "customer",
                  extra={"call_id": call.id})
+        # The room bridges no one to the customer: the target's part in the call starts here
+        # (its hangup, or the call's end, closes it as any other).
+        if consult.agent_id is not None:
+            self.handlers.joined(call, consult.leg, consult.agent_id)
         self._note(call, consult, "three_way")
         self._changed(call)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.models import AgentState, HangupBy, LegRole
+from callcenter.models import AgentLeft, AgentState, HangupBy, LegRole
 from callcenter.switchboard import ControlError
 from tests.switchboard.test_consult import consult_story, consulting_bob, states
 from tests.switchboard.test_controls import bob, cdr, talking  # noqa: F401
+from tests.switchboard.test_handlers import handlers
 
 
 def room(call):
@@ -93,6 +94,10 @@ def test_the_first_agent_leaving_leaves_the_target_with_the_customer(rig, agent_
     row, legs = cdr(rig, call.id)
     assert (row.agent_id, row.hangup_by) == (bob, HangupBy.CUSTOMER)
     assert {leg.uuid for leg in legs} == {agent, customer, target}, "both agents' legs kept"
+    # Each agent's part: alice from the first answer to her leaving, bob from the room on.
+    parts = {agent_id_: (talk, how) for agent_id_, talk, _hold, _wrap, how
+             in handlers(rig, call.id)}
+    assert parts == {agent_id: (5, AgentLeft.HUNG_UP), bob: (10, AgentLeft.CUSTOMER_HUNG_UP)}
 
 
 def test_the_target_leaving_leaves_the_agent_with_the_customer(rig, agent_id, bob):  # noqa: F811
