@@ -68,8 +68,7 @@ def _read(session: Session, day: Day, now: float):
         .group_by(Event.agent_id, Event.prior_status, Event.prior_state))]
     times += d.edges(_edge_events(session, agent_ids, day, first=True),
                      _edge_events(session, agent_ids, day, first=False), day, now)
-    handled = d.handled_by_agent(_parts(session, day))
-    return queues, calls, agent_ids, times, handled, _missed(session, day)
+    return queues, calls, agent_ids, times, _handled(session, day), _missed(session, day)
 
 
 def _agents_events(agent_ids: list[int]) -> tuple:
@@ -155,13 +154,18 @@ def _edge_events(session: Session, agent_ids: list[int], day: Day, *, first: boo
                          row.prior_seconds or 0.0) for row in rows]
 
 
-def _parts(session: Session, day: Day) -> list[d.AgentPart]:
-    """Every agent's parts in calls that began within the day (ix_call_agents_agent_joined)."""
-    return [d.AgentPart(*row) for row in session.connection().execute(
-        select(CallAgent.agent_id, CallAgent.talk_seconds, CallAgent.hold_seconds,
-               CallAgent.wrapup_seconds)
-        .where(CallAgent.agent_id.is_not(None), CallAgent.joined_at >= _utc(day.start),
-               CallAgent.joined_at < _utc(day.end)))]
+def _handled(session: Session, day: Day) -> dict[int, d.Handled]:
+    """Each agent's parts in calls that began within the day, summed in SQL
+    (definitions.handled_by_agent is the same over rows: a part still with the customer has no
+    talk and adds no hold or wrap-up)."""
+    return {agent_id: d.Handled(parts, ended, talk or 0.0, hold or 0.0, wrapup or 0.0)
+            for agent_id, parts, ended, talk, hold, wrapup in session.connection().execute(
+                select(CallAgent.agent_id, func.count(), func.count(CallAgent.talk_seconds),
+                       func.sum(CallAgent.talk_seconds), func.sum(CallAgent.hold_seconds),
+                       func.sum(CallAgent.wrapup_seconds))
+                .where(CallAgent.joined_at >= _utc(day.start),
+                       CallAgent.joined_at < _utc(day.end), CallAgent.agent_id.is_not(None))
+                .group_by(CallAgent.agent_id))}
 
 
 def _missed(session: Session, day: Day) -> dict[int, int]:
