@@ -5,7 +5,6 @@ process; the process ends with the feed. On both databases."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import gevent
@@ -14,30 +13,16 @@ import pytest
 from callcenter import figures
 from callcenter.clock import ManualClock
 from callcenter.figures.worker import FiguresError, FiguresProcess
-from callcenter.models import Call, Direction, Outcome, Queue
 from callcenter.switchboard.figures_feed import FiguresFeed, directly, site_figures
+from tests.test_figures_api import history  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
-def now(database) -> float:
-    """Queue sales with a call answered after 12 s and one abandoned after 30 s, today."""
-    at = datetime.now(UTC).replace(microsecond=0)
-    start = max(at - timedelta(minutes=30), at.replace(hour=0, minute=0, second=1))
-    with database.session() as s:
-        queue = Queue(name="sales", service_level_seconds=20)
-        s.add(queue)
-        s.flush()
-        s.add_all([
-            Call(id="c1", direction=Direction.INBOUND, queue_id=queue.id, created_at=start,
-                 entered_at=start, connected_at=start + timedelta(seconds=12),
-                 left_at=start + timedelta(seconds=12), ended_at=start + timedelta(seconds=72),
-                 talk_seconds=60, outcome=Outcome.ANSWERED),
-            Call(id="c2", direction=Direction.INBOUND, queue_id=queue.id, created_at=start,
-                 entered_at=start, left_at=start + timedelta(seconds=30),
-                 ended_at=start + timedelta(seconds=30), outcome=Outcome.ABANDONED)])
-    return at.timestamp()
+def now(history) -> float:  # noqa: F811
+    """The API tests' day: a call answered after 12 s and one abandoned after 30 s."""
+    return history.timestamp()
 
 
 def as_sent(value) -> object:

@@ -32,24 +32,23 @@ LATENCIES = {
 }
 
 
-def _counter(name: str, doc: str, labels=(), samples=None, value=None):
-    metric = CounterMetricFamily(name, doc, labels=labels or None)
-    if samples is None:
-        metric.add_metric([], value or 0)
-    else:
-        for label_values, count in samples:
-            metric.add_metric(list(label_values), count)
-    return metric
-
-
-def _gauge(name: str, doc: str, labels=(), samples=None, value=None):
-    metric = GaugeMetricFamily(name, doc, labels=labels or None)
+def _family(kind, name: str, doc: str, labels=(), samples=None, value=None):
+    """A counter or gauge family: one value, or (label values, value) samples."""
+    metric = kind(name, doc, labels=labels or None)
     if samples is None:
         metric.add_metric([], value or 0)
     else:
         for label_values, number in samples:
             metric.add_metric(list(label_values), number)
     return metric
+
+
+def _counter(name: str, doc: str, labels=(), samples=None, value=None):
+    return _family(CounterMetricFamily, name, doc, labels, samples, value)
+
+
+def _gauge(name: str, doc: str, labels=(), samples=None, value=None):
+    return _family(GaugeMetricFamily, name, doc, labels, samples, value)
 
 
 def histogram(name: str, doc: str, latency) -> HistogramMetricFamily:

@@ -27,7 +27,7 @@ def login(rig, settings, database, admin):
         client = app.test_client()
         auth = AuthActions(client)
         auth.login(username)
-        token = auth.csrf("/agent")
+        token = auth.csrf("/")     # every role's home page carries it
 
         def request(method, path, json=None, data=None):
             return client.open(path, method=method, json=json, data=data,

@@ -16,6 +16,7 @@ from callcenter.models import EventKind, HangupBy, LegRole, Role
 from callcenter.sim import Behaviour
 from callcenter.switchboard.supervision import Mode, SupervisionError, Supervisor
 from tests.switchboard.conftest import NUMBER
+from tests.switchboard.test_api_controls import login  # noqa: F401 - fixture
 
 SUE = "2001"
 
@@ -147,28 +148,6 @@ def test_a_supervisor_hangs_up_the_call(rig, agent_id):
 # -- through the API ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def login(rig, settings, database, admin):
-    """login(username) -> request(method, path, json=None): a logged-in client with CSRF."""
-    from callcenter.app import create_app
-    from tests.conftest import AuthActions
-
-    app = create_app(settings, database, rig.board, rig.hub)
-    app.config["TESTING"] = True
-
-    def as_user(username):
-        client = app.test_client()
-        auth = AuthActions(client)
-        auth.login(username)
-        token = auth.csrf("/supervisor" if username != "alice" else "/agent")
-
-        def request(method, path, json=None):
-            return client.open(path, method=method, json=json,
-                               headers={"X-CSRF-Token": token})
-        return request
-    return as_user
-
-
 def audit_rows(database):
     from callcenter.models import AuditEntry
 
@@ -178,7 +157,7 @@ def audit_rows(database):
                     AuditEntry.action.not_like("user.%")).order_by(AuditEntry.id))]
 
 
-def test_api_listen_switch_leave_with_audit(rig, agent_id, sue, login, database):
+def test_api_listen_switch_leave_with_audit(rig, agent_id, sue, login, database):  # noqa: F811
     call = talking(rig, agent_id)
     as_sue = login("sue")
     reply = as_sue("POST", f"/api/supervisor/calls/{call.id}/monitor", {"mode": "shout"})
@@ -200,7 +179,7 @@ def test_api_listen_switch_leave_with_audit(rig, agent_id, sue, login, database)
         "listen", "whisper", "left"]
 
 
-def test_api_who_may_listen(rig, agent_id, login, make_user):
+def test_api_who_may_listen(rig, agent_id, login, make_user):  # noqa: F811
     call = talking(rig, agent_id)
     make_user("sam", Role.SUPERVISOR)                  # no softphone extension
     reply = login("sam")("POST", f"/api/supervisor/calls/{call.id}/monitor", {})
@@ -210,7 +189,7 @@ def test_api_who_may_listen(rig, agent_id, login, make_user):
     assert rig.link.commands == []
 
 
-def test_api_force_status_and_hang_up(rig, agent_id, sue, login, database):
+def test_api_force_status_and_hang_up(rig, agent_id, sue, login, database):  # noqa: F811
     as_sue = login("sue")
     reply = as_sue("PUT", f"/api/supervisor/agents/{agent_id}/status",
                    {"status": "on_break", "reason": "coaching"})
@@ -236,7 +215,7 @@ def test_api_force_status_and_hang_up(rig, agent_id, sue, login, database):
         "agent.status", "agent.status", "call.hangup"]
 
 
-def test_api_log_an_agent_out_ends_its_logins_and_softphone(rig, agent_id, sue, login, database):
+def test_api_log_an_agent_out_ends_its_logins_and_softphone(rig, agent_id, sue, login, database):  # noqa: F811
     from callcenter.models import SipCredential
 
     as_alice = login("alice")
@@ -251,7 +230,7 @@ def test_api_log_an_agent_out_ends_its_logins_and_softphone(rig, agent_id, sue, 
     assert as_alice("GET", "/api/softphone").status_code == 401
 
 
-def test_a_supervisors_own_softphone(rig, sue, login, settings, database):
+def test_a_supervisors_own_softphone(rig, sue, login, settings, database):  # noqa: F811
     """Same per-login credential as an agent's, served by the directory, ended by logging out;
     and it never makes the supervisor an agent."""
     from callcenter.credentials import Credentials
