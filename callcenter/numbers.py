@@ -229,5 +229,5 @@ def import_dids(session: Session, path: Path, *, who: audit.Actor) -> tuple[list
             added.append(entry.number)
     if problems:
         session.rollback()
-        raise InvalidInput("nothing was imported:\n  " + "\n  ".join(problems), field="file")
+        raise InvalidInput("nothing was imported: " + "; ".join(problems), field="file")
     return added, kept
