@@ -19,6 +19,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -94,7 +95,11 @@ def add_number(session: Session, number: str, queue: str, label: str = "", *,
     now = utcnow()
     row = InboundNumber(number=digits, queue=found, label=text, created_at=now, updated_at=now)
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:      # added by someone else since the check above
+        session.rollback()
+        raise NumberInputError({"number": f"{digits} is already one of our numbers"}) from None
     audit.record(session, who, "number.create", f"number {digits}",
                  after={"queue": found.name, "label": text})
     return row
