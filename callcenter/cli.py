@@ -160,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     fs_check.set_defaults(run=_fs_check)
 
     _queue_commands(commands)
+    _number_commands(commands)
 
     cdr = commands.add_parser("cdr", help="call detail records")
     cdr_commands = cdr.add_subparsers(dest="cdr_command", required=True)
@@ -177,6 +178,64 @@ QUEUE_RELOAD_NOTE = ("A running controller applies changes made here when it nex
                      "queues: when it restarts, or when a change is saved on the admin's Queues "
                      "page (a new queue is also found by its first caller). Changes made on that "
                      "page apply at once.")
+
+
+def _number_commands(commands) -> None:
+    numbers = commands.add_parser(
+        "numbers", help="inbound numbers (DIDs) and their queues, served to FreeSWITCH's "
+        "public dialplan; the admin's Numbers page edits them too")
+    number_commands = numbers.add_subparsers(dest="numbers_command", required=True)
+    load = number_commands.add_parser(
+        "import", help="add the numbers a static dids.xml routes (all or, if any cannot be "
+        "added, none; numbers already there are left as they are)")
+    load.add_argument("file", help="e.g. freeswitch-conf/dids.xml")
+    load.set_defaults(run=_numbers_import)
+    number_commands.add_parser("list", help="every inbound number").set_defaults(
+        run=_numbers_list)
+
+
+def _numbers_database():
+    from .db import Database
+
+    database = Database(_settings().database_url)
+    database.check_reachable()
+    if not database.has_table("inbound_numbers"):
+        database.dispose()
+        raise CommandFailed("the database schema is not current: run `callcenter db upgrade` "
+                            "first")
+    return database
+
+
+def _numbers_import(args) -> None:
+    from .audit import CLI
+    from .numbers import import_dids
+
+    database = _numbers_database()
+    try:
+        with database.session() as session:
+            added, kept = import_dids(session, args.file, who=CLI)
+            session.commit()
+    finally:
+        database.dispose()
+    print(f"added {len(added)} number{'' if len(added) == 1 else 's'}"
+          + (f": {', '.join(added)}" if added else "")
+          + (f"; already there: {', '.join(kept)}" if kept else ""))
+
+
+def _numbers_list(args) -> None:
+    from .numbers import all_numbers
+
+    database = _numbers_database()
+    try:
+        with database.session() as session:
+            rows = [(n.number, n.queue.name, n.label) for n in all_numbers(session)]
+    finally:
+        database.dispose()
+    if not rows:
+        print("no inbound numbers yet: every call from the carrier is refused (add them on "
+              "the admin's Numbers page, or `callcenter numbers import dids.xml`)")
+    for number, queue, label in rows:
+        print(f"{number}\t{queue}\t{label}")
 
 
 def _queue_commands(commands) -> None:

@@ -319,6 +319,29 @@ class Queue(Base):
                                                    cascade="all, delete-orphan")
 
 
+class InboundNumber(Base):
+    """A number of ours the carrier sends calls to (a DID), and the queue it reaches. `number`
+    is digits only: a leading '+' is dropped on the way in, and the dialplan matches the
+    number with or without it (as the static dids.xml's `^\\+?5550100$`), so "+5550100" and
+    "5550100" are one number. `version` counts changes: an edit made on an older version is
+    refused (callcenter/numbers.py). A queue with numbers cannot be deleted (no cascade)."""
+    __tablename__ = "inbound_numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="RESTRICT"),
+                                          index=True)
+    label: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer)
+
+    queue: Mapped[Queue] = relationship()
+
+    # SQLAlchemy counts the versions: every UPDATE and DELETE names the version it read.
+    __mapper_args__ = {"version_id_col": version}
+
+
 class QueueAgent(Base):
     """An agent's tier in a queue: lower levels are offered calls first, then by position."""
     __tablename__ = "queue_agents"

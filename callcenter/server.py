@@ -25,13 +25,15 @@ from .switchboard import Switchboard
 log = logging.getLogger(__name__)
 
 
-def _demo_queue(database, name: str = "sales") -> None:
-    """The demo's callers dial 5550100, which the shipped dids.xml sends to queue `sales`:
-    make sure it exists and that every agent is in it (agents added later join at the next
-    start), so a demo shows a queue filling and agents taking calls."""
+def _demo_queue(database, did: str, name: str = "sales") -> None:
+    """The demo's callers dial `did` (5550100 unless told otherwise), which the shipped
+    dids.xml sends to queue `sales`: make sure the queue exists, that every agent is in it
+    (agents added later join at the next start), and that the number reaches it in the inbound
+    numbers table unless an admin sent it elsewhere, so a demo shows a queue filling and agents
+    taking calls."""
     from sqlalchemy import select
 
-    from . import audit, queue_config
+    from . import audit, numbers, queue_config
     from .models import Queue
 
     with database.session() as session:
@@ -41,6 +43,8 @@ def _demo_queue(database, name: str = "sales") -> None:
         joined = queue_config.agents_outside(session, queue)
         for agent in joined:
             queue_config.set_tier(session, name, agent.extension, who=audit.DEMO)
+        if numbers.queue_of(session, did) is None:
+            numbers.add_number(session, did, name, "demo callers", who=audit.DEMO)
         session.commit()
     log.info("demo: queue %s has %d agents more", name, len(joined))
 
@@ -65,6 +69,12 @@ def run(settings: Settings) -> None:
     server = HttpServer((settings.http_host, settings.http_port), app, log=None,
                         error_log=logging.getLogger("callcenter.http"))
     server.start()
+    if switch.simulator is not None:
+        # The built-in simulator routes the public context as the shipped xml_curl.conf.xml
+        # does: it asks this server (the port is known only now).
+        switch.simulator.ask_controller(
+            f"http://127.0.0.1:{server.server_port}/freeswitch/dialplan",
+            settings.freeswitch_http_user, settings.freeswitch_http_password)
     # Tests start us on port 0 and read this line to find the port.
     print(f"callcenter serving on http://{settings.http_host}:{server.server_port}", flush=True)
 
@@ -147,7 +157,7 @@ def start_switch(settings: Settings, database: Database) -> Switch:
         demo = demo_callers(settings.sim_callers)
         callers = CallerStream(simulator, demo)
         log.info("switch: built-in simulator sends %s", demo.describe())
-        _demo_queue(database)
+        _demo_queue(database, demo.did)
     board.start()
     link.start()
     return Switch(link, board, hub, simulator, callers)

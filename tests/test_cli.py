@@ -240,3 +240,21 @@ def test_a_supervisors_own_extension(env, settings):
         assert s.scalars(select(Agent.extension)).all() == ["1000"]
         assert s.scalars(select(AuditEntry.action)).all()[-1] == "user.extension"
     database.dispose()
+
+
+def test_numbers_import_loads_the_shipped_dids_xml_once(env, settings, database):
+    from pathlib import Path
+
+    from callcenter import queue_config
+
+    dids = str(Path(__file__).parents[1] / "freeswitch-conf" / "dids.xml")
+    one_line_error(run(["numbers", "import", dids], env), "there is no queue 'sales'")
+    assert run(["numbers", "list"], env).stdout.startswith("no inbound numbers yet")
+    with database.session() as s:
+        queue_config.create_queue(s, "sales", who=CLI)
+        s.commit()
+    result = run(["numbers", "import", dids], env)
+    assert result.returncode == 0 and result.stdout == "added 1 number: 5550100\n", result.stderr
+    again = run(["numbers", "import", dids], env)
+    assert again.stdout == "added 0 numbers; already there: 5550100\n"
+    assert run(["numbers", "list"], env).stdout == "5550100\tsales\tfrom dids.xml (did-5550100)\n"

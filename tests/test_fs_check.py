@@ -4,6 +4,7 @@ message, pointing at the file and line that is wrong."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,10 +83,13 @@ def test_shipped_secrets_without_the_environment_are_random_not_default(tree, en
     assert found == [
         f"{ESL}:{esl_line}: the event socket password: random at each start (site.xml); set "
         f"CALLCENTER_ESL_PASSWORD {advice}",
-        *[f"{path}:{line_of(tree / path, key)}: the {what} credentials: random at each start "
+        *[f"{path}:{line}: the {what} credentials: random at each start "
           f"(site.xml); set CALLCENTER_FREESWITCH_HTTP_USER/_PASSWORD {advice}"
-          for path, key, what in ((CURL, "gateway-credentials", "xml_curl"),
-                                  (CDR, '"cred"', "json_cdr"))],
+          for path, line, what in (
+              # the directory's binding, then the dialplan's
+              (CURL, line_of(tree / CURL, "gateway-credentials", 0), "xml_curl"),
+              (CURL, line_of(tree / CURL, "gateway-credentials", 1), "xml_curl"),
+              (CDR, line_of(tree / CDR, '"cred"'), "json_cdr"))],
     ]
 
 
@@ -110,6 +114,14 @@ def _both(*mutations):
 
 def _no_certificate(root: Path, certs: Path) -> None:
     (certs / "wss.pem").unlink()
+
+
+def _no_binding(name: str):
+    def mutate(root: Path, certs: Path) -> None:
+        path = root / CURL
+        path.write_text(re.sub(rf'<binding name="{name}">.*?</binding>', "", path.read_text(),
+                               flags=re.S))
+    return mutate
 
 
 def _certificate_without_key(root: Path, certs: Path) -> None:
@@ -180,20 +192,36 @@ BROKEN = [
      "no WSS certificate in"),
     ("wss-certificate-without-key", _certificate_without_key, (INTERNAL, "tls-cert-dir"),
      "wss.pem is not a certificate with its private key"),
-    ("xml-curl-url", _edit(CURL, "/freeswitch/directory", "/directory"), (CURL, "gateway-url"),
+    ("xml-curl-url", _edit(CURL, "/freeswitch/directory", "/directory"),
+     (CURL, '/directory" bindings'),
      "the directory URL is http://127.0.0.1:8080/directory, not "
      "http://127.0.0.1:8080/freeswitch/directory"),
-    ("xml-curl-binds-the-dialplan", _edit(CURL, 'bindings="directory"',
-                                          'bindings="directory|dialplan"'),
-     (CURL, "gateway-url"), "the binding also fetches dialplan from the controller"),
-    ("xml-curl-unbound", _edit(CURL, 'bindings="directory"', 'bindings="configuration"'),
+    ("xml-curl-dialplan-url", _edit(CURL, "/freeswitch/dialplan", "/freeswitch/directory"),
+     (CURL, 'bindings="dialplan"'),
+     "the dialplan URL is http://127.0.0.1:8080/freeswitch/directory, not "
+     "http://127.0.0.1:8080/freeswitch/dialplan"),
+    ("xml-curl-one-binding-for-both", _edit(CURL, 'bindings="directory"',
+                                            'bindings="directory|dialplan"'),
+     (CURL, '/directory" bindings'), "one binding fetches directory and dialplan, which the "
+                                     "controller serves each at its own URL"),
+    ("xml-curl-fetches-configuration", _edit(CURL, 'bindings="dialplan"',
+                                             'bindings="dialplan|configuration"'),
+     (CURL, 'bindings="dialplan'), "the binding also fetches configuration from the "
+                                   "controller, which serves only the directory and the dialplan"),
+    ("xml-curl-no-directory", _no_binding("directory"),
      (CURL, "<configuration"), "no binding serves the directory from the controller"),
-    ("xml-curl-no-credentials", _drop(CURL, '      <param name="gateway-credentials" value="'
-                                      '$${CALLCENTER_FREESWITCH_HTTP_USER}:$${CALLCENTER_'
-                                      'FREESWITCH_HTTP_PASSWORD}"/>\n'),
-     (CURL, '<binding name'), "the directory binding has no gateway-credentials"),
-    ("xml-curl-digest", _edit(CURL, 'value="basic"', 'value="digest"'),
-     (CURL, '<binding name'), "auth-scheme is digest: the controller expects basic"),
+    ("xml-curl-no-dialplan", _no_binding("dialplan"), (CURL, "<configuration"),
+     "no binding serves the dialplan from the controller (the public context from the inbound "
+     "numbers table"),
+    ("xml-curl-no-credentials",
+     _edit(CURL, '/freeswitch/directory" bindings="directory"/>\n      <param name="gateway-'
+                 'credentials" value="$${CALLCENTER_FREESWITCH_HTTP_USER}:$${CALLCENTER_'
+                 'FREESWITCH_HTTP_PASSWORD}"/>\n', '/freeswitch/directory" bindings='
+                                                   '"directory"/>\n'),
+     (CURL, '<binding name="directory"'), "the directory binding has no gateway-credentials"),
+    ("xml-curl-digest", _edit(CURL, 'value="basic"/>\n      <param name="timeout" value="5"',
+                              'value="digest"/>\n      <param name="timeout" value="5"'),
+     (CURL, '<binding name="directory"'), "auth-scheme is digest: the controller expects basic"),
     ("json-cdr-url", _edit(CDR, "/freeswitch/cdr", "/cdr"), (CDR, '"url"'),
      "the CDR URL is http://127.0.0.1:8080/cdr, not http://127.0.0.1:8080/freeswitch/cdr"),
     ("json-cdr-empty-credentials",
@@ -280,11 +308,15 @@ CHANGED = [
     ("http-password", {"CALLCENTER_FREESWITCH_HTTP_PASSWORD": "another-Secret-2"},
      ["the xml_curl credentials do not match the controller's "
       "CALLCENTER_FREESWITCH_HTTP_USER/_PASSWORD",
+      "the xml_curl credentials do not match the controller's "
+      "CALLCENTER_FREESWITCH_HTTP_USER/_PASSWORD",
       "the json_cdr credentials do not match the controller's "
       "CALLCENTER_FREESWITCH_HTTP_USER/_PASSWORD"]),
     ("http-url", {"CALLCENTER_FREESWITCH_HTTP_URL": "http://10.0.0.5:8080"},
      ["the directory URL is http://127.0.0.1:8080/freeswitch/directory, not "
       "http://10.0.0.5:8080/freeswitch/directory",
+      "the dialplan URL is http://127.0.0.1:8080/freeswitch/dialplan, not "
+      "http://10.0.0.5:8080/freeswitch/dialplan",
       "the CDR URL is http://127.0.0.1:8080/freeswitch/cdr, not "
       "http://10.0.0.5:8080/freeswitch/cdr"]),
     ("gateway", {"CALLCENTER_GATEWAY": "trunk2"},

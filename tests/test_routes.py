@@ -32,6 +32,9 @@ def test_every_route_declares_its_access(app):
     assert kinds["auth.login"] == "public" and kinds["admin.users"] == "session"
     assert kinds["supervising.wallboard"] == "display"
     assert kinds["metrics.metrics"] == "bearer"
+    assert kinds["freeswitch.dialplan"] == "freeswitch"
+    for endpoint in ("numbers.index", "numbers.add", "numbers.save", "numbers.delete"):
+        assert access_of(app, endpoint).roles == {Role.ADMIN}, endpoint
 
 
 def test_an_undeclared_route_stops_the_app(settings, database):

@@ -22,7 +22,8 @@ from .site import wss_port
 REQUIRED_MODULES: dict[str, str] = {
     "mod_console": "the console log",
     "mod_logfile": "the log file",
-    "mod_xml_curl": "agents' SIP credentials come from the controller through it",
+    "mod_xml_curl": "agents' SIP credentials and the inbound numbers come from the controller "
+                    "through it",
     "mod_event_socket": "the controller's link to FreeSWITCH",
     "mod_json_cdr": "CDRs reach the controller through it",
     "mod_sofia": "SIP: phones, browsers and the carrier",
@@ -240,43 +241,70 @@ def check_wss_certificate(tree: Tree, settings: Settings) -> Iterator[Problem]:
                              f"({getattr(exc, 'reason', None) or exc})")
 
 
+# What the controller serves mod_xml_curl, each section at its own URL, and why it matters.
+XML_CURL_SECTIONS: dict[str, str] = {
+    "directory": "agents' SIP credentials",
+    "dialplan": "the public context from the inbound numbers table (else the static dids.xml "
+                "routes every call)",
+}
+
+
 def check_xml_curl(tree: Tree, settings: Settings) -> Iterator[Problem]:
-    curl, problems = _config(tree, "xml_curl.conf", "agents' SIP credentials come from the "
-                                                    "controller through it")
+    curl, problems = _config(tree, "xml_curl.conf", "agents' SIP credentials and the inbound "
+                                                    "numbers come from the controller through it")
     yield from problems
     if curl is None:
         return
-    expected = f"{settings.freeswitch_http_url}/freeswitch/directory"
-    bound = [(binding, url) for binding in curl.iter("binding")
-             for url in binding.findall("param") if url.get("name") == "gateway-url"
-             and "directory" in url.get("bindings", "").split("|")]
-    if not bound:
-        yield Problem(tree.where(curl), "no binding serves the directory from the controller: "
-                                        f'add gateway-url {expected} with bindings="directory"')
-        return
-    for binding, url in bound:
-        value = url.get("value", "")
-        if reason := _deferred(tree, value, "the directory URL", "CALLCENTER_FREESWITCH_HTTP_URL"):
-            yield Problem(tree.where(url), reason)
-        elif value != expected:
-            yield Problem(tree.where(url), f"the directory URL is {value}, not {expected} "
-                                           "(CALLCENTER_FREESWITCH_HTTP_URL + /freeswitch/"
-                                           "directory)")
-        others = [s for s in url.get("bindings", "").split("|") if s and s != "directory"]
-        if others:
-            yield Problem(tree.where(url), f"the binding also fetches {', '.join(others)} from "
-                                           "the controller, which serves only the directory")
-        credentials = param_element(binding, "gateway-credentials", None)
-        if credentials is None:
-            yield Problem(tree.where(binding), "the directory binding has no "
-                                               "gateway-credentials: the controller refuses it")
-        else:
-            yield from _credentials(tree, settings, credentials, credentials.get("value", ""),
-                                    "the xml_curl credentials")
-        scheme = param(binding, "auth-scheme", None)
-        if scheme is not None and scheme.lstrip("=").lower() != "basic":
-            yield Problem(tree.where(binding), f"auth-scheme is {scheme}: the controller "
-                                               "expects basic")
+    bound: set[str] = set()
+    for binding in curl.iter("binding"):
+        for url in binding.findall("param"):
+            if url.get("name") != "gateway-url":
+                continue
+            sections = [s for s in url.get("bindings", "").split("|") if s]
+            served = [s for s in sections if s in XML_CURL_SECTIONS]
+            others = [s for s in sections if s not in XML_CURL_SECTIONS]
+            if not sections:
+                yield Problem(tree.where(url), "the binding names no sections (bindings=...): "
+                                               "FreeSWITCH would fetch every section from it")
+            if others:
+                yield Problem(tree.where(url), f"the binding also fetches {', '.join(others)} "
+                                               "from the controller, which serves only the "
+                                               "directory and the dialplan")
+            bound.update(served)     # a section bound wrongly is reported once, here
+            if len(served) > 1:
+                yield Problem(tree.where(url), f"one binding fetches {' and '.join(served)}, "
+                                               "which the controller serves each at its own "
+                                               "URL: give each a binding of its own")
+            elif served:
+                yield from _xml_curl_binding(tree, settings, binding, url, served[0])
+    for section, purpose in XML_CURL_SECTIONS.items():
+        if section not in bound:
+            expected = f"{settings.freeswitch_http_url}/freeswitch/{section}"
+            yield Problem(tree.where(curl), f"no binding serves the {section} from the "
+                                            f"controller ({purpose}): add gateway-url "
+                                            f'{expected} with bindings="{section}"')
+
+
+def _xml_curl_binding(tree: Tree, settings: Settings, binding: ET.Element, url: ET.Element,
+                      section: str) -> Iterator[Problem]:
+    expected = f"{settings.freeswitch_http_url}/freeswitch/{section}"
+    value = url.get("value", "")
+    if reason := _deferred(tree, value, f"the {section} URL", "CALLCENTER_FREESWITCH_HTTP_URL"):
+        yield Problem(tree.where(url), reason)
+    elif value != expected:
+        yield Problem(tree.where(url), f"the {section} URL is {value}, not {expected} "
+                                       f"(CALLCENTER_FREESWITCH_HTTP_URL + /freeswitch/{section})")
+    credentials = param_element(binding, "gateway-credentials", None)
+    if credentials is None:
+        yield Problem(tree.where(binding), f"the {section} binding has no "
+                                           "gateway-credentials: the controller refuses it")
+    else:
+        yield from _credentials(tree, settings, credentials, credentials.get("value", ""),
+                                "the xml_curl credentials")
+    scheme = param(binding, "auth-scheme", None)
+    if scheme is not None and scheme.lstrip("=").lower() != "basic":
+        yield Problem(tree.where(binding), f"auth-scheme is {scheme}: the controller "
+                                           "expects basic")
 
 
 def check_json_cdr(tree: Tree, settings: Settings) -> Iterator[Problem]:

@@ -29,7 +29,10 @@ Where it knowingly differs from FreeSWITCH:
   export RFC2822_DATE, set cc_queue=<queue>, park) for the DIDs of the shipped dids.xml (apps.
   SHIPPED_DIDS) and any a test adds; any other extension just parks. The shipped dids.xml also
   sets park_timeout=3600 before parking, which the captured switch did not and the simulator
-  does not (one more set, and a caller hung up after an hour in a queue).
+  does not (one more set, and a caller hung up after an hour in a queue). Pointed at a
+  controller (`Simulator.ask_controller`, which `callcenter serve` does for its built-in one),
+  the public context is the controller's mod_xml_curl answer instead (sim/dialplan.py: its
+  set/park/respond/hangup run), and the static DIDs only when the controller does not answer.
 - Hold music on a held leg's partner ends at once ("FILE NOT FOUND"), as on the captured
   switch, which had no MOH files. A sound file plays for 3 s; silence_stream://N for N ms;
   tone and local streams until broken. Broadcasts queue up on a leg and play one after the

@@ -105,7 +105,9 @@ class Apps:
             self.hangup(ch, "NORMAL_CLEARING")  # executed the last dialplan instruction
 
     def run_dialplan(self: Switch, ch: Channel, exten: str) -> None:
-        """The shipped dialplan: a DID from the carrier parks with cc_queue=<queue>."""
+        """The shipped dialplan: a DID from the carrier parks with cc_queue=<queue>. Pointed at
+        a controller (`controller_dialplan`), the public context is the controller's answer,
+        and the static DIDs only when it gives none (mod_xml_curl's fallback)."""
         queue = self.dialplan_queues.get(exten.removeprefix("+"))
         if ch.profile.context == "public":
             self._set(ch, "outside_call", "true")
@@ -116,9 +118,36 @@ class Apps:
             ch.set_var("RFC2822_DATE", date)
             ch.set_var("export_vars", "RFC2822_DATE")
             self.complete(ch)
+            if self.controller_dialplan is not None:
+                actions = self.controller_dialplan.lookup(ch, "public", exten)
+                if actions is not None:
+                    self.run_actions(ch, actions)
+                    return
         if queue is not None:
             self._set(ch, "cc_queue", queue)
         self.park(ch)
+
+    def run_actions(self: Switch, ch: Channel, actions: list[tuple[str, str]]) -> None:
+        """An extension the controller served: set, log and respond run and complete, park
+        parks, hangup hangs up with its cause. An extension that ends without parking or
+        hanging up leaves nothing to run: FreeSWITCH hangs up (NORMAL_CLEARING)."""
+        for application, data in actions:
+            if not ch.alive:
+                return
+            if application == "park":
+                self.park(ch)
+                return
+            if application == "hangup":
+                self.execute(ch, application, data)
+                self.hangup(ch, data.strip().upper() or "NORMAL_CLEARING")
+                return
+            if application == "set":
+                name, _, value = data.partition("=")
+                self._set(ch, name, value)
+            else:
+                self.execute(ch, application, data)
+                self.complete(ch)
+        self.hangup(ch, "NO_ROUTE_DESTINATION" if not actions else "NORMAL_CLEARING")
 
     def _set(self: Switch, ch: Channel, name: str, value: str) -> None:
         self.execute(ch, "set", f"{name}={value}")

@@ -23,6 +23,7 @@ from callcenter.sim.api import Api
 from callcenter.sim.bus import EventBus
 from callcenter.sim.callers import Callers, CallerStream
 from callcenter.sim.channels import Channel
+from callcenter.sim.dialplan import ControllerDialplan
 from callcenter.sim.directory import Directory
 from callcenter.sim.endpoints import DTMF_KEYS, Behaviour, Endpoints
 from callcenter.sim.events import EventFactory
@@ -236,6 +237,13 @@ class Simulator:
     @default_agent.setter
     def default_agent(self, behaviour: Behaviour) -> None:
         self.endpoints.default_agent = behaviour
+
+    def ask_controller(self, url: str, user: str, password: str) -> None:
+        """Route the public context as the shipped xml_curl.conf.xml does: ask the controller
+        at `url` (its /freeswitch/dialplan) with its FreeSWITCH credentials, falling back to the
+        static DIDs when it does not answer."""
+        self.switch.controller_dialplan = ControllerDialplan(url, user, password,
+                                                             hostname=self.factory.hostname)
 
     def inject_inbound(self, did: str, caller: str, queue: str | None = None, *,
                        caller_name: str = "Customer",

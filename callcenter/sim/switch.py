@@ -21,6 +21,7 @@ from callcenter.sim.bridging import Bridging
 from callcenter.sim.bus import EventBus
 from callcenter.sim.channels import CALLSTATE_NUMBERS, Channel, Profile
 from callcenter.sim.conference import Conferences, Room
+from callcenter.sim.dialplan import ControllerDialplan
 from callcenter.sim.directory import Directory
 from callcenter.sim.endpoints import Behaviour, Endpoints
 from callcenter.sim.events import EventFactory
@@ -57,6 +58,8 @@ class Switch(Apps, Bridging, Conferences):
         self.rooms: dict[str, Room] = {}
         # DID -> cc_queue of the public context: the shipped ones, and any inbound() adds.
         self.dialplan_queues: dict[str, str] = dict(SHIPPED_DIDS)
+        # The controller's mod_xml_curl dialplan (sim/dialplan.py), when pointed at one.
+        self.controller_dialplan: ControllerDialplan | None = None
         self.sessions_total = 0
         self.sessions_peak = 0
         self.started = clock.now()

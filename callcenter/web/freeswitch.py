@@ -1,5 +1,5 @@
-"""Endpoints FreeSWITCH calls over HTTP with its basic credentials: mod_json_cdr posts and the
-mod_xml_curl directory."""
+"""Endpoints FreeSWITCH calls over HTTP with its basic credentials: mod_json_cdr posts, and the
+mod_xml_curl directory and public dialplan."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..cdr import CdrError, LegRecord, json_cdr_text
 from ..cdr.posts import CdrRefused, Filed, file_document
 from ..credentials import Credentials
+from . import dialplan as public_dialplan
 from .access import freeswitch
 from .directory import DirectoryRequestError, answer_lookup
 
@@ -82,5 +83,19 @@ def directory():
         document = answer_lookup(request.form, credentials, services.db_session())
     except DirectoryRequestError as exc:
         log.warning("directory lookup refused: %s", exc)
+        return str(exc) + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    return document, 200, {"Content-Type": "text/xml; charset=utf-8"}
+
+
+@bp.post("/dialplan")
+@freeswitch
+def dialplan():
+    """mod_xml_curl's dialplan lookups: the `public` context from the inbound numbers table
+    (web/dialplan.py); "not found" for every other context. A post we cannot read gets 400."""
+    session = current_app.extensions["callcenter"].db_session()
+    try:
+        document = public_dialplan.answer_lookup(request.form, session)
+    except public_dialplan.DialplanRequestError as exc:
+        log.warning("dialplan lookup refused: %s", exc)
         return str(exc) + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
     return document, 200, {"Content-Type": "text/xml; charset=utf-8"}

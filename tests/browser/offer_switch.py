@@ -12,6 +12,12 @@ rung to an agent (`auto`: with the auto-answer header), and reads commands, one 
     answer UUID           the agent's phone answered (200 OK)
     refuse UUID CAUSE     the agent's phone refused (CALL_REJECTED: 603 Decline)
     press UUID KEY        the caller presses a key (a DTMF event)
+    controller URL USER PASSWORD
+                          route the public context by asking the controller (its
+                          /freeswitch/dialplan), as the shipped xml_curl.conf.xml does
+    register EXTENSION    the extension's phone registers (again): sofia's register events
+    dial DID NUMBER       a caller NUMBER dials DID through the public dialplan; prints
+                          `dialled UUID parked QUEUE` or `dialled UUID refused CAUSE`
 """
 
 from __future__ import annotations
@@ -65,6 +71,17 @@ def obey(sim: Simulator, line: str) -> None:
         say(f"answered {args[0]} {sim.far_end_answers(args[0])}")
     elif word == "press":
         say(f"pressed {args[0]} {sim.press(args[0], args[1])}")
+    elif word == "controller":
+        sim.ask_controller(*args[:3])
+        say("controller set")
+    elif word == "register":
+        sim.register(args[0])
+        say(f"registered {args[0]}")
+    elif word == "dial":
+        ch = sim.switch.inbound(args[0], args[1])
+        how = (f"parked {ch.variables.get('cc_queue', '')}" if ch.parked
+               else f"refused {ch.hangup_cause}")
+        say(f"dialled {ch.uuid} {how}")
     elif word == "refuse":
         say(f"refused {args[0]} {sim.far_end_hangs_up(args[0], args[1])}")
     else:

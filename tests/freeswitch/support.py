@@ -55,8 +55,11 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def line_of(path: Path, text: str) -> int:
-    """The line of ``path`` holding ``text`` (which must be there once)."""
+def line_of(path: Path, text: str, which: int | None = None) -> int:
+    """The line of ``path`` holding ``text`` (which must be there once; else its `which`th
+    line, counting from 0)."""
     lines = [n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line]
+    if which is not None:
+        return lines[which]
     assert len(lines) == 1, f"{text!r} is on lines {lines} of {path}"
     return lines[0]

@@ -64,7 +64,7 @@ class Request:
 
 
 class StandIn:
-    """The controller's two endpoints FreeSWITCH calls, recording every request."""
+    """The controller's endpoints FreeSWITCH calls, recording every request."""
 
     def __init__(self, domain: str, password: str):
         self.domain = domain
@@ -109,6 +109,9 @@ class StandIn:
         if request.path == "/freeswitch/directory":
             start_response("200 OK", [("Content-Type", "text/xml")])
             return [self._directory(request.form).encode()]
+        if request.path == "/freeswitch/dialplan":      # the static dialplan applies
+            start_response("200 OK", [("Content-Type", "text/xml")])
+            return [NOT_FOUND.encode()]
         start_response(self.cdr_status, [("Content-Type", "application/json")])
         return [b"{}"]
 
