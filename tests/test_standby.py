@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import signal
 import time
 import urllib.error
@@ -32,6 +33,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 ESL_PASSWORD = "standby-test-esl-password"
 HTTP_USER, HTTP_PASSWORD = "freeswitch", "standby-test-http-password"
 NUMBER = "15551234567"
+METRICS_TOKEN = "standby-test-metrics-token"
 ACTIVE = r"active: this controller drives the switch"
 
 
@@ -75,7 +77,8 @@ class Pair:
                 "CALLCENTER_ESL_PASSWORD": ESL_PASSWORD, "CALLCENTER_STANDBY": "on",
                 "CALLCENTER_SECRET_KEY": "standby-test-shared-secret-key",
                 "CALLCENTER_FREESWITCH_HTTP_USER": HTTP_USER,
-                "CALLCENTER_FREESWITCH_HTTP_PASSWORD": HTTP_PASSWORD, **more}
+                "CALLCENTER_FREESWITCH_HTTP_PASSWORD": HTTP_PASSWORD,
+                "CALLCENTER_METRICS_TOKEN": METRICS_TOKEN, **more}
 
     def start(self, name: str, **more: str) -> Controller:
         controller = Controller(name, self.env(name, **more))
@@ -146,6 +149,12 @@ def test_the_standby_serves_freeswitch_and_sends_browsers_to_the_active(pair):
     assert first.fetch("/healthz")[0] == 200
     status, body = second.fetch("/login")
     assert status == 503 and "standby" in body
+    # Prometheus scrapes both: each says which it is, and the standby has no switch link.
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    for controller, active in ((first, 1), (second, 0)):
+        status, body = controller.fetch("/metrics", headers=bearer)
+        assert status == 200 and re.search(rf"^callcenter_active {active}(\.0)?$", body, re.M)
+    assert re.search(r"^callcenter_esl_connected 0(\.0)?$", body, re.M)
     auth = {"Authorization": "Basic " + base64.b64encode(
         f"{HTTP_USER}:{HTTP_PASSWORD}".encode()).decode()}
     # Agents register during a takeover: the standby answers the directory from the database.
