@@ -37,6 +37,12 @@ class Services:
     admin_known: bool = field(default=False)
     login_limiter: LoginLimiter | None = None  # set by create_app from the settings
     metrics: Any = None                   # what GET /metrics serves (callcenter.monitoring)
+    standing: Any = None                  # active or standby (callcenter.standby); None: active
+
+    @property
+    def active(self) -> bool:
+        """This controller drives the switch (a standby serves only FreeSWITCH's requests)."""
+        return self.standing is None or self.standing.active
 
     def db_session(self) -> Session:
         """The request's database session, closed when the request ends."""
@@ -46,7 +52,7 @@ class Services:
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,
-               switchboard: Any = None, hub: Any = None) -> Flask:
+               switchboard: Any = None, hub: Any = None, standing: Any = None) -> Flask:
     from .web import (
         access,
         admin,
@@ -62,6 +68,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         numbers,
         pages,
         queues,
+        standby,
         supervising,
         supervisor_actions,
     )
@@ -78,7 +85,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
     )
     services = Services(settings=settings, db=db or Database(settings.database_url),
-                        switchboard=switchboard, hub=hub,
+                        switchboard=switchboard, hub=hub, standing=standing,
                         login_limiter=LoginLimiter(RealClock(), enabled=settings.login_limits))
     services.sessions = Sessions.of(settings, services.db, switchboard)
     services.display_sockets = OpenSockets()
@@ -90,6 +97,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         app.register_blueprint(blueprint)
     # First: its request hooks time and name every request, those access refuses too.
     services.metrics = monitoring.init_app(app, services)
+    standby.init_app(app, services)   # before access: a standby refuses even the login page
     access.init_app(app)
 
     @app.context_processor
@@ -133,7 +141,7 @@ def _answer(code: int, message: str, field: str | None = None, headers=None):
     if wants_json():
         body = {"error": message} | ({"field": field} if field is not None else {})
         return jsonify(body), code, headers or {}
-    return render_template("error.html", code=code, message=message), code
+    return render_template("error.html", code=code, message=message), code, headers or {}
 
 
 # Our words for the errors people meet; werkzeug's description for the rest.

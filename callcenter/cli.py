@@ -44,8 +44,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from .config import ConfigError
     from .db import DatabaseError
     from .fsconf.site import SiteError
+    from .standby import AlreadyActive
 
-    return (CommandFailed, ConfigError, DatabaseError, AccountError, SiteError)
+    return (CommandFailed, ConfigError, DatabaseError, AccountError, SiteError, AlreadyActive)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -590,7 +591,7 @@ def _waited(seconds: int) -> str:
 def _serve(args) -> None:
     from .server import run
 
-    run(_settings())
+    return run(_settings())
 
 
 def _fs_config(args) -> None:

@@ -88,6 +88,9 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
      "entry time"),
     ("CALLCENTER_MONITOR_NOTICE", "off", "on shows agents a small indicator while a supervisor "
      "listens to, whispers to or barges into their call"),
+    ("CALLCENTER_STANDBY", "off", "on: this controller is one of two (or more) on one "
+     "PostgreSQL; the one holding the database's lock drives FreeSWITCH, the others wait to take "
+     "over (needs CALLCENTER_ESL_HOST and every secret set in the environment both share)"),
     ("CALLCENTER_SIM_CALLERS", "unset: no callers", "the built-in simulator only: inbound "
      "callers per second to 5550100 (queue sales), e.g. 0.25; each gives up after 20-60 s "
      "with no agent and talks 10-40 s, as with `callcenter simulate --demo`"),
@@ -135,6 +138,7 @@ class Settings:
     audit_seconds: int = 5
     timezone: str = "UTC"
     sim_callers: float | None = None  # callers per second into the built-in simulator
+    standby: bool = False             # one of several controllers on one PostgreSQL (standby.py)
     attention: dict = field(default_factory=lambda: thresholds.attention(None))
     wall_thresholds: dict = field(default_factory=lambda: thresholds.wall(None))
 
@@ -177,6 +181,9 @@ class Settings:
                                         "CALLCENTER_FREESWITCH_HTTP_URL")
         sip_domain = get("CALLCENTER_SIP_DOMAIN") or public.hostname
         needed = [key for key, name in _GENERATED.items() if not get(name)]
+        standby = _on_off(get("CALLCENTER_STANDBY") or "off", "CALLCENTER_STANDBY")
+        if standby:
+            _check_standby(database_url, esl_host, [_GENERATED[key] for key in needed])
         kept = _kept_secrets(instance_dir, needed)
         return cls(
             instance_dir=instance_dir,
@@ -221,9 +228,26 @@ class Settings:
                                  "CALLCENTER_AUDIT_SECONDS", 1, 300),
             timezone=_timezone(get("CALLCENTER_TIMEZONE") or "UTC"),
             sim_callers=_sim_callers(get("CALLCENTER_SIM_CALLERS"), esl_host),
+            standby=standby,
             attention=_threshold(thresholds.attention, get("CALLCENTER_ATTENTION")),
             wall_thresholds=_threshold(thresholds.wall, get("CALLCENTER_WALL_THRESHOLDS")),
         )
+
+
+def _check_standby(database_url: str, esl_host: str | None, unset: list[str]) -> None:
+    """A standby-capable controller shares one PostgreSQL, one FreeSWITCH and every secret with
+    the others: a secret generated per machine would differ between them (agents' SIP passwords
+    derive from the secret key; FreeSWITCH presents one HTTP user and password to all)."""
+    if not database_url.startswith("postgresql"):
+        raise ConfigError("CALLCENTER_STANDBY=on needs PostgreSQL (CALLCENTER_DATABASE_URL="
+                          "postgresql+psycopg://...): controllers on two machines share it")
+    if not esl_host:
+        raise ConfigError("CALLCENTER_STANDBY=on needs FreeSWITCH (CALLCENTER_ESL_HOST): the "
+                          "built-in simulator lives inside one controller")
+    if unset:
+        raise ConfigError(f"CALLCENTER_STANDBY=on needs {', '.join(unset)} set in the "
+                          "environment every controller shares: generated secrets differ per "
+                          "machine, and agents' SIP passwords derive from the secret key")
 
 
 def check_secret(name: str, value: str | None) -> None:

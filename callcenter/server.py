@@ -20,6 +20,7 @@ from .esl.connection import Link
 from .live import Hub
 from .log import setup_logging
 from .private_files import exposed, make_private_dir
+from .standby import STOOD_DOWN_EXIT, standing_for
 from .switchboard import Switchboard
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ def _demo_queue(database, did: str, name: str = "sales") -> None:
     log.info("demo: queue %s has %d agents more", name, len(joined))
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings) -> int:
+    """Serve until SIGTERM/SIGINT (0), or until this controller loses the active role
+    (STOOD_DOWN_EXIT: its service manager starts it again, as a standby)."""
     setup_logging(settings.log_level, fmt=settings.log_format)
     make_private_dir(settings.instance_dir)
     database = Database(settings.database_url)
@@ -60,14 +63,15 @@ def run(settings: Settings) -> None:
         log.warning("%s", line)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
 
-    switch = start_switch(settings, database)
-    # Expired SIP credentials are revoked (registration flushed, agent Logged Out) by this.
-    sweeper = start_sweeper(Credentials.of(settings, switch.board), database)
-    app = create_app(settings, database, switch.board, switch.hub)
-    # Expired logins are removed (their pages closed, their softphones ended) by this.
-    login_sweeper = app.extensions["callcenter"].sessions.start_sweeper()
+    stop = Event()
+    standing = standing_for(settings.database_url, standby=settings.standby)
+    if not settings.standby:
+        standing.claim(stop)        # a second controller on this database is refused here
+    switch = build_switch(settings, database)
+    app = create_app(settings, database, switch.board, switch.hub, standing=standing)
     server = HttpServer((settings.http_host, settings.http_port), app, log=None,
                         error_log=logging.getLogger("callcenter.http"))
+    # A standby serves FreeSWITCH's HTTP requests (directory, dialplan, CDRs) while it waits.
     server.start()
     if switch.simulator is not None:
         # The built-in simulator routes the public context as the shipped xml_curl.conf.xml
@@ -77,17 +81,34 @@ def run(settings: Settings) -> None:
             settings.freeswitch_http_user, settings.freeswitch_http_password)
     # Tests start us on port 0 and read this line to find the port.
     print(f"callcenter serving on http://{settings.http_host}:{server.server_port}", flush=True)
-
-    stop = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop.set)
+
+    stood_down = Event()
+    sweepers = []
+    if standing.active or standing.claim(stop):
+        log.info("active: this controller drives the switch")
+        switch.start()
+        # Expired SIP credentials are revoked (registration flushed, agent Logged Out) by this.
+        sweepers.append(start_sweeper(Credentials.of(settings, switch.board), database))
+        # Expired logins are removed (their pages closed, their softphones ended) by this.
+        sweepers.append(app.extensions["callcenter"].sessions.start_sweeper())
+
+        def lost() -> None:
+            switch.link.stop()      # at once: another controller may be taking over
+            log.error("stopped acting: the switch link is closed")
+            stood_down.set()
+            stop.set()
+        standing.watch(lost)
     stop.wait()
     log.info("stopping")
     server.stop(timeout=5)
-    sweeper.stop()
-    login_sweeper.stop()
+    for sweeper in sweepers:
+        sweeper.stop()
     switch.stop()
+    standing.release()
     database.dispose()
+    return STOOD_DOWN_EXIT if stood_down.is_set() else 0
 
 
 class HttpServer(WSGIServer):
@@ -111,6 +132,10 @@ class Switch:
         self.simulator = simulator
         self.callers = callers  # the simulator's CallerStream, with CALLCENTER_SIM_CALLERS
 
+    def start(self) -> None:
+        self.board.start()
+        self.link.start()
+
     def stop(self) -> None:
         if self.callers is not None:
             self.callers.stop()
@@ -120,7 +145,9 @@ class Switch:
             self.simulator.stop()
 
 
-def start_switch(settings: Settings, database: Database) -> Switch:
+def build_switch(settings: Settings, database: Database) -> Switch:
+    """Everything but the link to FreeSWITCH and the switchboard's own work: Switch.start()
+    begins those, once this controller is the active one."""
     simulator = None
     if settings.simulated:
         from .sim import Simulator
@@ -158,6 +185,4 @@ def start_switch(settings: Settings, database: Database) -> Switch:
         callers = CallerStream(simulator, demo)
         log.info("switch: built-in simulator sends %s", demo.describe())
         _demo_queue(database, demo.did)
-    board.start()
-    link.start()
     return Switch(link, board, hub, simulator, callers)

@@ -171,3 +171,31 @@ def test_a_customer_sent_back_to_its_queue_keeps_its_place_unless_turned_off(tmp
     assert off.requeue_keeps_place is False
     with pytest.raises(ConfigError, match="CALLCENTER_REQUEUE_KEEPS_PLACE"):
         Settings.from_env({**base, "CALLCENTER_REQUEUE_KEEPS_PLACE": "maybe"})
+
+
+STANDBY_READY = {"CALLCENTER_STANDBY": "on",
+                 "CALLCENTER_DATABASE_URL": "postgresql+psycopg://cc@db.example/cc",
+                 "CALLCENTER_ESL_HOST": "fs.example", "CALLCENTER_ESL_PASSWORD": "x" * 20,
+                 "CALLCENTER_SECRET_KEY": "k" * 32, "CALLCENTER_FREESWITCH_HTTP_USER": "fs",
+                 "CALLCENTER_FREESWITCH_HTTP_PASSWORD": "p" * 20}
+
+
+def test_a_standby_capable_controller_shares_every_secret(tmp_path):
+    env = {**STANDBY_READY, "CALLCENTER_INSTANCE_DIR": str(tmp_path)}
+    assert Settings.from_env(env).standby
+    for name in ("CALLCENTER_SECRET_KEY", "CALLCENTER_FREESWITCH_HTTP_PASSWORD"):
+        without = {k: v for k, v in env.items() if k != name}
+        with pytest.raises(ConfigError, match=f"needs {name} set in the environment"):
+            Settings.from_env(without)
+    assert not (tmp_path / "secrets.json").exists(), "nothing generated for a standby"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"CALLCENTER_DATABASE_URL": "sqlite:////tmp/cc.db"}, "needs PostgreSQL"),
+    ({"CALLCENTER_ESL_HOST": ""}, "needs FreeSWITCH"),
+    ({"CALLCENTER_STANDBY": "maybe"}, "CALLCENTER_STANDBY"),
+])
+def test_a_standby_needs_postgresql_and_freeswitch(tmp_path, change, message):
+    env = {**STANDBY_READY, "CALLCENTER_INSTANCE_DIR": str(tmp_path), **change}
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)

@@ -36,11 +36,12 @@ def test_serve_runs_the_embedded_simulator_and_says_so(env, settings):
 
 
 def test_embedded_simulator_registers_every_agent(settings, database, make_user):
-    from callcenter.server import start_switch
+    from callcenter.server import build_switch
 
     make_user("alice", extension="1001")
     make_user("bob", extension="1002")
-    switch = start_switch(settings, database)
+    switch = build_switch(settings, database)
+    switch.start()
     try:
         assert switch.link.wait_connected(10)
         rows = json.loads(switch.link.api("show registrations as json")).get("rows", [])
@@ -52,10 +53,11 @@ def test_embedded_simulator_registers_every_agent(settings, database, make_user)
 def test_embedded_simulator_sends_callers_when_asked(settings, database):
     from dataclasses import replace
 
-    from callcenter.server import start_switch
+    from callcenter.server import build_switch
     from tests.sim.esl_client import RawClient
 
-    switch = start_switch(replace(settings, sim_callers=20), database)
+    switch = build_switch(replace(settings, sim_callers=20), database)
+    switch.start()
     try:
         assert switch.link.wait_connected(10)
         simulator = switch.simulator
@@ -86,7 +88,7 @@ def test_the_demo_callers_reach_an_available_agent_through_queue_sales(settings,
     from sqlalchemy import select
 
     from callcenter.models import Agent, AgentState, AgentStatus, Queue, QueueAgent
-    from callcenter.server import start_switch
+    from callcenter.server import build_switch
 
     user_id = make_user("dora", extension="1001")
     with database.session() as session:
@@ -94,7 +96,8 @@ def test_the_demo_callers_reach_an_available_agent_through_queue_sales(settings,
         agent.status = AgentStatus.AVAILABLE
         agent_id = agent.id
         session.commit()
-    switch = start_switch(replace(settings, sim_callers=5), database)
+    switch = build_switch(replace(settings, sim_callers=5), database)
+    switch.start()
     try:
         with database.session() as session:
             queue = session.scalar(select(Queue).where(Queue.name == "sales"))
@@ -117,7 +120,7 @@ def test_embedded_simulator_registers_supervisors_own_phones(settings, database,
     from sqlalchemy import update
 
     from callcenter.models import Agent, AgentState, AgentStatus, Role
-    from callcenter.server import start_switch
+    from callcenter.server import build_switch
     from callcenter.switchboard.supervision import Mode, Supervisor
 
     make_user("alice", extension="1001")
@@ -125,7 +128,8 @@ def test_embedded_simulator_registers_supervisors_own_phones(settings, database,
         session.execute(update(Agent).values(status=AgentStatus.ON_BREAK))
         session.commit()
     sue = make_user("sue", Role.SUPERVISOR, extension="2001")
-    switch = start_switch(settings, database)
+    switch = build_switch(settings, database)
+    switch.start()
     try:
         assert switch.link.wait_connected(10)
         rows = json.loads(switch.link.api("show registrations as json")).get("rows", [])

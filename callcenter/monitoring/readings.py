@@ -68,6 +68,8 @@ class SwitchboardReadings(Collector):
         hub = self.services.hub
         yield _gauge("callcenter_live_sockets", "Live sockets open (agents' and supervisors' "
                      "pages, wall displays)", value=hub.subscribers if hub is not None else 0)
+        yield _gauge("callcenter_active", "1 while this controller is the active one (it drives "
+                     "FreeSWITCH); 0 for a standby", value=int(self.services.active))
         board = self.services.switchboard
         if board is None:           # a web-only process: its requests and itself
             return

@@ -44,11 +44,10 @@ def json_cdr():
     if named and named != record.uuid:
         return jsonify(error=f"?uuid={named[:60]} does not match the CDR's leg {record.uuid}"), 400
     services = current_app.extensions["callcenter"]
-    board = services.switchboard
     session = services.db_session()
     try:
         filed = file_document(session, record, now=datetime.now(UTC), source="post",
-                              unwritten=None if board is None else board.unwritten_legs())
+                              unwritten=_unwritten(services))
         session.commit()
     except CdrRefused as exc:
         session.rollback()
@@ -68,6 +67,15 @@ def json_cdr():
         return jsonify(unmatched=leg, note="no call owns this leg: kept for audit as an "
                                            "unmatched leg, nothing changed")
     return jsonify(leg=leg, filed=filed.value)
+
+
+def _unwritten(services):
+    """Which legs may be written later by the active controller. A standby knows no live leg:
+    every leg without a row yet is "not yet" (503), and FreeSWITCH tries the next URL."""
+    if not services.active:
+        return lambda uuid: True
+    board = services.switchboard
+    return None if board is None else board.unwritten_legs()
 
 
 @bp.post("/directory")

@@ -39,9 +39,12 @@ def agent():
 @bp.route("/healthz")
 @public
 def health():
-    """"This process serves" (a load balancer routes on it: always 200), with the state of the
-    database writes and the FreeSWITCH link. `?deep=1` answers 503 while writes are failing."""
+    """"This process serves" (a load balancer routes on it: 200), with the state of the
+    database writes and the FreeSWITCH link. `?deep=1` answers 503 while writes are failing. A
+    standby controller answers 503 `standby`: browsers belong on the active one."""
     services = current_app.extensions["callcenter"]
+    if not services.active:
+        return jsonify({"ok": False, "standby": True, "switch_connected": False}), 503
     body = {"ok": True, "switch": "simulated" if services.settings.simulated else "freeswitch",
             "switch_connected": False}
     board = services.switchboard
