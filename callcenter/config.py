@@ -43,6 +43,9 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
      "password (never FreeSWITCH's well-known default)"),
     ("CALLCENTER_FREESWITCH_HTTP_URL", "CALLCENTER_PUBLIC_URL", "how FreeSWITCH reaches the "
      "controller (xml_curl directory, json_cdr), when not the way browsers do"),
+    ("CALLCENTER_PEER_HTTP_URL", "unset: none", "the other controller of a standby pair, as "
+     "FreeSWITCH reaches it (its CALLCENTER_FREESWITCH_HTTP_URL): FreeSWITCH's second directory, "
+     "dialplan and CDR URL, tried when this controller does not answer"),
     ("CALLCENTER_FREESWITCH_HTTP_USER", "generated, kept in <instance>/secrets.json",
      "user FreeSWITCH presents to the xml_curl and json_cdr endpoints"),
     ("CALLCENTER_FREESWITCH_HTTP_PASSWORD", "generated, kept in <instance>/secrets.json",
@@ -139,6 +142,12 @@ class Settings:
     timezone: str = "UTC"
     sim_callers: float | None = None  # callers per second into the built-in simulator
     standby: bool = False             # one of several controllers on one PostgreSQL (standby.py)
+    peer_http_url: str | None = None  # the standby pair's other controller, for FreeSWITCH
+
+    @property
+    def freeswitch_http_urls(self) -> tuple[str, ...]:
+        """Where FreeSWITCH reaches a controller, in the order it tries them."""
+        return (self.freeswitch_http_url, self.peer_http_url or self.freeswitch_http_url)
     attention: dict = field(default_factory=lambda: thresholds.attention(None))
     wall_thresholds: dict = field(default_factory=lambda: thresholds.wall(None))
 
@@ -229,6 +238,8 @@ class Settings:
             timezone=_timezone(get("CALLCENTER_TIMEZONE") or "UTC"),
             sim_callers=_sim_callers(get("CALLCENTER_SIM_CALLERS"), esl_host),
             standby=standby,
+            peer_http_url=_optional_http_url(get("CALLCENTER_PEER_HTTP_URL"),
+                                             "CALLCENTER_PEER_HTTP_URL"),
             attention=_threshold(thresholds.attention, get("CALLCENTER_ATTENTION")),
             wall_thresholds=_threshold(thresholds.wall, get("CALLCENTER_WALL_THRESHOLDS")),
         )
@@ -302,6 +313,10 @@ def _http_url(value: str, name: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ConfigError(f"{name} must be an http(s) URL like http://10.0.0.5:8080, not {value!r}")
     return url
+
+
+def _optional_http_url(value: str | None, name: str) -> str | None:
+    return None if value is None else _http_url(value, name)
 
 
 def check_database_url(url: str) -> None:

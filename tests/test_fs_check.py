@@ -74,6 +74,25 @@ def test_the_shipped_tree_as_fs_config_writes_it_passes(tree, env, certs, spool)
     assert problems(tree, env, certs, fs_environ={}) == []
 
 
+def test_a_standby_pair_needs_both_controllers_bound(tree, env, certs):
+    """With CALLCENTER_PEER_HTTP_URL, FreeSWITCH must ask both controllers: the shipped tree
+    does; one that asks only this controller is told what to add."""
+    env = {**env, "CALLCENTER_PEER_HTTP_URL": "http://10.0.0.6:8080"}
+    (tree / "site.xml").write_text(site.render(Settings.from_env(env)))
+    assert problems(tree, env, certs, fs_environ={}) == []
+    _both(_no_binding("directory-peer"),
+          _edit(CDR, "PEER_HTTP_URL}", "FREESWITCH_HTTP_URL}"))(tree, certs)
+    found = problems(tree, env, certs, fs_environ={})
+    assert found == [
+        f"{CURL}:{line_of(tree / CURL, '<configuration')}: no binding asks the standby pair's "
+        "other controller for the directory: add gateway-url "
+        'http://10.0.0.6:8080/freeswitch/directory with bindings="directory" '
+        "(CALLCENTER_PEER_HTTP_URL)",
+        f"{CDR}:{line_of(tree / CDR, '<configuration')}: json_cdr never posts to "
+        "http://10.0.0.6:8080/freeswitch/cdr: add a url param for it (each controller of a "
+        "standby pair gets one)"]
+
+
 def test_shipped_secrets_without_the_environment_are_random_not_default(tree, env, certs):
     """Started without the controller's environment, the shipped tree holds random secrets
     (never ClueCon), and fs-check says so for each one."""
@@ -86,9 +105,9 @@ def test_shipped_secrets_without_the_environment_are_random_not_default(tree, en
         *[f"{path}:{line}: the {what} credentials: random at each start "
           f"(site.xml); set CALLCENTER_FREESWITCH_HTTP_USER/_PASSWORD {advice}"
           for path, line, what in (
-              # the directory's binding, then the dialplan's
-              (CURL, line_of(tree / CURL, "gateway-credentials", 0), "xml_curl"),
-              (CURL, line_of(tree / CURL, "gateway-credentials", 1), "xml_curl"),
+              # the directory's binding, the dialplan's, then the standby pair's other two
+              *[(CURL, line_of(tree / CURL, "gateway-credentials", n), "xml_curl")
+                for n in range(4)],
               (CDR, line_of(tree / CDR, '"cred"'), "json_cdr"))],
     ]
 
@@ -114,6 +133,18 @@ def _both(*mutations):
 
 def _no_certificate(root: Path, certs: Path) -> None:
     (certs / "wss.pem").unlink()
+
+
+def _in_binding(name: str, old: str, new: str):
+    """Edit one binding of xml_curl.conf.xml (the standby pair's repeat the same lines)."""
+    def mutate(root: Path, certs: Path) -> None:
+        path = root / CURL
+        text = path.read_text()
+        start = text.index(f'<binding name="{name}">')
+        end = text.index("</binding>", start)
+        assert text[start:end].count(old) == 1, old
+        path.write_text(text[:start] + text[start:end].replace(old, new) + text[end:])
+    return mutate
 
 
 def _no_binding(name: str):
@@ -192,37 +223,39 @@ BROKEN = [
      "no WSS certificate in"),
     ("wss-certificate-without-key", _certificate_without_key, (INTERNAL, "tls-cert-dir"),
      "wss.pem is not a certificate with its private key"),
-    ("xml-curl-url", _edit(CURL, "/freeswitch/directory", "/directory"),
-     (CURL, '/directory" bindings'),
+    ("xml-curl-url", _edit(CURL, "FREESWITCH_HTTP_URL}/freeswitch/directory",
+                           "FREESWITCH_HTTP_URL}/directory"),
+     (CURL, 'FREESWITCH_HTTP_URL}/directory"'),
      "the directory URL is http://127.0.0.1:8080/directory, not "
      "http://127.0.0.1:8080/freeswitch/directory"),
-    ("xml-curl-dialplan-url", _edit(CURL, "/freeswitch/dialplan", "/freeswitch/directory"),
-     (CURL, 'bindings="dialplan"'),
+    ("xml-curl-dialplan-url", _edit(CURL, "FREESWITCH_HTTP_URL}/freeswitch/dialplan",
+                                    "FREESWITCH_HTTP_URL}/freeswitch/directory"),
+     (CURL, 'directory" bindings="dialplan"'),
      "the dialplan URL is http://127.0.0.1:8080/freeswitch/directory, not "
      "http://127.0.0.1:8080/freeswitch/dialplan"),
-    ("xml-curl-one-binding-for-both", _edit(CURL, 'bindings="directory"',
-                                            'bindings="directory|dialplan"'),
-     (CURL, '/directory" bindings'), "one binding fetches directory and dialplan, which the "
+    ("xml-curl-one-binding-for-both", _in_binding("directory", 'bindings="directory"',
+                                                  'bindings="directory|dialplan"'),
+     (CURL, 'directory|dialplan'), "one binding fetches directory and dialplan, which the "
                                      "controller serves each at its own URL"),
-    ("xml-curl-fetches-configuration", _edit(CURL, 'bindings="dialplan"',
-                                             'bindings="dialplan|configuration"'),
-     (CURL, 'bindings="dialplan'), "the binding also fetches configuration from the "
+    ("xml-curl-fetches-configuration", _in_binding("dialplan", 'bindings="dialplan"',
+                                                   'bindings="dialplan|configuration"'),
+     (CURL, 'dialplan|configuration'), "the binding also fetches configuration from the "
                                    "controller, which serves only the directory and the dialplan"),
-    ("xml-curl-no-directory", _no_binding("directory"),
+    ("xml-curl-no-directory", _both(_no_binding("directory"), _no_binding("directory-peer")),
      (CURL, "<configuration"), "no binding serves the directory from the controller"),
-    ("xml-curl-no-dialplan", _no_binding("dialplan"), (CURL, "<configuration"),
+    ("xml-curl-no-dialplan", _both(_no_binding("dialplan"), _no_binding("dialplan-peer")),
+     (CURL, "<configuration"),
      "no binding serves the dialplan from the controller (the public context from the inbound "
      "numbers table"),
     ("xml-curl-no-credentials",
-     _edit(CURL, '/freeswitch/directory" bindings="directory"/>\n      <param name="gateway-'
-                 'credentials" value="$${CALLCENTER_FREESWITCH_HTTP_USER}:$${CALLCENTER_'
-                 'FREESWITCH_HTTP_PASSWORD}"/>\n', '/freeswitch/directory" bindings='
-                                                   '"directory"/>\n'),
+     _in_binding("directory", '      <param name="gateway-credentials" value="$${CALLCENTER_'
+                              'FREESWITCH_HTTP_USER}:$${CALLCENTER_FREESWITCH_HTTP_PASSWORD}"/>\n',
+                 ""),
      (CURL, '<binding name="directory"'), "the directory binding has no gateway-credentials"),
-    ("xml-curl-digest", _edit(CURL, 'value="basic"/>\n      <param name="timeout" value="5"',
-                              'value="digest"/>\n      <param name="timeout" value="5"'),
+    ("xml-curl-digest", _in_binding("directory", 'value="basic"', 'value="digest"'),
      (CURL, '<binding name="directory"'), "auth-scheme is digest: the controller expects basic"),
-    ("json-cdr-url", _edit(CDR, "/freeswitch/cdr", "/cdr"), (CDR, '"url"'),
+    ("json-cdr-url", _edit(CDR, "FREESWITCH_HTTP_URL}/freeswitch/cdr", "FREESWITCH_HTTP_URL}/cdr"),
+     (CDR, 'FREESWITCH_HTTP_URL}/cdr'),
      "the CDR URL is http://127.0.0.1:8080/cdr, not http://127.0.0.1:8080/freeswitch/cdr"),
     ("json-cdr-empty-credentials",
      _edit(CDR, 'value="$${CALLCENTER_FREESWITCH_HTTP_USER}:$${CALLCENTER_FREESWITCH_HTTP_'
@@ -306,19 +339,19 @@ CHANGED = [
      ["the event socket listens on 127.0.0.1 but the controller connects to "
       "CALLCENTER_ESL_HOST=10.9.8.7"]),
     ("http-password", {"CALLCENTER_FREESWITCH_HTTP_PASSWORD": "another-Secret-2"},
+     # each of the four xml_curl bindings (the standby pair's two included), then json_cdr
      ["the xml_curl credentials do not match the controller's "
-      "CALLCENTER_FREESWITCH_HTTP_USER/_PASSWORD",
-      "the xml_curl credentials do not match the controller's "
-      "CALLCENTER_FREESWITCH_HTTP_USER/_PASSWORD",
+      "CALLCENTER_FREESWITCH_HTTP_USER/_PASSWORD"] * 4 + [
       "the json_cdr credentials do not match the controller's "
       "CALLCENTER_FREESWITCH_HTTP_USER/_PASSWORD"]),
     ("http-url", {"CALLCENTER_FREESWITCH_HTTP_URL": "http://10.0.0.5:8080"},
+     # each URL twice: the site file names the old URL as the standby pair's other one too
      ["the directory URL is http://127.0.0.1:8080/freeswitch/directory, not "
       "http://10.0.0.5:8080/freeswitch/directory",
       "the dialplan URL is http://127.0.0.1:8080/freeswitch/dialplan, not "
-      "http://10.0.0.5:8080/freeswitch/dialplan",
+      "http://10.0.0.5:8080/freeswitch/dialplan"] * 2 + [
       "the CDR URL is http://127.0.0.1:8080/freeswitch/cdr, not "
-      "http://10.0.0.5:8080/freeswitch/cdr"]),
+      "http://10.0.0.5:8080/freeswitch/cdr"] * 2),
     ("gateway", {"CALLCENTER_GATEWAY": "trunk2"},
      ["no sofia gateway named 'trunk2' (CALLCENTER_GATEWAY)"]),
     ("sip-domain", {"CALLCENTER_SIP_DOMAIN": "cc.example.com"},

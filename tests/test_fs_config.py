@@ -63,6 +63,7 @@ def test_prints_the_site_file_of_these_settings(env, tmp_path):
         "CALLCENTER_ESL_PORT": "8022",
         "CALLCENTER_ESL_PASSWORD": ESL_PASSWORD,
         "CALLCENTER_FREESWITCH_HTTP_URL": "http://10.0.0.5:8080",
+        "CALLCENTER_PEER_HTTP_URL": "http://10.0.0.5:8080",    # no standby: the same again
         "CALLCENTER_FREESWITCH_HTTP_USER": HTTP_USER,
         "CALLCENTER_FREESWITCH_HTTP_PASSWORD": HTTP_PASSWORD,
         "CALLCENTER_GATEWAY": "trunk1",

@@ -270,30 +270,43 @@ def check_xml_curl(tree: Tree, settings: Settings) -> Iterator[Problem]:
                 yield Problem(tree.where(url), f"the binding also fetches {', '.join(others)} "
                                                "from the controller, which serves only the "
                                                "directory and the dialplan")
-            bound.update(served)     # a section bound wrongly is reported once, here
             if len(served) > 1:
+                bound.update((s, "") for s in served)   # reported once, here
                 yield Problem(tree.where(url), f"one binding fetches {' and '.join(served)}, "
                                                "which the controller serves each at its own "
                                                "URL: give each a binding of its own")
             elif served:
+                bound.add((served[0], url.get("value", "")))
                 yield from _xml_curl_binding(tree, settings, binding, url, served[0])
     for section, purpose in XML_CURL_SECTIONS.items():
-        if section not in bound:
-            expected = f"{settings.freeswitch_http_url}/freeswitch/{section}"
-            yield Problem(tree.where(curl), f"no binding serves the {section} from the "
-                                            f"controller ({purpose}): add gateway-url "
-                                            f'{expected} with bindings="{section}"')
+        urls = {url for bound_section, url in bound if bound_section == section}
+        if "" in urls:
+            continue
+        for base in dict.fromkeys(settings.freeswitch_http_urls):
+            expected = f"{base}/freeswitch/{section}"
+            if urls and expected not in urls and base != settings.freeswitch_http_url:
+                yield Problem(tree.where(curl), f"no binding asks the standby pair's other "
+                                                f"controller for the {section}: add gateway-url "
+                                                f'{expected} with bindings="{section}" '
+                                                "(CALLCENTER_PEER_HTTP_URL)")
+            elif not urls:
+                yield Problem(tree.where(curl), f"no binding serves the {section} from the "
+                                                f"controller ({purpose}): add gateway-url "
+                                                f'{expected} with bindings="{section}"')
+                break
 
 
 def _xml_curl_binding(tree: Tree, settings: Settings, binding: ET.Element, url: ET.Element,
                       section: str) -> Iterator[Problem]:
-    expected = f"{settings.freeswitch_http_url}/freeswitch/{section}"
+    expected = [f"{base}/freeswitch/{section}" for base in settings.freeswitch_http_urls]
     value = url.get("value", "")
     if reason := _deferred(tree, value, f"the {section} URL", "CALLCENTER_FREESWITCH_HTTP_URL"):
         yield Problem(tree.where(url), reason)
-    elif value != expected:
-        yield Problem(tree.where(url), f"the {section} URL is {value}, not {expected} "
-                                       f"(CALLCENTER_FREESWITCH_HTTP_URL + /freeswitch/{section})")
+    elif value not in expected:
+        yield Problem(tree.where(url), f"the {section} URL is {value}, not "
+                                       f"{' or '.join(dict.fromkeys(expected))} "
+                                       f"(CALLCENTER_FREESWITCH_HTTP_URL or "
+                                       f"CALLCENTER_PEER_HTTP_URL + /freeswitch/{section})")
     credentials = param_element(binding, "gateway-credentials", None)
     if credentials is None:
         yield Problem(tree.where(binding), f"the {section} binding has no "
@@ -313,17 +326,24 @@ def check_json_cdr(tree: Tree, settings: Settings) -> Iterator[Problem]:
     if cdr is None:
         return
     where = tree.where(cdr)
-    expected = f"{settings.freeswitch_http_url}/freeswitch/cdr"
+    expected = [f"{base}/freeswitch/cdr" for base in settings.freeswitch_http_urls]
     urls = [p for p in cdr.iter("param") if p.get("name") == "url" and p.get("value")]
     if not urls:
-        yield Problem(where, f"json_cdr posts nowhere: set url to {expected}")
+        yield Problem(where, f"json_cdr posts nowhere: set url to {expected[0]}")
     for url in urls:
         value = url.get("value", "")
         if reason := _deferred(tree, value, "the CDR URL", "CALLCENTER_FREESWITCH_HTTP_URL"):
             yield Problem(tree.where(url), reason)
-        elif value != expected:
-            yield Problem(tree.where(url), f"the CDR URL is {value}, not {expected} "
-                                           "(CALLCENTER_FREESWITCH_HTTP_URL + /freeswitch/cdr)")
+        elif value not in expected:
+            yield Problem(tree.where(url), f"the CDR URL is {value}, not "
+                                           f"{' or '.join(dict.fromkeys(expected))} "
+                                           "(CALLCENTER_FREESWITCH_HTTP_URL or "
+                                           "CALLCENTER_PEER_HTTP_URL + /freeswitch/cdr)")
+    values = {url.get("value") for url in urls}
+    if urls and values <= set(expected):
+        for missing in [e for e in dict.fromkeys(expected) if e not in values]:
+            yield Problem(where, f"json_cdr never posts to {missing}: add a url param for it "
+                                 "(each controller of a standby pair gets one)")
     cred = param_element(cdr, "cred")
     if cred is None:
         yield Problem(where, "json_cdr has no cred: the controller refuses its posts")

@@ -38,6 +38,9 @@ SHARED: tuple[SiteValue, ...] = (
     SiteValue("CALLCENTER_ESL_PASSWORD", "", "Its password."),
     SiteValue("CALLCENTER_FREESWITCH_HTTP_URL", "http://127.0.0.1:8080",
               "Where FreeSWITCH reaches the controller (directory and CDRs)."),
+    SiteValue("CALLCENTER_PEER_HTTP_URL", "$${CALLCENTER_FREESWITCH_HTTP_URL}",
+              "The other controller of a standby pair: FreeSWITCH's second URL for each of "
+              "them, tried when the first does not answer (a lone controller: the same URL)."),
     SiteValue("CALLCENTER_FREESWITCH_HTTP_USER", "freeswitch",
               "The basic credentials FreeSWITCH presents there."),
     SiteValue("CALLCENTER_FREESWITCH_HTTP_PASSWORD", "", ""),
@@ -95,6 +98,7 @@ def shared_values(settings: Settings) -> dict[str, str]:
         "CALLCENTER_ESL_PORT": str(settings.esl_port),
         "CALLCENTER_ESL_PASSWORD": settings.esl_password,
         "CALLCENTER_FREESWITCH_HTTP_URL": settings.freeswitch_http_url,
+        "CALLCENTER_PEER_HTTP_URL": settings.freeswitch_http_urls[1],
         "CALLCENTER_FREESWITCH_HTTP_USER": settings.freeswitch_http_user,
         "CALLCENTER_FREESWITCH_HTTP_PASSWORD": settings.freeswitch_http_password,
         "CALLCENTER_GATEWAY": settings.gateway,
