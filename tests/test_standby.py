@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from callcenter import db as dbmod
-from callcenter import queue_config
+from callcenter import numbers, queue_config
 from callcenter.accounts import create_user
 from callcenter.audit import CLI
 from callcenter.models import Role
@@ -35,16 +35,18 @@ HTTP_USER, HTTP_PASSWORD = "freeswitch", "standby-test-http-password"
 NUMBER = "15551234567"
 METRICS_TOKEN = "standby-test-metrics-token"
 ACTIVE = r"active: this controller drives the switch"
+STARTING = 60.0     # a process's start, on a loaded machine
 
 
 class Controller:
     def __init__(self, name: str, env: dict[str, str]) -> None:
         self.name = name
         self.process = ServerProcess(["serve"], env)
-        self.base = self.process.wait_for(r"serving on (http://127\.0\.0\.1:\d+)").group(1)
+        self.base = self.process.wait_for(r"serving on (http://127\.0\.0\.1:\d+)",
+                                          timeout=STARTING).group(1)
         self.live = Live(self.process, self.base)
 
-    def logged(self, pattern: str, timeout: float = 20.0) -> datetime:
+    def logged(self, pattern: str, timeout: float = STARTING) -> datetime:
         """When the controller logged a message matching pattern (its JSON log's time)."""
         line = self.process.wait_for(pattern, timeout=timeout).string
         return datetime.fromisoformat(json.loads(line)["time"])
@@ -98,6 +100,7 @@ def users(database_url: str) -> None:
         # The simulator's callers dial 5550100, queue sales (the shipped dids.xml).
         queue_config.create_queue(session, "sales", {}, who=CLI)
         queue_config.set_tier(session, "sales", "1000", who=CLI)
+        numbers.add_number(session, "5550100", "sales", "", who=CLI)
         session.commit()
     database.dispose()
 
@@ -164,6 +167,11 @@ def test_the_standby_serves_freeswitch_and_sends_browsers_to_the_active(pair):
         "sip_auth_method": "REGISTER", "user": "1000"}).encode()
     status, body = second.fetch("/freeswitch/directory", lookup, auth)
     assert status == 200 and "<document" in body
+    # Inbound calls are routed during a takeover too: the standby answers the public dialplan.
+    hunt = urllib.parse.urlencode({"section": "dialplan", "Hunt-Context": "public",
+                                   "Hunt-Destination-Number": "5550100"}).encode()
+    status, body = second.fetch("/freeswitch/dialplan", hunt, auth)
+    assert status == 200 and "cc_queue=sales" in body
     # A CDR of a leg the standby cannot know yet: FreeSWITCH is told to try again (the next
     # url is the active controller's).
     leg = "7d1e2f30-0000-4000-8000-000000000001"
@@ -204,7 +212,7 @@ def test_an_active_controller_cut_off_from_the_database_stops_before_the_standby
     assert ended == [True], "the active controller's lock session"
     cut_at = datetime.now().astimezone()
     stopped = first.logged(r"stopped acting")
-    assert first.process.proc.wait(timeout=20) == STOOD_DOWN_EXIT
+    assert first.process.proc.wait(timeout=STARTING) == STOOD_DOWN_EXIT
     acting = second.logged(ACTIVE)
     second.process.wait_for(r"switch link up")
     print(f"\ntakeover after the lock connection was cut: the active stopped "
@@ -253,7 +261,7 @@ def test_a_second_controller_without_standby_is_refused(pair):
     first.logged(ACTIVE)
     second = ServerProcess(["serve"], pair.env("second", CALLCENTER_STANDBY="off"))
     try:
-        assert second.proc.wait(timeout=20) == 2
+        assert second.proc.wait(timeout=STARTING) == 2
         message = second.wait_for(r"callcenter: error: .*").group(0)
         assert "another controller is active on this database" in message
         assert "CALLCENTER_STANDBY=on" in message
@@ -269,9 +277,9 @@ def test_a_second_controller_on_one_sqlite_file_is_refused(tmp_path):
     first = ServerProcess(["serve"], {**env, "CALLCENTER_INSTANCE_DIR": str(tmp_path / "a")})
     second = None
     try:
-        first.wait_for(r"serving on")
+        first.wait_for(r"serving on", timeout=STARTING)
         second = ServerProcess(["serve"], {**env, "CALLCENTER_INSTANCE_DIR": str(tmp_path / "b")})
-        assert second.proc.wait(timeout=20) == 2
+        assert second.proc.wait(timeout=STARTING) == 2
         message = second.wait_for(r"callcenter: error: .*").group(0)
         assert f"pid {first.proc.pid}" in message and "SQLite has no standby" in message
     finally:
@@ -281,6 +289,6 @@ def test_a_second_controller_on_one_sqlite_file_is_refused(tmp_path):
     # Once the first has stopped, the file is free again.
     third = ServerProcess(["serve"], {**env, "CALLCENTER_INSTANCE_DIR": str(tmp_path / "c")})
     try:
-        third.wait_for(r"serving on")
+        third.wait_for(r"serving on", timeout=STARTING)
     finally:
         assert third.stop() == 0
