@@ -133,6 +133,7 @@ def _page(typed: dict, rows: list, more: int | None, problems: dict,
     shown = [{"entry": row, "at": row.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
               "changes": _changes(row)} for row in rows]
     return render_template("admin/audit.html", typed=typed, rows=shown, more=more,
+                           search_args={key: value for key, value in typed.items() if value},
                            problems=problems, zone=services().settings.timezone), status
 
 
