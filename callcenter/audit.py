@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import InvalidInput
@@ -91,8 +91,10 @@ class Search:
         if self.until is not None:
             rows = rows.where(AuditEntry.at < self.until)
         if after is not None:
-            rows = rows.where(or_(AuditEntry.at < after.at,
-                                  and_(AuditEntry.at == after.at, AuditEntry.id < after.id)))
+            # `at <= ...` on its own, so the index on `at` starts the scan there (an OR alone
+            # reads the log from its newest row on).
+            rows = rows.where(AuditEntry.at <= after.at,
+                              or_(AuditEntry.at < after.at, AuditEntry.id < after.id))
         return rows.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
 
     def page(self, session: Session, size: int, after_id: int | None = None,
