@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -339,6 +340,28 @@ class InboundNumber(Base):
     queue: Mapped[Queue] = relationship()
 
     # SQLAlchemy counts the versions: every UPDATE and DELETE names the version it read.
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Disposition(Base):
+    """An outcome agents may file for a call (switchboard/disposition.py): `code` is what the
+    call record keeps (Call.disposition), `label` what the agent reads. Global when `queue_id`
+    is NULL, else only for that queue's calls. `version` grows with each change: an edit made
+    from an older copy is refused (the mapper checks it in the UPDATE itself)."""
+    __tablename__ = "dispositions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(128))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    requires_notes: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)   # order within its list
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    queue: Mapped[Queue | None] = relationship()
+
+    __table_args__ = (UniqueConstraint("queue_id", "code"),)
     __mapper_args__ = {"version_id_col": version}
 
 

@@ -32,6 +32,7 @@ async function send(method, path, body) {
   if (!reply.ok) {
     const error = new Error(data.error || `HTTP ${reply.status}`);
     error.status = reply.status;
+    error.field = data.field;
     throw error;
   }
   return data;
@@ -252,10 +253,56 @@ function openWrapup(callId) {
   }
   $("disposition").value = "";
   $("notes").value = "";
-  say("wrapup-error", "");
+  offerChoices([]);
+  loadChoices(callId);
+  sayWrapupError(null);
   say("wrapup-saved", "");
   $("wrapup").hidden = false;
   $("dtmf-sent").textContent = "";
+}
+
+// The dispositions this call may be given (the admins' global list and its queue's), asked
+// each time the wrap-up opens so an admin's change shows at the next one. None: free text.
+async function loadChoices(callId) {
+  let choices = [];
+  try {
+    choices = (await send("GET", callPath(callId, "dispositions"))).dispositions;
+  } catch { return; }    // free text, as before lists existed
+  if (wrapping === callId) offerChoices(choices);
+}
+
+function offerChoices(choices) {
+  const select = $("disposition-choice");
+  const listed = choices.length > 0;
+  select.replaceChildren(...choices.map((choice) => {
+    const option = new Option(choice.requires_notes ? `${choice.label} (notes required)`
+      : choice.label, choice.code);
+    option.dataset.requiresNotes = choice.requires_notes ? "1" : "";
+    return option;
+  }));
+  if (listed) select.prepend(new Option("Choose…", "", true, true));
+  select.hidden = !listed;
+  select.required = listed;
+  $("disposition").hidden = listed;
+  $("disposition").required = !listed;
+  $("disposition-label").htmlFor = listed ? "disposition-choice" : "disposition";
+  showNotesRule();
+}
+
+function showNotesRule() {
+  const select = $("disposition-choice");
+  const option = select.hidden ? null : select.selectedOptions[0];
+  $("notes-required").hidden = !option?.dataset.requiresNotes;
+}
+$("disposition-choice").addEventListener("change", showNotesRule);
+
+// A refusal next to the field it names (disposition or notes), else under the form.
+function sayWrapupError(error) {
+  const field = ["disposition", "notes"].includes(error?.field) ? error.field : null;
+  const reason = field ? error.message.replace(`${field}: `, "") : "";   // beside it already
+  say("disposition-error", field === "disposition" ? reason : "");
+  say("notes-error", field === "notes" ? reason : "");
+  say("wrapup-error", error && !field ? error.message : "");
 }
 
 function closeWrapup() { wrapping = null; $("wrapup").hidden = true; }
@@ -282,13 +329,15 @@ $("wrapup").addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!wrapping) return;
   try {
-    const { call } = await send("POST", `/api/calls/${encodeURIComponent(wrapping)}/disposition`,
-      { disposition: $("disposition").value, notes: $("notes").value });
+    const listed = !$("disposition-choice").hidden;
+    const disposition = listed ? $("disposition-choice").value : $("disposition").value;
+    const { call } = await send("POST", callPath(wrapping, "disposition"),
+      { disposition, notes: $("notes").value });
     saved.set(call.id, call.disposition);
     closeWrapup();
     say("wrapup-saved", `Saved: ${call.disposition}`);
     loadRecent();
-  } catch (e) { say("wrapup-error", e.message); }
+  } catch (e) { sayWrapupError(e); }
 });
 
 function cell(text, title) {

@@ -33,7 +33,7 @@ from .calls import Calls, DialTimes
 from .consult import Consult, Consults
 from .controls import ControlError, Controls
 from .dialer import Dialer, SwitchUnavailable
-from .disposition import Dispositions
+from .disposition import Dispositions, load_dispositions
 from .figures_feed import TOPIC as FIGURES_TOPIC
 from .figures_feed import FiguresFeed, TodayFigures, in_threadpool, site_figures
 from .finishing import Finishing
@@ -45,7 +45,7 @@ from .queue_rows import QueueRows
 from .queues import Distributor, load_queues
 from .queues.callbacks import Callbacks, load_callbacks
 from .queues.requeue import Requeue
-from .queues.waiting import Waiting
+from .queues.waiting import Waiting, waiting_of
 from .recording import Recording
 from .resync import Resync
 from .router import Router
@@ -123,7 +123,8 @@ class Switchboard:
                                  changed=self._announce, publish=self._publish,
                                  gateway=gateway, caller_id=caller_id)
         self.dispositions = Dispositions(legs=self.legs, roster=self.roster,
-                                         persist=self.persist)
+                                         persist=self.persist,
+                                         load=load_dispositions(database.sessions))
         self.distributor = Distributor(calls=self.calls, offers=self.offers, roster=self.roster,
                                        persist=self.persist,
                                        load=load_queues(database.sessions),
@@ -210,6 +211,7 @@ class Switchboard:
         for extension in self._own_extensions():
             self.own_phone_given(extension)
         self.distributor.reload()
+        self.dispositions.reload()
         self.cdr_spool.start()
         self.auditor.start()
         self.queue_rows.start()
@@ -360,9 +362,25 @@ class Switchboard:
             raise InvalidInput(f"there is no agent {agent_id}", field="agent_id") from None
 
     def set_disposition(self, call_id: str, agent_id: int | None, disposition: object,
-                        notes: object) -> tuple[str, str | None]:
+                        notes: object, recorded_queue: int | None = None) -> tuple[str, str | None]:
+        """`recorded_queue`: the call record's queue id, for a call no longer in memory."""
         agent = self.roster.agents.get(agent_id) if agent_id is not None else None
-        return self.dispositions.dispose(call_id, agent, disposition, notes)
+        return self.dispositions.dispose(call_id, agent, disposition, notes,
+                                         self._queue_of(call_id, recorded_queue))
+
+    def disposition_choices(self, call_id: str, recorded_queue: int | None = None) -> list[dict]:
+        """What an agent may file for the call (empty: free text), as the page shows it."""
+        choices = self.dispositions.choices(self._queue_of(call_id, recorded_queue))
+        return [choice.as_message() for choice in choices]
+
+    def _queue_of(self, call_id: str, recorded_queue: int | None) -> int | None:
+        """The call's queue id: the queue it waits or waited in while it is in memory (a
+        transfer to a queue changes it), else the one its record says."""
+        call = self.legs.calls.get(call_id)
+        waiting = waiting_of(call) if call is not None else None
+        if waiting is not None and waiting.queue in self.distributor.queues:
+            return self.distributor.queues[waiting.queue].id
+        return recorded_queue
 
     def _live(self, call_id: str) -> Call:
         call = self.legs.calls.get(call_id)
@@ -545,6 +563,10 @@ class Switchboard:
         """An admin changed queues or tiers: the distributor reads them again at once (waiting
         callers keep their places)."""
         self.distributor.reload()
+
+    def reload_dispositions(self) -> None:
+        """An admin changed the dispositions: the next one filed is checked against them."""
+        self.dispositions.reload()
 
     def unwritten_legs(self) -> Unwritten:
         """Which legs' rows this switchboard may still be about to write: a json_cdr post for

@@ -206,6 +206,29 @@ def disposition(call_id: str):
     wraps up its part of it; ends that wrap-up."""
     board = _board()
     body = _body()
+    row, live, mine = _call_to_dispose(call_id)
+    value, notes = board.set_disposition(call_id, mine, body.get("disposition"),
+                                         body.get("notes"),
+                                         row.queue_id if row is not None else None)
+    message = cdr_message(row) if row is not None else live.as_message()
+    return jsonify(call=message | {"disposition": value, "notes": notes})
+
+
+@bp.get("/calls/<call_id>/dispositions")
+@requires(*STAFF)
+def disposition_choices(call_id: str):
+    """The dispositions the call may be given, in order: the global list and its queue's, each
+    {"code", "label", "requires_notes"}; empty when none applies (free text). Asked when the
+    wrap-up opens, so an admin's change shows on the next wrap-up."""
+    row, _live, _mine = _call_to_dispose(call_id)
+    choices = _board().disposition_choices(call_id, row.queue_id if row is not None else None)
+    return jsonify(dispositions=choices)
+
+
+def _call_to_dispose(call_id: str):
+    """The call's record and live call (either may be None) and the user's agent id; NotFound
+    for no such call, Forbidden for an agent's call not its own."""
+    board = _board()
     row = _services().db_session().get(Call, call_id)
     live = board.call(call_id)
     if row is None and live is None:
@@ -216,10 +239,7 @@ def disposition(call_id: str):
                   row.agent_id if row is not None else None}
         if mine is None or mine not in owners and not board.wrapping_up(mine, call_id):
             raise Forbidden("this is not your call")
-    value, notes = board.set_disposition(call_id, mine, body.get("disposition"),
-                                         body.get("notes"))
-    message = cdr_message(row) if row is not None else live.as_message()
-    return jsonify(call=message | {"disposition": value, "notes": notes})
+    return row, live, mine
 
 
 @bp.get("/calls")

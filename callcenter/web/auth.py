@@ -7,6 +7,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -19,6 +20,7 @@ from ..credentials import Credentials
 from ..models import Role
 from . import presence
 from .access import access_of, public, requires
+from .addresses import request_client_address
 from .logins import TooManyFailures, check_login, safe_next
 from .services import services as _services
 from .sessions import sign_in, sign_out
@@ -90,8 +92,11 @@ def login():
             return _too_many_failures(exc)
         if user is None:
             error = "wrong username or password"
+            typed = request.form.get("username", "")
+            _audited(audit.Actor(None, typed), "login.failed", f"user {typed}")
         else:
             sign_in(user)
+            _audited(audit.Actor.user(user), "login", f"user {user.username}")
             if user.agent is not None:
                 # The softphone's SIP password for this login (shared with the agent's other
                 # logins while it lives); the page fetches it from /api/softphone.
@@ -101,6 +106,13 @@ def login():
             return redirect(safe_next(request.args.get("next", "")) or url_for("pages.home"))
     return render_template("login.html", error=error,
                            username=request.form.get("username", "")), (401 if error else 200)
+
+
+def _audited(who: audit.Actor, action: str, target: str) -> None:
+    """A login, a failed login or a logout in the audit log, with the client's address (a
+    failed login's actor is the name that was typed; it opens no account)."""
+    with _services().db.session() as s:
+        audit.record(s, who, action, target, after={"address": request_client_address()})
 
 
 def _too_many_failures(exc: TooManyFailures):
@@ -115,6 +127,7 @@ def _too_many_failures(exc: TooManyFailures):
 @bp.route("/logout", methods=["POST"])
 @requires(Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 def logout():
+    _audited(audit.Actor.user(g.user), "logout", f"user {g.user.username}")
     sign_out()
     flash("You are logged out.")
     return redirect(url_for("auth.login"))

@@ -90,13 +90,15 @@ def test_simulated_softphone_every_button_works_through_the_api(phone_page):
     assert page.is_hidden("#in-call")
     shot(page, "5-wrap-up")
 
-    # An over-long disposition is refused with the server's reason; the notes stay typed.
+    # An over-long disposition is refused with the server's reason, next to the disposition;
+    # the notes stay typed.
     page.fill("#notes", "wants a call back on Monday")
     page.evaluate("document.getElementById('disposition').removeAttribute('maxlength')")
     page.fill("#disposition", "x" * 65)
     page.click("#disposition-save")
-    page.wait_for_selector("#wrapup-error:not([hidden])")
-    assert "at most 64 characters" in page.text_content("#wrapup-error")
+    page.wait_for_selector("#disposition-error:not([hidden])")
+    assert page.text_content("#disposition-error") == "at most 64 characters (got 65)"
+    assert page.is_hidden("#wrapup-error")
     assert page.input_value("#notes") == "wants a call back on Monday"
 
     page.fill("#disposition", "callback")
