@@ -64,6 +64,8 @@ def run(settings: Settings) -> int:
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
 
     stop = Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop.set)
     standing = standing_for(settings.database_url, standby=settings.standby)
     if not settings.standby:
         standing.claim(stop)        # a second controller on this database is refused here
@@ -81,8 +83,6 @@ def run(settings: Settings) -> int:
             settings.freeswitch_http_user, settings.freeswitch_http_password)
     # Tests start us on port 0 and read this line to find the port.
     print(f"callcenter serving on http://{settings.http_host}:{server.server_port}", flush=True)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stop.set)
 
     stood_down = Event()
     sweepers = []
