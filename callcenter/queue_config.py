@@ -474,6 +474,11 @@ def shown_tier(tier: QueueAgent | None) -> str:
     return f"{tier.level}/{tier.position}" if tier is not None else ""
 
 
+def whole_tier_number(value: object) -> int:
+    """A tier's level or position."""
+    return _whole_number(value, *TIER_RANGE)
+
+
 def _tier_values(tier: QueueAgent | None) -> dict[str, int] | None:
     return {"level": tier.level, "position": tier.position} if tier is not None else None
 
@@ -506,6 +511,14 @@ def all_queues(session: Session) -> list[Queue]:
 def tiers_of(queue: Queue) -> list[QueueAgent]:
     """The queue's tiers in the order calls are offered: by level, then position."""
     return sorted(queue.tiers, key=lambda t: (t.level, t.position, t.agent.extension))
+
+
+def tiers_by_level(queue: Queue) -> list[tuple[int, list[QueueAgent]]]:
+    """The queue's tiers as ordered lists, one a level, lowest level first."""
+    levels: dict[int, list[QueueAgent]] = {}
+    for tier in tiers_of(queue):
+        levels.setdefault(tier.level, []).append(tier)
+    return list(levels.items())
 
 
 def describe_tiers(queue: Queue) -> str:
