@@ -18,6 +18,41 @@ from callcenter.models import Agent, AuditEntry, QueueAgent, Role, User
 from callcenter.passwords import verify_password
 
 
+class Board:
+    """A running switchboard as the import sees it: what it was asked to reload, and the
+    supervisors' own phones it was told of."""
+
+    def __init__(self) -> None:
+        self.reloads: list[str] = []
+        self.own_phones: list[str] = []
+
+    def health(self) -> dict:
+        return {"database": "ok", "spool_state": "ok", "backlog": 0}
+
+    def reload_agents(self) -> None:
+        self.reloads.append("agents")
+
+    def reload_queues(self) -> None:
+        self.reloads.append("queues")
+
+    def own_phone_given(self, extension) -> None:
+        self.own_phones.append(extension)
+
+
+@pytest.fixture
+def board():
+    return Board()
+
+
+@pytest.fixture
+def app(settings, database, board):
+    from callcenter.app import create_app
+
+    app = create_app(settings, database, board)
+    app.config["TESTING"] = True
+    return app
+
+
 @pytest.fixture
 def upload(client, auth, admin, database):
     auth.login(admin)
@@ -47,17 +82,17 @@ def problems(page: str) -> dict[int, str]:
 GOOD = """username,role,password,extension,queues,wrapup_seconds,auto_answer
 carol,agent,,1001,sales:2:1,20,no
 dave,Agent,Long-Pass-7x!,1002,sales,,
-sam,supervisor,,,,,
+sam,supervisor,,2001,,,
 """
 
 
-def test_a_good_file_is_checked_then_imported_in_one_go(upload, client, database, admin):
+def test_a_good_file_is_checked_then_imported_in_one_go(upload, client, database, admin, board):
     reply = upload(GOOD)
     page = reply.get_data(as_text=True)
     assert reply.status_code == 200
     assert "Dry run: all 3 rows can be imported; nothing is written yet." in page
     assert problems(page) == {2: "ok", 3: "ok", 4: "ok"}
-    assert users(database) == [admin]
+    assert users(database) == [admin] and board.reloads == []
     carried = re.search(r'name="csv" value="([^"]*)"', page).group(1)
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
     reply = client.post("/admin/users/import", data={
@@ -68,6 +103,8 @@ def test_a_good_file_is_checked_then_imported_in_one_go(upload, client, database
     generated = dict(re.findall(r"<tr><td>(\w+)</td><td><code>([^<]+)</code>", page))
     assert sorted(generated) == ["carol", "sam"]
     assert users(database) == sorted([admin, "carol", "dave", "sam"])
+    # The running switchboard knows the new agents and tiers at once, and sam's own phone.
+    assert board.reloads == ["agents", "queues"] and board.own_phones == ["2001"]
     with database.session() as s:
         carol = s.scalar(select(User).where(User.username == "carol"))
         assert verify_password(carol.password_hash, generated["carol"])
@@ -117,12 +154,12 @@ ian,supervisor,,,sales
     assert users(database) == sorted([admin, "taken"])
 
 
-def test_an_import_with_one_bad_row_writes_none(upload, database, admin):
+def test_an_import_with_one_bad_row_writes_none(upload, database, admin, board):
     reply = upload(GOOD + "zed,agent,,1001,\n", action="import")
     page = reply.get_data(as_text=True)
     assert reply.status_code == 422
     assert "Nothing was imported" in page and "extension 1001 is on line 2 too" in page
-    assert users(database) == [admin]
+    assert users(database) == [admin] and board.reloads == []
     with database.session() as s:
         assert s.scalar(select(func.count()).select_from(Agent)) == 0
         assert s.scalar(select(func.count()).select_from(AuditEntry)

@@ -86,8 +86,11 @@ def import_users():
         return _users_page(plan=plan, csv=text, status=422)
     board = current_app.extensions["callcenter"].switchboard
     if board is not None:
-        board.reload_agent(0)       # the roster reads every agent again: the new ones join
+        board.reload_agents()
         board.reload_queues()
+    for row in plan.rows:
+        if row.role is not Role.AGENT:
+            _own_phone_given(row.extension)
     return _no_store(_users_page(imported=len(plan.rows), generated=generated))
 
 
