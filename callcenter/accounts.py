@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -64,10 +65,26 @@ def create_user(session: Session, username: str, password: str, role: Role | str
     return add_user(session, username, hash_password(password), role, extension, who=who)
 
 
+@dataclass(frozen=True)
+class Taken:
+    """Every username and extension in use, read once (a CSV file checks hundreds of rows)."""
+    usernames: frozenset[str]
+    extensions: frozenset[str]
+
+    @classmethod
+    def read(cls, session: Session) -> Taken:
+        extensions = set(session.scalars(select(Agent.extension)))
+        extensions.update(session.scalars(select(User.extension)
+                                          .where(User.extension.is_not(None))))
+        return cls(frozenset(session.scalars(select(User.username))), frozenset(extensions))
+
+
 def check_new_user(session: Session, username: str, role: Role | str,
-                   extension: str | None) -> tuple[str, Role, str | None]:
+                   extension: str | None, taken: Taken | None = None
+                   ) -> tuple[str, Role, str | None]:
     """A new user's username, role and extension as they will be kept (AccountError if one
-    cannot be): everything but the password, which the caller checks and hashes."""
+    cannot be): everything but the password, which the caller checks and hashes. `taken`: what
+    is in use, when the caller read it already."""
     username = username.strip().lower()
     if not USERNAME.fullmatch(username):
         raise AccountError("username must be 2-64 characters: lowercase letters, digits, "
@@ -76,9 +93,12 @@ def check_new_user(session: Session, username: str, role: Role | str,
     extension = _extension(extension) if extension else None
     if extension is None and role is Role.AGENT:
         raise AccountError("an agent needs a SIP extension (2-10 digits)")
-    if session.scalar(select(exists().where(User.username == username))):
+    if username in taken.usernames if taken else \
+            session.scalar(select(exists().where(User.username == username))):
         raise AccountError(f"username {username!r} is taken")
-    if extension:
+    if extension and taken and extension in taken.extensions:
+        raise AccountError(f"extension {extension} already belongs to another user")
+    if extension and not taken:
         _check_free(session, extension)
     return username, role, extension
 

@@ -93,8 +93,9 @@ def check(session: Session, text: str) -> Plan:
     if problems:
         return Plan([], problems)
     queues = set(session.scalars(select(Queue.name)))
+    taken = accounts.Taken.read(session)
     rows = [_row(session, number, dict(zip(header, cells, strict=False)), len(cells),
-                 len(header), queues) for number, cells in body]
+                 len(header), queues, taken) for number, cells in body]
     _duplicates(rows, "username", lambda row: row.username)
     _duplicates(rows, "extension", lambda row: row.extension)
     return Plan(rows, [])
@@ -116,14 +117,14 @@ def _header_problems(header: list[str]) -> list[str]:
 
 
 def _row(session: Session, number: int, cells: dict[str, str], given: int, expected: int,
-         queues: set[str]) -> Row:
+         queues: set[str], taken: accounts.Taken) -> Row:
     row = Row(number, cells.get("username", "").strip().lower())
     if given != expected:
         row.problems.append(f"{given} cells where the first line names {expected} columns")
     try:
         row.username, row.role, row.extension = accounts.check_new_user(
             session, cells.get("username", ""), cells.get("role", ""),
-            cells.get("extension", "").strip() or None)
+            cells.get("extension", "").strip() or None, taken)
     except InvalidInput as exc:
         row.problems.append(exc.reason)
         row.role = _role_or_none(cells.get("role", ""))

@@ -32,6 +32,9 @@ def test_every_route_declares_its_access(app):
     assert kinds["auth.login"] == "public" and kinds["admin.users"] == "session"
     assert kinds["supervising.wallboard"] == "display"
     assert kinds["metrics.metrics"] == "bearer"
+    for endpoint in ("admin.edit_user", "admin.save_user", "admin.reset_password",
+                     "admin.set_membership", "admin.remove_membership", "admin.import_users"):
+        assert access_of(app, endpoint).roles == {Role.ADMIN}, endpoint
 
 
 def test_an_undeclared_route_stops_the_app(settings, database):
