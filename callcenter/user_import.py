@@ -25,9 +25,10 @@ from .models import Queue, Role
 from .passwords import hash_password
 
 MAX_BYTES = 256 * 1024
-# Each password's hash costs a tenth of a second of CPU (passwords.py): 200 users hash in about
-# ten seconds on the pool's threads, beyond that a request would wait too long.
-MAX_ROWS = 200
+# Each password's hash costs a tenth of a second of CPU (passwords.py), one at a time on the
+# hashing pool's thread: 100 users take about ten seconds; more would keep the admin waiting on
+# one request for longer than a person waits without giving up.
+MAX_ROWS = 100
 REQUIRED = ("username", "role")
 COLUMNS = (*REQUIRED, "password", "extension", "queues",
            *(setting.name for setting in accounts.AGENT_SETTINGS))
