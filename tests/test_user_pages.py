@@ -19,13 +19,13 @@ from tests.conftest import PASSWORD, AuthActions
 
 
 class Board:
-    """What the pages ask of a running switchboard: reloads, counted; a roster of statuses;
+    """What the pages ask of a running switchboard: reloads, counted; agents' live statuses;
     the rest does nothing."""
 
     def __init__(self) -> None:
         self.agent_reloads: list[int] = []
         self.queue_reloads = 0
-        self.roster = type("Roster", (), {"agents": {}})()
+        self.statuses: dict[int, AgentStatus] = {}     # the live ones; others: the row's
 
     def health(self) -> dict:
         return {"database": "ok", "spool_state": "ok", "backlog": 0}
@@ -35,6 +35,13 @@ class Board:
 
     def reload_queues(self) -> None:
         self.queue_reloads += 1
+
+    def agent(self, agent_id: int):
+        from callcenter.switchboard import AgentError
+
+        if agent_id not in self.statuses:
+            raise AgentError("not known here")
+        return type("View", (), {"status": self.statuses[agent_id]})()
 
     def own_phone_given(self, *args) -> None: ...
     def set_active(self, *args) -> None: ...
@@ -182,7 +189,7 @@ def test_a_form_without_its_version_is_refused(post, database, alice):
 
 def test_the_extension_of_an_agent_not_logged_out_stays(client, post, board, database, alice):
     agent_id = agent_row(database).id
-    board.roster.agents[agent_id] = type("View", (), {"status": AgentStatus.AVAILABLE})()
+    board.statuses[agent_id] = AgentStatus.AVAILABLE
     form = shown_form(client, alice)
     reply = post(f"/admin/users/{alice}", **{**form, "extension": "1010", "wrapup_seconds": "5"})
     assert reply.status_code == 422

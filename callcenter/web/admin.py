@@ -330,9 +330,12 @@ def _status_now(agent: Agent | None) -> AgentStatus | None:
         return None
     board = current_app.extensions["callcenter"].switchboard
     if board is not None:
-        view = board.roster.agents.get(agent.id)
-        if view is not None:
-            return view.status
+        from ..switchboard import AgentError
+
+        try:
+            return board.agent(agent.id).status
+        except AgentError:      # not one the switchboard can hold (its user inactive...)
+            pass
     return agent.status
 
 
