@@ -211,10 +211,18 @@ class User(Base):
     # A supervisor's (or an admin's) own softphone, for listening in; an agent's extension is
     # its Agent row's. Having one never makes the user an agent (no offers, no agent figures).
     extension: Mapped[str | None] = mapped_column(String(16), unique=True)
+    # What an admin's form showed (users, agents and queues alike): SQLAlchemy adds 1 at each
+    # ORM update and writes only `WHERE version = <the one read>`, so of two admins saving at
+    # once one is refused (accounts.check_version compares the form's). The switchboard's own
+    # writes (an agent's status, state, registration) are Core UPDATEs through its store: they
+    # leave the version alone, so an agent taking calls can still be edited.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
 
     agent: Mapped[Agent | None] = relationship(back_populates="user", uselist=False)
     login_sessions: Mapped[list[LoginSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True)
+
+    __mapper_args__ = {"version_id_col": version}
 
     def __repr__(self) -> str:
         return f"<User {self.username} {self.role.value}>"
@@ -249,10 +257,13 @@ class Agent(Base):
     auto_answer: Mapped[bool] = mapped_column(Boolean, default=True)
     break_reason: Mapped[str | None] = mapped_column(String(64))
     last_call_ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")   # see User.version
 
     user: Mapped[User] = relationship(back_populates="agent")
     tiers: Mapped[list[QueueAgent]] = relationship(back_populates="agent",
                                                    cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 # A soft two-tone pattern, looped: the shipped configuration has no music files, and
@@ -315,9 +326,12 @@ class Queue(Base):
     announce_position: Mapped[bool] = mapped_column(Boolean, default=False)
     announce_wait: Mapped[bool] = mapped_column(Boolean, default=False)
     position_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")   # see User.version
 
     tiers: Mapped[list[QueueAgent]] = relationship(back_populates="queue",
                                                    cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class InboundNumber(Base):

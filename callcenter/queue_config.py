@@ -30,6 +30,11 @@ from .models import (
     TimeoutAction,
     User,
 )
+from .typed import Problems
+from .typed import flag as _flag
+from .typed import text as _text
+from .typed import whole_number as _whole_number
+from .versions import Stale, check_version
 
 LONGEST_WAIT = 86_400          # seconds: a day is more than any caller waits
 LONGEST_WRAPUP = 3_600
@@ -40,40 +45,11 @@ DESCRIPTION_LENGTH = 255
 SHORTEST_INTERVAL, LONGEST_INTERVAL = 15, 3_600    # announcements: seconds between two
 
 
-class QueueInputError(InvalidInput):
-    """Several settings refused at once: `problems` maps each field to its reason (the page
-    shows each next to its input)."""
-
-    def __init__(self, problems: Mapping[str, str]) -> None:
-        self.problems = dict(problems)
-        if len(self.problems) == 1:
-            [(field, reason)] = self.problems.items()
-            super().__init__(reason, field=field)
-        else:
-            super().__init__("; ".join(f"{f}: {r}" for f, r in self.problems.items()))
+class QueueInputError(Problems):
+    """Several queue settings refused at once (typed.Problems)."""
 
 
 # -- reading one value --------------------------------------------------------------------------
-
-def _text(value: object) -> str:
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool) or value is None:
-        raise InvalidInput("missing")
-    return str(value)
-
-
-def _whole_number(value: object, low: int, high: int, unit: str = "") -> int:
-    text = _text(value)
-    try:
-        number = int(text)
-    except ValueError:
-        raise InvalidInput(f"a whole number{' of ' + unit if unit else ''} is needed "
-                           f"(got {text[:20]!r})") from None
-    if not low <= number <= high:
-        raise InvalidInput(f"must be {low} to {high}{' ' + unit if unit else ''} (got {number})")
-    return number
-
 
 def _seconds(low: int = 0, high: int = LONGEST_WAIT) -> Callable[[object], int]:
     return lambda value: _whole_number(value, low, high, "seconds")
@@ -95,19 +71,6 @@ def _choice(kind: type[QueueStrategy] | type[TimeoutAction]):
             raise InvalidInput(f"unknown {text!r}: use one of "
                                + ", ".join(member.value for member in kind)) from None
     return parse
-
-
-_YES = frozenset({"yes", "true", "on", "1"})
-_NO = frozenset({"no", "false", "off", "0", ""})
-
-
-def _flag(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = _text(value).lower()
-    if text in _YES or text in _NO:
-        return text in _YES
-    raise InvalidInput(f"yes or no (got {text[:20]!r})")
 
 
 def _hold_music(value: object) -> str:
@@ -351,9 +314,12 @@ def create_queue(session: Session, name: str, settings: Mapping[str, object] | N
 
 
 def change_queue(session: Session, name: str, settings: Mapping[str, object], *,
-                 who: audit.Actor) -> Queue:
-    """Change some of a queue's settings; the others stay as they are."""
+                 who: audit.Actor, version: object = None) -> Queue:
+    """Change some of a queue's settings; the others stay as they are. `version`: the one the
+    admin's form showed (typed.Stale when the queue changed since); None from the command."""
     queue = queue_named(session, name)
+    if version is not None:
+        check_version(queue, version, f"queue {queue.name}")
     if not settings:
         raise InvalidInput("nothing to change: give at least one setting")
     was = setting_values(queue)
@@ -452,9 +418,11 @@ def agent_called(session: Session, who: str) -> Agent:
 
 
 def set_tier(session: Session, queue_name: str, agent: str, level: object = None,
-             position: object = None, *, who: audit.Actor) -> QueueAgent:
+             position: object = None, *, who: audit.Actor, was: str | None = None) -> QueueAgent:
     """Put an agent in a queue at a tier, or move its tier. A new tier's level is 1 unless
-    given, and its position the one after the last at that level."""
+    given, and its position the one after the last at that level. `was`: the tier the admin's
+    form showed ("level/position", or "" for none), refused as typed.Stale if it changed since;
+    None from the command."""
     queue = queue_named(session, queue_name)
     problems: dict[str, str] = {}
     numbers: dict[str, int | None] = {}
@@ -472,12 +440,10 @@ def set_tier(session: Session, queue_name: str, agent: str, level: object = None
         raise QueueInputError(problems)
     tier = session.get(QueueAgent, (queue.id, member.id))
     before = _tier_values(tier)
+    if was is not None and was != shown_tier(tier):
+        raise Stale(f"the tier of {member.extension} in queue {queue.name}")
     if tier is None:
-        tier = QueueAgent(queue_id=queue.id, agent_id=member.id, level=numbers["level"] or 1)
-        last = session.scalar(select(func.max(QueueAgent.position)).where(
-            QueueAgent.queue_id == queue.id, QueueAgent.level == tier.level))
-        tier.position = numbers["position"] or (last or 0) + 1
-        session.add(tier)
+        tier = place_tier(session, queue, member, numbers["level"], numbers["position"])
     else:
         tier.level = numbers["level"] or tier.level
         tier.position = numbers["position"] or tier.position
@@ -488,17 +454,45 @@ def set_tier(session: Session, queue_name: str, agent: str, level: object = None
     return tier
 
 
+def place_tier(session: Session, queue: Queue, agent: Agent, level: int | None,
+               position: int | None) -> QueueAgent:
+    """A new tier: level 1 unless given, and its position the one after the last at that level
+    unless given (the caller audits it)."""
+    level = level or 1
+    if position is None:
+        last = session.scalar(select(func.max(QueueAgent.position)).where(
+            QueueAgent.queue_id == queue.id, QueueAgent.level == level))
+        position = (last or 0) + 1
+    tier = QueueAgent(queue=queue, agent=agent, level=level, position=position)
+    session.add(tier)
+    return tier
+
+
+def shown_tier(tier: QueueAgent | None) -> str:
+    """A tier as a form carries it, to tell whether it changed meanwhile: "level/position", or
+    "" for none."""
+    return f"{tier.level}/{tier.position}" if tier is not None else ""
+
+
+def whole_tier_number(value: object) -> int:
+    """A tier's level or position."""
+    return _whole_number(value, *TIER_RANGE)
+
+
 def _tier_values(tier: QueueAgent | None) -> dict[str, int] | None:
     return {"level": tier.level, "position": tier.position} if tier is not None else None
 
 
-def remove_tier(session: Session, queue_name: str, agent: str, *, who: audit.Actor) -> Agent:
-    """Take an agent out of a queue (its other queues keep it)."""
+def remove_tier(session: Session, queue_name: str, agent: str, *, who: audit.Actor,
+                was: str | None = None) -> Agent:
+    """Take an agent out of a queue (its other queues keep it). `was` as for set_tier."""
     queue = queue_named(session, queue_name)
     agent_row = agent_called(session, agent)
     tier = session.get(QueueAgent, (queue.id, agent_row.id))
     if tier is None:
         raise NotFound(f"agent {agent_row.extension} is not in queue {queue.name}")
+    if was is not None and was != shown_tier(tier):
+        raise Stale(f"the tier of {agent_row.extension} in queue {queue.name}")
     audit.record(session, who, "queue.tier", f"queue {queue.name} agent {agent_row.extension}",
                  _tier_values(tier), None)
     session.delete(tier)
@@ -517,6 +511,14 @@ def all_queues(session: Session) -> list[Queue]:
 def tiers_of(queue: Queue) -> list[QueueAgent]:
     """The queue's tiers in the order calls are offered: by level, then position."""
     return sorted(queue.tiers, key=lambda t: (t.level, t.position, t.agent.extension))
+
+
+def tiers_by_level(queue: Queue) -> list[tuple[int, list[QueueAgent]]]:
+    """The queue's tiers as ordered lists, one a level, lowest level first."""
+    levels: dict[int, list[QueueAgent]] = {}
+    for tier in tiers_of(queue):
+        levels.setdefault(tier.level, []).append(tier)
+    return list(levels.items())
 
 
 def describe_tiers(queue: Queue) -> str:

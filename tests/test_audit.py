@@ -61,12 +61,15 @@ def test_queue_changes_on_the_pages_are_audited_and_refusals_are_not(post, datab
                                                                      make_user):
     make_user("alice", extension="1000")
     assert post("/admin/queues", name="sales", strategy="ring_all").status_code == 302
-    values = queue_config.setting_values
-    with database.session() as s:
-        form = {k: v for k, v in values(queue_config.queue_named(s, "sales")).items()
-                if v is not False}
-    assert post("/admin/queues/sales", **{**form, "max_wait": "90"}).status_code == 302
-    assert post("/admin/queues/sales", **{**form, "max_wait": "ten"}).status_code == 422
+    def shown() -> dict:
+        """The settings form as the page shows it now, its version included."""
+        with database.session() as s:
+            queue = queue_config.queue_named(s, "sales")
+            return {**{k: v for k, v in queue_config.setting_values(queue).items()
+                       if v is not False}, "version": str(queue.version)}
+
+    assert post("/admin/queues/sales", **{**shown(), "max_wait": "90"}).status_code == 302
+    assert post("/admin/queues/sales", **{**shown(), "max_wait": "ten"}).status_code == 422
     post("/admin/queues/sales/tiers", agent="1000", level="2", position="")
     post("/admin/queues/sales/tiers/remove", agent="1000")
     rows = [row for row in entries(database) if row[1].startswith("queue.")]

@@ -59,6 +59,22 @@ def test_an_uploaded_wav_is_kept_listed_and_played_back(upload, client, settings
     assert played.data == data
 
 
+def test_an_upload_is_audited_and_a_refused_one_is_not(upload, database):
+    import json
+
+    from sqlalchemy import select
+
+    from callcenter.models import AuditEntry
+
+    upload("greeting.wav", wav_bytes(seconds=1.5, rate=16000))
+    upload("greeting.wav", wav_bytes(seconds=1.5, rate=16000))     # the name is taken
+    with database.session() as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.action == "media.upload")).all()
+        assert [(row.actor, row.target) for row in rows] == [("root", "sound greeting.wav")]
+        assert json.loads(rows[0].after) == {"seconds": 1.5, "from": "greeting.wav",
+                                             "queue page": "sales"}
+
+
 def test_an_uploaded_mp3_is_kept_as_a_wav_freeswitch_plays(upload, settings):
     assert upload("Hold-Music.mp3", mp3_bytes(seconds=1.0)).status_code == 302
     assert kept(settings) == ["Hold-Music.wav"]

@@ -33,7 +33,9 @@ def test_every_route_declares_its_access(app):
     assert kinds["supervising.wallboard"] == "display"
     assert kinds["metrics.metrics"] == "bearer"
     assert kinds["freeswitch.dialplan"] == "freeswitch"
-    for endpoint in ("numbers.index", "numbers.add", "numbers.save", "numbers.delete"):
+    for endpoint in ("numbers.index", "numbers.add", "numbers.save", "numbers.delete",
+                     "admin.edit_user", "admin.save_user", "admin.reset_password",
+                     "admin.set_membership", "admin.remove_membership", "admin.import_users"):
         assert access_of(app, endpoint).roles == {Role.ADMIN}, endpoint
 
 

@@ -132,6 +132,8 @@ class Roster:
                 # truth: the row may not have caught up with the agent's last choice yet).
                 view.wrapup_seconds, view.always_record = agent.wrapup_seconds, agent.always_record
                 view.name = user.username
+                if view.extension != agent.extension:
+                    self._moved(view, agent.extension)
             view.offers = OfferSettings.of(agent)
             view.active = user.active
             if not view.active:
@@ -139,6 +141,18 @@ class Roster:
             if view.registered != agent.registered:
                 self._write(view, registered=True)
             self._by_extension[agent.extension] = agent.id
+
+    def _moved(self, view: AgentView, extension: str) -> None:
+        """An admin gave a Logged Out agent another extension: its registrations are the new
+        extension's from now on."""
+        if self._by_extension.get(view.extension) == view.id:
+            del self._by_extension[view.extension]
+        before = view.registered
+        view.extension = extension
+        view.contacts = self._contacts.setdefault(extension, set())
+        if view.registered != before:
+            self._write(view, registered=True)
+        self._announce(view)
 
     def get(self, agent_id: int) -> AgentView:
         view = self.agents.get(agent_id)

@@ -517,8 +517,12 @@ class Switchboard:
         """An admin changed this agent's rows (added it, activated or deactivated its user):
         the roster reads them again, so the change applies at once. Its live status, state and
         registration stay what memory says; an inactive agent is Logged Out."""
-        self.roster.reload()
+        self.reload_agents()
         return self.roster.agents.get(agent_id)
+
+    def reload_agents(self) -> None:
+        """Many agents changed at once (a CSV import): the roster reads them all again."""
+        self.roster.reload()
 
     def flush_registration(self, extension: str, domain: str, profile: str = "internal") -> None:
         """Make FreeSWITCH forget the extension's registrations (its credential was revoked):

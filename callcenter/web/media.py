@@ -4,9 +4,9 @@ files are the site's own recordings."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
+from flask import Blueprint, current_app, flash, g, redirect, request, send_file, url_for
 
-from .. import media, queue_config
+from .. import audit, media, queue_config
 from ..errors import InvalidInput, ProductError
 from ..models import Role
 from .access import requires
@@ -37,6 +37,10 @@ def upload(name: str):
         sound = media.keep(_folder(), kept, _off_the_hub(media.playable, data))
     except ProductError as exc:
         return queue_page(name, upload_problem=exc, status=exc.status)
+    with current_app.extensions["callcenter"].db.session() as s:
+        audit.record(s, audit.Actor.user(g.user), "media.upload", f"sound {sound.name}",
+                     after={"seconds": sound.seconds, "from": uploaded.filename[:64],
+                            "queue page": name})
     flash(f"Sound {sound.name} uploaded ({sound.seconds} s): pick it for a greeting, an "
           "announcement, the closed message or the hold music below.")
     return redirect(url_for("queues.edit", name=name) + "#sounds")

@@ -2,7 +2,8 @@
 tiers. The rules are callcenter/queue_config.py's (the `callcenter queue` command shares them).
 Each change is committed first, then the running switchboard reloads its queues, so it applies
 at once (waiting callers keep their places). A refused form comes back as it was typed, each
-problem next to its input."""
+problem next to its input; a form whose queue (or tier) changed since it was shown is refused
+with the current values (versions.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from .. import audit, queue_config
 from ..errors import InvalidInput, ProductError
 from ..models import Role, utcnow
+from ..typed import Problems
+from ..versions import Stale, saved
 from . import media
 from .access import requires
 from .vocabulary import choice_words
@@ -33,7 +36,7 @@ def add():
             name = queue_config.create_queue(s, typed["name"], {"strategy": typed["strategy"]},
                                              who=_who()).name
     except ProductError as exc:
-        return _index_page(typed, _problems(exc, "name"), exc.status)
+        return _index_page(typed, form_problems(exc, "name"), exc.status)
     _reload_queues()
     flash(f"Queue {name} added: set it up below.")
     return redirect(url_for("queues.edit", name=name))
@@ -51,10 +54,13 @@ def save(name: str):
     typed = {s.name: (s.name in request.form) if s.kind == "flag" else request.form.get(s.name, "")
              for s in queue_config.SETTINGS}
     try:
-        with _db().session() as s:
-            queue_config.change_queue(s, name, typed, who=_who())
+        with saved(_db(), f"queue {name}") as s:
+            queue_config.change_queue(s, name, typed, who=_who(),
+                                      version=request.form.get("version", ""))
+    except Stale as exc:
+        return queue_page(name, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
-        return queue_page(name, typed=typed, problems=_problems(exc), status=exc.status)
+        return queue_page(name, typed=typed, problems=form_problems(exc), status=exc.status)
     _reload_queues()
     flash(f"Queue {name} saved.")
     return redirect(url_for("queues.edit", name=name))
@@ -68,10 +74,13 @@ def set_tier(name: str):
     try:
         with _db().session() as s:
             tier = queue_config.set_tier(s, name, typed["agent"], typed["level"],
-                                         typed["position"], who=_who())
+                                         typed["position"], who=_who(),
+                                         was=request.form.get("was"))
             said = f"{tier.agent.extension} at level {tier.level}, position {tier.position}"
+    except Stale as exc:
+        return queue_page(name, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
-        return queue_page(name, tier_typed=typed, tier_problems=_problems(exc, "agent"),
+        return queue_page(name, tier_typed=typed, tier_problems=form_problems(exc, "agent"),
                           status=exc.status)
     _reload_queues()
     flash(f"Queue {name}: {said}.")
@@ -81,9 +90,13 @@ def set_tier(name: str):
 @bp.route("/<name>/tiers/remove", methods=["POST"])
 @requires(Role.ADMIN)
 def remove_tier(name: str):
-    with _db().session() as s:
-        agent = queue_config.remove_tier(s, name, request.form.get("agent", ""), who=_who())
-        extension = agent.extension
+    try:
+        with _db().session() as s:
+            agent = queue_config.remove_tier(s, name, request.form.get("agent", ""), who=_who(),
+                                             was=request.form.get("was"))
+            extension = agent.extension
+    except Stale as exc:
+        return queue_page(name, stale=str(exc), status=exc.status)
     _reload_queues()
     flash(f"Queue {name}: {extension} removed.")
     return redirect(url_for("queues.edit", name=name))
@@ -101,7 +114,8 @@ def _index_page(typed: dict, problems: dict, status: int = 200):
 
 def queue_page(name: str, *, typed: dict | None = None, problems: dict | None = None,
                tier_typed: dict | None = None, tier_problems: dict | None = None,
-               upload_problem: ProductError | None = None, status: int = 200):
+               upload_problem: ProductError | None = None, stale: str | None = None,
+               status: int = 200):
     session = current_app.extensions["callcenter"].db_session()
     queue = queue_config.queue_named(session, name)     # NotFound: the 404 page
     opening = queue_config.opening(queue, utcnow(),
@@ -114,12 +128,13 @@ def queue_page(name: str, *, typed: dict | None = None, problems: dict | None = 
         outside=queue_config.agents_outside(session, queue), tier_typed=tier_typed or {},
         tier_problems=tier_problems or {}, words=choice_words(),
         sounds=sounds, sound_by_path={str(sound.path): sound for sound in sounds},
-        max_megabytes=media.MAX_MEGABYTES, upload_problem=upload_problem), status
+        max_megabytes=media.MAX_MEGABYTES, upload_problem=upload_problem, stale=stale,
+        levels=queue_config.tiers_by_level(queue), shown_tier=queue_config.shown_tier), status
 
 
-def _problems(exc: ProductError, field: str = "") -> dict[str, str]:
+def form_problems(exc: ProductError, field: str = "") -> dict[str, str]:
     """Each refused field with its reason ("" for the form as a whole, or `field`)."""
-    if isinstance(exc, queue_config.QueueInputError):
+    if isinstance(exc, Problems):
         return exc.problems
     if isinstance(exc, InvalidInput):
         return {exc.field or field: exc.reason}

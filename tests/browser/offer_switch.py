@@ -1,5 +1,5 @@
 """The simulator as the switch behind a real softphone, for the browser tests of queued calls:
-`python -m tests.browser.offer_switch PASSWORD EXTENSION`.
+`python -m tests.browser.offer_switch PASSWORD EXTENSION...` (each extension registered).
 
 The simulator plays FreeSWITCH; the test plays the SIP side (tests/sipws.py rings the browser).
 So an agent's phone here rings and never answers by itself: the test relays what the browser
@@ -89,10 +89,11 @@ def obey(sim: Simulator, line: str) -> None:
 
 
 def main() -> None:
-    password, extension = sys.argv[1:3]
+    password, *extensions = sys.argv[1:]
     sim = Simulator(password)
     sim.default_agent = Behaviour.ringing()
-    sim.register(extension)
+    for extension in extensions:
+        sim.register(extension)
     sim.bus.add(AgentLegs())
     sim.start()
     say(f"listening on 127.0.0.1:{sim.port}")

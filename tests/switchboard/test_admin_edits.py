@@ -55,3 +55,31 @@ def test_a_reload_keeps_the_agents_live_status(rig, admin_post, database, agent_
     assert agents["alice"]["status"] == "available"
     assert agents["bob"]["status"] == "logged_out"
     assert rig.board.agent(agent_id).status is AgentStatus.AVAILABLE
+
+
+def page_form(database, username: str, **changes) -> dict[str, str]:
+    """A user's edit form as its page shows it now (versions included), with `changes`."""
+    from callcenter import accounts
+
+    with database.session() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        form = {name: ("on" if value else None) if isinstance(value, bool) else str(value)
+                for name, value in accounts.user_values(user).items()}
+        form.update(version=str(user.version), agent_version=str(user.agent.version))
+    form.update(changes)
+    return {name: value for name, value in form.items() if value is not None}
+
+
+def test_a_logged_out_agents_new_extension_is_the_rosters_at_once(rig, admin_post, database,
+                                                                 make_user):
+    make_user("bob", extension="1001")
+    rig.sim.register("1009")        # a phone already registered as the new extension
+    rig.settle()
+    bob = user_id(database, "bob")
+    admin_post("/admin/users", username="carol", password=PASSWORD, role="agent",
+               extension="1002")     # the roster learns of bob too
+    admin_post(f"/admin/users/{bob}", **page_form(database, "bob", extension="1009"))
+    view = rig.board.roster.by_extension("1009")
+    assert view is not None and view.name == "bob" and view.registered
+    assert rig.board.roster.by_extension("1001") is None
+    assert live_agents(rig)["bob"]["extension"] == "1009"

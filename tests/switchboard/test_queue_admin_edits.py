@@ -7,9 +7,16 @@ import pytest
 
 from callcenter import queue_config
 from callcenter.audit import CLI
-from callcenter.models import AgentStatus
-from tests.switchboard.test_queues import caller_enters, originates
+from callcenter.models import AgentState, AgentStatus
+from tests.switchboard.test_admin_edits import page_form, user_id
+from tests.switchboard.test_queues import call_of, caller_enters, originates
 from tests.test_queue_pages import every_setting
+
+
+def shown_version(database, name: str = "sales") -> str:
+    """The version a queue's settings form shows now."""
+    with database.session() as s:
+        return str(queue_config.queue_named(s, name).version)
 
 
 @pytest.fixture
@@ -38,8 +45,33 @@ def test_an_agent_added_on_the_page_takes_the_next_caller(sales, admin_post):
 
 def test_saved_settings_are_the_distributors_at_once(sales, admin_post):
     rig = sales
-    admin_post("/admin/queues/sales", **every_setting(agent_ring="45", priority="7"))
+    admin_post("/admin/queues/sales", **every_setting(agent_ring="45", priority="7"),
+               version=shown_version(rig.database))
     seen = rig.board.distributor.queues["sales"]
     assert (seen.agent_ring, seen.priority, seen.timeout_target) == (45, 7, "5551234")
     admin_post("/admin/queues", name="support", strategy="ring_all")
     assert rig.board.distributor.queues["support"].strategy.value == "ring_all"
+
+
+def test_saving_an_agent_on_a_call_changes_its_next_wrap_up_and_leaves_the_call_alone(
+        sales, admin_post, database, agent_id):
+    rig = sales
+    form = page_form(database, "alice", wrapup_seconds="0", auto_answer=None)   # shown before
+    admin_post("/admin/queues/sales/tiers", agent="alice")
+    caller = caller_enters(rig)
+    rig.settle()
+    rig.advance(0)
+    call = call_of(rig, caller)
+    alice = rig.board.agent(agent_id)
+    assert alice.state is AgentState.IN_CALL and alice.wrapup_seconds == 10
+    sent = len(rig.link.commands)
+    # The roster wrote alice's state changes meanwhile: the form shown before still saves.
+    admin_post(f"/admin/users/{user_id(database, 'alice')}", **form)
+    rig.settle()
+    assert (alice.wrapup_seconds, alice.offers.auto_answer) == (0, False)
+    assert alice.state is AgentState.IN_CALL and call.progress.value == "answered"
+    assert not [c for c in rig.link.commands[sent:] if c.startswith(("uuid_kill", "uuid_break"))]
+    rig.sim.far_end_hangs_up(caller)
+    rig.settle()
+    assert alice.state is AgentState.IDLE       # no wrap-up any more
+
