@@ -84,7 +84,7 @@ class Switchboard:
         self.clock = clock or RealClock()
         self.hub = hub
         self.sessions = database.sessions
-        self.store = Store(database.sessions, reopen=database.dispose,
+        self.store = Store(database.writer.sessions, reopen=database.writer.dispose,
                            spool=Spool(spool_dir) if spool_dir is not None else None,
                            committed=lambda written: self.persist.count_written(written))
         self.sender = Sender(link)
