@@ -137,8 +137,9 @@ class Store:
             log.exception("the database writer failed")
         pool.kill()
         self._on_report()              # what the writer said last
-        self._report.stop()
-        self._report.close()
+        report, self._report = self._report, None
+        report.stop()
+        report.close()
 
     def submit(self, record: Record) -> None:
         """Queue a write; never blocks or yields (callers are event handlers). The record is
@@ -152,7 +153,8 @@ class Store:
         of its own committed after it, ahead of the switchboard's queued records (a person
         waits on it); the calling greenlet waits for what it returns (plain values: the
         session is closed by then) or raises what it raised. While the database is refusing
-        writes it fails at once with Unavailable rather than waiting behind the retries."""
+        writes it fails at once with Unavailable rather than waiting behind the retries. A
+        request that stopped waiting (the timeout) may still see its write land."""
         if self._pool is None:
             raise Unavailable("the database writer is not running")
         job = _Job(work)
@@ -230,6 +232,9 @@ class Store:
     def _run(self) -> None:
         try:
             self._write_until_stopped()
+        except BaseException:
+            log.exception("the database writer stopped on an error; what waits is spooled")
+            raise
         finally:
             self._take(block=False)
             self._fail_jobs("the database writer stopped")
