@@ -196,3 +196,37 @@ def test_a_login_and_its_touches_are_written_by_the_writer_not_the_hub(rig, sett
         event.remove(database.engine, "before_cursor_execute", hub_statement)
         event.remove(database.writer.engine, "before_cursor_execute", writer_statement)
     assert on_hub == []
+
+
+def test_a_json_cdr_post_is_written_by_the_writer_and_answered_with_its_result(rig, settings,
+                                                                               database):
+    """FreeSWITCH posts two CDRs a call: the post waits for the writer's verdict (here: a leg
+    no call owns, kept as unmatched) and the hub's engine writes nothing."""
+    from tests.cdrdocs import hangups, json_cdr
+
+    app = create_app(settings, database, rig.board, rig.hub)
+    app.config["TESTING"] = True
+    on_hub: list[str] = []
+    by_writer: list[str] = []
+
+    def hub_statement(_conn, _cursor, statement, *_args):
+        if not statement.startswith("SELECT"):
+            on_hub.append(statement.split()[0])
+
+    def writer_statement(_conn, _cursor, statement, *_args):
+        if "unmatched_legs" in statement:
+            by_writer.append(statement.split()[0])
+
+    event.listen(database.engine, "before_cursor_execute", hub_statement)
+    event.listen(database.writer.engine, "before_cursor_execute", writer_statement)
+    try:
+        assert rig.board.store.flush(10)
+        body = json_cdr(hangups("03-click-to-dial.plain")[0])
+        reply = app.test_client().post(
+            "/freeswitch/cdr", data=body, content_type="application/json",
+            auth=(settings.freeswitch_http_user, settings.freeswitch_http_password))
+    finally:
+        event.remove(database.engine, "before_cursor_execute", hub_statement)
+        event.remove(database.writer.engine, "before_cursor_execute", writer_statement)
+    assert reply.status_code == 200 and "unmatched" in reply.json, reply.json
+    assert by_writer == ["INSERT"] and on_hub == []
