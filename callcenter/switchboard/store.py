@@ -124,7 +124,7 @@ class Store:
         if self._pool is None:
             self._take(block=False)    # never started: what was submitted waits in the spool
             if self._pending:
-                self._save_to_spool()
+                _blocking(self._save_to_spool)
             return
         pool, thread, self._pool = self._pool, self._thread, None
         self._inbox.put(_STOP)
