@@ -56,6 +56,11 @@ def run(settings: Settings) -> None:
         log.warning("%s", line)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
 
+    # Before anything starts: a stop asked for while starting (the switch link may be up
+    # before the HTTP server) is a clean stop once started, not death by signal.
+    stop = Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop.set)
     switch = start_switch(settings, database)
     # Expired SIP credentials are revoked (registration flushed, agent Logged Out) by this.
     sweeper = start_sweeper(Credentials.of(settings, switch.board), database)
@@ -68,9 +73,6 @@ def run(settings: Settings) -> None:
     # Tests start us on port 0 and read this line to find the port.
     print(f"callcenter serving on http://{settings.http_host}:{server.server_port}", flush=True)
 
-    stop = Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(signum, stop.set)
     stop.wait()
     log.info("stopping")
     server.stop(timeout=5)
