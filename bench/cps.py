@@ -66,6 +66,7 @@ class Plan:
     connections: int = 64          # keep-alive HTTP connections to the controller
     settle: float = 60.0           # longest wait, after dialing, for a step's calls to end
     log_level: str = "WARNING"
+    database: str = "sqlite"       # or "postgresql": a throwaway server (tests/postgres.py)
 
     def check(self) -> None:
         busy = max(self.rates, default=0) * (self.talk + self.answer_ms / 1000 + 2)
@@ -175,6 +176,18 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time of a server and its children: the living ones (PostgreSQL's backends) and the
+    ones it has reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + reaped + sum(cpu_seconds(int(child)) for child in children)
 
 
 # -- HTTP: a keep-alive client on gevent sockets --------------------------------------------------
@@ -416,6 +429,7 @@ class Bench:
         self.plan = plan
         self.workdir = workdir
         self.url = f"sqlite:///{workdir}/callcenter.db"
+        self.postgres = None       # tests/postgres.py's server, with --database postgresql
         self.children: list[Child] = []
         self.pool: Pool | None = None
         self.rss: RssSampler | None = None
@@ -428,6 +442,13 @@ class Bench:
     def start(self) -> dict:
         plan = self.plan
         started = time.monotonic()
+        if plan.database == "postgresql":
+            from tests.postgres import PostgresServer
+
+            self.postgres = PostgresServer()
+            if not self.postgres.available:
+                raise SystemExit("--database postgresql: PostgreSQL's binaries are not installed")
+            self.url = self.postgres.start()
         prepare_database(self.url, plan.agents)
         created = time.monotonic()
         password = "bench-" + os.urandom(9).hex()
@@ -476,6 +497,14 @@ class Bench:
             self.rss.stop()
         for child in reversed(self.children):
             child.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def postgres_pid(self) -> int | None:
+        if self.postgres is None:
+            return None
+        pid_file = Path(self.postgres.dir) / "data" / "postmaster.pid"
+        return int(pid_file.read_text().split()[0])
 
     # -- asking the controller --
 
@@ -559,10 +588,16 @@ class Bench:
         pids = {"controller": self.controller.proc.pid, "simulator": self.simulator.proc.pid,
                 "driver": os.getpid()}
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        postgres = self.postgres_pid()
+        if postgres is not None:
+            cpu_before["postgresql"] = server_cpu_seconds(postgres)
         step.dial_seconds = self._pace(
             rate, count, lambda i: self._dial(chosen[i], number, step, ids, http))
         step.cpu = {name: (cpu_seconds(pid) - cpu_before[name]) / step.dial_seconds * 100
                     for name, pid in pids.items()}
+        if postgres is not None:
+            step.cpu["postgresql"] = ((server_cpu_seconds(postgres) - cpu_before["postgresql"])
+                                      / step.dial_seconds * 100)
         if settle:
             target = before["calls"]["completed"] + step.placed
             try:
@@ -666,7 +701,8 @@ COLUMNS = (
     ("rate", 5), ("placed", 6), ("refused", 7), ("got/s", 6), ("ended", 6), ("CDRs", 6),
     ("left", 4),
     ("API ms", 9), ("bridge ms", 11), ("lag ms", 11), ("HTTP ms", 9), ("evq", 4), ("dbq", 5),
-    ("RSS MB", 6), ("CPU% c/s/d", 11), ("ms/call", 7), ("goal", 4),
+    ("RSS MB", 6), ("CPU% c/s/d", 11), ("ms/call", 7), ("pg%", 4),
+    ("goal", 4),
 )
 
 
@@ -679,7 +715,8 @@ def report(figures: dict, plan: Plan) -> str:
     setup = figures["setup"]
     lines = [
         f"calls per second: click-to-dial, driver -> HTTP POST /api/calls -> controller -> ESL "
-        f"-> simulator, three processes on {os.cpu_count()} cores; SQLite",
+        f"-> simulator, three processes on {os.cpu_count()} cores; "
+        + ("PostgreSQL (its CPU: pg% column)" if plan.database == "postgresql" else "SQLite"),
         f"{plan.agents} agents created in {setup['create_s']:.1f} s, logged in over HTTP in "
         f"{setup['login_s']:.1f} s; customers ring {plan.answer_ms} ms, talk {plan.talk:g} s; "
         f"{plan.seconds:g} s of dialing per rate over {plan.connections} keep-alive connections",
@@ -691,7 +728,8 @@ def report(figures: dict, plan: Plan) -> str:
         "channel event (switch's timestamp) -> handled; HTTP = dial round trip at the driver",
         "evq/dbq: peak ESL event queue / database write queue; RSS: controller peak; CPU: % of "
         "one core while dialing, controller/simulator/driver; ms/call: controller CPU from the "
-        "first dial until every call ended and was written, per call",
+        "first dial until every call ended and was written, per call; pg%: PostgreSQL's CPU "
+        "while dialing, % of one core",
         "",
         _row(name for name, _ in COLUMNS),
     ]
@@ -711,6 +749,7 @@ def report(figures: dict, plan: Plan) -> str:
             _pair(step.media_to_bridge), _pair(step.event_lag), _pair(step.http_dial),
             step.event_queue_peak, step.store_queue_peak, f"{step.rss_peak_mb:.0f}", cpu,
             f"{step.cpu_ms_per_call:.1f}",
+            f"{step.cpu['postgresql']:.0f}" if "postgresql" in step.cpu else "-",
             ("met" if ok else "MISS") + ("" if step.settled else "*"))))
     for step in figures["steps"]:
         if step.refused:
@@ -768,6 +807,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrent-rate", type=int)
     parser.add_argument("--connections", type=int, help="keep-alive HTTP connections")
     parser.add_argument("--log-level", help="the controller's CALLCENTER_LOG_LEVEL")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"),
+                        help="the controller's database (postgresql: a throwaway server)")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("BENCH_QUICK", "") not in ("", "0")
     plan = QUICK if quick else Plan()
@@ -780,7 +821,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--rates: every rate must be positive")
         plan = replace(plan, rates=rates)
     for name in ("seconds", "talk", "answer_ms", "agents", "concurrent", "concurrent_rate",
-                 "connections", "log_level"):
+                 "connections", "log_level", "database"):
         if getattr(args, name) is not None:
             plan = replace(plan, **{name: getattr(args, name)})
     started = time.monotonic()

@@ -95,8 +95,16 @@ class Database:
     def has_table(self, name: str) -> bool:
         return inspect(self.engine).has_table(name)
 
+    @functools.cached_property
+    def writer(self) -> Database:
+        """The engine of the switchboard's writer thread (switchboard/store.py): a pool and
+        connections of its own, so no lock or connection is shared with the hub's thread."""
+        return Database(self.url)
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if "writer" in self.__dict__:
+            self.writer.dispose()
 
 
 def alembic_config(url: str):

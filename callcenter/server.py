@@ -63,6 +63,8 @@ def run(settings: Settings) -> int:
         log.warning("%s", line)
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)
 
+    # Before anything starts: a stop asked for while starting is a clean stop once started,
+    # not death by signal.
     stop = Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop.set)

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import gevent
@@ -84,7 +85,7 @@ class Switchboard:
         self.clock = clock or RealClock()
         self.hub = hub
         self.sessions = database.sessions
-        self.store = Store(database.sessions, reopen=database.dispose,
+        self.store = Store(database.writer.sessions, reopen=database.writer.dispose,
                            spool=Spool(spool_dir) if spool_dir is not None else None,
                            committed=lambda written: self.persist.count_written(written))
         self.sender = Sender(link)
@@ -430,6 +431,17 @@ class Switchboard:
     # What web/, credentials.py and server.py may ask beyond the actions above. They never reach
     # for the roster, legs, store, sender or link themselves (tests/test_web_facade.py checks):
     # the switchboard's insides can then change without the web layer noticing.
+
+    def run_write(self, work, timeout: float = 15.0):
+        """A request's write, in the database writer's thread (store.py's `run`): `work(session)`
+        in a transaction of its own; the calling greenlet waits for what it returns. No request
+        then waits inside SQLite's busy timeout on the hub, stalling every call meanwhile."""
+        return self.store.run(work, timeout)
+
+    def login_seen(self, key: str, at: datetime) -> None:
+        """A web login was seen (its idle timeout starts again): written in the writer's next
+        batch; nobody waits for it."""
+        self.persist.login_seen(key, at)
 
     def health(self) -> dict:
         """The link to FreeSWITCH and the writes to the database, for /healthz and the pages'

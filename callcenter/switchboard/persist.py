@@ -107,6 +107,10 @@ class Persist:
         """A callback request's changed columns (`id` and the rest)."""
         self._submit(records.update_rows("callbacks", [row]))
 
+    def login_seen(self, key: str, at: datetime) -> None:
+        """A web login's last_seen_at (callcenter/sessions.py), for the idle timeout."""
+        self._submit(records.update_rows("login_sessions", [{"id": key, "last_seen_at": at}]))
+
     def agent_values(self, agent_id: int, values: dict) -> None:
         """An agent's changed columns. They wait for the writer's next batch, the last value of
         each column winning: a call moves its agent through four or five states (and notes

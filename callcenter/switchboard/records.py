@@ -40,6 +40,11 @@ class Record:
     key: dict[str, Any]
     values: list[dict[str, Any]]
 
+    def detached(self) -> Record:
+        """A copy of its own (key and rows): the writer reads it in another thread while the
+        code that made it goes on changing what it made it from."""
+        return Record(self.op, self.table, dict(self.key), [dict(row) for row in self.values])
+
     @property
     def statement(self) -> tuple:
         """Records with equal statements can share one executemany (CDR legs never do)."""

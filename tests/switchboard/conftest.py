@@ -139,16 +139,17 @@ def write_switch(database) -> Callable[[bool], None]:
     SQLite's `PRAGMA query_only`, PostgreSQL's `default_transaction_read_only` (SQLSTATE
     25006). Each switch reopens the engine so the next write meets it."""
     refusing = {"on": False}
-    if database.engine.dialect.name == "sqlite":
-        @event.listens_for(database.engine, "connect")
-        def query_only(connection, _record):
-            if refusing["on"]:
-                connection.execute("PRAGMA query_only=ON")
-    else:
-        @event.listens_for(database.engine, "do_connect")
-        def read_only(_dialect, _record, _args, params):
-            if refusing["on"]:
-                params["options"] = "-c default_transaction_read_only=on"
+    for engine in (database.engine, database.writer.engine):   # the hub's and the writer's
+        if engine.dialect.name == "sqlite":
+            @event.listens_for(engine, "connect")
+            def query_only(connection, _record):
+                if refusing["on"]:
+                    connection.execute("PRAGMA query_only=ON")
+        else:
+            @event.listens_for(engine, "do_connect")
+            def read_only(_dialect, _record, _args, params):
+                if refusing["on"]:
+                    params["options"] = "-c default_transaction_read_only=on"
 
     def switch(on: bool) -> None:
         refusing["on"] = on

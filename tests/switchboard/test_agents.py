@@ -95,11 +95,11 @@ def test_changes_waiting_for_the_writer_are_written_once_the_last_value_winning(
         if statement.startswith("UPDATE agents"):
             updates.append(len(params) if executemany else 1)
 
-    event.listen(database.engine, "before_cursor_execute", count_updates)
+    event.listen(database.writer.engine, "before_cursor_execute", count_updates)
     try:
         rig.settle()
     finally:
-        event.remove(database.engine, "before_cursor_execute", count_updates)
+        event.remove(database.writer.engine, "before_cursor_execute", count_updates)
     assert updates == [1, 1], "five changes of two agents: one row update each"
     with database.session() as session:
         row = session.get(Agent, agent_id)
