@@ -181,6 +181,10 @@ class Sessions:
         waits inside SQLite's busy timeout on the hub; else in `session`. Committed."""
         run_write = getattr(self.switchboard, "run_write", None)
         if run_write is not None:
+            # The request's own transaction (its reads: the user, the login) ends first: a
+            # request waiting on the writer must not hold one of the hub's pooled connections,
+            # or a burst of logins empties the pool and every other request waits behind it.
+            session.commit()
             return run_write(work)
         done = work(session)
         session.commit()

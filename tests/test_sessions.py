@@ -269,3 +269,30 @@ def test_the_sweep_keeps_open_pages_alive_and_closes_those_whose_login_ended(
     finally:
         sweeper.stop()
         forget()
+
+
+def test_a_login_waiting_on_the_writer_holds_no_pooled_connection(settings, database,
+                                                                   make_user):
+    """The request's own reads end before it waits on the database writer: a burst of logins
+    must not empty the hub's connection pool while they wait."""
+    from callcenter.models import User
+    from callcenter.sessions import Lifetimes, Sessions
+
+    user_id = make_user("ann")
+    held: list[bool] = []
+
+    class Writer:            # the switchboard's façade, as far as logins use it
+        def run_write(self, work):
+            held.append(request_session.in_transaction())
+            with database.session() as writing:
+                done = work(writing)
+                writing.commit()
+            return done
+
+    sessions = Sessions(database, Lifetimes.of(settings), switchboard=Writer())
+    with database.session() as request_session:
+        user = request_session.get(User, user_id)       # the request's read opens a transaction
+        token = sessions.start(request_session, user)
+    assert held == [False]
+    with database.session() as session:
+        assert sessions.signed_in(session, token).user.id == user_id
