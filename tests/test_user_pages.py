@@ -330,3 +330,10 @@ def test_the_users_pages_are_for_admins_only(client, auth, admin, alice, make_us
                  f"/admin/users/{alice}/queues", f"/admin/users/{alice}/queues/remove",
                  "/admin/users/import"):
         assert client.post(path, data={"csrf_token": token}).status_code == 403, path
+
+
+def test_the_users_page_shows_the_import_form_once_and_a_plain_title(client, auth, admin):
+    auth.login(admin)
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert re.search(r"<title>(.*?)</title>", page, re.S).group(1) == "Users · Call center"
+    assert page.count('id="import"') == 1
