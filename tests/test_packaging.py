@@ -50,3 +50,7 @@ def test_plain_install_carries_templates_and_migrations(tmp_path):
     # The example dashboard and alert rules ship with the package.
     assert (target / "callcenter" / "monitoring" / "dashboard.json").is_file()
     assert (target / "callcenter" / "monitoring" / "alerts.yml").is_file()
+    # So do the production files (README: Running in production).
+    for name in ("callcenter.service", "freeswitch.service", "callcenter.env", "nginx.conf",
+                 "logrotate.conf"):
+        assert (target / "callcenter" / "deploy" / name).is_file(), name
