@@ -27,9 +27,9 @@ from ..credentials import Owner, Why
 from ..errors import InvalidInput, ProductError
 from ..models import Agent, AgentStatus, QueueAgent, Role, User
 from ..passwords import hash_password
+from ..typed import problems_of
 from ..versions import Stale, saved
 from .access import requires
-from .queues import form_problems
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -215,7 +215,7 @@ def save_user(user_id: int):
     except Stale as exc:
         return user_page(user_id, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
-        return user_page(user_id, typed=typed, problems=form_problems(exc), status=exc.status)
+        return user_page(user_id, typed=typed, problems=problems_of(exc), status=exc.status)
     # Committed: now the switchboard, the user's logins and its own phone follow.
     _reload_agent(agent_id)
     if "active" in after:
@@ -262,7 +262,7 @@ def set_membership(user_id: int):
     except Stale as exc:
         return user_page(user_id, stale=str(exc), status=exc.status)
     except ProductError as exc:
-        return user_page(user_id, tier_typed=typed, tier_problems=form_problems(exc, "queue"),
+        return user_page(user_id, tier_typed=typed, tier_problems=problems_of(exc, "queue"),
                          status=exc.status)
     _reload_queues()
     flash(f"In {said}.")

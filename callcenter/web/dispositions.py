@@ -15,6 +15,7 @@ from sqlalchemy import select
 from .. import audit, disposition_config
 from ..errors import InvalidInput, ProductError
 from ..models import Disposition, Queue, Role
+from ..typed import problems_of
 from .access import requires
 from .services import services
 
@@ -37,7 +38,7 @@ def add():
         with services().db.session() as s:
             code = disposition_config.create(s, typed, who=_who()).code
     except InvalidInput as exc:
-        return _index_page(typed=typed, problems=_problems(exc), status=exc.status)
+        return _index_page(typed=typed, problems=problems_of(exc), status=exc.status)
     _reload()
     flash(f"Disposition {code} added.")
     return redirect(url_for("dispositions.index"))
@@ -60,7 +61,7 @@ def save(disposition_id: int):
     except disposition_config.StaleEdit as exc:
         return _edit_page(disposition_id, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
-        return _edit_page(disposition_id, typed=typed, problems=_problems(exc),
+        return _edit_page(disposition_id, typed=typed, problems=problems_of(exc),
                           status=exc.status)
     _reload()
     flash(f"Disposition {code} saved.")
@@ -124,12 +125,6 @@ def _edit_page(disposition_id: int, *, typed: dict | None = None,
 def _typed() -> dict:
     return {field: (field in request.form) if field == "requires_notes"
             else request.form.get(field, "") for field in FIELDS}
-
-
-def _problems(exc: InvalidInput) -> dict[str, str]:
-    if isinstance(exc, disposition_config.DispositionInputError):
-        return exc.problems
-    return {exc.field or "": exc.reason}
 
 
 def _queue_names(session) -> list[str]:

@@ -12,13 +12,13 @@ from .. import audit
 from ..errors import InvalidInput, NotFound
 from ..models import Queue, Role
 from ..numbers import (
-    NumberInputError,
     StaleNumber,
     add_number,
     all_numbers,
     change_number,
     delete_number,
 )
+from ..typed import problems_of
 from .access import requires
 
 bp = Blueprint("numbers", __name__, url_prefix="/admin/numbers")
@@ -39,7 +39,7 @@ def add():
             number = add_number(s, typed["number"], typed["queue"], typed["label"],
                                 who=_who()).number
     except InvalidInput as exc:
-        return _page(typed=typed, problems=_problems(exc), status=exc.status)
+        return _page(typed=typed, problems=problems_of(exc), status=exc.status)
     flash(f"Number {number} added: its next call goes to queue {typed['queue'].strip()}.")
     return redirect(url_for("numbers.index"))
 
@@ -53,7 +53,7 @@ def save(number: str):
             change_number(s, number, typed["version"], typed["queue"], typed["label"],
                           who=_who())
     except (InvalidInput, StaleNumber, NotFound) as exc:
-        return _page(editing=number, typed=typed, problems=_problems(exc), status=exc.status)
+        return _page(editing=number, typed=typed, problems=problems_of(exc), status=exc.status)
     flash(f"Number {number} saved.")
     return redirect(url_for("numbers.index"))
 
@@ -82,14 +82,6 @@ def _page(*, editing: str | None = None, typed: dict | None = None,
 
 def _typed(*fields: str) -> dict[str, str]:
     return {field: request.form.get(field, "") for field in fields}
-
-
-def _problems(exc: Exception) -> dict[str, str]:
-    if isinstance(exc, NumberInputError):
-        return exc.problems
-    if isinstance(exc, InvalidInput):
-        return {exc.field or "": exc.reason}
-    return {"": str(exc)}
 
 
 def _who() -> audit.Actor:

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from .. import audit, queue_config
 from ..errors import InvalidInput, ProductError
 from ..models import Role, utcnow
-from ..typed import Problems
+from ..typed import problems_of
 from ..versions import Stale, saved
 from . import media
 from .access import requires
@@ -36,7 +36,7 @@ def add():
             name = queue_config.create_queue(s, typed["name"], {"strategy": typed["strategy"]},
                                              who=_who()).name
     except ProductError as exc:
-        return _index_page(typed, form_problems(exc, "name"), exc.status)
+        return _index_page(typed, problems_of(exc, "name"), exc.status)
     _reload_queues()
     flash(f"Queue {name} added: set it up below.")
     return redirect(url_for("queues.edit", name=name))
@@ -60,7 +60,7 @@ def save(name: str):
     except Stale as exc:
         return queue_page(name, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
-        return queue_page(name, typed=typed, problems=form_problems(exc), status=exc.status)
+        return queue_page(name, typed=typed, problems=problems_of(exc), status=exc.status)
     _reload_queues()
     flash(f"Queue {name} saved.")
     return redirect(url_for("queues.edit", name=name))
@@ -80,7 +80,7 @@ def set_tier(name: str):
     except Stale as exc:
         return queue_page(name, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
-        return queue_page(name, tier_typed=typed, tier_problems=form_problems(exc, "agent"),
+        return queue_page(name, tier_typed=typed, tier_problems=problems_of(exc, "agent"),
                           status=exc.status)
     _reload_queues()
     flash(f"Queue {name}: {said}.")
@@ -130,15 +130,6 @@ def queue_page(name: str, *, typed: dict | None = None, problems: dict | None = 
         sounds=sounds, sound_by_path={str(sound.path): sound for sound in sounds},
         max_megabytes=media.MAX_MEGABYTES, upload_problem=upload_problem, stale=stale,
         levels=queue_config.tiers_by_level(queue), shown_tier=queue_config.shown_tier), status
-
-
-def form_problems(exc: ProductError, field: str = "") -> dict[str, str]:
-    """Each refused field with its reason ("" for the form as a whole, or `field`)."""
-    if isinstance(exc, Problems):
-        return exc.problems
-    if isinstance(exc, InvalidInput):
-        return {exc.field or field: exc.reason}
-    return {field: str(exc)}
 
 
 def _who() -> audit.Actor:
