@@ -109,8 +109,8 @@ export function callerActions(callId, queue, queues, freeAgents) {
 }
 
 // The picker: a modal <dialog> (focus stays inside; Escape or Cancel closes it and nothing is
-// sent) with one labelled select; a refusal is said inside it, in the server's words, and the
-// dialog stays open to choose again.
+// sent) with one labelled select, or one text field (`text`: an optional free answer); a
+// refusal is said inside it, in the server's words, and the dialog stays open to choose again.
 let picker = null;
 
 function pickerDialog() {
@@ -123,6 +123,7 @@ function pickerDialog() {
     <h2 id="caller-picker-title"></h2>
     <label for="caller-picker-choice"></label>
     <select id="caller-picker-choice"></select>
+    <input id="caller-picker-text" type="text" autocomplete="off" hidden>
     <p id="caller-picker-none" class="muted" hidden></p>
     <p id="caller-picker-error" class="error" role="alert" hidden></p>
     <div class="row">
@@ -132,7 +133,8 @@ function pickerDialog() {
   </form>`;
   document.body.append(dialog);
   const form = dialog.querySelector("form");
-  picker = { dialog, form, choice: $("caller-picker-choice"), go: $("caller-picker-go"),
+  picker = { dialog, form, choice: $("caller-picker-choice"), text: $("caller-picker-text"),
+    go: $("caller-picker-go"),
     error: $("caller-picker-error"), none: $("caller-picker-none"), pending: null, opener: null };
   $("caller-picker-cancel").addEventListener("click", () => dialog.close());
   // Enter on the select chooses, as it would in a text field (a select has no implicit submit).
@@ -146,19 +148,20 @@ function pickerDialog() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const pending = picker.pending;
-    if (!pending || !picker.choice.value) return;
+    const value = pending?.text ? picker.text.value.trim() : picker.choice.value;
+    if (!pending || (!pending.text && !value)) return;
     picker.go.disabled = true;
     picker.error.hidden = true;
     try {
-      const done = await pending.send(picker.choice.value);
+      const done = await pending.send(value);
       if (picker.pending === pending) dialog.close();
       say(done);
     } catch (error) {
       picker.error.textContent = `Could not ${pending.go.toLowerCase()}: ${error.message}`;
       picker.error.hidden = false;
-      picker.choice.setAttribute("aria-invalid", "true");
+      (pending.text ? picker.text : picker.choice).setAttribute("aria-invalid", "true");
     } finally {
-      picker.go.disabled = !picker.choice.value;
+      picker.go.disabled = !pending.text && !picker.choice.value;
     }
   });
   return picker;
@@ -168,24 +171,31 @@ function choose(opener, pending) {
   const p = pickerDialog();
   p.pending = pending;
   p.opener = opener;
+  const choices = pending.choices || [];
+  const field = pending.text ? p.text : p.choice;
   $("caller-picker-title").textContent = pending.title;
-  p.form.querySelector("label").textContent = pending.label;
-  p.choice.replaceChildren(...pending.choices.map(({ value, text }) => {
+  const label = p.form.querySelector("label");
+  label.textContent = pending.label;
+  label.htmlFor = field.id;
+  p.choice.replaceChildren(...choices.map(({ value, text }) => {
     const option = document.createElement("option");
     option.value = value;
     option.textContent = text;
     return option;
   }));
-  p.choice.removeAttribute("aria-invalid");
-  p.choice.hidden = !pending.choices.length;
-  p.none.textContent = pending.none;
-  p.none.hidden = Boolean(pending.choices.length);
+  p.text.value = "";
+  p.text.placeholder = pending.text?.placeholder || "";
+  field.removeAttribute("aria-invalid");
+  p.choice.hidden = Boolean(pending.text) || !choices.length;
+  p.text.hidden = !pending.text;
+  p.none.textContent = pending.none || "";
+  p.none.hidden = Boolean(pending.text) || Boolean(choices.length);
   p.error.hidden = true;
   p.go.textContent = pending.go;
-  p.go.disabled = !pending.choices.length;
+  p.go.disabled = !pending.text && !choices.length;
   say("");
   p.dialog.showModal();
-  (pending.choices.length ? p.choice : $("caller-picker-cancel")).focus();
+  (pending.text || choices.length ? field : $("caller-picker-cancel")).focus();
 }
 
 // The Set status cell of an agent's row.
@@ -194,11 +204,18 @@ export function agentActions(agent) {
   const cell = document.createDocumentFragment();
   cell.append(button("Available", () => attempt("set the status",
     () => act("PUT", path, { status: STATUS.AVAILABLE }))));
-  cell.append(button("On break", () => {
-    const reason = prompt(`Why is ${agent.name} on break? (optional)`, "");
-    if (reason === null) return;
-    attempt("set the status", () => act("PUT", path, { status: STATUS.ON_BREAK, reason }));
+  const onBreak = button("On break", (event) => choose(event.currentTarget, {
+    title: `Put ${agent.name} on break`,
+    label: "Why (optional, the agent sees it)",
+    go: "On break",
+    text: { placeholder: "e.g. coaching" },     // too long: the server says so, in the dialog
+    send: async (reason) => {
+      await act("PUT", path, { status: STATUS.ON_BREAK, reason });
+      return `${agent.name} is on break${reason ? ` (${reason})` : ""}.`;
+    },
   }));
+  onBreak.setAttribute("aria-haspopup", "dialog");
+  cell.append(onBreak);
   cell.append(button("Log out", () => {
     if (confirm(`Log ${agent.name} out? Their pages close and their softphone stops until they log in again.`)) {
       attempt("log the agent out", () => act("PUT", path, { status: STATUS.LOGGED_OUT }));

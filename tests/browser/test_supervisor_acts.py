@@ -138,8 +138,15 @@ def test_a_supervisor_listens_whispers_leaves_and_sets_a_break(floor, endpoint,
     assert agent.get_attribute("#call-progress", "data-progress") == "answered"
 
     # On break, forced by the supervisor, shows on the agent's page live.
-    supervisor.once("dialog", lambda dialog: dialog.accept("coaching"))
     supervisor.click("#agents tr:has(td:text-is('alice')) button:text-is('On break')")
+    reason = supervisor.get_by_label("Why (optional, the agent sees it)")
+    reason.fill("x" * 65)                      # too long: refused, said in the dialog
+    supervisor.click("#caller-picker-go")
+    supervisor.wait_for_selector("#caller-picker-error:text('at most 64 characters')")
+    assert reason.get_attribute("aria-invalid") == "true"
+    reason.fill("coaching")
+    reason.press("Enter")
+    supervisor.wait_for_selector("#caller-picker", state="hidden")
     agent.wait_for_selector("#status[data-status=on_break]")
     assert agent.text_content("#status") == "On break — coaching"
     supervisor.wait_for_selector(
