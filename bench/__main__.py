@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ("esl_throughput", "cps", "acd", "strategies", "login_flood", "live",
+BENCHMARKS = ("esl_throughput", "sender", "cps", "acd", "strategies", "login_flood", "live",
               "figures", "metrics_scrape", "writer")
 
 

@@ -16,6 +16,14 @@ def test_each_reader_counts_every_event(reader):
     assert result["events"] == 1500 and result["seconds"] > 0 and result["rss_mb"] > 0
 
 
+@pytest.mark.parametrize("kind", ["greenlet", "fifo"])
+def test_each_sender_gets_every_reply(kind):
+    from bench import sender
+
+    result = sender.run_sender(kind, 2000)      # raises unless every reply reached its callback
+    assert result["commands"] == 2000 and result["cpu_s"] > 0 and result["wall_s"] > 0
+
+
 def test_calls_per_second_quick_run_loses_no_cdr():
     from bench import cps
 

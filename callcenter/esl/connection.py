@@ -20,7 +20,8 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import gevent
 import gevent.event
@@ -129,8 +130,36 @@ class Job:
     def ready(self) -> bool:
         return self._result.ready()
 
+    def on_done(self, callback: Callable[[str | None, ESLError | None], None]) -> None:
+        """`callback(result, None)` once the job ends, or `(None, error)` if its connection is
+        lost first. Called from the hub's loop: it must not block."""
+        def done(result: gevent.event.AsyncResult) -> None:
+            if result.successful():
+                callback(result.value, None)
+            else:
+                callback(None, result.exception)
+        self._result.rawlink(done)
+
     def __repr__(self) -> str:
         return f"<Job {self.job_uuid} {self.command!r} ready={self.ready()}>"
+
+
+class _Accepting:
+    """The reply slot of a posted bgapi: a refusal (-ERR) forgets its job, whose result event
+    will never come; the reply goes on to the poster's slot either way."""
+
+    __slots__ = ("_jobs", "_job", "_slot")
+
+    def __init__(self, jobs: dict[str, Job], job: Job, slot: Any) -> None:
+        self._jobs, self._job, self._slot = jobs, job, slot
+
+    def set(self, frame: Frame) -> None:
+        if not frame.headers.get("Reply-Text", "").startswith("+OK"):
+            self._jobs.pop(self._job.job_uuid, None)
+        self._slot.set(frame)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._slot.set_exception(error)
 
 
 class Connection(InboundESL):
@@ -293,6 +322,49 @@ class Connection(InboundESL):
             raise ESLError(f"FreeSWITCH refused bgapi {command}: {text}")
         log.debug("bgapi %s started (Job-UUID %s)", command, job.job_uuid)
         return job
+
+    def post(self, commands: Sequence[tuple[str, Any]]) -> list[Job | None]:
+        """Write `commands` (`api ...` or `bgapi ...`, each with the slot its reply goes to) in
+        order, in one write, and return without waiting for any reply. A slot's `set(frame)` or
+        `set_exception(error)` is called later, from the reader greenlet (it must not block);
+        if the connection is lost, each slot hears it. A bgapi gets a Job of ours (its Job-UUID
+        set before it is written), in the list returned at its command's place (None for the
+        others); a refused bgapi's job is forgotten when its reply comes. Raises NotConnected
+        when there is no connection to write to (then no slot hears anything)."""
+        if self._lost is not None or self.sock is None:
+            raise NotConnected(f"not connected to FreeSWITCH at {self.address}")
+        jobs: list[Job | None] = []
+        chunks: list[bytes] = []
+        for command, _slot in commands:
+            job = None
+            if command.startswith("bgapi "):
+                job = Job(str(uuid.uuid4()), command[len("bgapi "):])
+                chunks.append(encode_command(command, [("Job-UUID", job.job_uuid)]))
+            else:
+                chunks.append(encode_command(command))
+            jobs.append(job)
+        timer = gevent.Timeout(self.command_timeout)
+        timer.start()
+        try:
+            with self._send_lock:
+                # Under the lock, FIFO order is wire order: replies come back in that order.
+                for (command, slot), job in zip(commands, jobs, strict=True):
+                    if job is not None:
+                        self._jobs[job.job_uuid] = job
+                        slot = _Accepting(self._jobs, job, slot)
+                    fifo = self._api_replies if command.startswith("api ") \
+                        else self._command_replies
+                    fifo.append(slot)
+                self.sock.sendall(b"".join(chunks))
+        except gevent.Timeout as exc:
+            if exc is not timer:
+                raise
+            self._lose(NotConnected(f"sending to {self.address} stalled"))
+        except OSError as exc:
+            self._lose(NotConnected(f"lost FreeSWITCH at {self.address}: {exc}"))
+        finally:
+            timer.close()
+        return jobs
 
     def _request(
         self,
@@ -716,6 +788,10 @@ class Link:
 
     def bgapi(self, command: str, timeout: float | None = None) -> Job:
         return self._current().bgapi(command, timeout)
+
+    def post(self, commands: Sequence[tuple[str, Any]]) -> list[Job | None]:
+        """Connection.post on the current connection (NotConnected while reconnecting)."""
+        return self._current().post(commands)
 
     @property
     def queue_depth(self) -> int:

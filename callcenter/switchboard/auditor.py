@@ -14,7 +14,7 @@ must be seen, unchanged, in two consecutive audits before anything is repaired. 
 agent has no leg until its CHANNEL_CREATE; a caller still in the dialplan, or parked before the
 distributor claimed it, carries no `cc_call_id` and is never touched.
 
-The audit runs in the Sender's greenlets: nothing here waits for FreeSWITCH.
+The audit's replies come through the Sender: nothing here waits for FreeSWITCH.
 """
 
 from __future__ import annotations

@@ -44,6 +44,10 @@ class RecordingLink:
         self.commands.append(command)
         return self._link.bgapi(command, timeout)
 
+    def post(self, commands):
+        self.commands.extend(wire.split(" ", 1)[1] for wire, _slot in commands)
+        return self._link.post(commands)
+
     def __getattr__(self, name):
         return getattr(self._link, name)
 

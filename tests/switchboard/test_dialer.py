@@ -5,6 +5,8 @@ and its legs, and that no leg is left behind in the switch."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from callcenter.errors import CallEnded
@@ -318,18 +320,26 @@ def test_agent_presses_hang_up_while_the_customer_rings(rig, agent_id):
 def test_an_originate_whose_reply_is_lost_leaves_no_leg(rig, agent_id):
     """Under overload the reply can come after the command timeout: the call is closed, and
     the leg FreeSWITCH created all the same is hung up when it shows up."""
-    import gevent
 
     from callcenter.esl.connection import CommandTimeout
 
-    real = rig.link._link.bgapi
+    real = rig.link._link.post
 
-    def reply_lost(command, timeout=None):
-        rig.link.commands.append(command)
-        gevent.spawn(real, command, timeout)  # FreeSWITCH gets it and runs it...
-        raise CommandTimeout("no reply within 10s")  # ...but the reply comes too late
+    class Unheard:           # where FreeSWITCH's reply goes: nowhere
+        def set(self, frame):
+            pass
 
-    rig.link.bgapi = reply_lost
+        def set_exception(self, error):
+            pass
+
+    def reply_lost(commands):
+        rig.link.commands.extend(wire.split(" ", 1)[1] for wire, _slot in commands)
+        real([(wire, Unheard()) for wire, _slot in commands])  # FreeSWITCH runs them...
+        for _wire, slot in commands:                           # ...but the reply comes too late
+            slot.set_exception(CommandTimeout("no reply within 10s"))
+        return [None] * len(commands)
+
+    rig.link.post = reply_lost
     call = dial(rig, agent_id)
     rig.settle()
     last = [m for m, _ in rig.hub.messages if m["type"] == "call"][-1]["call"]
@@ -364,20 +374,35 @@ def test_the_legs_of_a_call_that_ends_are_written_in_one_cdr_write(rig, agent_id
     assert all(leg.raw_cdr and leg.ended_at is not None for leg in legs.values())
 
 
+def said_ok_to(rig, lost) -> None:
+    """From now on FreeSWITCH says +OK to each command `lost(command)` picks and does nothing
+    with it (it never reaches the simulator); the others go through."""
+    real = rig.link._link.post
+
+    def post(commands):
+        rig.link.commands.extend(wire.split(" ", 1)[1] for wire, _slot in commands)
+        picked = [lost(wire.split(" ", 1)[1]) for wire, _slot in commands]
+        jobs = iter(real([c for c, gone in zip(commands, picked, strict=True) if not gone]))
+        for (_wire, slot), gone in zip(commands, picked, strict=True):
+            if gone:
+                slot.set(SimpleNamespace(text="+OK\n", headers={"Reply-Text": "+OK"}))
+        return [None if gone else next(jobs) for gone in picked]
+
+    rig.link.post = post
+
+
 def test_a_bridge_that_never_happens_is_sent_again(rig, agent_id):
     """On a real FreeSWITCH the ringback started on the 180 can begin playing after the
     uuid_break sent on the 183, and uuid_bridge then says +OK but never bridges."""
-    real = rig.link._link.api
     swallowed = []
 
-    def first_bridge_lost(command, timeout=None):
-        rig.link.commands.append(command)
+    def first_bridge(command: str) -> bool:
         if command.startswith("uuid_bridge") and not swallowed:
             swallowed.append(command)
-            return "+OK\n"
-        return real(command, timeout)
+            return True
+        return False
 
-    rig.link.api = first_bridge_lost
+    said_ok_to(rig, first_bridge)
     rig.sim.script(NUMBER, Behaviour.answer(500))
     call = dial(rig, agent_id)
     agent, customer = legs_of(call)
@@ -397,13 +422,7 @@ def test_a_bridge_that_never_happens_is_sent_again(rig, agent_id):
 
 
 def test_a_bridge_that_never_happens_ends_the_call_after_three_tries(rig, agent_id):
-    real = rig.link._link.api
-
-    def bridges_lost(command, timeout=None):
-        rig.link.commands.append(command)
-        return "+OK\n" if command.startswith("uuid_bridge") else real(command, timeout)
-
-    rig.link.api = bridges_lost
+    said_ok_to(rig, lambda command: command.startswith("uuid_bridge"))
     rig.sim.script(NUMBER, Behaviour.answer(0))
     dial(rig, agent_id)
     for _ in range(3):
