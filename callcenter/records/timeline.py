@@ -106,7 +106,7 @@ def _names(agents: Mapping[int, str]):
 
 
 def _event_text(event: Any, name) -> str | None:
-    detail = _detail(event.detail)
+    detail = detail_of(event.detail)
     kind = EventKind(event.kind)
     who = name(event.agent_id) if event.agent_id is not None else "The agent"
     if kind is EventKind.HOLD:
@@ -130,7 +130,7 @@ def _event_text(event: Any, name) -> str | None:
     return None     # an agent's own status and state: the agent's day, not the call's story
 
 
-def _detail(text: str | dict | None) -> dict:
+def detail_of(text: str | dict | None) -> dict:
     if isinstance(text, dict):
         return text
     try:
