@@ -670,12 +670,22 @@ def _fs_check(args) -> int:
     problems = check_tree(directory, _settings(), certs_dir=certs)
     for problem in problems:
         print(f"{directory}/{problem}" if problem.where else f"{directory}: {problem}")
-    count = len(problems) + _fs_check_sounds(args)
+    count = len(problems) + _fs_check_sounds(args) + _fs_check_recordings()
     if count:
         print(f"{count} problem(s) in {directory}", file=sys.stderr)
         return 1
     print(f"{directory}: no problems found")
     return 0
+
+
+def _fs_check_recordings() -> int:
+    """The recordings directory the controller reads recordings from (a problem each)."""
+    from .fsconf.recordings import recordings_dir_problems
+
+    problems = recordings_dir_problems(_settings().recordings_dir)
+    for problem in problems:
+        print(f"recordings: {problem}")
+    return len(problems)
 
 
 def _fs_check_sounds(args) -> int:
