@@ -12,6 +12,8 @@ from callcenter.models import Event, EventKind, Offer, OfferOutcome, Recording, 
 from callcenter.sim.wav import RATE
 from tests.records.calls import T0, agent_of, past_call
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def recorded(database, settings, make_user, admin, auth):

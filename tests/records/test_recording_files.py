@@ -49,6 +49,7 @@ def _audits(database):
             select(AuditEntry).where(AuditEntry.action == "recordings.prune"))]
 
 
+@pytest.mark.both_databases
 def test_prune_lists_in_a_dry_run_then_removes_files_and_rows(database, settings):
     past_call(database, settings, "old", seconds=(2, 1), started=T0)
     past_call(database, settings, "new", seconds=(2,), started=T0 + timedelta(days=20))
@@ -79,6 +80,7 @@ def test_prune_lists_in_a_dry_run_then_removes_files_and_rows(database, settings
     assert _audits(database) == [("recordings.prune", "cli")]
 
 
+@pytest.mark.both_databases
 def test_a_missing_file_still_loses_its_row_and_a_file_outside_is_left_alone(database,
                                                                             settings, tmp_path):
     past_call(database, settings, "gone", seconds=(2,), files=False)
