@@ -94,3 +94,20 @@ def test_a_row_naming_a_file_outside_the_directory_is_not_served(client, recorde
             session.commit()
         answer = client.get(f"/recordings/{recorded[1]}")
         assert answer.status_code == 404 and b"not in the recordings directory" in answer.data
+
+
+def test_a_call_whose_recordings_were_pruned_says_so(client, recorded, database, settings):
+    from datetime import timedelta
+
+    from callcenter.models import Call
+    from callcenter.records.recordings import prune
+
+    with database.session() as session:
+        session.get(Call, "c-1").recording_path = "kept on the call row"
+        session.commit()
+    assert "recordings have been removed" not in client.get("/records/c-1").get_data(as_text=True)
+    with database.session() as session:
+        prune(session, settings.recordings_dir, 1, T0 + timedelta(days=2), apply=True)
+        session.commit()
+    page = client.get("/records/c-1").get_data(as_text=True)
+    assert "recordings have been removed" in page and "<audio" not in page
