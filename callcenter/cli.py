@@ -172,6 +172,15 @@ def _parser() -> argparse.ArgumentParser:
                             help="delete each file once its leg is in the database (in its "
                             "call, or kept as unmatched)")
     cdr_import.set_defaults(run=_cdr_import)
+
+    recordings = commands.add_parser("recordings", help="call recordings")
+    recordings_commands = recordings.add_subparsers(dest="recordings_command", required=True)
+    prune = recordings_commands.add_parser(
+        "prune", help="list the recordings older than CALLCENTER_RECORDINGS_KEEP_DAYS (a dry "
+        "run); --apply deletes their files and rows")
+    prune.add_argument("--apply", action="store_true",
+                       help="delete them (files and rows), with an audit row")
+    prune.set_defaults(run=_recordings_prune)
     return parser
 
 
@@ -387,6 +396,38 @@ def _cdr_import(args) -> int:
     for path, reason in report.failed:
         print(f"callcenter: cdr import: {path}: {reason}", file=sys.stderr)
     print(report.summary())
+    return 1 if report.failed else 0
+
+
+def _recordings_prune(args) -> int:
+    from .db import Database
+    from .models import utcnow
+    from .records.recordings import prune
+
+    settings = _settings()
+    if settings.recordings_keep_days is None:
+        raise CommandFailed("CALLCENTER_RECORDINGS_KEEP_DAYS is not set: recordings are kept "
+                            "for ever (set it to the days to keep, then prune)")
+    database = Database(settings.database_url)
+    try:
+        database.check_reachable()
+        if not database.has_table("recordings"):
+            raise CommandFailed("the database schema is not current: run `callcenter db "
+                                "upgrade` first")
+        with database.session() as session:
+            report = prune(session, settings.recordings_dir, settings.recordings_keep_days,
+                           utcnow(), apply=args.apply)
+            for row in report.due:
+                print(f"{row.started_at:%Y-%m-%d %H:%M}  call {row.call_id}  {row.path}")
+            session.commit()
+    finally:
+        database.dispose()
+    for path in report.refused:
+        print(f"callcenter: recordings prune: {path} is outside {settings.recordings_dir}: "
+              "its row is removed, the file left alone", file=sys.stderr)
+    for failure in report.failed:
+        print(f"callcenter: recordings prune: {failure} (its row is kept)", file=sys.stderr)
+    print(report.summary(args.apply))
     return 1 if report.failed else 0
 
 
@@ -629,12 +670,22 @@ def _fs_check(args) -> int:
     problems = check_tree(directory, _settings(), certs_dir=certs)
     for problem in problems:
         print(f"{directory}/{problem}" if problem.where else f"{directory}: {problem}")
-    count = len(problems) + _fs_check_sounds(args)
+    count = len(problems) + _fs_check_sounds(args) + _fs_check_recordings()
     if count:
         print(f"{count} problem(s) in {directory}", file=sys.stderr)
         return 1
     print(f"{directory}: no problems found")
     return 0
+
+
+def _fs_check_recordings() -> int:
+    """The recordings directory the controller reads recordings from (a problem each)."""
+    from .fsconf.recordings import recordings_dir_problems
+
+    problems = recordings_dir_problems(_settings().recordings_dir)
+    for problem in problems:
+        print(f"recordings: {problem}")
+    return len(problems)
 
 
 def _fs_check_sounds(args) -> int:

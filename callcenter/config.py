@@ -58,6 +58,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_OUTBOUND_CALLER_ID", "unset: the carrier's default", "number customers see "
      "(never an agent's extension)"),
     ("CALLCENTER_RECORDINGS_DIR", "<instance>/recordings", "where call recordings are written"),
+    ("CALLCENTER_RECORDINGS_KEEP_DAYS", "unset: kept for ever", "recordings older than this "
+     "many days (1-36500) are removed by `callcenter recordings prune --apply`"),
     ("CALLCENTER_MEDIA_DIR", "<instance>/media", "where the sounds admins upload for queues are "
      "kept; FreeSWITCH must be able to read it (`callcenter fs-check --media-dir` checks)"),
     ("CALLCENTER_CDR_SPOOL_DIR", "unset: none", "mod_json_cdr's err-log-dir, when FreeSWITCH "
@@ -127,6 +129,7 @@ class Settings:
     outbound_caller_id: str | None
     recordings_dir: Path
     media_dir: Path
+    recordings_keep_days: int | None = None   # None: recordings are kept for ever
     cdr_spool_dir: Path | None = None
     log_level: str = "INFO"
     log_format: str = "text"          # "text" | "json"
@@ -217,6 +220,9 @@ class Settings:
             recordings_dir=Path(get("CALLCENTER_RECORDINGS_DIR")
                                 or instance_dir / "recordings").resolve(),
             media_dir=Path(get("CALLCENTER_MEDIA_DIR") or instance_dir / "media").resolve(),
+            recordings_keep_days=_whole(get("CALLCENTER_RECORDINGS_KEEP_DAYS"),
+                                        "CALLCENTER_RECORDINGS_KEEP_DAYS", 1, 36500)
+            if get("CALLCENTER_RECORDINGS_KEEP_DAYS") else None,
             cdr_spool_dir=_absolute_dir(get("CALLCENTER_CDR_SPOOL_DIR"),
                                         "CALLCENTER_CDR_SPOOL_DIR"),
             log_level=_log_level(get("CALLCENTER_LOG_LEVEL") or "INFO"),

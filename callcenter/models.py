@@ -487,6 +487,26 @@ class CallAgent(Base):
     __table_args__ = (Index("ix_call_agents_agent_joined", "agent_id", "joined_at"),)
 
 
+class Recording(Base):
+    """One recording of a call: a file FreeSWITCH wrote, from its RECORD_START to its
+    RECORD_STOP (switchboard/recording.py). A call has one per start: after a stop, or on the
+    new agent leg after a transfer, another file begins. `path` is where FreeSWITCH wrote it
+    (under CALLCENTER_RECORDINGS_DIR); the store's replayed writes find the row by it."""
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    leg_uuid: Mapped[str | None] = mapped_column(String(36))   # the leg recorded
+    path: Mapped[str] = mapped_column(String(512), unique=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)   # None: still recording
+    seconds: Mapped[float | None] = mapped_column(Float)       # FreeSWITCH's record_ms
+    bytes: Mapped[int | None] = mapped_column(BigInteger)      # the file's size once stopped
+
+    # Retention walks the oldest first.
+    __table_args__ = (Index("ix_recordings_started_at", "started_at"),)
+
+
 class Offer(Base):
     """One offer of a queued call to an agent, keyed by the agent leg's UUID (chosen by the
     controller before the originate, so a replayed write is idempotent)."""

@@ -258,3 +258,31 @@ def test_numbers_import_loads_the_shipped_dids_xml_once(env, settings, database)
     again = run(["numbers", "import", dids], env)
     assert again.stdout == "added 0 numbers; already there: 5550100\n"
     assert run(["numbers", "list"], env).stdout == "5550100\tsales\tfrom dids.xml (did-5550100)\n"
+
+
+def test_recordings_prune_is_a_dry_run_until_applied(env, settings, database):
+    from datetime import timedelta
+
+    from callcenter.models import Recording, utcnow
+    from tests.records.calls import past_call
+
+    past_call(database, settings, "old", seconds=(1,), started=utcnow() - timedelta(days=10))
+    past_call(database, settings, "new", seconds=(1,), started=utcnow() - timedelta(days=1))
+    unset = run(["recordings", "prune"], env)
+    one_line_error(unset, "CALLCENTER_RECORDINGS_KEEP_DAYS is not set")
+    keep = env | {"CALLCENTER_RECORDINGS_KEEP_DAYS": "7"}
+    dry = run(["recordings", "prune"], keep)
+    assert dry.returncode == 0, dry.stderr
+    listed, summary = dry.stdout.splitlines()
+    assert listed.endswith("call old  " + str(next(settings.recordings_dir.rglob("old.wav"))))
+    assert "1 recording(s) started before" in summary and "dry run" in summary
+    applied = run(["recordings", "prune", "--apply"], keep)
+    assert applied.returncode == 0, applied.stderr
+    assert "removed 1 recording row(s)" in applied.stdout and "1 file(s) deleted" in applied.stdout
+    with database.session() as session:
+        assert [r.call_id for r in session.scalars(select(Recording))] == ["new"]
+    assert [p.name for p in settings.recordings_dir.rglob("*.wav")] == ["new.wav"]
+    again = run(["recordings", "prune", "--apply"], keep)
+    assert again.returncode == 0 and again.stdout.startswith("no recordings started before")
+    bad = run(["recordings", "prune"], env | {"CALLCENTER_RECORDINGS_KEEP_DAYS": "0"})
+    one_line_error(bad, "CALLCENTER_RECORDINGS_KEEP_DAYS: '0' is not a whole number from 1")

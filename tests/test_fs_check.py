@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,8 +46,11 @@ def certs(tmp_path, certificate) -> Path:
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    """The controller's environment, which FreeSWITCH shares (the shipped site.xml reads it)."""
-    return controller_env(tmp_path)
+    """The controller's environment, which FreeSWITCH shares (the shipped site.xml reads it),
+    and the recordings directory both share (fs-check checks it)."""
+    env = controller_env(tmp_path)
+    (tmp_path / "instance" / "recordings").mkdir(parents=True)
+    return env
 
 
 ESL = "autoload_configs/event_socket.conf.xml"
@@ -468,3 +472,29 @@ def test_cli_on_a_directory_that_is_no_configuration(env, tmp_path):
     assert result.returncode == 1
     assert result.stdout == (f"{tmp_path}: no freeswitch.xml here: not a FreeSWITCH "
                              "configuration directory\n")
+
+
+def test_the_recordings_directory_must_be_there_and_readable(tmp_path):
+    from callcenter.fsconf.recordings import recordings_dir_problems
+
+    folder = tmp_path / "recordings"
+    [missing] = recordings_dir_problems(folder)
+    assert "does not exist" in missing and "shared" in missing
+    folder.write_text("")
+    assert "is not a directory" in recordings_dir_problems(folder)[0]
+    folder.unlink()
+    folder.mkdir()
+    assert recordings_dir_problems(folder) == []
+    if os.geteuid() != 0:       # root reads everything
+        folder.chmod(0o200)
+        assert "cannot read it (mode 200)" in recordings_dir_problems(folder)[0]
+        folder.chmod(0o700)
+
+
+@pytest.mark.slow
+def test_cli_says_when_the_recordings_directory_is_missing(tree, env, certs):
+    shutil.rmtree(Path(env["CALLCENTER_INSTANCE_DIR"]) / "recordings")
+    result = _run(["fs-check", str(tree), "--certs-dir", str(certs)], env)
+    assert result.returncode == 1
+    assert result.stdout.startswith("recordings: ") and "does not exist" in result.stdout
+    assert result.stderr == f"1 problem(s) in {tree}\n"

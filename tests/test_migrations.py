@@ -218,3 +218,31 @@ def test_the_figures_indexes_come_and_go_with_their_revision(url):
     offers = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("offers")}
     assert offers["ix_offers_offered_at"] == ["offered_at"]
     database.dispose()
+
+
+def test_recorded_calls_get_their_recordings_row_on_upgrade(url):
+    """0021 gives each call with a recording_path one recordings row (the call's first file,
+    started when it was bridged, ended when the call did); unrecorded calls get none."""
+    from sqlalchemy import text
+
+    dbmod.upgrade(url, "0019")
+    database = dbmod.Database(url)
+    with database.engine.begin() as conn:
+        for call_id, path in (("c1", "/r/2026/12/01/c1.wav"), ("c2", None), ("c3", "")):
+            conn.execute(text(
+                "INSERT INTO calls (id, direction, customer_number, caller_id, created_at, "
+                "bridged_at, ended_at, ring_seconds, talk_seconds, hold_seconds, "
+                "recording_path) VALUES (:id, 'outbound', '1555', '', '2026-12-01 10:00:00', "
+                "'2026-12-01 10:00:05', '2026-12-01 10:01:00', 0, 0, 0, :path)"),
+                {"id": call_id, "path": path})
+    dbmod.upgrade(url)
+    with database.engine.begin() as conn:
+        rows = conn.execute(text("SELECT call_id, path, started_at, ended_at, seconds "
+                                 "FROM recordings")).all()
+    assert [(r.call_id, r.path, r.seconds) for r in rows] == [
+        ("c1", "/r/2026/12/01/c1.wav", None)]
+    assert str(rows[0].started_at).startswith("2026-12-01 10:00:05")
+    assert str(rows[0].ended_at).startswith("2026-12-01 10:01:00")
+    dbmod.downgrade(url, "0019")
+    assert "recordings" not in inspect(database.engine).get_table_names()
+    database.dispose()

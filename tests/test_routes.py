@@ -166,3 +166,25 @@ def test_bearer_routes_are_off_without_their_token_and_need_it_exactly(settings,
                     "Bearer")
             checked += 1
         assert checked >= 2
+
+
+def test_a_calls_page_its_story_and_recordings_by_role(app, client, auth, admin, make_user,
+                                                       database, settings):
+    """Supervisors and admins open any call; an agent only a call they talked on; anonymous
+    nobody. Each route of a past call, for each role."""
+    from tests.records.calls import agent_of, past_call
+
+    make_user("alice", Role.AGENT)
+    make_user("bob", Role.AGENT)
+    make_user("sue", Role.SUPERVISOR)
+    [recording] = past_call(database, settings, "c-1", agent_of(database, "alice"))
+    paths = ["/records/c-1", "/api/calls/c-1/story", f"/recordings/{recording}",
+             f"/recordings/{recording}?download=1"]
+    expected = {None: [302, 401, 302, 302], "alice": [200] * 4, "bob": [403] * 4,
+                "sue": [200] * 4, admin: [200] * 4}
+    for who, codes in expected.items():
+        if who is not None:
+            auth.login(who)
+        assert [client.get(path).status_code for path in paths] == codes, who
+        if who is not None:
+            auth.logout()

@@ -347,6 +347,16 @@ function cell(text, title) {
   return td;
 }
 
+// An ended call's time opens its own page (timeline, recordings).
+function recordLink(callId, text) {
+  const td = document.createElement("td");
+  const link = document.createElement("a");
+  link.href = `/records/${encodeURIComponent(callId)}`;
+  link.textContent = text;
+  td.append(link);
+  return td;
+}
+
 async function loadRecent() {
   const body = $("recent-calls");
   try {
@@ -359,8 +369,8 @@ async function loadRecent() {
       const over = call.progress === PROGRESS.ENDED;
       const ended = over ? outcomeWords(call) : wordFor(PROGRESS_WORDS, call.progress);
       const disposition = call.disposition ?? saved.get(call.id);
-      row.append(cell(when), cell(call.number), cell(talk), cell(ended, over ? call.cause : ""),
-                 cell(disposition));
+      row.append(over ? recordLink(call.id, when) : cell(when), cell(call.number), cell(talk),
+                 cell(ended, over ? call.cause : ""), cell(disposition));
       return row;
     }));
     if (!calls.length) {

@@ -170,6 +170,7 @@ class Switchboard:
                                         off_hub=off_hub)
         for name in CHANNEL_EVENTS:
             link.on(name, self._on_channel)
+        link.on("RECORD_START", self.recording.on_record)
         link.on("RECORD_STOP", self.recording.on_record)
         link.on("sofia::register", self.roster.on_register)
         link.on("sofia::unregister", self.roster.on_unregister)

@@ -71,6 +71,19 @@ class Persist:
         """Columns of the call row the controller decides (agent, recording, disposition)."""
         self._submit(records.update_rows("calls", [{"id": call_id, **values}]))
 
+    # Recordings (recording.py): a row per file, keyed by its path (a replayed write is
+    # idempotent).
+
+    def recording_started(self, call_id: str, leg_uuid: str, path: str, at: float) -> None:
+        self._submit(records.insert("recordings", [dict(
+            call_id=call_id, leg_uuid=leg_uuid, path=path, started_at=when(at))]))
+
+    def recording_stopped(self, path: str, at: float, seconds: float | None,
+                          size: int | None) -> None:
+        """Written once: a later word never overwrites the first."""
+        self._submit(records.fill_rows("recordings", [dict(
+            path=path, ended_at=when(at), seconds=seconds, bytes=size)], by="path"))
+
     def offer_made(self, leg_uuid: str, call_id: str, agent_id: int, queue_id: int | None,
                    at: float) -> None:
         self._submit(records.insert("offers", [dict(

@@ -3,20 +3,24 @@ for an agent who always records, and resumed on the new leg after a transfer.
 
 Recordings go to `<recordings_dir>/<YYYY>/<MM>/<DD>/<call id>.wav` (the call's start date, UTC)
 on the agent's leg; a recording started again later in the same call (after a stop, or on the
-new leg after a transfer) goes beside it as `<call id>-2.wav`, `-3` ..., never over it. The CDR's
+new leg after a transfer) goes beside it as `<call id>-2.wav`, `-3` ..., never over it. Each
+file gets its recordings row from FreeSWITCH's RECORD_START and RECORD_STOP; the CDR's
 recording_path names the first.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import gevent
 from gevent.event import AsyncResult
+from gevent.pool import Group
 
 from ..esl import commands
 from ..esl.commands import CommandError
@@ -25,6 +29,7 @@ from ..esl.protocol import Event
 from ..models import EventKind
 from .controls import ControlError
 from .legs import Call, Happened, Leg
+from .stats import stamped_at
 
 if TYPE_CHECKING:
     from .agents import Roster
@@ -51,6 +56,21 @@ class Recorded:
         self.confirmed = False
 
 
+def size_on_disk(path: str) -> int | None:
+    """The file's size, or None where this controller cannot see it (another host's disk)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
 def recorded(call: Call) -> Recorded:
     state = call.features.get(FEATURE)
     if state is None:
@@ -71,6 +91,7 @@ class Recording:
         self.legs, self.sender = calls.legs, calls.sender
         self._changed = changed
         self.recordings_dir = recordings_dir
+        self.measuring = Group()    # sizes being read from the disk
 
     @property
     def recordings_dir(self) -> Path | None:
@@ -150,13 +171,22 @@ class Recording:
                                "path") from None
 
     def on_record(self, event: Event) -> None:
-        """RECORD_STOP: FreeSWITCH ended a recording (we asked, or its leg hung up)."""
+        """RECORD_START / RECORD_STOP: FreeSWITCH began or ended a recording on one of our
+        calls' legs (we asked, or its leg hung up): the recordings row, and the call's state."""
         leg = self.legs.legs.get(event.uuid or "")
         call = self.legs.call_of(leg) if leg is not None else None
-        if call is None or event.name != "RECORD_STOP":
+        path = event.get("Record-File-Path")
+        if call is None or not path:
             return
+        at = stamped_at(event) or self.persist.clock.now()
+        if event.name == "RECORD_START":
+            self.persist.recording_started(call.id, leg.uuid, path, at)
+            return
+        if event.name != "RECORD_STOP":
+            return
+        self._stop_written(path, at, event)
         state = recorded(call)
-        if state.path is not None and event.get("Record-File-Path") == state.path:
+        if state.path is not None and path == state.path:
             transfer = call.transfer
             resume = transfer is not None and transfer.state == "connecting" \
                 and state.leg == transfer.from_leg   # the old leg left, not the agent's stop
@@ -164,6 +194,23 @@ class Recording:
             state.resume = resume
             if not call.ended:
                 self._changed(call)
+
+    def _stop_written(self, path: str, at: float, event: Event) -> None:
+        """The row's end, length and size, as RECORD_STOP tells them (FreeSWITCH sets
+        record_ms and record_file_size as it closes the file); the size from the disk, off the
+        hub, when the event does not say."""
+        ms = _number(event.get("variable_record_ms"))
+        seconds = ms / 1000 if ms is not None else _number(event.get("variable_record_seconds"))
+        size = _number(event.get("variable_record_file_size"))
+        if size is not None:
+            self.persist.recording_stopped(path, at, seconds, int(size))
+            return
+
+        def measured() -> None:
+            on_disk = gevent.get_hub().threadpool.apply(size_on_disk, (path,))
+            self.persist.recording_stopped(path, at, seconds, on_disk)
+
+        self.measuring.spawn(measured)
 
     def _stopped(self, call: Call, state: Recorded) -> None:
         """A recording FreeSWITCH confirmed has ended: the call's story says so."""

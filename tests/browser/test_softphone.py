@@ -109,6 +109,11 @@ def test_simulated_softphone_every_button_works_through_the_api(phone_page):
     assert row is not None
     assert "15551234567" in page.text_content(f"#recent-calls tr[data-call='{call_id}']")
     shot(page, "6-saved")
+    # The call's time opens its own page: the agent's own call, with the notes just saved.
+    page.click(f"#recent-calls tr[data-call='{call_id}'] td:first-child a")
+    page.wait_for_url(f"**/records/{call_id}")
+    assert page.text_content("#notes") == "wants a call back on Monday"
+    assert page.text_content("#disposition") == "callback"
 
 
 def test_a_transfer_shows_its_progress(phone_page):

@@ -231,3 +231,54 @@ def test_answered_call_is_bridged_and_the_customers_bye_ends_both_legs(lab, ring
 def assert_switch_clean(lab: Lab) -> None:
     """No channel left behind and nothing the switch itself found wrong."""
     switch_clean(lab.switch, lab.binary, lab.esl_port, lab.phone, lab.carrier)
+
+
+def recordings_of(lab: Lab, call_id: str, count: int, timeout: float = 30) -> list:
+    """The call's recordings rows once `count` of them are stopped (RECORD_STOP written)."""
+    from callcenter.models import Recording
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with lab.database.session() as s:
+            rows = s.scalars(select(Recording).where(Recording.call_id == call_id)
+                             .order_by(Recording.id)).all()
+            if len(rows) == count and all(r.ended_at and r.bytes is not None for r in rows):
+                s.expunge_all()
+                return rows
+        assert time.monotonic() < deadline, f"recordings of {call_id}: {rows}"
+        time.sleep(0.2)  # polling the database: nothing signals a committed row
+
+
+def test_a_recorded_call_gets_its_recordings_rows_and_plays_by_range(lab):
+    import os
+    import urllib.request
+
+    ws = page(lab)
+    call_id = dial(lab)
+    agent = lab.phone.next_invite()
+    assert agent.acked.wait(10)
+    customer = lab.carrier.next_invite()
+    customer.respond(200, sdp=True)
+    answered = wait_call(ws, call_id, "answered")
+    if answered["bridged_at"] is None:
+        wait_bridged(ws, call_id, [])
+    lab.live.api("alice", "POST", f"/api/calls/{call_id}/record", {"action": "start"})
+    time.sleep(1.2)   # recording for a while on purpose: its length is measured
+    lab.live.api("alice", "POST", f"/api/calls/{call_id}/record", {"action": "stop"})
+    lab.live.api("alice", "POST", f"/api/calls/{call_id}/record", {"action": "start"})
+    time.sleep(0.6)
+    assert customer.bye().status == 200      # the second ends with the agent's leg
+    wait_call(ws, call_id, "ended")
+    first, second = recordings_of(lab, call_id, 2)
+    assert first.path.endswith(f"/{call_id}.wav") and second.path.endswith(f"/{call_id}-2.wav")
+    assert first.leg_uuid == second.leg_uuid
+    assert 1.0 <= first.seconds <= 3 and 0.4 <= second.seconds <= 2, (first.seconds,
+                                                                        second.seconds)
+    assert (first.bytes, second.bytes) == (os.path.getsize(first.path),
+                                           os.path.getsize(second.path))
+    assert first.started_at < first.ended_at <= second.started_at < second.ended_at
+    _cookie, opener, _token = lab.live._log_in("alice")
+    ranged = opener.open(urllib.request.Request(  # noqa: S310 - loopback
+        f"{lab.live.base}/recordings/{first.id}", headers={"Range": "bytes=0-43"}), timeout=10)
+    assert ranged.status == 206 and ranged.read()[:4] == b"RIFF"
+    assert_switch_clean(lab)
