@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from callcenter.audit import CLI
 from callcenter.models import Call, GuestCall, Queue
+from callcenter.web.api import cdr_message
 from callcenter.widgets import credentials
 from callcenter.widgets import settings as rules
 from tests.switchboard.test_queues import (
@@ -103,6 +104,7 @@ def test_a_website_call_waits_reaches_an_agent_and_is_web_on_the_cdr(rig, agents
     rig.board.store.flush(5)
     row = call_row(rig, call.id)
     assert row.channel == "web" and row.queue_id is not None and row.agent_id == agents["bob"]
+    assert cdr_message(row)["channel"] == "web"
     with database.session() as s:
         assert s.get(GuestCall, token).call_id == call.id
 
