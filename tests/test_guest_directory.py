@@ -59,6 +59,25 @@ def test_an_invite_gets_the_guest_entry_with_its_queue_and_context(client, fs_au
     assert sip["password"] not in lookup(client, fs_auth, sip["realm"], sip["user"])
 
 
+def test_freeswitch_s_forced_register_domain_is_answered_by_the_realm_of_the_digest(
+        client, fs_auth, guest, settings):
+    """The internal profile's force-register-domain makes FreeSWITCH post the agents' domain
+    as `domain` for a guest's INVITE too; the digest's realm says it is a guest's."""
+    _, body = guest
+    sip = body["sip"]
+    form = {"section": "directory", "key_value": settings.sip_domain,
+            "domain": settings.sip_domain, "user": sip["user"], "action": "sip_auth",
+            "sip_auth_method": "INVITE", "sip_auth_realm": sip["realm"], "sip_call_id": "c1"}
+    reply = client.post("/freeswitch/directory", data=form, auth=fs_auth)
+    document = ElementTree.fromstring(reply.data)  # noqa: S314 - our own answer
+    domain = document.find("section[@name='directory']/domain")
+    assert domain.get("name") == settings.sip_domain     # where FreeSWITCH looks the user up
+    assert domain.find("groups/group/users/user").get("id") == sip["user"]
+    register = client.post("/freeswitch/directory", auth=fs_auth,
+                           data={**form, "sip_auth_method": "REGISTER"})
+    assert register.data.decode() == NOT_FOUND
+
+
 def test_a_register_or_an_originate_never_gets_a_guest(client, fs_auth, guest):
     _, body = guest
     sip = body["sip"]
