@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 WEB = "web"
 VISITOR = "visitor"          # call.features: the Visitor of a web call
 MAX_LENGTH_CAUSE = "ALLOTTED_TIMEOUT"
+# The agent leg of a visitor's video call is offered video too (the internal profile's outbound
+# list is audio-only: globals.xml).
+VIDEO_CODECS = "OPUS,PCMU,VP8"
 KEEP_ENDED = 1000            # ended calls whose status a widget may still ask for
 
 
@@ -48,6 +51,12 @@ class Visitor:
 
 def visitor_of(call: Call) -> Visitor | None:
     return call.features.get(VISITOR)
+
+
+def offer_variables(call: Call) -> dict[str, str]:
+    """What an agent leg offered this call carries for it: video, for a visitor's video call."""
+    visitor = visitor_of(call)
+    return {"absolute_codec_string": VIDEO_CODECS} if visitor and visitor.video else {}
 
 
 class WebCalls:

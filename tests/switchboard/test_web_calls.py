@@ -53,11 +53,11 @@ def web(rig, agents, database, monkeypatch):
     switch = rig.sim.switch
     dialplan = switch.run_dialplan
 
-    def enter(fields=None, widget=None):
+    def enter(fields=None, widget=None, video=False):
         with database.session() as s:
             row = rules.all_widgets(s)[0]
             minted = credentials.mint(s, row, "guests.127.0.0.1", rig.clock, address="192.0.2.1",
-                                      video=False, fields=fields or {"name": "Ann"},
+                                      video=video, fields=fields or {"name": "Ann"},
                                       page_url=f"{SITE}/shoes", page_title="Shoes")
             s.commit()
             public_id = widget or row.public_id
@@ -155,3 +155,19 @@ def test_queue_staffed_follows_available_agents(rig, agents, web, database):
     with database.session() as s:
         assert s.scalar(select(Queue.name)) == "sales"
         assert s.scalar(select(Call.id)) is None
+
+
+def test_a_visitor_s_video_call_offers_the_agent_video_too(rig, agents, web):
+    _, audio_leg = web()
+    available(rig, agents["bob"])
+    (audio_offer,) = [c for c in rig.link.commands if c.startswith("originate")]
+    assert "absolute_codec_string" not in audio_offer
+    rig.sim.far_end_hangs_up(audio_leg)
+    rig.settle()
+    rig.advance(60)         # bob's wrap-up
+    rig.link.commands.clear()
+    _, video_leg = web(video=True)
+    assert call_of(rig, video_leg).as_message()["visitor"]["video"] is True
+    available(rig, agents["bob"])
+    (video_offer,) = [c for c in rig.link.commands if c.startswith("originate")]
+    assert "absolute_codec_string=OPUS\\,PCMU\\,VP8" in video_offer
