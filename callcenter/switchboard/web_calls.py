@@ -119,9 +119,10 @@ class WebCalls:
         log.info("website call reached its maximum length: hanging up",
                  extra={"call_id": call.id})
         self.counts["too_long"] += 1
-        if call.outcome is None and waiting_of(call) is not None \
-                and waiting_of(call).connected is None:
-            self.calls.decide(call, Outcome.ABANDONED, MAX_LENGTH_CAUSE, HangupBy.SYSTEM)
+        waiting = waiting_of(call)
+        if call.outcome is None and waiting is not None and waiting.connected is None:
+            # Still in line: the wait ran out, as with the queue's own longest wait.
+            self.calls.decide(call, Outcome.TIMED_OUT, MAX_LENGTH_CAUSE, HangupBy.SYSTEM)
         self.calls.hang_up(call.customer_leg, MAX_LENGTH_CAUSE)
 
     def status(self, token: str) -> dict | None:

@@ -171,3 +171,15 @@ def test_a_visitor_s_video_call_offers_the_agent_video_too(rig, agents, web):
     available(rig, agents["bob"])
     (video_offer,) = [c for c in rig.link.commands if c.startswith("originate")]
     assert "absolute_codec_string=OPUS\\,PCMU\\,VP8" in video_offer
+
+
+def test_a_visitor_still_waiting_at_the_maximum_length_times_out(rig, agents, web):
+    token, leg = web()
+    call = call_of(rig, leg)
+    rig.advance(300)
+    rig.settle()
+    assert f"uuid_kill {leg} ALLOTTED_TIMEOUT" in rig.link.commands
+    assert call.ended and rig.board.guest_status(token)["state"] == "ended"
+    rig.board.store.flush(5)
+    row = call_row(rig, call.id)
+    assert row.outcome.value == "timed_out" and row.hangup_by.value == "system"
