@@ -20,6 +20,7 @@ from .login_limits import LoginLimiter
 from .models import Role
 from .paths import STATIC_DIR, TEMPLATES_DIR
 from .sessions import OpenSockets, Sessions
+from .writing import write
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,11 @@ class Services:
         if "db_session" not in g:
             g.db_session = self.db.sessions()
         return g.db_session
+
+    def write(self, work):
+        """The request's write: `work(session)` committed off the hub by the active
+        switchboard's writer, or in the request's session (writing.py)."""
+        return write(self.switchboard if self.active else None, self.db_session(), work)
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None,

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from .clock import Clock, RealClock, Timer
 from .models import Agent, AgentStatus, SipCredential, User
+from .writing import write
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,15 @@ class Softphone:
 
 
 @dataclass(frozen=True)
+class Revoked:
+    """A credential just revoked, for what follows on the hub once it is committed."""
+    agent_id: int | None
+    extension: str
+    domain: str
+    why: str
+
+
+@dataclass(frozen=True)
 class DirectoryUser:
     """What FreeSWITCH's directory gets for a registering or called extension."""
     extension: str
@@ -125,8 +135,9 @@ def derive_password(secret_key: str, login_key: str) -> str:
 class Credentials:
     """Issue, keep alive, revoke and look up agents' SIP credentials.
 
-    Methods that change rows commit the session they are given, so FreeSWITCH's next lookup
-    sees the change; revocation then asks the switchboard to flush the registration and to set
+    Methods that change rows commit (through the database writer when the process has one,
+    writing.py; else in the session they are given), so FreeSWITCH's next lookup sees the
+    change; revocation then asks the switchboard to flush the registration and to set
     the agent Logged Out (without a switchboard, the database row is set Logged Out).
     """
 
@@ -153,53 +164,70 @@ class Credentials:
 
     def issue(self, session: Session, agent: Agent | User) -> Softphone:
         """The live credential of the agent (or of a user's own phone), or a new one when it
-        has none (commits)."""
-        owner = Owner.of(agent)
-        if not agent.extension:
+        has none (committed, through the database writer when there is one)."""
+        owner, extension = Owner.of(agent), agent.extension
+        if not extension:
             raise ValueError(f"{owner} has no extension")
         row = self._live(session, owner)
-        if row is not None:
-            if self._usable(row, agent):
-                return self._softphone(row)
-            self._revoke(session, row, Why.EXPIRED if self._expired(row) else Why.REPLACED)
+        if row is not None and self._usable(row, extension):
+            return self._softphone(row)
         login_key = secrets.token_urlsafe(32)
         password = derive_password(self.secret_key, login_key)
-        row = SipCredential(**owner.columns(), login_key=login_key,
-                            extension=agent.extension, domain=self.domain,
-                            a1_hash=a1_hash(agent.extension, self.domain, password),
-                            created_at=self.now(), expires_at=self.now() + self.lifetime)
-        session.add(row)
+
+        def issuing(writing: Session) -> tuple[Softphone, Revoked | None]:
+            live = self._live(writing, owner)
+            gone = None
+            if live is not None:
+                if self._usable(live, extension):    # another login issued one meanwhile
+                    return self._softphone(live), None
+                gone = self._mark_revoked(live, Why.EXPIRED if self._expired(live)
+                                          else Why.REPLACED)
+                writing.flush()   # the old row leaves the live slot before the new one takes it
+            new = SipCredential(**owner.columns(), login_key=login_key, extension=extension,
+                                domain=self.domain,
+                                a1_hash=a1_hash(extension, self.domain, password),
+                                created_at=self.now(), expires_at=self.now() + self.lifetime)
+            writing.add(new)
+            writing.flush()
+            return Softphone(extension, self.domain, password, new.expires_at), gone
+
         try:
-            session.commit()
+            phone, gone = write(self.switchboard, session, issuing)
         except IntegrityError:
             # Another login of the same agent issued one at the same moment: share it.
             session.rollback()
             row = self._live(session, owner)
-            if row is None or not self._usable(row, agent):
+            if row is None or not self._usable(row, extension):
                 raise
             return self._softphone(row)
-        log.info("SIP credential issued for extension %s until %s", agent.extension,
-                 row.expires_at.isoformat(timespec="seconds"))
-        return Softphone(agent.extension, self.domain, password, row.expires_at)
+        if gone is not None:
+            self._after_revoke(session, gone)
+        if phone.password == password:
+            log.info("SIP credential issued for extension %s until %s", extension,
+                     phone.expires_at.isoformat(timespec="seconds"))
+        return phone
 
     def current(self, session: Session, agent: Agent | User) -> Softphone | None:
         """The agent's (or user's) live credential, if it has a usable one (changes nothing)."""
         row = self._live(session, Owner.of(agent))
-        return self._softphone(row) if row is not None and self._usable(row, agent) else None
+        return self._softphone(row) if row is not None and self._usable(row, agent.extension) \
+            else None
 
     # -- keep alive ------------------------------------------------------------------------------
 
     def keep_alive(self, session: Session, agent_id: int | Owner) -> datetime | None:
         """Push the live credential's expiry to a full lifetime from now (commits). An expired
         or revoked credential is not revived: None."""
-        now = self.now()
-        row = self._live(session, Owner.of(agent_id))
-        if row is None or row.expires_at <= now:
-            return None
-        row.expires_at = max(row.expires_at, now + self.lifetime)
-        expires_at = row.expires_at
-        session.commit()
-        return expires_at
+        owner = Owner.of(agent_id)
+
+        def extending(writing: Session) -> datetime | None:
+            now = self.now()
+            row = self._live(writing, owner)
+            if row is None or row.expires_at <= now:
+                return None
+            row.expires_at = max(row.expires_at, now + self.lifetime)
+            return row.expires_at
+        return write(self.switchboard, session, extending)
 
     # -- revoke ----------------------------------------------------------------------------------
 
@@ -208,41 +236,51 @@ class Credentials:
         registration, and set the agent Logged Out (a user's own phone: only the first two).
         True when a credential was revoked."""
         owner = Owner.of(agent_id)
-        row = self._live(session, owner)
-        if row is None:
+
+        def revoking(writing: Session) -> Revoked | None:
+            row = self._live(writing, owner)
+            return None if row is None else self._mark_revoked(row, why)
+        gone = write(self.switchboard, session, revoking)
+        if gone is None:
             if owner.agent_id is not None:
                 self._log_out(session, owner.agent_id)
             return False
-        self._revoke(session, row, why)
+        self._after_revoke(session, gone)
         return True
 
     def sweep(self, session: Session) -> list[int]:
         """Revoke every expired credential; forget ones revoked long ago. The agents' ids."""
-        now = self.now()
-        expired = session.scalars(select(SipCredential).where(
-            SipCredential.live_agent_id.is_not(None) | SipCredential.live_user_id.is_not(None),
-            SipCredential.expires_at <= now)).all()
-        agents = []
-        for row in expired:
-            if row.agent_id is not None:
-                agents.append(row.agent_id)
-            self._revoke(session, row, Why.EXPIRED)
-        session.execute(delete(SipCredential).where(
-            SipCredential.live_agent_id.is_(None), SipCredential.live_user_id.is_(None),
-            SipCredential.revoked_at < now - KEEP_REVOKED))
-        session.commit()
-        return agents
+        def sweeping(writing: Session) -> list[Revoked]:
+            now = self.now()
+            expired = writing.scalars(select(SipCredential).where(
+                SipCredential.live_agent_id.is_not(None)
+                | SipCredential.live_user_id.is_not(None),
+                SipCredential.expires_at <= now)).all()
+            gone = [self._mark_revoked(row, Why.EXPIRED) for row in expired]
+            writing.execute(delete(SipCredential).where(
+                SipCredential.live_agent_id.is_(None), SipCredential.live_user_id.is_(None),
+                SipCredential.revoked_at < now - KEEP_REVOKED))
+            return gone
+        gone = write(self.switchboard, session, sweeping)
+        for revoked in gone:
+            self._after_revoke(session, revoked)
+        return [revoked.agent_id for revoked in gone if revoked.agent_id is not None]
 
-    def _revoke(self, session: Session, row: SipCredential, why: str) -> None:
-        agent_id, extension, domain = row.agent_id, row.extension, row.domain
+    def _mark_revoked(self, row: SipCredential, why: str) -> Revoked:
+        """Take the row out of its live slot (in the caller's transaction: committed before
+        _after_revoke, so the phone's next REGISTER is already refused)."""
         row.live_agent_id = row.live_user_id = None
         row.revoked_at = self.now()
         row.revoked_why = why
-        session.commit()      # first: the phone's next REGISTER must already be refused
-        log.info("SIP credential of extension %s revoked (%s)", extension, why)
-        self._flush(extension, domain)
-        if agent_id is not None:
-            self._log_out(session, agent_id)
+        return Revoked(row.agent_id, row.extension, row.domain, why)
+
+    def _after_revoke(self, session: Session, gone: Revoked) -> None:
+        """On the hub, once the revocation is committed: the registration goes, and an agent
+        goes Logged Out."""
+        log.info("SIP credential of extension %s revoked (%s)", gone.extension, gone.why)
+        self._flush(gone.extension, gone.domain)
+        if gone.agent_id is not None:
+            self._log_out(session, gone.agent_id)
 
     def _flush(self, extension: str, domain: str) -> None:
         board = self.switchboard
@@ -299,10 +337,10 @@ class Credentials:
     def _expired(self, row: SipCredential) -> bool:
         return row.expires_at <= self.now()
 
-    def _usable(self, row: SipCredential, agent: Agent | User) -> bool:
+    def _usable(self, row: SipCredential, extension: str | None) -> bool:
         """Not expired, and still what FreeSWITCH would check: the agent's extension, our
         domain, and a password this secret key derives (a new key makes old ones useless)."""
-        return (not self._expired(row) and row.extension == agent.extension
+        return (not self._expired(row) and row.extension == extension
                 and row.domain == self.domain
                 and hmac.compare_digest(row.a1_hash, a1_hash(
                     row.extension, row.domain, derive_password(self.secret_key, row.login_key))))

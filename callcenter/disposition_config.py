@@ -18,17 +18,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import audit
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Disposition, Queue
+from .typed import Problems
 
 LABEL_MAX = 128
-
-
-class DispositionInputError(InvalidInput):
-    """The form's refused fields: `problems` maps each to its reason (shown next to it)."""
-
-    def __init__(self, problems: Mapping[str, str]) -> None:
-        self.problems = dict(problems)
-        super().__init__("; ".join(f"{f}: {r}" for f, r in self.problems.items()),
-                         field=next(iter(self.problems)) if len(self.problems) == 1 else None)
 
 
 class StaleEdit(Conflict):
@@ -159,7 +151,7 @@ def _checked(session: Session, form: Mapping[str, object]) -> tuple[str, str, Qu
         if queue is None:
             problems["queue"] = f"there is no queue named {name!r}"
     if problems:
-        raise DispositionInputError(problems)
+        raise Problems(problems)
     return code, label, queue, bool(form.get("requires_notes"))
 
 
@@ -177,7 +169,7 @@ def _refuse_duplicate(session: Session, code: str, queue: Queue | None,
     if clash is None:
         return
     where = "the global list" if clash.queue is None else f"queue {clash.queue.name}'s list"
-    raise DispositionInputError({"code": f"{clash.code!r} is in {where} already"})
+    raise Problems({"code": f"{clash.code!r} is in {where} already"})
 
 
 def _in_list(queue_id: int | None):

@@ -13,7 +13,6 @@ audit row in the caller's transaction.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -26,19 +25,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from . import audit
 from .errors import Conflict, InvalidInput, NotFound
 from .models import InboundNumber, Queue, utcnow
+from .typed import Problems
 
 NUMBER_DIGITS = (3, 20)
 LABEL_LENGTH = 64
 _NUMBER = re.compile(r"\+?[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class NumberInputError(InvalidInput):
-    """One or more fields refused at once: `problems` maps each field to its reason."""
-
-    def __init__(self, problems: Mapping[str, str]) -> None:
-        self.problems = dict(problems)
-        super().__init__("; ".join(f"{f}: {r}" for f, r in self.problems.items()))
 
 
 class StaleNumber(Conflict):
@@ -91,7 +83,7 @@ def add_number(session: Session, number: str, queue: str, label: str = "", *,
             select(InboundNumber.id).where(InboundNumber.number == digits)) is not None:
         problems["number"] = f"{digits} is already one of our numbers"
     if problems:
-        raise NumberInputError(problems)
+        raise Problems(problems)
     now = utcnow()
     row = InboundNumber(number=digits, queue=found, label=text, created_at=now, updated_at=now)
     session.add(row)
@@ -99,7 +91,7 @@ def add_number(session: Session, number: str, queue: str, label: str = "", *,
         session.flush()
     except IntegrityError:      # added by someone else since the check above
         session.rollback()
-        raise NumberInputError({"number": f"{digits} is already one of our numbers"}) from None
+        raise Problems({"number": f"{digits} is already one of our numbers"}) from None
     audit.record(session, who, "number.create", f"number {digits}",
                  after={"queue": found.name, "label": text})
     return row
@@ -112,7 +104,7 @@ def change_number(session: Session, number: str, version: int | str, queue: str,
     found = _checked(problems, _queue_named, session, queue)
     text = _checked(problems, parse_label, label)
     if problems:
-        raise NumberInputError(problems)
+        raise Problems(problems)
     before, after = audit.changed({"queue": row.queue.name, "label": row.label},
                                   {"queue": found.name, "label": text})
     if after:
@@ -228,7 +220,7 @@ def import_dids(session: Session, path: Path, *, who: audit.Actor) -> tuple[list
         try:
             add_number(session, entry.number, entry.queue, f"from dids.xml ({entry.line})"[:64],
                        who=who)
-        except NumberInputError as exc:
+        except Problems as exc:
             problems.extend(f"{entry.number}: {reason}" for reason in exc.problems.values())
         else:
             added.append(entry.number)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, joinedload
 from .clock import Clock, RealClock
 from .credentials import Credentials, Every, Owner, Why
 from .models import Agent, LoginSession, SipCredential, User
+from .writing import write
 
 log = logging.getLogger(__name__)
 
@@ -176,19 +177,8 @@ class Sessions:
         return SignedIn(key, user)
 
     def _write(self, work: Callable[[Session], object], session: Session):
-        """A write of logins: through the switchboard's database writer, in its thread, when
-        there is one (the real switchboard; the tests' stand-ins have none), so a request never
-        waits inside SQLite's busy timeout on the hub; else in `session`. Committed."""
-        run_write = getattr(self.switchboard, "run_write", None)
-        if run_write is not None:
-            # The request's own transaction (its reads: the user, the login) ends first: a
-            # request waiting on the writer must not hold one of the hub's pooled connections,
-            # or a burst of logins empties the pool and every other request waits behind it.
-            session.commit()
-            return run_write(work)
-        done = work(session)
-        session.commit()
-        return done
+        """A write of logins, committed: off the hub when there is a writer (writing.py)."""
+        return write(self.switchboard, session, work)
 
     def _alive(self, login: LoginSession, now: datetime) -> bool:
         return (login.expires_at > now

@@ -53,3 +53,13 @@ class Problems(InvalidInput):
             super().__init__(reason, field=field or None)
         else:
             super().__init__("; ".join(f"{f}: {r}" for f, r in self.problems.items()))
+
+
+def problems_of(exc: Exception, field: str = "") -> dict[str, str]:
+    """Each refused field of a form with its reason, for the page to show next to it ("" for
+    the form as a whole, or `field` for a refusal that names none)."""
+    if isinstance(exc, Problems):
+        return exc.problems
+    if isinstance(exc, InvalidInput):
+        return {exc.field or field: exc.reason}
+    return {field: str(exc)}

@@ -14,6 +14,7 @@ import csv
 import io
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -192,12 +193,13 @@ def _duplicates(rows: list[Row], what: str, key) -> None:
                                 "too")
 
 
-def write(database, text: str, *, who: audit.Actor) -> tuple[Plan, list[tuple[str, str]]]:
-    """Check the file again and, if every row passes, add all its users in one transaction:
-    the plan, and each generated password by username (shown once). Passwords are hashed
-    before the transaction, so it holds the database for milliseconds, not seconds."""
-    with database.session() as session:
-        plan = check(session, text)
+def write(session: Session, write: Callable, text: str, *,
+          who: audit.Actor) -> tuple[Plan, list[tuple[str, str]]]:
+    """Check the file (in `session`) and, if every row passes, add all its users in one
+    transaction (`write(work)`: writing.py): the plan, and each generated password by username
+    (shown once). Passwords are hashed before the transaction, so it holds the database (and
+    the switchboard's writer) for milliseconds, not seconds."""
+    plan = check(session, text)
     if not plan.ok:
         return plan, []
     generated = [(row.username, accounts.generated_password(row.username))
@@ -205,19 +207,21 @@ def write(database, text: str, *, who: audit.Actor) -> tuple[Plan, list[tuple[st
     passwords = dict(generated)
     hashes = {row.username: hash_password(row.password or passwords[row.username])
               for row in plan.rows}
-    with database.session() as session:
-        again = check(session, text)        # someone may have added a user meanwhile
+
+    def adding(writing: Session) -> Plan:
+        again = check(writing, text)        # someone may have added a user meanwhile
         if not again.ok:
-            session.rollback()
-            return again, []
-        by_name = {queue.name: queue for queue in session.scalars(select(Queue))}
+            return again
+        by_name = {queue.name: queue for queue in writing.scalars(select(Queue))}
         for row in again.rows:
             noted = {"queues": [f"{n}:{lv or 1}:{pos or ''}".rstrip(":")
                                 for n, lv, pos in row.queues]} if row.queues else {}
             noted["imported"] = "csv"
-            user = accounts.add_user(session, row.username, hashes[row.username], row.role,
+            user = accounts.add_user(writing, row.username, hashes[row.username], row.role,
                                      row.extension, who=who, agent_settings=row.settings,
                                      noted=noted)
             for name, level, position in row.queues:
-                queue_config.place_tier(session, by_name[name], user.agent, level, position)
-    return again, generated
+                queue_config.place_tier(writing, by_name[name], user.agent, level, position)
+        return again
+    again = write(adding)
+    return again, generated if again.ok else []

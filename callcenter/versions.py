@@ -3,8 +3,8 @@ changed since its form showed it is refused, never silently overwriting the othe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -35,12 +35,15 @@ def check_version(row: object, shown: object, what: str) -> None:
         raise Stale(what)
 
 
-@contextmanager
-def saved(database, what: str) -> Iterator[Session]:
-    """`database.session()`, whose commit is refused as Stale when another save of the same row
-    won the race after check_version (the UPDATE matched no row at the version read)."""
+T = TypeVar("T")
+
+
+def saved(write: Callable[[Callable[[Session], T]], T], what: str,
+          work: Callable[[Session], T]) -> T:
+    """`write(work)` (a request's write: app.Services.write), whose commit is refused as Stale
+    when another save of the same row won the race after check_version (the UPDATE matched no
+    row at the version read)."""
     try:
-        with database.session() as session:
-            yield session
+        return write(work)
     except StaleDataError:
         raise Stale(what) from None

@@ -124,7 +124,7 @@ def test_database_error_is_a_clear_503(client, auth, admin, database, monkeypatc
     def broken(*args, **kwargs):
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr("callcenter.web.admin.create_user", broken)
+    monkeypatch.setattr("callcenter.accounts.add_user", broken)
     response = client.post("/admin/users", data={"username": "eve", "password": PASSWORD,
                                                  "role": "supervisor", "csrf_token": token})
     assert response.status_code == 503

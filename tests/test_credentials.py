@@ -1,14 +1,16 @@
 """Per-login SIP credentials: issue, share with a second tab, keep alive, expire, revoke; the
-password is nowhere in the database. The switchboard is a recording stand-in here
-(tests/switchboard/test_softphone_credentials.py uses the real one)."""
+password is nowhere in the database. The switchboard is a recording stand-in here, with and
+without a database writer (tests/switchboard/test_softphone_credentials.py uses the real one)."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import timedelta
 
+import gevent
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 
 from callcenter.clock import ManualClock
@@ -41,14 +43,33 @@ class RecordingBoard:
         self.statuses.append((agent_id, status))
 
 
+class WritingBoard(RecordingBoard):
+    """...that also has the real switchboard's database writer: `run_write(work)` runs `work`
+    in another OS thread, in a transaction of its own committed after it."""
+
+    def __init__(self, clock, database) -> None:
+        super().__init__(clock)
+        self.database = database
+        self.writes = 0
+
+    def run_write(self, work):
+        self.writes += 1
+
+        def in_the_writer():
+            with self.database.session() as session:
+                return work(session)
+        return gevent.get_hub().threadpool.apply(in_the_writer)
+
+
 @pytest.fixture
 def clock():
     return ManualClock()
 
 
-@pytest.fixture
-def board(clock):
-    return RecordingBoard(clock)
+@pytest.fixture(params=["no writer", "writer"])
+def board(request, clock, database):
+    return RecordingBoard(clock) if request.param == "no writer" else \
+        WritingBoard(clock, database)
 
 
 @pytest.fixture
@@ -174,6 +195,34 @@ def test_revoke_flushes_and_logs_out_even_without_a_credential(credentials, boar
         assert credentials.revoke(s, agent.id) is True
         assert credentials.lookup(s, "1001", DOMAIN) is None
     assert board.flushes == [f"sofia profile internal flush_inbound_reg 1001@{DOMAIN}"]
+
+
+def test_with_a_writer_no_credential_write_runs_on_the_hub(agent, database, clock):
+    board = WritingBoard(clock, database)
+    credentials = Credentials("server-secret", DOMAIN, switchboard=board)
+    hub = threading.get_native_id()
+    on_the_hub: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if threading.get_native_id() == hub and statement.split()[0] in {
+                "INSERT", "UPDATE", "DELETE"}:
+            on_the_hub.append(statement)
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        with database.session() as s:
+            credentials.issue(s, agent)                 # one write: the new credential
+            credentials.issue(s, agent)                 # shared: no write
+            credentials.keep_alive(s, agent.id)
+            clock.advance(13 * 3600)
+            assert credentials.sweep(s) == [agent.id]   # expired: revoked by the writer
+            credentials.issue(s, agent)
+            assert credentials.revoke(s, agent.id) is True
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    assert board.writes == 5
+    assert on_the_hub == []
+    assert board.statuses == [(agent.id, AgentStatus.LOGGED_OUT)] * 2
+    assert len(board.flushes) == 2
 
 
 def test_revoked_rows_are_forgotten_after_thirty_days(credentials, agent, database, clock):

@@ -22,14 +22,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import accounts, audit, queue_config, user_import
-from ..accounts import AccountError, create_user, set_phone_extension
+from ..accounts import (
+    AccountError,
+    check_new_user,
+    check_password,
+    set_phone_extension,
+)
 from ..credentials import Owner, Why
 from ..errors import InvalidInput, ProductError
 from ..models import Agent, AgentStatus, QueueAgent, Role, User
 from ..passwords import hash_password
+from ..typed import problems_of
 from ..versions import Stale, saved
 from .access import requires
-from .queues import form_problems
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -81,7 +86,9 @@ def import_users():
     if request.form.get("action") == "check":
         plan = user_import.check(current_app.extensions["callcenter"].db_session(), text)
         return _users_page(plan=plan, csv=text, checked=True, status=200 if plan.ok else 422)
-    plan, generated = user_import.write(_db(), text, who=audit.Actor.user(g.user))
+    services = current_app.extensions["callcenter"]
+    plan, generated = user_import.write(services.db_session(), services.write, text,
+                                        who=audit.Actor.user(g.user))
     if not plan.ok:
         return _users_page(plan=plan, csv=text, status=422)
     board = current_app.extensions["callcenter"].switchboard
@@ -98,14 +105,21 @@ def import_users():
 @requires(Role.ADMIN)
 def add_user():
     form = request.form
-    db = current_app.extensions["callcenter"].db
+    username, role, extension = (form.get("username", ""), form.get("role", ""),
+                                 form.get("extension") or None)
+    who = audit.Actor.user(g.user)
+    services = current_app.extensions["callcenter"]
     try:
-        with db.session() as s:
-            user = create_user(s, form.get("username", ""), form.get("password", ""),
-                               form.get("role", ""), form.get("extension") or None,
-                               who=audit.Actor.user(g.user))
-            agent_id = user.agent.id if user.agent is not None else None
-            phone = user.extension
+        username, role, extension = check_new_user(services.db_session(), username, role,
+                                                   extension)
+        check_password(form.get("password", ""), username)
+        hashed = hash_password(form.get("password", ""))   # off the hub and the writer
+
+        def adding(s) -> tuple[int | None, str | None]:
+            check_new_user(s, username, role, extension)    # still free: checked again
+            user = accounts.add_user(s, username, hashed, role, extension, who=who)
+            return (user.agent.id if user.agent is not None else None), user.extension
+        agent_id, phone = services.write(adding)
     except AccountError as exc:
         return _users_page(form, error=str(exc), status=400)
     _reload_agent(agent_id)
@@ -121,15 +135,14 @@ def set_extension(user_id: int):
     and supervisors. Its live SIP credential was for the old extension: it is revoked (the
     registration flushed), and the dashboard's softphone, refused, retries with a fresh one."""
     services = current_app.extensions["callcenter"]
+    given, who = request.form.get("extension", ""), audit.Actor.user(g.user)
+
+    def setting(s) -> tuple[str | None, str | None, str]:
+        user = _user(s, user_id)
+        before = user.extension
+        return before, set_phone_extension(s, user, given, who=who), user.username
     try:
-        with services.db.session() as s:
-            user = s.get(User, user_id)
-            if user is None:
-                abort(404)
-            before = user.extension
-            extension = set_phone_extension(s, user, request.form.get("extension", ""),
-                                            who=audit.Actor.user(g.user))
-            username = user.username
+        before, extension, username = services.write(setting)
     except AccountError as exc:
         return _users_page(extension_error=(user_id, str(exc)), status=400)
     if extension != before:
@@ -141,20 +154,20 @@ def set_extension(user_id: int):
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 @requires(Role.ADMIN)
 def set_active(user_id: int):
-    db = current_app.extensions["callcenter"].db
     active = request.form.get("active") == "1"
-    with db.session() as s:
-        user = s.get(User, user_id)
-        if user is None:
-            abort(404)
-        if user.id == g.user.id and not active:
-            flash("You cannot deactivate yourself.")
-            return redirect(url_for("admin.users"))
+    if user_id == g.user.id and not active:
+        flash("You cannot deactivate yourself.")
+        return redirect(url_for("admin.users"))
+    who = audit.Actor.user(g.user)
+
+    def setting(s) -> tuple[str, int | None]:
+        user = _user(s, user_id)
         if user.active != active:
-            audit.record(s, audit.Actor.user(g.user), "user.change", f"user {user.username}",
+            audit.record(s, who, "user.change", f"user {user.username}",
                          {"active": user.active}, {"active": active})
         user.active = active
-        agent_id = user.agent.id if user.agent is not None else None
+        return user.username, (user.agent.id if user.agent is not None else None)
+    username, agent_id = current_app.extensions["callcenter"].write(setting)
     # Committed first: no new login or softphone password can start meanwhile.
     _reload_agent(agent_id)
     sessions = current_app.extensions["callcenter"].sessions
@@ -162,7 +175,7 @@ def set_active(user_id: int):
         sessions.activated(user_id)
     else:
         sessions.deactivated(user_id)
-    flash(f"User {user.username} {'activated' if active else 'deactivated'}.")
+    flash(f"User {username} {'activated' if active else 'deactivated'}.")
     return redirect(url_for("admin.users"))
 
 
@@ -176,9 +189,9 @@ def sign_out_everywhere(user_id: int):
     if username is None:
         abort(404)
     ended = current_app.extensions["callcenter"].sessions.end_everywhere(user_id)
-    with current_app.extensions["callcenter"].db.session() as s:
-        audit.record(s, audit.Actor.user(g.user), "user.signout", f"user {username}",
-                     after={"logins_ended": ended})
+    who = audit.Actor.user(g.user)
+    current_app.extensions["callcenter"].write(lambda s: audit.record(
+        s, who, "user.signout", f"user {username}", after={"logins_ended": ended}))
     flash(f"User {username} signed out everywhere ({ended} login{'' if ended == 1 else 's'} "
           "ended).")
     return redirect(url_for("admin.users"))
@@ -204,18 +217,21 @@ def save_user(user_id: int):
         typed[setting.name] = (setting.name in form) if setting.kind == "flag" else \
             form.get(setting.name, "")
     services = current_app.extensions["callcenter"]
+    # Read on the hub: the switchboard's live status is the hub's, never the writer's to read.
+    shown = services.db_session().get(User, user_id)
+    logged_out = shown is None or shown.agent is None or _logged_out(shown.agent)
+    who = audit.Actor.user(g.user)
+
+    def saving(s) -> tuple[dict, int | None, str]:
+        user = _user(s, user_id)
+        _before, after = accounts.edit_user(s, user, typed, who=who, logged_out=logged_out)
+        return after, (user.agent.id if user.agent is not None else None), user.username
     try:
-        with saved(services.db, "this user") as s:
-            user = _user(s, user_id)
-            logged_out = user.agent is None or _logged_out(user.agent)
-            before, after = accounts.edit_user(s, user, typed, who=audit.Actor.user(g.user),
-                                               logged_out=logged_out)
-            agent_id = user.agent.id if user.agent is not None else None
-            username = user.username
+        after, agent_id, username = saved(services.write, "this user", saving)
     except Stale as exc:
         return user_page(user_id, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
-        return user_page(user_id, typed=typed, problems=form_problems(exc), status=exc.status)
+        return user_page(user_id, typed=typed, problems=problems_of(exc), status=exc.status)
     # Committed: now the switchboard, the user's logins and its own phone follow.
     _reload_agent(agent_id)
     if "active" in after:
@@ -235,12 +251,11 @@ def reset_password(user_id: int):
     """A new generated password, shown once on the page this answers (never in a cookie or an
     address); every login of the user ends."""
     services = current_app.extensions["callcenter"]
-    with services.db.session() as s:
-        username = _user(s, user_id).username
+    username = _user(services.db_session(), user_id).username
     password = accounts.generated_password(username)
-    hashed = hash_password(password)        # off the hub, before the transaction
-    with services.db.session() as s:
-        accounts.reset_password(s, _user(s, user_id), hashed, who=audit.Actor.user(g.user))
+    hashed = hash_password(password)        # off the hub and the writer, before the transaction
+    who = audit.Actor.user(g.user)
+    services.write(lambda s: accounts.reset_password(s, _user(s, user_id), hashed, who=who))
     ended = services.sessions.end_everywhere(user_id)
     return _no_store(user_page(user_id, new_password=password, logins_ended=ended))
 
@@ -251,18 +266,19 @@ def set_membership(user_id: int):
     """Put the agent in a queue, or move its tier there (the queue page's tiers, from the
     agent's side)."""
     typed = {field: request.form.get(field, "") for field in ("queue", "level", "position")}
-    was = request.form.get("was")
+    was, who = request.form.get("was"), audit.Actor.user(g.user)
+
+    def setting(s) -> str:
+        agent = _agent_of(s, user_id)
+        tier = queue_config.set_tier(s, typed["queue"], agent.extension, typed["level"],
+                                     typed["position"], who=who, was=was)
+        return f"queue {tier.queue.name} at level {tier.level}, position {tier.position}"
     try:
-        with _db().session() as s:
-            agent = _agent_of(s, user_id)
-            tier = queue_config.set_tier(s, typed["queue"], agent.extension, typed["level"],
-                                         typed["position"], who=audit.Actor.user(g.user),
-                                         was=was)
-            said = f"queue {tier.queue.name} at level {tier.level}, position {tier.position}"
+        said = _write(setting)
     except Stale as exc:
         return user_page(user_id, stale=str(exc), status=exc.status)
     except ProductError as exc:
-        return user_page(user_id, tier_typed=typed, tier_problems=form_problems(exc, "queue"),
+        return user_page(user_id, tier_typed=typed, tier_problems=problems_of(exc, "queue"),
                          status=exc.status)
     _reload_queues()
     flash(f"In {said}.")
@@ -272,12 +288,13 @@ def set_membership(user_id: int):
 @bp.route("/users/<int:user_id>/queues/remove", methods=["POST"])
 @requires(Role.ADMIN)
 def remove_membership(user_id: int):
-    queue = request.form.get("queue", "")
+    queue, was, who = request.form.get("queue", ""), request.form.get("was"), \
+        audit.Actor.user(g.user)
+
+    def removing(s) -> None:
+        queue_config.remove_tier(s, queue, _agent_of(s, user_id).extension, who=who, was=was)
     try:
-        with _db().session() as s:
-            agent = _agent_of(s, user_id)
-            queue_config.remove_tier(s, queue, agent.extension, who=audit.Actor.user(g.user),
-                                     was=request.form.get("was"))
+        _write(removing)
     except Stale as exc:
         return user_page(user_id, stale=str(exc), status=exc.status)
     _reload_queues()
@@ -360,8 +377,8 @@ def _no_store(answer):
     return response
 
 
-def _db():
-    return current_app.extensions["callcenter"].db
+def _write(work):
+    return current_app.extensions["callcenter"].write(work)
 
 
 def _reload_queues() -> None:

@@ -63,9 +63,9 @@ def index():
 @requires(Role.ADMIN)
 def export():
     search = _search(_typed())      # InvalidInput: the error page, nothing exported
-    with services().db.session() as s:
-        audit.record(s, audit.Actor.user(g.user), "audit.export", "audit log",
-                     after=search.described())
+    who, described = audit.Actor.user(g.user), search.described()
+    services().write(lambda s: audit.record(s, who, "audit.export", "audit log",
+                                            after=described))
     stamp = datetime.now(_zone()).strftime("%Y%m%d-%H%M")
     return Response(stream_with_context(_csv_lines(search)), mimetype="text/csv",
                     headers={"Content-Disposition":

@@ -111,8 +111,8 @@ def login():
 def _audited(who: audit.Actor, action: str, target: str) -> None:
     """A login, a failed login or a logout in the audit log, with the client's address (a
     failed login's actor is the name that was typed; it opens no account)."""
-    with _services().db.session() as s:
-        audit.record(s, who, action, target, after={"address": request_client_address()})
+    after = {"address": request_client_address()}
+    _services().write(lambda s: audit.record(s, who, action, target, after=after))
 
 
 def _too_many_failures(exc: TooManyFailures):

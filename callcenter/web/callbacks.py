@@ -51,10 +51,10 @@ def cancel(callback_id: str):
         if row is None:
             raise
         raise Conflict(f"this callback is {row.state.value} already") from None
-    audit.record(session, audit.Actor.user(g.user), "callback.cancel",
-                 f"callback {shown['id']} ({shown['queue']}, {shown['number']})",
-                 {"state": was}, {"state": shown["state"]})
-    session.commit()
+    who = audit.Actor.user(g.user)
+    _services().write(lambda s: audit.record(
+        s, who, "callback.cancel", f"callback {shown['id']} ({shown['queue']}, {shown['number']})",
+        {"state": was}, {"state": shown["state"]}))
     return jsonify(callback=shown)
 
 

@@ -29,14 +29,15 @@ def index():
 @bp.route("", methods=["POST"])
 @requires(Role.ADMIN)
 def create():
-    db = current_app.extensions["callcenter"].db
-    name = request.form.get("name", "")
+    name, who = request.form.get("name", ""), audit.Actor.user(g.user)
+
+    def creating(session) -> tuple[str, str]:
+        row, token = displays.create(session, name, who=who)
+        return row.name, token
     try:
-        with db.session() as session:
-            row, token = displays.create(session, name, who=audit.Actor.user(g.user))
-            session.commit()
-            created = {"name": row.name,
-                       "url": url_for("supervising.wallboard", token=token, _external=True)}
+        shown, token = current_app.extensions["callcenter"].write(creating)
+        created = {"name": shown,
+                   "url": url_for("supervising.wallboard", token=token, _external=True)}
     except InvalidInput as exc:
         return _page(error=str(exc), name=name, code=422)
     return _page(created=created)
@@ -45,11 +46,9 @@ def create():
 @bp.route("/<int:display_id>/revoke", methods=["POST"])
 @requires(Role.ADMIN)
 def revoke(display_id: int):
-    db = current_app.extensions["callcenter"].db
-    with db.session() as session:
-        row = displays.revoke(session, display_id, who=audit.Actor.user(g.user))
-        session.commit()
-        name = row.name
+    who = audit.Actor.user(g.user)
+    name = current_app.extensions["callcenter"].write(
+        lambda session: displays.revoke(session, display_id, who=who).name)
     closed = current_app.extensions["callcenter"].display_sockets.sign_out(
         [display_key(display_id)])
     flash(f"Display {name} revoked" + ("; its open page was closed." if closed else "."))

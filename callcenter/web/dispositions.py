@@ -15,6 +15,7 @@ from sqlalchemy import select
 from .. import audit, disposition_config
 from ..errors import InvalidInput, ProductError
 from ..models import Disposition, Queue, Role
+from ..typed import problems_of
 from .access import requires
 from .services import services
 
@@ -32,12 +33,11 @@ def index():
 @bp.route("", methods=["POST"])
 @requires(Role.ADMIN)
 def add():
-    typed = _typed()
+    typed, who = _typed(), _who()
     try:
-        with services().db.session() as s:
-            code = disposition_config.create(s, typed, who=_who()).code
+        code = services().write(lambda s: disposition_config.create(s, typed, who=who).code)
     except InvalidInput as exc:
-        return _index_page(typed=typed, problems=_problems(exc), status=exc.status)
+        return _index_page(typed=typed, problems=problems_of(exc), status=exc.status)
     _reload()
     flash(f"Disposition {code} added.")
     return redirect(url_for("dispositions.index"))
@@ -52,15 +52,14 @@ def edit(disposition_id: int):
 @bp.route("/<int:disposition_id>", methods=["POST"])
 @requires(Role.ADMIN)
 def save(disposition_id: int):
-    typed = _typed()
+    typed, who, version = _typed(), _who(), request.form.get("version")
     try:
-        with services().db.session() as s:
-            code = disposition_config.change(s, disposition_id, request.form.get("version"),
-                                             typed, who=_who()).code
+        code = services().write(lambda s: disposition_config.change(
+            s, disposition_id, version, typed, who=who).code)
     except disposition_config.StaleEdit as exc:
         return _edit_page(disposition_id, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
-        return _edit_page(disposition_id, typed=typed, problems=_problems(exc),
+        return _edit_page(disposition_id, typed=typed, problems=problems_of(exc),
                           status=exc.status)
     _reload()
     flash(f"Disposition {code} saved.")
@@ -70,24 +69,28 @@ def save(disposition_id: int):
 @bp.route("/<int:disposition_id>/move", methods=["POST"])
 @requires(Role.ADMIN)
 def move(disposition_id: int):
+    step, who = request.form.get("step", ""), _who()
     return _list_change(lambda s, version: disposition_config.move(
-        s, disposition_id, version, request.form.get("step", ""), who=_who()))
+        s, disposition_id, version, step, who=who))
 
 
 @bp.route("/<int:disposition_id>/active", methods=["POST"])
 @requires(Role.ADMIN)
 def set_active(disposition_id: int):
-    active = request.form.get("active") == "1"
+    active, who = request.form.get("active") == "1", _who()
     return _list_change(lambda s, version: disposition_config.set_active(
-        s, disposition_id, version, active, who=_who()))
+        s, disposition_id, version, active, who=who))
 
 
 def _list_change(change):
     """A change made from the list (move, deactivate): back to the list, or the list again with
-    why it was refused."""
+    why it was refused. `change(session, version)` runs in the database writer."""
+    version = request.form.get("version")
+
+    def changing(s) -> None:
+        change(s, version)
     try:
-        with services().db.session() as s:
-            change(s, request.form.get("version"))
+        services().write(changing)
     except ProductError as exc:
         return _index_page(refused=str(exc), status=exc.status)
     _reload()
@@ -124,12 +127,6 @@ def _edit_page(disposition_id: int, *, typed: dict | None = None,
 def _typed() -> dict:
     return {field: (field in request.form) if field == "requires_notes"
             else request.form.get(field, "") for field in FIELDS}
-
-
-def _problems(exc: InvalidInput) -> dict[str, str]:
-    if isinstance(exc, disposition_config.DispositionInputError):
-        return exc.problems
-    return {exc.field or "": exc.reason}
 
 
 def _queue_names(session) -> list[str]:

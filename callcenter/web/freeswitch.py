@@ -56,15 +56,9 @@ def json_cdr():
                              unwritten=None if unwritten is None else lambda _uuid: not_yet)
 
     # Through the active switchboard's database writer (two posts a call at full load must not
-    # wait on SQLite on the hub); a standby's writer is not running, and the tests' stand-ins
-    # have none: they file here.
-    run_write = getattr(services.switchboard, "run_write", None) if services.active else None
+    # wait on SQLite on the hub); a standby's writer is not running: it files here.
     try:
-        if run_write is not None:
-            filed = run_write(filing)
-        else:
-            filed = filing(session)
-            session.commit()
+        filed = services.write(filing)
     except CdrRefused as exc:
         session.rollback()
         return jsonify(error=str(exc)), 422

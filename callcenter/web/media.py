@@ -37,10 +37,10 @@ def upload(name: str):
         sound = media.keep(_folder(), kept, _off_the_hub(media.playable, data))
     except ProductError as exc:
         return queue_page(name, upload_problem=exc, status=exc.status)
-    with current_app.extensions["callcenter"].db.session() as s:
-        audit.record(s, audit.Actor.user(g.user), "media.upload", f"sound {sound.name}",
-                     after={"seconds": sound.seconds, "from": uploaded.filename[:64],
-                            "queue page": name})
+    who = audit.Actor.user(g.user)
+    after = {"seconds": sound.seconds, "from": uploaded.filename[:64], "queue page": name}
+    current_app.extensions["callcenter"].write(
+        lambda s: audit.record(s, who, "media.upload", f"sound {sound.name}", after=after))
     flash(f"Sound {sound.name} uploaded ({sound.seconds} s): pick it for a greeting, an "
           "announcement, the closed message or the hold music below.")
     return redirect(url_for("queues.edit", name=name) + "#sounds")

@@ -12,13 +12,13 @@ from .. import audit
 from ..errors import InvalidInput, NotFound
 from ..models import Queue, Role
 from ..numbers import (
-    NumberInputError,
     StaleNumber,
     add_number,
     all_numbers,
     change_number,
     delete_number,
 )
+from ..typed import problems_of
 from .access import requires
 
 bp = Blueprint("numbers", __name__, url_prefix="/admin/numbers")
@@ -33,13 +33,12 @@ def index():
 @bp.route("", methods=["POST"])
 @requires(Role.ADMIN)
 def add():
-    typed = _typed("number", "queue", "label")
+    typed, who = _typed("number", "queue", "label"), _who()
     try:
-        with _db().session() as s:
-            number = add_number(s, typed["number"], typed["queue"], typed["label"],
-                                who=_who()).number
+        number = _write(lambda s: add_number(s, typed["number"], typed["queue"], typed["label"],
+                                             who=who).number)
     except InvalidInput as exc:
-        return _page(typed=typed, problems=_problems(exc), status=exc.status)
+        return _page(typed=typed, problems=problems_of(exc), status=exc.status)
     flash(f"Number {number} added: its next call goes to queue {typed['queue'].strip()}.")
     return redirect(url_for("numbers.index"))
 
@@ -47,13 +46,14 @@ def add():
 @bp.route("/<number>", methods=["POST"])
 @requires(Role.ADMIN)
 def save(number: str):
-    typed = _typed("queue", "label", "version")
+    typed, who = _typed("queue", "label", "version"), _who()
+
+    def changing(s) -> None:
+        change_number(s, number, typed["version"], typed["queue"], typed["label"], who=who)
     try:
-        with _db().session() as s:
-            change_number(s, number, typed["version"], typed["queue"], typed["label"],
-                          who=_who())
+        _write(changing)
     except (InvalidInput, StaleNumber, NotFound) as exc:
-        return _page(editing=number, typed=typed, problems=_problems(exc), status=exc.status)
+        return _page(editing=number, typed=typed, problems=problems_of(exc), status=exc.status)
     flash(f"Number {number} saved.")
     return redirect(url_for("numbers.index"))
 
@@ -61,9 +61,9 @@ def save(number: str):
 @bp.route("/<number>/delete", methods=["POST"])
 @requires(Role.ADMIN)
 def delete(number: str):
+    version, who = request.form.get("version", ""), _who()
     try:
-        with _db().session() as s:
-            delete_number(s, number, request.form.get("version", ""), who=_who())
+        _write(lambda s: delete_number(s, number, version, who=who))
     except (StaleNumber, NotFound) as exc:
         return _page(editing=number, problems={"": str(exc)}, status=exc.status)
     flash(f"Number {number} deleted: its calls are refused from now on.")
@@ -84,17 +84,9 @@ def _typed(*fields: str) -> dict[str, str]:
     return {field: request.form.get(field, "") for field in fields}
 
 
-def _problems(exc: Exception) -> dict[str, str]:
-    if isinstance(exc, NumberInputError):
-        return exc.problems
-    if isinstance(exc, InvalidInput):
-        return {exc.field or "": exc.reason}
-    return {"": str(exc)}
-
-
 def _who() -> audit.Actor:
     return audit.Actor.user(g.user)
 
 
-def _db():
-    return current_app.extensions["callcenter"].db
+def _write(work):
+    return current_app.extensions["callcenter"].write(work)

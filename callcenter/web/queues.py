@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from .. import audit, queue_config
 from ..errors import InvalidInput, ProductError
 from ..models import Role, utcnow
-from ..typed import Problems
+from ..typed import problems_of
 from ..versions import Stale, saved
 from . import media
 from .access import requires
@@ -31,12 +31,12 @@ def index():
 @requires(Role.ADMIN)
 def add():
     typed = {"name": request.form.get("name", ""), "strategy": request.form.get("strategy", "")}
+    who = _who()
     try:
-        with _db().session() as s:
-            name = queue_config.create_queue(s, typed["name"], {"strategy": typed["strategy"]},
-                                             who=_who()).name
+        name = _write(lambda s: queue_config.create_queue(
+            s, typed["name"], {"strategy": typed["strategy"]}, who=who).name)
     except ProductError as exc:
-        return _index_page(typed, form_problems(exc, "name"), exc.status)
+        return _index_page(typed, problems_of(exc, "name"), exc.status)
     _reload_queues()
     flash(f"Queue {name} added: set it up below.")
     return redirect(url_for("queues.edit", name=name))
@@ -53,14 +53,16 @@ def edit(name: str):
 def save(name: str):
     typed = {s.name: (s.name in request.form) if s.kind == "flag" else request.form.get(s.name, "")
              for s in queue_config.SETTINGS}
+    who, version = _who(), request.form.get("version", "")
+
+    def saving(s) -> None:
+        queue_config.change_queue(s, name, typed, who=who, version=version)
     try:
-        with saved(_db(), f"queue {name}") as s:
-            queue_config.change_queue(s, name, typed, who=_who(),
-                                      version=request.form.get("version", ""))
+        saved(_write, f"queue {name}", saving)
     except Stale as exc:
         return queue_page(name, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
-        return queue_page(name, typed=typed, problems=form_problems(exc), status=exc.status)
+        return queue_page(name, typed=typed, problems=problems_of(exc), status=exc.status)
     _reload_queues()
     flash(f"Queue {name} saved.")
     return redirect(url_for("queues.edit", name=name))
@@ -71,16 +73,18 @@ def save(name: str):
 def set_tier(name: str):
     """Add an agent to the queue, or move its tier."""
     typed = {field: request.form.get(field, "") for field in ("agent", "level", "position")}
+    who, was = _who(), request.form.get("was")
+
+    def setting(s) -> str:
+        tier = queue_config.set_tier(s, name, typed["agent"], typed["level"], typed["position"],
+                                     who=who, was=was)
+        return f"{tier.agent.extension} at level {tier.level}, position {tier.position}"
     try:
-        with _db().session() as s:
-            tier = queue_config.set_tier(s, name, typed["agent"], typed["level"],
-                                         typed["position"], who=_who(),
-                                         was=request.form.get("was"))
-            said = f"{tier.agent.extension} at level {tier.level}, position {tier.position}"
+        said = _write(setting)
     except Stale as exc:
         return queue_page(name, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
-        return queue_page(name, tier_typed=typed, tier_problems=form_problems(exc, "agent"),
+        return queue_page(name, tier_typed=typed, tier_problems=problems_of(exc, "agent"),
                           status=exc.status)
     _reload_queues()
     flash(f"Queue {name}: {said}.")
@@ -90,11 +94,10 @@ def set_tier(name: str):
 @bp.route("/<name>/tiers/remove", methods=["POST"])
 @requires(Role.ADMIN)
 def remove_tier(name: str):
+    agent, who, was = request.form.get("agent", ""), _who(), request.form.get("was")
     try:
-        with _db().session() as s:
-            agent = queue_config.remove_tier(s, name, request.form.get("agent", ""), who=_who(),
-                                             was=request.form.get("was"))
-            extension = agent.extension
+        extension = _write(lambda s: queue_config.remove_tier(
+            s, name, agent, who=who, was=was).extension)
     except Stale as exc:
         return queue_page(name, stale=str(exc), status=exc.status)
     _reload_queues()
@@ -132,21 +135,12 @@ def queue_page(name: str, *, typed: dict | None = None, problems: dict | None = 
         levels=queue_config.tiers_by_level(queue), shown_tier=queue_config.shown_tier), status
 
 
-def form_problems(exc: ProductError, field: str = "") -> dict[str, str]:
-    """Each refused field with its reason ("" for the form as a whole, or `field`)."""
-    if isinstance(exc, Problems):
-        return exc.problems
-    if isinstance(exc, InvalidInput):
-        return {exc.field or field: exc.reason}
-    return {field: str(exc)}
-
-
 def _who() -> audit.Actor:
     return audit.Actor.user(g.user)
 
 
-def _db():
-    return current_app.extensions["callcenter"].db
+def _write(work):
+    return current_app.extensions["callcenter"].write(work)
 
 
 def _reload_queues() -> None:

@@ -51,9 +51,8 @@ def _me() -> Supervisor:
 
 def _audited(action: str, target: str, after: dict | None = None) -> None:
     """The audit trail of a supervisor's action, in its own transaction."""
-    session = _services().db_session()
-    audit.record(session, audit.Actor.user(g.user), action, target, after=after)
-    session.commit()
+    who = audit.Actor.user(g.user)
+    _services().write(lambda s: audit.record(s, who, action, target, after=after))
 
 
 # -- listening in ----------------------------------------------------------------------------

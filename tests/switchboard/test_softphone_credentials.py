@@ -3,14 +3,18 @@ the extension's registration through the Sender and set the agent Logged Out on 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from sqlalchemy import event, select
 
 from callcenter.app import create_app
 from callcenter.credentials import Credentials, start_sweeper
-from callcenter.models import AgentStatus
+from callcenter.models import AgentStatus, AuditEntry, SipCredential
 from tests.conftest import AuthActions
 
 FLUSH = "sofia profile internal flush_inbound_reg 1000@127.0.0.1"
+WRITES = {"INSERT", "UPDATE", "DELETE"}
 
 
 @pytest.fixture
@@ -64,3 +68,33 @@ def test_expiry_does_the_same_on_the_switchboards_clock(rig, web, settings, data
     AuthActions(web).login("alice")
     assert web.get("/api/softphone").status_code == 200
     assert directory_knows_1000(web, settings)
+
+
+def test_a_login_and_a_logout_write_nothing_on_the_hub(rig, settings, database, admin,
+                                                        agent_id):
+    """The login's row, its audit row and the softphone's credential, then the logout's, all
+    go through the switchboard's database writer (its own thread): a burst of logins at the
+    start of a shift never waits inside SQLite's busy timeout on the hub."""
+    hub = threading.get_native_id()
+    on_the_hub: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if threading.get_native_id() == hub and statement.split()[0] in WRITES:
+            on_the_hub.append(statement.split("(")[0])
+    app = create_app(settings, database, rig.board, rig.hub)
+    app.config["TESTING"] = True
+    client = app.test_client()
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        assert AuthActions(client).login("alice").status_code == 302
+        assert client.get("/api/softphone").status_code == 200
+        AuthActions(client).logout()
+        rig.settle()
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    assert on_the_hub == []
+    with database.session() as s:
+        actions = s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+        revoked = s.scalars(select(SipCredential.revoked_why)).all()
+    assert actions[-2:] == ["login", "logout"]
+    assert revoked == ["logout"]
