@@ -19,7 +19,7 @@ context with the widget's queue: the one place a guest can go.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from xml.etree import ElementTree
 
 from sqlalchemy.orm import Session
@@ -40,8 +40,10 @@ class DirectoryRequestError(Exception):
 
 
 def answer_lookup(form: Mapping[str, str], credentials: Credentials, session: Session,
-                  guest_realm: str | None = None, clock: Clock | None = None) -> str:
-    """The XML document for one mod_xml_curl post (`guest_realm`: the website visitors')."""
+                  guest_realm: str | None = None, clock: Clock | None = None,
+                  write: Callable[[Callable[[Session], str]], str] | None = None) -> str:
+    """The XML document for one mod_xml_curl post (`guest_realm`: the website visitors';
+    `write(work)`: how a guest's lookup marks its credential used — the web request's write)."""
     section = form.get("section")
     if section is None:
         raise DirectoryRequestError("no section field: this endpoint answers mod_xml_curl's "
@@ -55,7 +57,7 @@ def answer_lookup(form: Mapping[str, str], credentials: Credentials, session: Se
     if not user or not domain:
         raise DirectoryRequestError(f"a {form['action']} lookup needs the user and domain fields")
     if guest_realm is not None and is_guest(form, user, domain, guest_realm):
-        return guest_lookup(form, user, domain, session, clock)
+        return guest_lookup(form, user, domain, write, clock)
     try:
         valid_extension(user, "user")
         valid_domain(domain)
@@ -91,21 +93,20 @@ def is_guest(form: Mapping[str, str], user: str, domain: str, realm: str) -> boo
         and guests.GUEST_USER.fullmatch(user) is not None)
 
 
-def guest_lookup(form: Mapping[str, str], user: str, domain: str, session: Session,
-                 clock: Clock) -> str:
+def guest_lookup(form: Mapping[str, str], user: str, domain: str,
+                 write: Callable[[Callable[[Session], str]], str], clock: Clock) -> str:
     """A website visitor's INVITE: its one-call credential's entry, used by this SIP call
     (in the `domain` FreeSWITCH looks the user up in)."""
     if form.get("action") != "sip_auth" or form.get("sip_auth_method") != "INVITE":
         return NOT_FOUND
     if not guests.GUEST_USER.fullmatch(user):
         raise DirectoryRequestError("a guest user is g and 20 hex digits")
-    row = guests.use(session, user, form.get("sip_call_id") or "", clock)
-    if row is None:
-        session.rollback()
-        return NOT_FOUND
-    document = guest_document(row, domain)
-    session.commit()
-    return document
+    sip_call_id = form.get("sip_call_id") or ""
+
+    def using(session: Session) -> str:
+        row = guests.use(session, user, sip_call_id, clock)
+        return guest_document(row, domain) if row is not None else NOT_FOUND
+    return write(using)
 
 
 def guest_document(row: GuestCall, domain_name: str) -> str:

@@ -101,7 +101,7 @@ def directory():
     try:
         document = answer_lookup(request.form, credentials, services.db_session(),
                                  guest_realm=services.settings.guest_realm,
-                                 clock=widget.desk().clock)
+                                 clock=widget.desk().clock, write=services.write)
     except DirectoryRequestError as exc:
         log.warning("directory lookup refused: %s", exc)
         return str(exc) + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}

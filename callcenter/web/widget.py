@@ -20,9 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..clock import Clock, RealClock
+from ..errors import Unavailable
 from ..models import Agent, AgentStatus, GuestCall, QueueAgent, Widget
 from ..paths import STATIC_DIR
 from ..switchboard.queues import hours
+from ..typed import Problems
 from ..widgets import credentials, turn
 from ..widgets import settings as rules
 from ..widgets.limits import AddressLimits, admit_call
@@ -120,7 +122,7 @@ def call(wid: str):
         return refused(400, "bad_request", "The call request could not be read.")
     try:
         fields = rules.visitor_fields(widget, body.get("fields"))
-    except rules.WidgetInputError as exc:
+    except Problems as exc:
         return refused(400, "bad_fields", "Please check the fields marked.",
                        fields=exc.problems)
     is_open, message = _open(widget)
@@ -137,14 +139,12 @@ def call(wid: str):
         return response, status
     page_url, page_title = rules.page_of(body.get("page"))
     video = bool(body.get("video")) and widget.video
-    realm = settings.guest_realm
+    realm, widget_id = settings.guest_realm, widget.id
     try:
-        minted = credentials.mint(session, widget, realm, here.clock, address=address,
-                                  video=video, fields=fields, page_url=page_url,
-                                  page_title=page_title)
-        session.commit()
-    except SQLAlchemyError:
-        session.rollback()
+        minted = services.write(lambda s: credentials.mint(
+            s, widget_id, realm, here.clock, address=address, video=video, fields=fields,
+            page_url=page_url, page_title=page_title))
+    except (SQLAlchemyError, Unavailable):
         log.exception("guest credential for widget %s not saved", widget.public_id)
         return refused(503, "unavailable", "We cannot take calls right now: please try again "
                                            "in a moment.")

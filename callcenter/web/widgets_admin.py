@@ -21,6 +21,7 @@ from sqlalchemy import select
 from .. import audit
 from ..errors import InvalidInput, NotFound
 from ..models import Queue, Role
+from ..typed import problems_of
 from ..widgets import settings as rules
 from .access import requires
 
@@ -42,14 +43,11 @@ def index():
 @bp.route("", methods=["POST"])
 @requires(Role.ADMIN)
 def add():
-    typed = _typed()
+    typed, who = _typed(), audit.Actor.user(g.user)
     try:
-        with _db().session() as s:
-            widget = rules.add_widget(s, typed, who=audit.Actor.user(g.user))
-            s.commit()
-            public_id = widget.public_id
+        public_id = _write(lambda s: rules.add_widget(s, typed, who=who).public_id)
     except InvalidInput as exc:
-        return _list(typed=typed, problems=_problems(exc), status=exc.status)
+        return _list(typed=typed, problems=problems_of(exc), status=exc.status)
     _reload()
     flash(f"Widget {typed['name'].strip()} added: paste its snippet into the website.")
     return redirect(url_for("widgets_admin.edit", public_id=public_id))
@@ -64,14 +62,15 @@ def edit(public_id: str):
 @bp.route("/<public_id>", methods=["POST"])
 @requires(Role.ADMIN)
 def save(public_id: str):
-    typed = _typed()
+    typed, who, version = _typed(), audit.Actor.user(g.user), request.form.get("version", "")
+
+    def changing(s) -> None:
+        rules.change_widget(s, public_id, version, typed, who=who)
     try:
-        with _db().session() as s:
-            rules.change_widget(s, public_id, request.form.get("version", ""), typed,
-                                who=audit.Actor.user(g.user))
-            s.commit()
+        _write(changing)
     except (InvalidInput, rules.StaleWidget, NotFound) as exc:
-        return _edit_page(public_id, typed=typed, problems=_problems(exc), status=exc.status)
+        return _edit_page(public_id, typed=typed, problems=problems_of(exc),
+                          status=exc.status)
     _reload()
     flash("Widget saved: its next call follows the new settings.")
     return redirect(url_for("widgets_admin.edit", public_id=public_id))
@@ -123,14 +122,6 @@ def _queues() -> list[str]:
     return list(session.scalars(select(Queue.name).order_by(Queue.name)))
 
 
-def _problems(exc: Exception) -> dict[str, str]:
-    if isinstance(exc, rules.WidgetInputError):
-        return exc.problems
-    if isinstance(exc, InvalidInput):
-        return {exc.field or "": exc.reason}
-    return {"": str(exc)}
-
-
 def _reload() -> None:
     """The switchboard reads widgets' maximum call lengths with the queues."""
     board = current_app.extensions["callcenter"].switchboard
@@ -138,5 +129,5 @@ def _reload() -> None:
         board.reload_queues()
 
 
-def _db():
-    return current_app.extensions["callcenter"].db
+def _write(work):
+    return current_app.extensions["callcenter"].write(work)

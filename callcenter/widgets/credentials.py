@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..clock import Clock
 from ..credentials import a1_hash
-from ..models import GuestCall, Widget
+from ..models import GuestCall
 
 LIFETIME_S = 60.0
 GUEST_USER = re.compile(r"^g[0-9a-f]{20}$")
@@ -43,14 +43,14 @@ def when(clock: Clock) -> datetime:
     return datetime.fromtimestamp(clock.now(), UTC)
 
 
-def mint(session: Session, widget: Widget, realm: str, clock: Clock, *, address: str,
+def mint(session: Session, widget_id: int, realm: str, clock: Clock, *, address: str,
          video: bool, fields: dict[str, str], page_url: str, page_title: str) -> Minted:
-    """A new credential for one call through `widget` (the caller commits)."""
+    """A new credential for one call through the widget (the caller commits)."""
     user = "g" + secrets.token_hex(10)
     password = secrets.token_urlsafe(18)
     token = secrets.token_urlsafe(18)
     session.add(GuestCall(token=token, guest_user=user, a1_hash=a1_hash(user, realm, password),
-                          widget_id=widget.id, created_at=when(clock), client_address=address[:64],
+                          widget_id=widget_id, created_at=when(clock), client_address=address[:64],
                           video=video, fields=json.dumps(fields), page_url=page_url[:1024],
                           page_title=page_title[:255]))
     return Minted(token, user, password, realm)

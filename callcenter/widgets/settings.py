@@ -20,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import audit
 from ..errors import Conflict, InvalidInput, NotFound
 from ..models import Queue, Widget
+from ..typed import Problems
 
 # The pre-call fields a business may ask for, with the label the visitor reads by default.
 FIELDS = {"name": "Your name", "email": "Your email", "topic": "What is it about?"}
@@ -34,14 +35,6 @@ LIMITS = {  # admin form field: (low, high, what it is)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{8,32}")
-
-
-class WidgetInputError(InvalidInput):
-    """One or more fields refused at once: `problems` maps each field to its reason."""
-
-    def __init__(self, problems: Mapping[str, str]) -> None:
-        self.problems = dict(problems)
-        super().__init__("; ".join(f"{f}: {r}" for f, r in self.problems.items()))
 
 
 class StaleWidget(Conflict):
@@ -115,7 +108,7 @@ def fields_of(widget: Widget) -> list[Field]:
 
 def visitor_fields(widget: Widget, given: object) -> dict[str, str]:
     """The visitor's answers to the widget's fields, checked; fields it does not ask for are
-    dropped. Refused with every problem at once (WidgetInputError.problems)."""
+    dropped. Refused with every problem at once (typed.Problems)."""
     given = given if isinstance(given, dict) else {}
     answers, problems = {}, {}
     for field in fields_of(widget):
@@ -134,7 +127,7 @@ def visitor_fields(widget: Widget, given: object) -> dict[str, str]:
         else:
             answers[field.name] = value
     if problems:
-        raise WidgetInputError(problems)
+        raise Problems(problems)
     return answers
 
 
@@ -170,7 +163,7 @@ def add_widget(session: Session, form: Mapping[str, str], *, who: audit.Actor) -
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise WidgetInputError({"": "that widget was added twice; look at the list"}) from None
+        raise Problems({"": "that widget was added twice; look at the list"}) from None
     audit.record(session, who, "widget.create", f"widget {widget.public_id}",
                  after=_described(widget))
     return widget
@@ -244,7 +237,7 @@ def _parsed(session: Session, form: Mapping[str, str]) -> dict:
             values[field] = int(text)
     values["active"] = _checked(form.get("active"))
     if problems:
-        raise WidgetInputError(problems)
+        raise Problems(problems)
     return values
 
 

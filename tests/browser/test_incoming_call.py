@@ -264,7 +264,7 @@ def test_a_website_call_shows_the_visitor_s_fields_and_page(rig, chromium, datab
             "field_name": "on", "field_topic": "on", "calls_per_address_hour": "10",
             "concurrent_calls": "5", "max_call_seconds": "600", "active": "on"}, who=CLI)
         s.flush()
-        minted = credentials.mint(s, widget, "guests.example", RealClock(), address="192.0.2.1",
+        minted = credentials.mint(s, widget.id, "guests.example", RealClock(), address="192.0.2.1",
                                   video=False, fields={"name": CALLER, "topic": "Returns"},
                                   page_url="https://shop.example.com/shoes",
                                   page_title="Shoes")

@@ -56,7 +56,7 @@ def web(rig, agents, database, monkeypatch):
     def enter(fields=None, widget=None, video=False):
         with database.session() as s:
             row = rules.all_widgets(s)[0]
-            minted = credentials.mint(s, row, "guests.127.0.0.1", rig.clock, address="192.0.2.1",
+            minted = credentials.mint(s, row.id, "guests.127.0.0.1", rig.clock, address="192.0.2.1",
                                       video=video, fields=fields or {"name": "Ann"},
                                       page_url=f"{SITE}/shoes", page_title="Shoes")
             s.commit()
