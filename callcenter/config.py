@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,13 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_GUEST_WSS_URL", "CALLCENTER_SOFTPHONE_WSS_URL (the built-in simulator: its "
      "guest listener)", "where website visitors' calls connect (SIP over WebSocket)"),
     ("CALLCENTER_ICE_SERVERS", "[] (none)", "JSON list of RTCIceServer objects for the softphone"),
+    ("CALLCENTER_GUEST_REALM", "guests.<sip domain>", "the SIP realm of website visitors' "
+     "one-call credentials (README: Calls from your website)"),
+    ("CALLCENTER_TURN_URLS", "unset: none", "STUN/TURN URLs given to website visitors, "
+     "separated by commas (e.g. stun:turn.example.com:3478, turn:turn.example.com:3478?"
+     "transport=udp)"),
+    ("CALLCENTER_TURN_SECRET", "unset: no TURN", "coturn's static-auth-secret: visitors get "
+     "TURN credentials minted from it for each call, never the secret"),
     ("CALLCENTER_GATEWAY", "carrier", "FreeSWITCH gateway that carries calls to customers"),
     ("CALLCENTER_OUTBOUND_CALLER_ID", "unset: the carrier's default", "number customers see "
      "(never an agent's extension)"),
@@ -105,7 +113,8 @@ MIN_SECRET = 16
 # Secrets given in the environment: each must be at least MIN_SECRET characters and not
 # FreeSWITCH's well-known default.
 SECRETS = ("CALLCENTER_SECRET_KEY", "CALLCENTER_ESL_PASSWORD",
-           "CALLCENTER_FREESWITCH_HTTP_PASSWORD", "CALLCENTER_METRICS_TOKEN")
+           "CALLCENTER_FREESWITCH_HTTP_PASSWORD", "CALLCENTER_METRICS_TOKEN",
+           "CALLCENTER_TURN_SECRET")
 WELL_KNOWN = "cluecon"
 
 
@@ -146,6 +155,9 @@ class Settings:
     standby: bool = False             # one of several controllers on one PostgreSQL (standby.py)
     peer_http_url: str | None = None  # the standby pair's other controller, for FreeSWITCH
     guest_wss_url: str = ""           # website visitors' SIP over WebSocket (see from_env)
+    guest_realm: str = ""             # website visitors' SIP realm ("" : guests.<sip domain>)
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = None
 
     @property
     def freeswitch_http_urls(self) -> tuple[str, ...]:
@@ -246,6 +258,9 @@ class Settings:
             standby=standby,
             peer_http_url=_optional_http_url(get("CALLCENTER_PEER_HTTP_URL"),
                                              "CALLCENTER_PEER_HTTP_URL"),
+            guest_realm=_guest_realm(get("CALLCENTER_GUEST_REALM"), sip_domain),
+            turn_urls=_turn_urls(get("CALLCENTER_TURN_URLS") or ""),
+            turn_secret=get("CALLCENTER_TURN_SECRET"),
             attention=_threshold(thresholds.attention, get("CALLCENTER_ATTENTION")),
             wall_thresholds=_threshold(thresholds.wall, get("CALLCENTER_WALL_THRESHOLDS")),
         )
@@ -360,6 +375,27 @@ def _whole(value: str, name: str, low: int, high: int) -> int:
     if not value.isdigit() or not low <= int(value) <= high:
         raise ConfigError(f"{name}: {value!r} is not a whole number from {low} to {high}")
     return int(value)
+
+
+def _guest_realm(value: str | None, sip_domain: str) -> str:
+    realm = (value or f"guests.{sip_domain}").lower()
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", realm):
+        raise ConfigError(f"CALLCENTER_GUEST_REALM must be a domain name like "
+                          f"guests.cc.example.com, not {realm!r}")
+    if realm == sip_domain.lower():
+        raise ConfigError("CALLCENTER_GUEST_REALM must differ from the SIP domain agents "
+                          "register to: guests must never be taken for agents")
+    return realm
+
+
+def _turn_urls(value: str) -> tuple[str, ...]:
+    urls = tuple(url.strip() for url in value.split(",") if url.strip())
+    for url in urls:
+        if not url.startswith(("stun:", "stuns:", "turn:", "turns:")) or any(
+                c in url for c in " \"'<>"):
+            raise ConfigError(f"CALLCENTER_TURN_URLS: {url!r} is not a stun:, stuns:, turn: or "
+                              "turns: URL")
+    return urls
 
 
 def _ice_servers(value: str) -> list[dict]:

@@ -379,6 +379,61 @@ class Disposition(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class Widget(Base):
+    """A website's "Call us" button (callcenter/widgets/): the script tag names it by
+    `public_id` (random, never the row id); its calls enter `queue`. `allowed_origins` holds one
+    origin a line (https://shop.example.com), `fields` a JSON list of the pre-call fields asked
+    ([{"name": "email", "label": "Your email", "required": true}]). Limits: new calls per client
+    address per hour, calls at once, and seconds a call may last."""
+    __tablename__ = "widgets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="RESTRICT"),
+                                          index=True)
+    allowed_origins: Mapped[str] = mapped_column(Text, default="")
+    video: Mapped[bool] = mapped_column(Boolean, default=False)
+    fields: Mapped[str] = mapped_column(Text, default="[]")
+    calls_per_address_hour: Mapped[int] = mapped_column(Integer, default=10)
+    concurrent_calls: Mapped[int] = mapped_column(Integer, default=10)
+    max_call_seconds: Mapped[int] = mapped_column(Integer, default=1800)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    queue: Mapped[Queue] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class GuestCall(Base):
+    """A visitor's one-call SIP credential (callcenter/widgets/credentials.py), and what the
+    visitor told us before the call. `token` names the call to the visitor's page (its status
+    URL) and to the switchboard (the cc_guest channel variable); `guest_user` is the SIP user
+    (g + 20 hex), `a1_hash` all FreeSWITCH needs to check its digest. The first directory
+    lookup for an INVITE uses it (`used_at`, `sip_call_id`); only the same SIP call may look it
+    up again (a stale nonce's second challenge)."""
+    __tablename__ = "guest_calls"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    guest_user: Mapped[str] = mapped_column(String(21), unique=True)
+    a1_hash: Mapped[str] = mapped_column(String(32))
+    widget_id: Mapped[int] = mapped_column(ForeignKey("widgets.id", ondelete="CASCADE"),
+                                           index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    sip_call_id: Mapped[str | None] = mapped_column(String(255))
+    call_id: Mapped[str | None] = mapped_column(String(64))    # the CDR's, once it is queued
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+    video: Mapped[bool] = mapped_column(Boolean, default=False)
+    fields: Mapped[str] = mapped_column(Text, default="{}")
+    page_url: Mapped[str] = mapped_column(String(1024), default="")
+    page_title: Mapped[str] = mapped_column(String(255), default="")
+
+    widget: Mapped[Widget] = relationship()
+
+
 class QueueAgent(Base):
     """An agent's tier in a queue: lower levels are offered calls first, then by position."""
     __tablename__ = "queue_agents"
@@ -427,6 +482,9 @@ class Call(Base):
     left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     wait_seconds: Mapped[int | None] = mapped_column(Integer)
     recording_path: Mapped[str | None] = mapped_column(String(512))
+    # How the customer reached us: 'phone' (a DID, or a number we dialled) or 'web' (a
+    # visitor's call from a website's widget: callcenter/widgets/).
+    channel: Mapped[str] = mapped_column(String(8), default="phone", server_default="phone")
 
     agent: Mapped[Agent | None] = relationship()
     queue: Mapped[Queue | None] = relationship()

@@ -25,7 +25,7 @@ def test_every_route_declares_its_access(app):
     for endpoint, _method, _path in _routes(app):
         access = access_of(app, endpoint)
         assert isinstance(access, Access) and access.kind in (
-            "public", "session", "freeswitch", "display", "bearer")
+            "public", "session", "freeswitch", "display", "bearer", "widget")
         if access.kind in ("session", "display"):
             assert access.roles, f"{endpoint} declares a session but no role"
         kinds[endpoint] = access.kind
@@ -33,6 +33,7 @@ def test_every_route_declares_its_access(app):
     assert kinds["supervising.wallboard"] == "display"
     assert kinds["metrics.metrics"] == "bearer"
     assert kinds["freeswitch.dialplan"] == "freeswitch"
+    assert kinds["widget.call"] == "widget" and kinds["widget.bundle"] == "public"
     for endpoint in ("numbers.index", "numbers.add", "numbers.save", "numbers.delete",
                      "admin.edit_user", "admin.save_user", "admin.reset_password",
                      "admin.set_membership", "admin.remove_membership", "admin.import_users"):
@@ -166,3 +167,29 @@ def test_bearer_routes_are_off_without_their_token_and_need_it_exactly(settings,
                     "Bearer")
             checked += 1
         assert checked >= 2
+
+
+def test_widget_routes_refuse_other_origins_and_unknown_widgets(app, client, admin, database):
+    """Every widget route: an unknown widget is 404 and another site's page 403, JSON with the
+    error's code, no CORS header; the widget's own origin gets its CORS header."""
+    from tests.test_widget_api import SITE, make_widget
+
+    wid = make_widget(database)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if access_of(app, rule.endpoint).kind != "widget":
+            continue
+        for method in sorted(rule.methods - {"HEAD"}):
+            unknown = client.open(rule.rule.replace("<wid>", "nosuchwidget").replace(
+                "<token>", "x" * 24), method=method, json={}, headers={"Origin": SITE})
+            assert unknown.status_code == 404 and unknown.json["error"] == "unknown_widget"
+            path = rule.rule.replace("<wid>", wid).replace("<token>", "x" * 24)
+            other = client.open(path, method=method, json={},
+                                headers={"Origin": "https://elsewhere.example"})
+            assert other.status_code == 403 and other.json["error"] == "origin_refused", path
+            assert "Access-Control-Allow-Origin" not in other.headers
+            own = client.open(path, method=method, json={}, headers={"Origin": SITE})
+            assert own.headers["Access-Control-Allow-Origin"] == SITE, (path, method)
+            assert own.status_code < 300 or own.status_code < 500 and "error" in own.json
+            checked += 1
+    assert checked >= 6

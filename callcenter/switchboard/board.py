@@ -56,6 +56,7 @@ from .stats import SwitchboardStats, stamped_at
 from .store import Store
 from .supervision import Mode, Supervision, Supervisor
 from .transfer import Transfer, Transfers
+from .web_calls import WebCalls
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,10 @@ class Switchboard:
                                        changed=self._announce, publish=self._publish,
                                        gateway=gateway, defer=_soon,
                                        settled=self.finishing.maybe, timezone=timezone)
+        self.web_calls = WebCalls(calls=self.calls, persist=self.persist,
+                                  sessions=database.sessions,
+                                  lines=lambda: self.distributor.lines)
+        self.distributor.web_calls = self.web_calls
         self.requeue = Requeue(self.distributor, self.controls, self.handlers,
                                changed=self._announce, keep_entry=requeue_keeps_entry)
         self.callbacks = Callbacks(self.distributor, self.dialer,
@@ -212,6 +217,7 @@ class Switchboard:
         for extension in self._own_extensions():
             self.own_phone_given(extension)
         self.distributor.reload()
+        self.web_calls.reload()
         self.dispositions.reload()
         self.cdr_spool.start()
         self.auditor.start()
@@ -577,8 +583,19 @@ class Switchboard:
 
     def reload_queues(self) -> None:
         """An admin changed queues or tiers: the distributor reads them again at once (waiting
-        callers keep their places)."""
+        callers keep their places); widgets' maximum call lengths too."""
         self.distributor.reload()
+        self.web_calls.reload()
+
+    def guest_status(self, token: str) -> dict | None:
+        """A website visitor's call as its widget shows it (web_calls.py), or None when this
+        switchboard does not know the call."""
+        return self.web_calls.status(token)
+
+    def queue_staffed(self, name: str) -> bool:
+        """Whether one of the queue's agents is Available (logged in, registered) now."""
+        queue = self.distributor.queues.get(name)
+        return queue is not None and self.distributor.available_agents(queue) > 0
 
     def reload_dispositions(self) -> None:
         """An admin changed the dispositions: the next one filed is checked against them."""

@@ -113,6 +113,7 @@ class Call:
     number: str
     kind: CallKind = CallKind.DIAL_OUT
     caller_id: str = ""
+    channel: str = "phone"            # how the customer came: phone, or web (web_calls.py)
     created: float = 0.0
     agent_leg: str | None = None
     customer_leg: str | None = None

@@ -20,7 +20,8 @@ An offer is {"call_id", "leg" (the agent leg's uuid), "queue" (its name), "numbe
 caller's ID as the carrier gave it: untrusted text, maybe empty), "waited" (seconds the caller
 had waited when this was sent), "auto_answer" (whether the phone answers by itself), "callback"
 (true: a callback request, the agent dials the number on answering; "waited" counts from the
-caller's place in line), "state"}:
+caller's place in line), "channel" ("phone" or "web"), "visitor" (a web call's: {"widget",
+"fields", "page_url", "page_title", "video"}, else null), "state"}:
 OFFER_RINGING while the phone rings, then how it ended, an OfferOutcome value (answered,
 missed, declined, cancelled: the caller left, lost_race: another agent answered first).
 
@@ -64,7 +65,15 @@ def call(c: Call) -> dict[str, Any]:
             "to": transfer.to, "agent_id": transfer.agent_id, "state": transfer.state,
             "cause": transfer.cause},
         "consult": consult_now(c),
+        "channel": c.channel, "visitor": visitor_now(c),
     }
+
+
+def visitor_now(c: Call) -> dict[str, Any] | None:
+    """A website call's visitor: its pre-call fields, page URL and title (untrusted text)."""
+    from .web_calls import visitor_of
+    visitor = visitor_of(c)
+    return visitor.as_dict() if visitor is not None else None
 
 
 def agent(view: AgentView) -> dict[str, Any]:
@@ -96,7 +105,7 @@ def offer(c: Call, *, leg: str, queue: str, waited: float | None, auto_answer: b
     return {"type": "offer", "offer": {
         "call_id": c.id, "leg": leg, "queue": queue, "number": c.number, "waited": waited,
         "auto_answer": auto_answer, "callback": c.kind.value == "callback",
-        "state": str(state)}}
+        "channel": c.channel, "visitor": visitor_now(c), "state": str(state)}}
 
 
 def callback(request: Any, now: float) -> dict[str, Any]:

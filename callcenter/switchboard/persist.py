@@ -54,7 +54,7 @@ class Persist:
         self._submit(records.insert("calls", [dict(
             id=call.id, direction=call.direction, agent_id=call.agent_id,
             customer_number=call.number[:32], caller_id=call.caller_id[:32],
-            created_at=created, **columns)]))
+            channel=call.channel, created_at=created, **columns)]))
         legs = [dict(uuid=leg.uuid, call_id=call.id, role=leg.role, channel_name="",
                      created_at=created) for leg in self.legs.legs_of(call)]
         if legs:
@@ -66,6 +66,11 @@ class Persist:
         self._submit(records.insert_fill("call_legs", [dict(
             uuid=leg.uuid, call_id=leg.call_id, role=leg.role, channel_name=leg.channel_name,
             created_at=when(self.clock.now()))], fill=("channel_name",)))
+
+    def guest_call(self, token: str, call_id: str) -> None:
+        """A website visitor's credential started this call (its status and limits read it)."""
+        self._submit(records.fill_rows("guest_calls", [{"token": token, "call_id": call_id}],
+                                       by="token"))
 
     def call_values(self, call_id: str, **values) -> None:
         """Columns of the call row the controller decides (agent, recording, disposition)."""

@@ -6,6 +6,10 @@
 - `@freeswitch`: FreeSWITCH's HTTP basic credentials (xml_curl, json_cdr);
 - `@bearer(setting)`: a bearer token a setting holds (Prometheus' scrape of /metrics): with the
   setting unset the route answers 404 (it is off), with a missing or wrong token 401;
+- `@widget_api` (web/widget.py, beside the routes it guards): a website's widget: anyone,
+  from a page of one of the widget's allowed origins (CORS); no session and no CSRF token
+  (the origin check is the guard: a browser always says which page a cross-origin request
+  comes from);
 - `@display(Role...)`: a wall display's read-only token (callcenter.displays), or a web session
   whose user has one of the roles (a supervisor previewing the wall). Read-only: GET only.
   The live socket also takes a display token (`Access.displays`), for read-only topics.
@@ -32,7 +36,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 @dataclass(frozen=True)
 class Access:
-    kind: str                 # "public" | "session" | "freeswitch" | "display" | "bearer"
+    kind: str       # "public" | "session" | "freeswitch" | "display" | "bearer" | "widget"
     roles: frozenset[Role] = frozenset()
     displays: bool = False            # a display token is let in too (read-only)
 
@@ -190,7 +194,7 @@ def init_app(app: Flask) -> None:
         g.login_key = signed.key if signed is not None else None
         if request.endpoint is None or request.method not in UNSAFE_METHODS:
             return None
-        if access_of(app, request.endpoint).kind in ("freeswitch", "bearer"):
+        if access_of(app, request.endpoint).kind in ("freeswitch", "bearer", "widget"):
             return None
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
         expected = session.get("csrf", "")

@@ -42,10 +42,10 @@ def needs_first_admin() -> bool:
 @bp.before_app_request
 def send_to_first_run():
     """Until an admin exists, people are sent to the first-run page (FreeSWITCH and
-    Prometheus are not)."""
+    Prometheus and websites' widgets are not)."""
     if request.endpoint in (None, "auth.setup", "static", "pages.health"):
         return None
-    if access_of(current_app, request.endpoint).kind in ("freeswitch", "bearer"):
+    if access_of(current_app, request.endpoint).kind in ("freeswitch", "bearer", "widget"):
         return None
     if needs_first_admin():
         return redirect(url_for("auth.setup"))

@@ -9,6 +9,12 @@ What FreeSWITCH 1.10 posts (form fields; every one with `section=directory`, `ta
 
 An agent's extension with a live SIP credential gets a user entry carrying only its `a1-hash`
 (never a password), the domain's dial-string, its user_context and caller-id variables.
+
+The guest realm (website visitors, callcenter/widgets/) is answered apart: only an INVITE's
+lookup (`sip_auth_method=INVITE`, never a REGISTER, never `user_call`) of a guest user
+(`g` + 20 hex) whose one-call credential is unused and fresh, or already used by this same SIP
+call (`sip_call_id`: a stale nonce's second challenge). Its entry puts the call in the `guests`
+context with the widget's queue: the one place a guest can go.
 """
 
 from __future__ import annotations
@@ -18,8 +24,11 @@ from xml.etree import ElementTree
 
 from sqlalchemy.orm import Session
 
+from ..clock import Clock
 from ..credentials import DIAL_STRING, USER_CONTEXT, Credentials, DirectoryUser
 from ..esl.commands import CommandError, valid_domain, valid_extension
+from ..models import GuestCall
+from ..widgets import credentials as guests
 
 NOT_FOUND = ('<document type="freeswitch/xml"><section name="result">'
              '<result status="not found"/></section></document>')
@@ -30,8 +39,9 @@ class DirectoryRequestError(Exception):
     """A post that is not a directory lookup we can read; the message says why."""
 
 
-def answer_lookup(form: Mapping[str, str], credentials: Credentials, session: Session) -> str:
-    """The XML document for one mod_xml_curl post."""
+def answer_lookup(form: Mapping[str, str], credentials: Credentials, session: Session,
+                  guest_realm: str | None = None, clock: Clock | None = None) -> str:
+    """The XML document for one mod_xml_curl post (`guest_realm`: the website visitors')."""
     section = form.get("section")
     if section is None:
         raise DirectoryRequestError("no section field: this endpoint answers mod_xml_curl's "
@@ -44,6 +54,8 @@ def answer_lookup(form: Mapping[str, str], credentials: Credentials, session: Se
     user, domain = form.get("user"), form.get("domain") or form.get("key_value")
     if not user or not domain:
         raise DirectoryRequestError(f"a {form['action']} lookup needs the user and domain fields")
+    if guest_realm is not None and domain.lower() == guest_realm:
+        return guest_lookup(form, user, guest_realm, session, clock)
     try:
         valid_extension(user, "user")
         valid_domain(domain)
@@ -66,6 +78,44 @@ def user_document(user: DirectoryUser) -> str:
         "user_context": USER_CONTEXT,
         "effective_caller_id_name": user.caller_id_name,
         "effective_caller_id_number": user.extension,
+    })
+    return ElementTree.tostring(document, encoding="unicode")
+
+
+def guest_lookup(form: Mapping[str, str], user: str, realm: str, session: Session,
+                 clock: Clock) -> str:
+    """A website visitor's INVITE: its one-call credential's entry, used by this SIP call."""
+    if form.get("action") != "sip_auth" or form.get("sip_auth_method") != "INVITE":
+        return NOT_FOUND
+    if not guests.GUEST_USER.fullmatch(user):
+        raise DirectoryRequestError("a guest user is g and 20 hex digits")
+    row = guests.use(session, user, form.get("sip_call_id") or "", clock)
+    if row is None:
+        session.rollback()
+        return NOT_FOUND
+    document = guest_document(row, realm)
+    session.commit()
+    return document
+
+
+def guest_document(row: GuestCall, realm: str) -> str:
+    """The guest's entry: its a1-hash, and the variables that put its call in the widget's
+    queue (the guests context parks `call` with them)."""
+    document = ElementTree.Element("document", type="freeswitch/xml")
+    section = ElementTree.SubElement(document, "section", name="directory")
+    domain = ElementTree.SubElement(section, "domain", name=realm)
+    users = ElementTree.SubElement(ElementTree.SubElement(
+        ElementTree.SubElement(domain, "groups"), "group", name="guests"), "users")
+    entry = ElementTree.SubElement(users, "user", id=row.guest_user)
+    _named(ElementTree.SubElement(entry, "params"), "param", {"a1-hash": row.a1_hash})
+    _named(ElementTree.SubElement(entry, "variables"), "variable", {
+        "user_context": guests.GUEST_CONTEXT,
+        "cc_queue": row.widget.queue.name,
+        "cc_channel": guests.WEB,
+        "cc_widget": row.widget.public_id,
+        "cc_guest": row.token,
+        "effective_caller_id_name": "Website",
+        "effective_caller_id_number": row.guest_user,
     })
     return ElementTree.tostring(document, encoding="unicode")
 

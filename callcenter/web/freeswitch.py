@@ -14,6 +14,7 @@ from ..cdr.posts import CdrRefused, Filed, file_document
 from ..credentials import Credentials
 from ..errors import Unavailable
 from . import dialplan as public_dialplan
+from . import widget
 from .access import freeswitch
 from .directory import DirectoryRequestError, answer_lookup
 
@@ -97,13 +98,16 @@ def _unwritten(services):
 @freeswitch
 def directory():
     """mod_xml_curl's directory lookups: a REGISTER (`action=sip_auth`) or `originate user/EXT`
-    (`action=user_call`) of an agent with a live SIP credential gets its user entry; anything
-    else "not found", and FreeSWITCH falls back to its static directory. A post we cannot read
+    (`action=user_call`) of an agent with a live SIP credential gets its user entry, and so does
+    a website visitor's INVITE in the guest realm (directory.py); anything else "not found",
+    and FreeSWITCH falls back to its static directory. A post we cannot read
     gets 400 naming the problem (FreeSWITCH treats any error as not found)."""
     services = current_app.extensions["callcenter"]
     credentials = Credentials.of(services.settings, services.switchboard)
     try:
-        document = answer_lookup(request.form, credentials, services.db_session())
+        document = answer_lookup(request.form, credentials, services.db_session(),
+                                 guest_realm=services.settings.guest_realm,
+                                 clock=widget.desk().clock)
     except DirectoryRequestError as exc:
         log.warning("directory lookup refused: %s", exc)
         return str(exc) + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}

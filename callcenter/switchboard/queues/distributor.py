@@ -30,6 +30,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ...clock import Timer
@@ -64,6 +65,9 @@ from .recovery import Recovery, number
 from .settings import QueueSettings
 from .timeouts import Timeouts
 from .waiting import FEATURE, Line, Waiting, waiting_of
+
+if TYPE_CHECKING:
+    from ..web_calls import WebCalls
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +124,7 @@ class Distributor:
         self.timeouts = Timeouts(self, self.audio)
         self.recovery = Recovery(self)
         self.callbacks: Callbacks | None = None     # callbacks.py plugs itself in
+        self.web_calls: WebCalls | None = None      # the board plugs web_calls.py in
         roster.listeners.append(self._agent_changed)
 
     # -- settings --------------------------------------------------------------------------------
@@ -150,13 +155,18 @@ class Distributor:
             return None
         entered = number(event.get("variable_cc_queue_entered"))
         call_id = event.get("variable_cc_call_id") or None
+        guest = None
+        if event.get("variable_cc_channel") == "web" and event.get("variable_cc_guest"):
+            guest = (event.get("variable_cc_guest"), event.get("variable_cc_widget") or "")
         return self.enter(event.uuid, name, caller=event.get("Caller-Caller-ID-Number") or "",
                            caller_name=event.get("Caller-Caller-ID-Name") or "",
                            did=event.get("Caller-Destination-Number") or "",
-                           entered=entered, call_id=call_id)
+                           entered=entered, call_id=call_id, guest=guest)
 
     def enter(self, leg_uuid: str, name: str, *, caller: str, caller_name: str, did: str,
-               entered: float | None, call_id: str | None) -> Call | None:
+               entered: float | None, call_id: str | None,
+               guest: tuple[str, str] | None = None) -> Call | None:
+        """`guest`: a website call's (visitor token, widget id) (web_calls.py)."""
         queue = self.queues.get(name)
         if queue is None:
             self.reload()   # added a moment ago?
@@ -166,6 +176,8 @@ class Distributor:
                     number=caller[:64], caller_id=commands.passable_text(did, 32),
                     kind=CallKind.QUEUED, created=now, progress=Progress.WAITING)
         call.features[CALLER_NAME] = commands.passable_text(caller_name, 64)
+        if guest is not None and self.web_calls is not None:
+            self.web_calls.arrived(call, *guest)
         self.legs.add_call(call)
         self.legs.add_leg(call, leg_uuid, LegRole.CUSTOMER)
         if queue is None:
