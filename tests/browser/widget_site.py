@@ -35,13 +35,17 @@ def _serve(handler) -> _Server:
 
 
 class HostPage:
-    """The business's site: `url` is a page with the widget's script tag."""
+    """The business's site: `url` is a page with the widget's script tag for `widget` at
+    `controller` (both may be set after it started: its origin goes into the widget first)."""
 
-    def __init__(self, controller: str, widget: str, title: str = "Acme shoes") -> None:
-        body = PAGE.format(title=title, controller=controller, widget=widget).encode()
+    def __init__(self, controller: str = "", widget: str = "", title: str = "Acme shoes") -> None:
+        self.controller, self.widget, self.title = controller, widget, title
+        site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's name
+                body = PAGE.format(title=site.title, controller=site.controller,
+                                   widget=site.widget).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))

@@ -46,6 +46,15 @@ export class GuestCall {
   }
 
   async start() {
+    try {
+      await this.call();
+    } catch (error) {
+      console.warn(`callcenter widget: the call failed: ${error?.message || error}`);
+      this.finish("refused");
+    }
+  }
+
+  async call() {
     const { sip, ice_servers: iceServers } = this.answer;
     const stream = this.stream;
     this.userAgent = new UserAgent({
