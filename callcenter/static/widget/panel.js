@@ -137,10 +137,19 @@ export class Panel {
     this.hangUp.focus();
   }
 
+  // The agent's video shows while frames arrive (a track is muted until they do: an agent
+  // with no camera, or a switch that carries no media, leaves no black box).
   showRemote(stream) {
     this.remote.srcObject = stream;
-    const update = () => { this.remote.hidden = stream.getVideoTracks().length === 0; };
-    stream.addEventListener("addtrack", update);
+    const update = () => {
+      this.remote.hidden = !stream.getVideoTracks().some((track) => !track.muted);
+    };
+    const follow = (track) => {
+      track.addEventListener("mute", update);
+      track.addEventListener("unmute", update);
+    };
+    stream.getTracks().forEach(follow);
+    stream.addEventListener("addtrack", (event) => { follow(event.track); update(); });
     stream.addEventListener("removetrack", update);
     update();
     this.remote.play().catch(() => {});   // the visitor's click allows playing sound
