@@ -40,6 +40,8 @@ from wsproto.events import (
     TextMessage,
 )
 
+from callcenter.sim.sip import sdp_answer
+
 COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact",
            "l": "content-length", "c": "content-type", "k": "supported"}
 SPELLED = {"call-id": "Call-ID", "cseq": "CSeq", "www-authenticate": "WWW-Authenticate",
@@ -255,6 +257,7 @@ class SipWsEndpoint:
         self.answer_unregister = True   # False: a phone server that never answers an unREGISTER
         self.guests: dict[str, GuestInvite] = {}   # website visitors' INVITEs, by Call-ID
         self.answer_guests = True       # False: a visitor's call rings and is never answered
+        self.guest_answer = sdp_answer  # the SDP answer to a visitor's offer
 
     @property
     def url(self) -> str:
@@ -409,12 +412,10 @@ class SipWsEndpoint:
         if not guest.digest_ok:
             connection.send(response_to(invite, 403, to_tag=guest.tag))
         elif self.answer_guests:
-            from callcenter.sim.sip import sdp_answer
-
             ok = response_to(invite, 200, ("contact", f"<sip:call@{self.host}:{self.port};"
                                                       "transport=ws>"),
                              ("content-type", "application/sdp"), to_tag=guest.tag)
-            ok.body = sdp_answer(invite.body)
+            ok.body = self.guest_answer(invite.body)
             connection.send(ok)
         else:
             connection.send(response_to(invite, 180, to_tag=guest.tag))

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import socket
 
 import pytest
 from playwright.sync_api import expect
 
+from callcenter.sim.sip import sdp_answer
 from tests.browser.widget_site import WIDGET_JS, ContractController, HostPage
 from tests.sipws import SipWsEndpoint, digest_fields, digest_response
 
@@ -82,6 +84,10 @@ def test_a_video_call_sends_the_guest_digest_a_video_line_and_the_page(
     media = [line.split()[0] for line in invite.body.splitlines() if line.startswith("m=")]
     assert media == ["m=audio", "m=video"]
     assert not [r for r in endpoint.requests if r.method == "REGISTER"]   # never registers
+    # The answer's video track carries no frames (the endpoint has no media): no black box.
+    page.wait_for_function("""() => document.querySelector('[data-callcenter-widget]')
+        .shadowRoot.querySelector('video.remote').srcObject?.getVideoTracks().length === 1""")
+    expect(widget.get_by_label("The agent's video")).to_be_hidden()
     # The visitor's camera is on the page, and its button turns it off.
     expect(widget.get_by_label("Your camera")).to_be_visible()
     camera = page.get_by_role("button", name="Camera off")
@@ -203,3 +209,27 @@ def test_a_site_not_allowed_gets_no_button_and_leaks_nothing(site, launch_chromi
     globals_of = "() => Object.keys(window).sort()"
     without = plain.evaluate(globals_of)
     assert page.evaluate(globals_of) == without
+
+
+def unreachable_media(offer: str) -> str:
+    """An answer whose only ICE candidate is a UDP port nobody listens on, and no more to come:
+    what a visitor behind a network that blocks WebRTC's media ends up with."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))            # a free port, closed again: nobody answers
+        port = probe.getsockname()[1]
+    answer = sdp_answer(offer)
+    candidate = (f"a=candidate:1 1 udp 2130706431 127.0.0.1 {port} typ host\r\n"
+                 "a=end-of-candidates\r\n")
+    return answer.replace("a=rtcp-mux\r\n", "a=rtcp-mux\r\n" + candidate)
+
+
+def test_a_network_that_blocks_webrtc_is_told(site, launch_chromium):
+    controller, endpoint, host = site
+    controller.settings["fields"] = []
+    endpoint.guest_answer = unreachable_media
+    page = open_widget(launch_chromium(media=True), host.url)
+    page.get_by_role("button", name="Call us").click()
+    page.get_by_role("button", name="Start the call").click()
+    expect(page.get_by_role("alert")).to_contain_text("blocks the call's audio (WebRTC)",
+                                                      timeout=60000)
+    assert endpoint.wait_guest().ended_by_browser.wait(10), "the widget did not hang up"

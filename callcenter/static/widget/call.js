@@ -43,6 +43,7 @@ export class GuestCall {
     this.session = null;
     this.userAgent = null;
     this.ended = false;
+    this.ending = null;          // why this side ends the call, once it does
   }
 
   async start() {
@@ -88,7 +89,7 @@ export class GuestCall {
         this.watchIce(inviter.sessionDescriptionHandler.peerConnection);
         this.events.onEstablished(inviter.sessionDescriptionHandler.remoteMediaStream);
       } else if (state === SessionState.Terminated) {
-        this.finish("ended");
+        this.finish(this.ending || "ended");
       }
     });
     try {
@@ -100,12 +101,16 @@ export class GuestCall {
     }
   }
 
-  // ICE that fails (or never connects) means a network that blocks WebRTC's media.
+  // ICE that fails means a network that blocks WebRTC's media. Chromium reports a connection
+  // that never got through as connectionState "failed" (its ICE state stays "disconnected").
   watchIce(connection) {
     const check = () => {
-      if (connection.iceConnectionState === "failed") this.finish("webrtc");
+      if (connection.iceConnectionState === "failed" || connection.connectionState === "failed") {
+        this.hangUp("webrtc");
+      }
     };
     connection.addEventListener("iceconnectionstatechange", check);
+    connection.addEventListener("connectionstatechange", check);
     check();
   }
 
@@ -122,14 +127,15 @@ export class GuestCall {
   }
 
   // Hang up whatever state the call is in (cancel, BYE) and let the microphone go.
-  hangUp() {
+  hangUp(reason = "hung up") {
+    this.ending ??= reason;      // ending the session below reports Terminated at once
     const session = this.session;
     if (session && session.state === SessionState.Established) {
       session.bye().catch(() => {});
     } else if (session && session.state !== SessionState.Terminated) {
       session.cancel().catch(() => {});
     }
-    this.finish("hung up");
+    this.finish(this.ending);
   }
 
   finish(reason) {
