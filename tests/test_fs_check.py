@@ -124,6 +124,12 @@ def _edit(path: str, old: str, new: str):
     return mutate
 
 
+def _drop_file(path: str):
+    def mutate(root: Path, certs: Path) -> None:
+        (root / path).unlink()
+    return mutate
+
+
 def _both(*mutations):
     def mutate(root: Path, certs: Path) -> None:
         for mutation in mutations:
@@ -173,6 +179,23 @@ BROKEN = [
      "not well-formed XML: mismatched tag"),
     ("include-missing", lambda root, certs: (root / "dids.xml").unlink(),
      ("dialplan/public.xml", "../dids.xml"), "includes ../dids.xml, which does not exist"),
+    ("guests-context-missing", _drop_file("dialplan/guests.xml"), ("freeswitch.xml",
+     '<section name="dialplan"'), "no dialplan context named guests"),
+    ("guests-context-bridges", _edit("dialplan/guests.xml", '<action application="park"/>',
+                                     '<action application="bridge" data="user/1001"/>'),
+     ("dialplan/guests.xml", "user/1001"), "the guests context runs bridge"),
+    ("guests-context-parks-anything", _edit("dialplan/guests.xml", 'expression="^call$"',
+                                            'expression="^.*$"'),
+     ("dialplan/guests.xml", '<action application="park"/>'),
+     "parks a destination other than `call`"),
+    ("internal-profile-without-vp8",
+     _edit("globals.xml", "internal_inbound_codec_prefs=OPUS,PCMU,VP8",
+           "internal_inbound_codec_prefs=OPUS,PCMU"),
+     (INTERNAL, '<profile name="internal">'), "no VP8"),
+    ("external-profile-with-vp8", _edit("sip_profiles/external.xml",
+                                        '"inbound-codec-prefs" value="$${codec_prefs}"',
+                                        '"inbound-codec-prefs" value="OPUS,VP8"'),
+     ("sip_profiles/external.xml", '<profile name="external">'), "stay audio-only"),
     ("include-glob-empty", _edit("freeswitch.xml", "dialplan/*.xml", "dialplans/*.xml"),
      ("freeswitch.xml", "dialplans/*.xml"), "includes dialplans/*.xml, which matches no file"),
     ("include-tag-shares-a-line", _edit("dids.xml", "  </extension>\n</include>",

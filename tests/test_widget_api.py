@@ -131,6 +131,25 @@ def test_a_closed_queue_refuses_calls_and_says_so(client, wid, clock, database):
     assert answer.status_code == 409 and answer.json["error"] == "closed"
 
 
+def test_a_queue_that_turns_callers_away_with_no_agent_says_nobody_is_available(
+        client, wid, clock, database, make_user):
+    from callcenter.models import Agent, AgentStatus, QueueAgent
+    assert call(client, wid).status_code == 201     # no longest wait with no agent: it waits
+    user_id = make_user("alice", extension="1000")
+    with database.session() as s:
+        queue = s.scalar(select(Queue).where(Queue.name == "sales"))
+        queue.max_wait_no_agent_seconds = 60
+        agent = s.scalar(select(Agent).where(Agent.user_id == user_id))
+        s.add(QueueAgent(queue_id=queue.id, agent_id=agent.id, level=1, position=1))
+        s.commit()
+    refused = call(client, wid)
+    assert refused.status_code == 503 and refused.json["error"] == "nobody_available"
+    with database.session() as s:
+        s.scalar(select(Agent).where(Agent.user_id == user_id)).status = AgentStatus.AVAILABLE
+        s.commit()
+    assert call(client, wid).status_code == 201
+
+
 def test_calls_beyond_the_address_limit_get_429_with_retry_after(client, database, clock):
     wid = make_widget(database, calls_per_address_hour="2", concurrent_calls="100")
     assert [call(client, wid).status_code for _ in range(3)] == [201, 201, 429]

@@ -491,6 +491,63 @@ def check_unauthenticated_routes(tree: Tree, settings: Settings) -> Iterator[Pro
                                                   f"{app}: a stranger could call out through it")
 
 
+GUEST_CONTEXT = "guests"
+# All a guest's call may do: park for the controller, or be refused.
+_GUEST_APPLICATIONS = frozenset({"set", "log", "park", "respond", "hangup"})
+_GUEST_TARGET = "^call$"
+
+
+def check_guests(tree: Tree, settings: Settings) -> Iterator[Problem]:
+    """Website visitors land in the guests context (their directory entry's user_context): it
+    must exist, park only `call`, and run nothing that could lead anywhere else; the internal
+    profile must take VP8 from browsers (visitors' video) and the external one must not."""
+    dialplan = tree.section("dialplan")
+    contexts = list(dialplan.iter("context")) if dialplan is not None else []
+    context = next((c for c in contexts if c.get("name") == GUEST_CONTEXT), None)
+    if context is not None:
+        yield from _guest_extensions(tree, context)
+    elif contexts:      # no dialplan at all is another check's finding
+        yield Problem(tree.where(dialplan), "no dialplan context named guests "
+                                            "(dialplan/guests.xml): website visitors' calls "
+                                            "would find no way into their queue")
+    internal, external = _profile(tree, "internal"), _profile(tree, "external")
+    if internal is not None and "VP8" not in _codecs(param(internal, "inbound-codec-prefs")):
+        yield Problem(tree.where(internal), "the internal profile's inbound-codec-prefs has no "
+                                            "VP8: website visitors' video calls get no video")
+    if external is not None and "VP8" in _codecs(param(external, "inbound-codec-prefs")):
+        yield Problem(tree.where(external), "the external profile's inbound-codec-prefs takes "
+                                            "VP8: the carrier's calls stay audio-only")
+
+
+def _guest_extensions(tree: Tree, context: ET.Element) -> Iterator[Problem]:
+    parks, wrong = 0, 0
+    for extension in context.iter("extension"):
+        targets = [c.get("expression", "") for c in extension.iter("condition")
+                   if c.get("field") == "destination_number"]
+        for action in extension.iter():
+            if action.tag not in ("action", "anti-action"):
+                continue
+            app = action.get("application", "")
+            if app not in _GUEST_APPLICATIONS:
+                wrong += 1
+                yield Problem(tree.where(action), f"the guests context runs {app}: a website "
+                                                  "visitor may only reach its queue (park)")
+            elif app == "park" and (action.tag != "action" or targets != [_GUEST_TARGET]):
+                wrong += 1
+                yield Problem(tree.where(action), "the guests context parks a destination "
+                                                  "other than `call` (a destination_number "
+                                                  "condition of ^call$ alone)")
+            elif app == "park":
+                parks += 1
+    if not parks and not wrong:
+        yield Problem(tree.where(context), "the guests context never parks `call`: website "
+                                           "visitors' calls would find no way into their queue")
+
+
+def _codecs(value: str | None) -> list[str]:
+    return [c.strip().split("@")[0].upper() for c in (value or "").split(",") if c.strip()]
+
+
 def check_nothing_outside(tree: Tree, settings: Settings) -> Iterator[Problem]:
     if tree.document is None:
         return
@@ -503,7 +560,7 @@ def check_nothing_outside(tree: Tree, settings: Settings) -> Iterator[Problem]:
 CHECKS: tuple[Check, ...] = (
     check_modules, check_event_socket, check_passwords, check_wss_certificate, check_xml_curl,
     check_json_cdr, check_internal_profile, check_dial_string, check_shared_names,
-    check_unauthenticated_routes, check_nothing_outside,
+    check_unauthenticated_routes, check_guests, check_nothing_outside,
 )
 
 

@@ -382,7 +382,7 @@ async function loadRecent() {
 const incoming = new IncomingCard({
   elements: {
     card: $("incoming"), title: $("incoming-title"), queue: $("incoming-queue"),
-    from: $("incoming-from"),
+    from: $("incoming-from"), visitor: $("incoming-visitor"),
     waited: $("incoming-waited"), auto: $("incoming-auto"), buttons: $("incoming-buttons"),
     answer: $("answer-button"), decline: $("decline-button"), note: $("offer-note"),
   },

@@ -30,9 +30,24 @@ export function callbackTitle(queue, seconds) {
 // The caller's ID is the carrier's text: shown as given (the page only ever sets textContent).
 export const callerText = (number) => (number && String(number).trim()) || "No caller ID";
 
+const VISITOR_FIELDS = [["name", "Name"], ["email", "Email"], ["topic", "Topic"]];
+
+// A website call's visitor (the offer's `visitor`) as the card's lines: what the visitor typed
+// before calling, and the page it called from — the visitor's own text, shown as text only.
+export function visitorLines(visitor) {
+  if (!visitor) return [];
+  const lines = VISITOR_FIELDS.filter(([name]) => visitor.fields?.[name])
+    .map(([name, label]) => [label, String(visitor.fields[name])]);
+  if (visitor.page_title) lines.push(["Page", String(visitor.page_title)]);
+  if (visitor.page_url) lines.push(["Address", String(visitor.page_url)]);
+  if (visitor.video) lines.push(["Video", "the visitor offers video"]);
+  return lines;
+}
+
 export class IncomingCard {
   constructor({ elements, onAnswer, onDecline, ringtone, now = () => Date.now(), timers = globalThis }) {
-    this.el = elements;   // {card, title, queue, from, waited, auto, buttons, answer, decline, note}
+    // {card, title, queue, from, waited, visitor, auto, buttons, answer, decline, note}
+    this.el = elements;
     this.ringtone = ringtone;
     this.now = now;
     this.timers = timers;
@@ -106,7 +121,17 @@ export class IncomingCard {
     el.card.dataset.state = offer ? offer.state : (this.ringing ? VOCABULARY.offer_ringing : "");
     el.card.dataset.leg = offer ? offer.leg : "";
     for (const part of el.card.querySelectorAll("[data-offer-only]")) part.hidden = !offer;
-    el.from.textContent = offer ? callerText(offer.number) : (this.ringing?.from || "");
+    const visitor = offer ? offer.visitor : null;
+    for (const part of el.card.querySelectorAll("[data-web-only]")) part.hidden = !visitor;
+    el.from.textContent = visitor ? "Website visitor"
+      : offer ? callerText(offer.number) : (this.ringing?.from || "");
+    if (el.visitor) {
+      el.visitor.replaceChildren(...visitorLines(visitor).map(([label, text]) => {
+        const line = document.createElement("li");
+        line.textContent = `${label}: ${text}`;
+        return line;
+      }));
+    }
     el.queue.textContent = offer ? offer.queue : "";
     // An auto-answered offer needs no buttons; any INVITE left to the agent gets them.
     const askAgent = Boolean(this.ringing) || Boolean(offer && !offer.auto_answer);
@@ -132,7 +157,8 @@ export class IncomingCard {
     this.el.waited.textContent = waited === null ? "" : waitedText(waited);
     if (this.el.title) {
       this.el.title.textContent = offer && offer.callback
-        ? callbackTitle(offer.queue, waited) : "Incoming call";
+        ? callbackTitle(offer.queue, waited)
+        : offer && offer.visitor ? "Incoming website call" : "Incoming call";
     }
   }
 }

@@ -129,9 +129,18 @@ function drawAgent(tr, agent) {
   markAttention(tr, agent);
 }
 
+// Who the customer is: its caller ID, or a website visitor (with the name it gave, if any).
+function customerOf(call) {
+  if (call?.channel === "web") {
+    const name = call.visitor?.fields?.name;
+    return name ? `Website: ${name}` : "Website visitor";
+  }
+  return call?.number || "No caller ID";
+}
+
 function drawCallCell(td, call) {
   if (!call) { setText(td, ""); delete td.dataset.since; return; }
-  const bits = [call.number || "No caller ID"];
+  const bits = [customerOf(call)];
   if (call.queue) bits.push(call.queue);
   bits.push(call.direction === "inbound" ? "in" : "out");
   if (call.held) bits.push("on hold");
@@ -194,7 +203,7 @@ function drawQueue(tr, row, f, callbacks) {
   callers.replaceChildren(...row.callers.map((c) => {
     const call = floor.calls.get(c.call_id);
     const item = el("span", { class: "caller" });
-    const who = c.callback ? "Callback request" : call?.number || "No caller ID";
+    const who = c.callback ? "Callback request" : customerOf(call);
     item.textContent = `${who}${c.offered ? " (ringing)" : ""} · `;
     const waited = el("span");
     waited.dataset.since = c.entered;
@@ -412,11 +421,14 @@ function drawCalls() {
   tbody.replaceChildren(...calls.map((call) => {
     const tr = newRow(8);
     tr.dataset.call = call.id;
-    tr.cells[0].textContent = call.number || "No caller ID";
+    tr.cells[0].textContent = customerOf(call);
+    tr.cells[0].dataset.channel = call.channel || "phone";
+    if (call.visitor?.page_url) tr.cells[0].title = call.visitor.page_url;
     tr.cells[1].textContent = whereIs(call);
     tr.cells[2].textContent = floor.agents.get(call.agent_id)?.name || "";
     tr.cells[3].textContent = call.queue || "";
-    tr.cells[4].textContent = call.direction === "inbound" ? "Inbound" : "Outbound";
+    tr.cells[4].textContent = (call.direction === "inbound" ? "Inbound" : "Outbound")
+      + (call.channel === "web" ? " · website" : "");
     ticking(tr.cells[5], call.entered || call.created);
     const monitors = floor.monitors.get(call.id);
     tr.cells[6].textContent = monitorWords(monitors);

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 WEB = "web"
 VISITOR = "visitor"          # call.features: the Visitor of a web call
 MAX_LENGTH_CAUSE = "ALLOTTED_TIMEOUT"
+# The agent leg of a visitor's video call is offered video too (the internal profile's outbound
+# list is audio-only: globals.xml).
+VIDEO_CODECS = "OPUS,PCMU,VP8"
 KEEP_ENDED = 1000            # ended calls whose status a widget may still ask for
 
 
@@ -48,6 +51,12 @@ class Visitor:
 
 def visitor_of(call: Call) -> Visitor | None:
     return call.features.get(VISITOR)
+
+
+def offer_variables(call: Call) -> dict[str, str]:
+    """What an agent leg offered this call carries for it: video, for a visitor's video call."""
+    visitor = visitor_of(call)
+    return {"absolute_codec_string": VIDEO_CODECS} if visitor and visitor.video else {}
 
 
 class WebCalls:
@@ -110,9 +119,10 @@ class WebCalls:
         log.info("website call reached its maximum length: hanging up",
                  extra={"call_id": call.id})
         self.counts["too_long"] += 1
-        if call.outcome is None and waiting_of(call) is not None \
-                and waiting_of(call).connected is None:
-            self.calls.decide(call, Outcome.ABANDONED, MAX_LENGTH_CAUSE, HangupBy.SYSTEM)
+        waiting = waiting_of(call)
+        if call.outcome is None and waiting is not None and waiting.connected is None:
+            # Still in line: the wait ran out, as with the queue's own longest wait.
+            self.calls.decide(call, Outcome.TIMED_OUT, MAX_LENGTH_CAUSE, HangupBy.SYSTEM)
         self.calls.hang_up(call.customer_leg, MAX_LENGTH_CAUSE)
 
     def status(self, token: str) -> dict | None:

@@ -304,6 +304,7 @@ def cdr_message(row: Call) -> dict:
     return {
         "id": row.id, "direction": row.direction.value, "agent_id": row.agent_id,
         "number": row.customer_number, "caller_id": row.caller_id, "progress": "ended",
+        "channel": row.channel,
         "created_at": iso(row.created_at), "answered_at": iso(row.answered_at),
         "bridged_at": iso(row.bridged_at), "ended_at": iso(row.ended_at),
         "ring_seconds": row.ring_seconds, "talk_seconds": row.talk_seconds,

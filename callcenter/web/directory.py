@@ -10,8 +10,8 @@ What FreeSWITCH 1.10 posts (form fields; every one with `section=directory`, `ta
 An agent's extension with a live SIP credential gets a user entry carrying only its `a1-hash`
 (never a password), the domain's dial-string, its user_context and caller-id variables.
 
-The guest realm (website visitors, callcenter/widgets/) is answered apart: only an INVITE's
-lookup (`sip_auth_method=INVITE`, never a REGISTER, never `user_call`) of a guest user
+The guest realm (website visitors, callcenter/widgets/) is answered apart (`is_guest`): only an
+INVITE's lookup (`sip_auth_method=INVITE`, never a REGISTER, never `user_call`) of a guest user
 (`g` + 20 hex) whose one-call credential is unused and fresh, or already used by this same SIP
 call (`sip_call_id`: a stale nonce's second challenge). Its entry puts the call in the `guests`
 context with the widget's queue: the one place a guest can go.
@@ -54,8 +54,8 @@ def answer_lookup(form: Mapping[str, str], credentials: Credentials, session: Se
     user, domain = form.get("user"), form.get("domain") or form.get("key_value")
     if not user or not domain:
         raise DirectoryRequestError(f"a {form['action']} lookup needs the user and domain fields")
-    if guest_realm is not None and domain.lower() == guest_realm:
-        return guest_lookup(form, user, guest_realm, session, clock)
+    if guest_realm is not None and is_guest(form, user, domain, guest_realm):
+        return guest_lookup(form, user, domain, session, clock)
     try:
         valid_extension(user, "user")
         valid_domain(domain)
@@ -82,9 +82,19 @@ def user_document(user: DirectoryUser) -> str:
     return ElementTree.tostring(document, encoding="unicode")
 
 
-def guest_lookup(form: Mapping[str, str], user: str, realm: str, session: Session,
+def is_guest(form: Mapping[str, str], user: str, domain: str, realm: str) -> bool:
+    """A lookup in the guest realm. FreeSWITCH posts the profile's force-register-domain (the
+    agents' SIP domain) as `domain` for every digest, so the realm the guest answered the
+    challenge in (`sip_auth_realm`) tells too; a guest's name is never an extension."""
+    return domain.lower() == realm or (
+        (form.get("sip_auth_realm") or "").lower() == realm
+        and guests.GUEST_USER.fullmatch(user) is not None)
+
+
+def guest_lookup(form: Mapping[str, str], user: str, domain: str, session: Session,
                  clock: Clock) -> str:
-    """A website visitor's INVITE: its one-call credential's entry, used by this SIP call."""
+    """A website visitor's INVITE: its one-call credential's entry, used by this SIP call
+    (in the `domain` FreeSWITCH looks the user up in)."""
     if form.get("action") != "sip_auth" or form.get("sip_auth_method") != "INVITE":
         return NOT_FOUND
     if not guests.GUEST_USER.fullmatch(user):
@@ -93,17 +103,17 @@ def guest_lookup(form: Mapping[str, str], user: str, realm: str, session: Sessio
     if row is None:
         session.rollback()
         return NOT_FOUND
-    document = guest_document(row, realm)
+    document = guest_document(row, domain)
     session.commit()
     return document
 
 
-def guest_document(row: GuestCall, realm: str) -> str:
+def guest_document(row: GuestCall, domain_name: str) -> str:
     """The guest's entry: its a1-hash, and the variables that put its call in the widget's
     queue (the guests context parks `call` with them)."""
     document = ElementTree.Element("document", type="freeswitch/xml")
     section = ElementTree.SubElement(document, "section", name="directory")
-    domain = ElementTree.SubElement(section, "domain", name=realm)
+    domain = ElementTree.SubElement(section, "domain", name=domain_name)
     users = ElementTree.SubElement(ElementTree.SubElement(
         ElementTree.SubElement(domain, "groups"), "group", name="guests"), "users")
     entry = ElementTree.SubElement(users, "user", id=row.guest_user)

@@ -46,7 +46,10 @@ class Desk:
 
 
 def desk() -> Desk:
-    return current_app.extensions.setdefault("widgets", Desk(RealClock()))
+    found = current_app.extensions.get("widgets")
+    if found is None:
+        found = current_app.extensions["widgets"] = Desk(RealClock())
+    return found
 
 
 def refused(status: int, code: str, message: str, **extra):

@@ -65,6 +65,21 @@ def obey(sim: Simulator, line: str) -> None:
     if word == "caller":
         queue, number = line.split(maxsplit=2)[1:]
         say(f"caller {sim.inject_inbound(DID, number, queue)}")
+    elif word == "guest":       # a website visitor's call: what its directory entry sets
+        queue, widget, token = args
+        dialplan = sim.switch.run_dialplan
+
+        def guest_dialplan(ch, exten):
+            for name, value in (("cc_channel", "web"), ("cc_widget", widget),
+                                ("cc_guest", token)):
+                ch.set_var(name, value)
+            dialplan(ch, exten)
+
+        sim.switch.run_dialplan = guest_dialplan
+        try:
+            say(f"caller {sim.inject_inbound(DID, 'g' + '0' * 20, queue)}")
+        finally:
+            sim.switch.run_dialplan = dialplan
     elif word == "hangup":
         say(f"hung up {args[0]} {sim.far_end_hangs_up(args[0])}")
     elif word == "answer":

@@ -247,3 +247,37 @@ def test_a_callback_request_shows_as_a_callback_with_the_callers_wait(rig, chrom
     assert page.text_content("#incoming-auto") == \
         "Your phone answers by itself. Then the customer is dialled."
     shot(page, "6-callback")
+
+
+def test_a_website_call_shows_the_visitor_s_fields_and_page(rig, chromium, database):
+    """The card of a visitor's call: what the visitor typed (as text, never HTML) and the page
+    it called from."""
+    from callcenter.audit import CLI
+    from callcenter.clock import RealClock
+    from callcenter.widgets import credentials
+    from callcenter.widgets import settings as rules
+
+    base, switch = rig(auto_answer=True)
+    with database.session() as s:
+        widget = rules.add_widget(s, {
+            "name": "Shop", "queue": "sales", "allowed_origins": "https://shop.example.com",
+            "field_name": "on", "field_topic": "on", "calls_per_address_hour": "10",
+            "concurrent_calls": "5", "max_call_seconds": "600", "active": "on"}, who=CLI)
+        s.flush()
+        minted = credentials.mint(s, widget, "guests.example", RealClock(), address="192.0.2.1",
+                                  video=False, fields={"name": CALLER, "topic": "Returns"},
+                                  page_url="https://shop.example.com/shoes",
+                                  page_title="Shoes")
+        s.commit()
+        public_id = widget.public_id
+    page = available_agent(chromium, base)
+    switch.send(f"guest sales {public_id} {minted.token}")
+    switch.wait_for(r"^caller (\S+)")
+    page.wait_for_selector("#incoming[data-state=ringing]", timeout=10000)
+    assert page.text_content("#incoming-title") == "Incoming website call"
+    assert page.text_content("#incoming-from") == "Website visitor"
+    lines = page.locator("#incoming-visitor li").all_text_contents()
+    assert lines == [f"Name: {CALLER}", "Topic: Returns", "Page: Shoes",
+                     "Address: https://shop.example.com/shoes"]
+    assert "&lt;b&gt;Bob" in page.inner_html("#incoming-visitor")
+    shot(page, "5-website-call")

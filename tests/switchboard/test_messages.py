@@ -11,7 +11,7 @@ from callcenter.switchboard.transfer import Transfer
 CALL_KEYS = {"id", "version", "kind", "direction", "agent_id", "number", "caller_id",
              "progress", "outcome", "cause", "sip_status", "sip_reason", "hangup_by",
              "created", "answered_at", "bridged_at", "ended_at", "recording", "held",
-             "transfer", "queue", "entered", "consult"}
+             "transfer", "queue", "entered", "consult", "channel", "visitor"}
 
 
 def test_a_call_message_holds_plain_values_only():
@@ -56,7 +56,8 @@ def test_an_offer_message_names_the_queue_the_caller_and_the_wait():
                              state=messages.OFFER_RINGING)
     assert ringing == {"type": "offer", "offer": {
         "call_id": "c9", "leg": "leg-1", "queue": "sales", "number": "<b>anonymous</b>",
-        "waited": 12.5, "auto_answer": False, "callback": False, "state": "ringing"}}
+        "waited": 12.5, "auto_answer": False, "callback": False, "channel": "phone",
+        "visitor": None, "state": "ringing"}}
     # How it ended is an OfferOutcome's value, plain text on the wire.
     ended = messages.offer(call, leg="leg-1", queue="sales", waited=None, auto_answer=False,
                            state=OfferOutcome.LOST_RACE)

@@ -55,6 +55,7 @@ from ..legs import COMING_UP, Call, CallKind, Happened, Leg, Progress
 from ..offers import Offers, refusal
 from ..persist import Persist, when
 from ..stats import Latency
+from ..web_calls import offer_variables
 from . import strategies
 from .announcer import Announcer
 from .audio import CallerAudio
@@ -318,7 +319,7 @@ class Distributor:
         waiting = waiting_of(call)
         auto_answer = agent.offers.auto_answer and not strategies.never_auto_answer(
             queue.strategy)
-        extra = {"cc_queue": queue.name, "cc_offer": "1"}
+        extra = {"cc_queue": queue.name, "cc_offer": "1", **offer_variables(call)}
         name = commands.passable_text(queue.name, 64)
         if name:
             extra["origination_caller_id_name"] = name
