@@ -406,9 +406,6 @@ class SipWsEndpoint:
         guest = GuestInvite(invite, fields.get("username", ""), connection,
                             a1 is not None and fields.get("response")
                             == digest_response(a1, "INVITE", fields))
-        with self.changed:
-            self.guests[invite.header("call-id")] = guest
-            self.changed.notify_all()
         if not guest.digest_ok:
             connection.send(response_to(invite, 403, to_tag=guest.tag))
         elif self.answer_guests:
@@ -419,6 +416,9 @@ class SipWsEndpoint:
             connection.send(ok)
         else:
             connection.send(response_to(invite, 180, to_tag=guest.tag))
+        with self.changed:       # once answered: a BYE the test sends now follows the 200
+            self.guests[invite.header("call-id")] = guest
+            self.changed.notify_all()
 
     def wait_guest(self, timeout: float = 15.0) -> GuestInvite:
         """The first website visitor's INVITE that answered the challenge."""

@@ -131,7 +131,11 @@ def test_the_far_end_hanging_up_ends_the_call_on_the_page(site, launch_chromium)
     page.get_by_role("button", name="Start the call").click()
     controller.status = {"state": "connected", "position": None, "waited_seconds": 1}
     expect(page.get_by_role("status")).to_have_text("Connected")
-    endpoint.wait_guest().bye()
+    guest = endpoint.wait_guest()
+    # The session is up once the answer is applied (the remote media is on the page).
+    page.wait_for_function("""() => document.querySelector('[data-callcenter-widget]')
+        .shadowRoot.querySelector('video.remote').srcObject !== null""")
+    guest.bye()
     expect(page.get_by_role("status")).to_have_text("Call ended")
 
 
@@ -192,9 +196,9 @@ def test_a_closed_queue_says_so_before_the_visitor_calls(site, launch_chromium):
 def test_a_site_not_allowed_gets_no_button_and_leaks_nothing(site, launch_chromium):
     controller, endpoint, host = site
     browser = launch_chromium()
-    plain = browser.new_page()
+    plain = browser.new_page()                  # the same page with no widget loaded
+    plain.route("**/widget.js", lambda route: route.abort())
     plain.goto(host.url)
-    plain.evaluate("() => document.querySelector('script[data-widget]').remove()")
     controller.allowed.clear()
     page = open_widget(browser, host.url)
     page.wait_for_function("() => performance.getEntriesByType('resource').some("
