@@ -6,7 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
-BUNDLE := callcenter/static/vendor/sip.js callcenter/static/vendor/uplot.js
+BUNDLE := callcenter/static/vendor/sip.js callcenter/static/vendor/uplot.js \
+          callcenter/static/vendor/widget.js
 
 .PHONY: install install-test run test test-fast lint bench clean
 
@@ -21,9 +22,11 @@ $(STAMP): setup.cfg pyproject.toml
 install-test: $(TSTAMP) $(BUNDLE)
 
 # The softphone's SIP.js and the supervisor's charts (uPlot) from npm, each bundled into one ES
-# module (not committed). Without npm the agent's page still works against the simulator and
-# says the softphone is unavailable; the supervisor's page works without its charts.
-$(BUNDLE) &: package.json package-lock.json
+# module, and the website-call widget (callcenter/static/widget/ with SIP.js) into one classic
+# script (not committed). Without npm the agent's page still works against the simulator and
+# says the softphone is unavailable; the supervisor's page works without its charts; no site
+# can embed the widget.
+$(BUNDLE) &: package.json package-lock.json $(wildcard callcenter/static/widget/*.js)
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
 	else echo "npm not found: the softphone's SIP.js bundle is not built (install Node.js)" >&2; fi

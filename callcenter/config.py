@@ -54,6 +54,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_SIP_DOMAIN", "the host of CALLCENTER_PUBLIC_URL", "SIP domain agents register to"),
     ("CALLCENTER_SOFTPHONE_WSS_URL", "wss://<sip domain>:7443", "where browser softphones "
      "register (FreeSWITCH's wss-binding)"),
+    ("CALLCENTER_GUEST_WSS_URL", "CALLCENTER_SOFTPHONE_WSS_URL (the built-in simulator: its "
+     "guest listener)", "where website visitors' calls connect (SIP over WebSocket)"),
     ("CALLCENTER_ICE_SERVERS", "[] (none)", "JSON list of RTCIceServer objects for the softphone"),
     ("CALLCENTER_GUEST_REALM", "guests.<sip domain>", "the SIP realm of website visitors' "
      "one-call credentials (README: Calls from your website)"),
@@ -155,6 +157,7 @@ class Settings:
     sim_callers: float | None = None  # callers per second into the built-in simulator
     standby: bool = False             # one of several controllers on one PostgreSQL (standby.py)
     peer_http_url: str | None = None  # the standby pair's other controller, for FreeSWITCH
+    guest_wss_url: str = ""           # website visitors' SIP over WebSocket (see from_env)
     guest_realm: str = ""             # website visitors' SIP realm ("" : guests.<sip domain>)
     turn_urls: tuple[str, ...] = ()
     turn_secret: str | None = None
@@ -226,6 +229,9 @@ class Settings:
             or kept.get("freeswitch_http_password", ""),
             sip_domain=sip_domain,
             softphone_wss_url=get("CALLCENTER_SOFTPHONE_WSS_URL") or f"wss://{sip_domain}:7443",
+            # Unset with the built-in simulator: `serve` gives its guest listener's URL.
+            guest_wss_url=get("CALLCENTER_GUEST_WSS_URL") or ("" if esl_host is None else (
+                get("CALLCENTER_SOFTPHONE_WSS_URL") or f"wss://{sip_domain}:7443")),
             ice_servers=_ice_servers(get("CALLCENTER_ICE_SERVERS") or "[]"),
             gateway=get("CALLCENTER_GATEWAY") or "carrier",
             outbound_caller_id=get("CALLCENTER_OUTBOUND_CALLER_ID"),

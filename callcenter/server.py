@@ -7,6 +7,7 @@ import logging
 import secrets
 import signal
 import socket
+from dataclasses import replace
 
 import gevent
 from gevent.event import Event
@@ -72,6 +73,9 @@ def run(settings: Settings) -> int:
     if not settings.standby:
         standing.claim(stop)        # a second controller on this database is refused here
     switch = build_switch(settings, database)
+    if switch.simulator is not None and not settings.guest_wss_url:
+        # Website visitors' calls go to the built-in simulator's guest listener.
+        settings = replace(settings, guest_wss_url=switch.simulator.guests.url)
     app = create_app(settings, database, switch.board, switch.hub, standing=standing)
     server = HttpServer((settings.http_host, settings.http_port), app, log=None,
                         error_log=logging.getLogger("callcenter.http"))
@@ -82,6 +86,10 @@ def run(settings: Settings) -> int:
         # does: it asks this server (the port is known only now).
         switch.simulator.ask_controller(
             f"http://127.0.0.1:{server.server_port}/freeswitch/dialplan",
+            settings.freeswitch_http_user, settings.freeswitch_http_password)
+        # Its guest listener checks website visitors' digests against this server's directory.
+        switch.simulator.guests.ask_directory(
+            f"http://127.0.0.1:{server.server_port}/freeswitch/directory",
             settings.freeswitch_http_user, settings.freeswitch_http_password)
     # Tests start us on port 0 and read this line to find the port.
     print(f"callcenter serving on http://{settings.http_host}:{server.server_port}", flush=True)
@@ -159,6 +167,7 @@ def build_switch(settings: Settings, database: Database) -> Switch:
         simulator = Simulator(password, domain=settings.sip_domain, gateway=settings.gateway,
                               recordings_dir=str(settings.recordings_dir), auto_register=True)
         simulator.start()
+        simulator.listen_for_guests()
         host, port = "127.0.0.1", simulator.port
         log.info("switch: built-in simulator on 127.0.0.1:%d", port)
     else:

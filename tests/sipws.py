@@ -13,6 +13,9 @@ FreeSWITCH does), and a caller that sends INVITE / ACK / BYE to a registered sof
 One thread accepts, one thread per connection reads (wsproto, sans-IO, under plain sockets);
 the pytest thread sends INVITEs and waits on queues and a condition, never on sleeps.
 `register()` is a one-shot SIP client for the "old credentials are refused" check.
+
+A website visitor's INVITE (the widget's guest call, sent with no REGISTER) is challenged with
+407, its digest checked with the same lookup, and kept in `guests` (`wait_guest()`).
 """
 
 from __future__ import annotations
@@ -37,11 +40,15 @@ from wsproto.events import (
     TextMessage,
 )
 
+from callcenter.sim.sip import sdp_answer
+
 COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact",
            "l": "content-length", "c": "content-type", "k": "supported"}
-SPELLED = {"call-id": "Call-ID", "cseq": "CSeq", "www-authenticate": "WWW-Authenticate"}
-REASONS = {100: "Trying", 200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 481: "Call/Transaction Does Not Exist"}
+SPELLED = {"call-id": "Call-ID", "cseq": "CSeq", "www-authenticate": "WWW-Authenticate",
+           "proxy-authenticate": "Proxy-Authenticate"}
+REASONS = {100: "Trying", 180: "Ringing", 200: "OK", 401: "Unauthorized", 403: "Forbidden",
+           404: "Not Found", 405: "Method Not Allowed", 407: "Proxy Authentication Required",
+           481: "Call/Transaction Does Not Exist", 487: "Request Terminated"}
 
 
 def md5(text: str) -> str:
@@ -161,6 +168,26 @@ class Binding:
     connection: Connection
 
 
+@dataclass
+class GuestInvite:
+    """A website visitor's INVITE that answered the digest challenge."""
+    invite: SipMessage
+    user: str                 # the digest's username
+    connection: Connection
+    digest_ok: bool
+    tag: str = field(default_factory=lambda: token())
+    ended_by_browser: threading.Event = field(default_factory=threading.Event)
+
+    def bye(self) -> None:
+        """The far end hangs up: BYE to the browser's Contact."""
+        invite = self.invite
+        self.connection.send(SipMessage(f"BYE {uri_of(invite.header('contact'))} SIP/2.0", [
+            ("via", f"SIP/2.0/WS endpoint.invalid;branch=z9hG4bK{token()}"),
+            ("max-forwards", "70"), ("from", f"{invite.header('to')};tag={self.tag}"),
+            ("to", invite.header("from")), ("call-id", invite.header("call-id")),
+            ("cseq", "1 BYE")]))
+
+
 class Connection:
     """One WebSocket carrying SIP: reads on its own thread, sends under a lock."""
 
@@ -228,6 +255,9 @@ class SipWsEndpoint:
         self.connections: list[Connection] = []
         self.listener: socket.socket | None = None
         self.answer_unregister = True   # False: a phone server that never answers an unREGISTER
+        self.guests: dict[str, GuestInvite] = {}   # website visitors' INVITEs, by Call-ID
+        self.answer_guests = True       # False: a visitor's call rings and is never answered
+        self.guest_answer = sdp_answer  # the SDP answer to a visitor's offer
 
     @property
     def url(self) -> str:
@@ -297,11 +327,22 @@ class SipWsEndpoint:
         if message.method == "REGISTER":
             if (reply := self._register(connection, message)) is not None:
                 connection.send(reply)
+        elif message.method == "INVITE":
+            self._guest_invite(connection, message)
         elif message.method == "BYE":
             call = self.calls.get(message.header("call-id"))
-            connection.send(response_to(message, 200 if call else 481))
+            guest = self.guests.get(message.header("call-id"))
+            connection.send(response_to(message, 200 if call or guest else 481))
             if call is not None:
                 call.ended_by_phone.set()
+            if guest is not None:
+                guest.ended_by_browser.set()
+        elif message.method == "CANCEL":
+            guest = self.guests.get(message.header("call-id"))
+            connection.send(response_to(message, 200 if guest else 481))
+            if guest is not None:
+                connection.send(response_to(guest.invite, 487, to_tag=guest.tag))
+                guest.ended_by_browser.set()
         elif message.method in ("OPTIONS", "ACK"):
             if message.method == "OPTIONS":
                 connection.send(response_to(message, 200))
@@ -346,6 +387,42 @@ class SipWsEndpoint:
         bare = re.sub(r";\s*expires=\d+", "", contact)
         return response_to(request, 200, ("contact", f"{bare};expires={seconds}"),
                            ("expires", str(seconds)), to_tag=token())
+
+    def _guest_invite(self, connection: Connection, invite: SipMessage) -> None:
+        """A website visitor's INVITE (no REGISTER first): challenged with 407; the answer's
+        digest is checked with `a1_of` and the call kept in `guests`; answered at once with
+        200 and an SDP answer (no media flows) when `answer_guests`, else left ringing."""
+        fields = digest_fields(invite.header("proxy-authorization"))
+        realm = uri_of(invite.start.split()[1]).split("@")[-1].split(";")[0]
+        if not fields or fields.get("nonce") not in self.nonces:
+            nonce = token()
+            self.nonces.add(nonce)
+            connection.send(response_to(invite, 407, ("proxy-authenticate",
+                                                      f'Digest realm="{realm}", nonce="{nonce}", '
+                                                      'algorithm=MD5, qop="auth"'),
+                                        to_tag=token()))
+            return
+        a1 = self.a1_of(fields.get("username", ""), realm) if self.a1_of else None
+        guest = GuestInvite(invite, fields.get("username", ""), connection,
+                            a1 is not None and fields.get("response")
+                            == digest_response(a1, "INVITE", fields))
+        if not guest.digest_ok:
+            connection.send(response_to(invite, 403, to_tag=guest.tag))
+        elif self.answer_guests:
+            ok = response_to(invite, 200, ("contact", f"<sip:call@{self.host}:{self.port};"
+                                                      "transport=ws>"),
+                             ("content-type", "application/sdp"), to_tag=guest.tag)
+            ok.body = self.guest_answer(invite.body)
+            connection.send(ok)
+        else:
+            connection.send(response_to(invite, 180, to_tag=guest.tag))
+        with self.changed:       # once answered: a BYE the test sends now follows the 200
+            self.guests[invite.header("call-id")] = guest
+            self.changed.notify_all()
+
+    def wait_guest(self, timeout: float = 15.0) -> GuestInvite:
+        """The first website visitor's INVITE that answered the challenge."""
+        return self.wait(lambda: next(iter(self.guests.values()), None), timeout, "a guest INVITE")
 
     def _note(self, registration: Registration) -> None:
         with self.changed:

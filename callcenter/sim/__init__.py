@@ -39,6 +39,9 @@ Where it knowingly differs from FreeSWITCH:
   other, as FreeSWITCH's do; a phrase (`phrase:NAME:N`) plays nothing, as on a switch without
   sound files (no PLAYBACK_START/STOP, only its playback's EXECUTE and EXECUTE_COMPLETE).
 - Recordings are silent 8 kHz 16-bit stereo WAV files as long as the recording lasted.
+- Website visitors' calls (guests.py, started by `callcenter serve`) arrive over a WebSocket
+  listener of their own rather than the internal profile's wss-binding; their SDP answer has
+  no ICE candidates (no media flows), and it is sent when the leg is answered (no 183).
 - `event xml`, sendmsg/sendevent, log, myevents, userauth and linger are refused.
 - The capture notes say eavesdrop's MEDIA_BUG_START names the listener in Media-Bug-Target;
   the capture itself names the eavesdropped leg, and so does the simulator.

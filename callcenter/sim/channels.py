@@ -164,6 +164,8 @@ class Channel:
     destroy_vars: list[tuple[str, str]] = field(default_factory=list)
     hangup_disposition: str = ""
     far_port: int = 0  # the far end's SIP port (made up, stable per leg)
+    # A real SIP far end (a website visitor, guests.py): told "answered" and "hangup".
+    far_end: Any = None
 
     @property
     def alive(self) -> bool:

@@ -50,7 +50,8 @@ class ControllerDialplan:
                 *ch.profile.headers("Hunt", None)]
         try:
             with gevent.Timeout(self.timeout):
-                status, body = self._post(urlencode(form).encode())
+                status, body = post_form(self.url, self.user, self.password,
+                                         urlencode(form).encode())
         except (OSError, gevent.Timeout, ValueError) as exc:
             log.warning("dialplan lookup for %s failed (%s): the static dialplan applies",
                         destination, exc or type(exc).__name__)
@@ -61,23 +62,25 @@ class ControllerDialplan:
             return None
         return actions_for(body, context, destination)
 
-    def _post(self, body: bytes) -> tuple[int, bytes]:
-        parts = urlsplit(self.url)
-        credentials = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
-        request = (f"POST {parts.path or '/'} HTTP/1.0\r\nHost: {parts.netloc}\r\n"
-                   f"Authorization: Basic {credentials}\r\n"
-                   "Content-Type: application/x-www-form-urlencoded\r\n"
-                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-        with socket.create_connection((parts.hostname, parts.port or 80)) as conn:
-            conn.sendall(request)
-            reply = b""
-            while chunk := conn.recv(65536):
-                reply += chunk
-        head, _, content = reply.partition(b"\r\n\r\n")
-        status_line = head.split(b"\r\n", 1)[0].split()
-        if len(status_line) < 2 or not status_line[1].isdigit():
-            raise ValueError("not an HTTP reply")
-        return int(status_line[1]), content
+
+def post_form(url: str, user: str, password: str, body: bytes) -> tuple[int, bytes]:
+    """One mod_xml_curl POST (a form, with the binding's basic credentials): (status, body)."""
+    parts = urlsplit(url)
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = (f"POST {parts.path or '/'} HTTP/1.0\r\nHost: {parts.netloc}\r\n"
+               f"Authorization: Basic {credentials}\r\n"
+               "Content-Type: application/x-www-form-urlencoded\r\n"
+               f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+    with socket.create_connection((parts.hostname, parts.port or 80)) as conn:
+        conn.sendall(request)
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    head, _, content = reply.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[1].isdigit():
+        raise ValueError("not an HTTP reply")
+    return int(status_line[1]), content
 
 
 def actions_for(document: bytes, context: str, destination: str) -> list[Action] | None:

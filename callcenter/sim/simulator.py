@@ -27,6 +27,7 @@ from callcenter.sim.dialplan import ControllerDialplan
 from callcenter.sim.directory import Directory
 from callcenter.sim.endpoints import DTMF_KEYS, Behaviour, Endpoints
 from callcenter.sim.events import EventFactory
+from callcenter.sim.guests import GuestListener
 from callcenter.sim.server import SHUTTING_DOWN, EslServer
 from callcenter.sim.switch import Switch
 from callcenter.sim.variables import SIP_FOR_CAUSE
@@ -129,6 +130,7 @@ class Simulator:
         self.host = host
         self.password = password
         self.stopped = GeventEvent()
+        self.guests: GuestListener | None = None   # website visitors' SIP, once listened for
         self._shut_down = False
         self._beat = None
 
@@ -171,6 +173,8 @@ class Simulator:
         if self._beat is not None:
             self._beat.cancel()
         self.server.stop()
+        if self.guests is not None:
+            self.guests.stop()
         for ch in self.switch.channels.values():
             for timer in ch.timers:
                 timer.cancel()
@@ -244,6 +248,18 @@ class Simulator:
         static DIDs when it does not answer."""
         self.switch.controller_dialplan = ControllerDialplan(url, user, password,
                                                              hostname=self.factory.hostname)
+
+    def listen_for_guests(self, directory_url: str | None = None, user: str = "",
+                          password: str = "") -> GuestListener:
+        """Take website visitors' calls (SIP over WebSocket on a port of 127.0.0.1, guests.py),
+        checking their digest against the controller's directory at `directory_url` (its
+        /freeswitch/directory; ask_directory on the listener sets it later)."""
+        if self.guests is None:
+            self.guests = GuestListener(self.switch, self.host)
+            self.guests.start()
+        if directory_url is not None:
+            self.guests.ask_directory(directory_url, user, password)
+        return self.guests
 
     def inject_inbound(self, did: str, caller: str, queue: str | None = None, *,
                        caller_name: str = "Customer",

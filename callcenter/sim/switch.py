@@ -274,6 +274,8 @@ class Switch(Apps, Bridging, Conferences):
             V.bridged(ch, partner)
         self.fire("CHANNEL_ANSWER", ch)
         self.set_callstate(ch, "ACTIVE")
+        if ch.far_end is not None:
+            ch.far_end.answered()
         if ch.early and ch.direction == "outbound":
             ch.set_var("endpoint_disposition", "ANSWER")
         if late and partner.answered:
@@ -368,24 +370,35 @@ class Switch(Apps, Bridging, Conferences):
 
     def inbound(self, did: str, caller: str, *, caller_name: str = "",
                 queue: str | None = None, uuid: str | None = None,
-                behaviour: Behaviour | None = None) -> Channel:
+                behaviour: Behaviour | None = None, guest: Iterable[tuple[str, str]] = (),
+                far_end=None) -> Channel:
         """A call from the carrier to one of our numbers, through the public dialplan.
         `queue` adds the DID to the dialplan; `behaviour` (else the one scripted for the
-        caller's number) says how patient the caller is and how long it talks."""
+        caller's number) says how patient the caller is and how long it talks.
+
+        With `guest` (the directory's variables for a website visitor, guests.py) the call
+        comes in on the internal profile instead, authenticated, into the user's
+        `user_context` (the shipped guests context parks `call`: cc_queue is already set);
+        `far_end` is told when the leg is answered and hung up."""
         if queue is not None:
             self.dialplan_queues[did.removeprefix("+")] = queue
+        guest = dict(guest)
+        sofia = "internal" if guest else "external"
         port = next(self._caller_ports)
-        name = f"sofia/external/{caller}@{V.LOCAL_IP}:{port}"
+        name = f"sofia/{sofia}/{caller}@{V.LOCAL_IP}:{port}"
         uuid = uuid or str(uuidlib.uuid4())
         profile = Profile(
             direction="inbound", logical_direction="inbound", username=caller,
             dialplan="XML", caller_id_name=caller_name, caller_id_number=caller,
             orig_caller_id_name=caller_name, orig_caller_id_number=caller,
             network_addr=V.LOCAL_IP, ani=caller, destination_number=did, uuid=uuid,
-            source="mod_sofia", context="public", chan_name=name)
+            source="mod_sofia", context=guest.get("user_context", "public"), chan_name=name)
         ch = self._new_channel(uuid, name, "inbound", "inbound", profile, port)
         ch.running = ch.state = "CS_NEW"
+        ch.far_end = far_end
         V.inbound(ch, caller, caller_name, did, port)
+        if guest:
+            V.guest(ch, guest)
         self.fire("CHANNEL_STATE", ch)
         self.run_state(ch, "CS_INIT")
         ch.state = "CS_ROUTING"
@@ -490,6 +503,8 @@ class Switch(Apps, Bridging, Conferences):
                 V.bridged(ch, partner)
             ch.set_var("last_bridge_role", "originator" if ch.bridge_a else "originatee")
         self.fire("CHANNEL_HANGUP", ch)
+        if ch.far_end is not None:
+            ch.far_end.hung_up(cause)
         self.bridge_cancelled(ch)
         self.stop_media(ch)
         self.leave_room(ch)

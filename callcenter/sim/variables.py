@@ -309,6 +309,23 @@ def local_sdp(ch: Channel) -> None:
                    _sdp("FreeSWITCH", int(ch.variables.get("local_media_port", 0)), 1, False))
 
 
+def guest(ch: Channel, variables: dict[str, str]) -> None:
+    """A website visitor's INVITE over WSS to the internal profile, authenticated by digest:
+    FreeSWITCH sets the directory user's variables on the channel (user_context, cc_queue,
+    cc_channel, cc_widget, cc_guest for a guest) before it routes the call."""
+    s = ch.set_var
+    s("sofia_profile_name", "internal")
+    s("sofia_profile_url", f"sip:mod_sofia@{LOCAL_IP}:{INTERNAL_PORT}")
+    s("recovery_profile_name", "internal")
+    s("sip_via_protocol", "wss")
+    user = ch.profile.caller_id_number
+    s("sip_authorized", "true")
+    s("sip_auth_username", user)
+    s("sip_auth_realm", variables.get("domain_name", ""))
+    for name, value in variables.items():
+        s(name, value)
+
+
 def inbound_answered(ch: Channel) -> None:
     """Our 200 OK to the caller, ACKed."""
     s = ch.set_var

@@ -152,8 +152,9 @@ def call(wid: str):
     log.info("website call %s minted for widget %s", minted.token, widget.public_id)
     return jsonify({
         "call": minted.token,
-        "sip": {"ws_url": settings.softphone_wss_url, "realm": realm, "user": minted.user,
-                "password": minted.password, "uri": f"sip:{minted.user}@{realm}",
+        "sip": {"ws_url": settings.guest_wss_url or settings.softphone_wss_url, "realm": realm,
+                "user": minted.user, "password": minted.password,
+                "uri": f"sip:{minted.user}@{realm}",
                 "target": f"sip:{credentials.CALL_TARGET}@{realm}"},
         "ice_servers": turn.ice_servers(settings.turn_urls, settings.turn_secret, minted.user,
                                         expires),
