@@ -447,6 +447,7 @@ class Call(Base):
         Index("ix_calls_queue_created", "queue_id", "created_at", "id"),
         Index("ix_calls_customer_created", "customer_number", "created_at"),
         Index("ix_calls_disposition_created", "disposition", "created_at", "id"),
+        Index("ix_calls_talk", "talk_seconds"),     # long (or short) calls
         Index("ix_calls_number_trigram", "customer_number", postgresql_using="gin",
               postgresql_ops={"customer_number": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
         # LIKE '123%' on PostgreSQL: its default collation's btree cannot serve a prefix.

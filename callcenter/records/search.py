@@ -13,6 +13,7 @@ the call's agent of record, or any agent part in call_agents).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
@@ -20,6 +21,7 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select, text, tuple_
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
@@ -27,7 +29,9 @@ from ..models import Call, CallAgent, Direction, Outcome
 
 NUMBER_INDEX = "calls_numbers"   # SQLite's FTS5 trigram table over calls.customer_number
 COUNT_CAP = 10_000               # counted exactly up to here; beyond, "10,000+"
+COUNT_BUDGET_MS = 30             # a count taking longer stops: the total is "many"
 CONTAINS_MIN = 3                 # a trigram index needs three characters to look anything up
+SQLITE_INTERRUPT = 9
 NUMBER = re.compile(r"[0-9+*#]{1,32}")
 CAUSE = re.compile(r"[A-Z0-9_]{1,64}")
 
@@ -182,10 +186,14 @@ class Search:
         return Page(calls, calls[0].id if before is not None and calls else None,
                     calls[-1].id if len(found) > size else None)
 
-    def total(self, session: Session) -> tuple[int, bool]:
-        """How many calls match, counted up to COUNT_CAP; True when there are more."""
+    def total(self, session: Session) -> tuple[int | None, bool]:
+        """How many calls match, counted up to COUNT_CAP (True: there are more). A filter no
+        index narrows (a rare hangup cause over all time) may have to read every call to be
+        counted: after COUNT_BUDGET_MS the count stops, and the total is (None, True)."""
         capped = self.statement(session, (Call.id,)).limit(COUNT_CAP + 1).subquery()
-        count = session.scalar(select(func.count()).select_from(capped))
+        count = _within_budget(session, select(func.count()).select_from(capped))
+        if count is None:
+            return None, True
         return min(count, COUNT_CAP), count > COUNT_CAP
 
     def chunks(self, sessions: Callable[[], AbstractContextManager[Session]],
@@ -206,6 +214,34 @@ class Search:
             if len(chunk) < size:
                 return
             position = tuple_(chunk[-1].created_at, chunk[-1].id)
+
+
+def _within_budget(session: Session, statement: Select) -> int | None:
+    """The statement's one value, or None when it ran past COUNT_BUDGET_MS (stopped by the
+    database: SQLite's progress handler, PostgreSQL's statement_timeout in a savepoint)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        try:
+            with session.begin_nested():
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {COUNT_BUDGET_MS}")
+                value = session.scalar(statement)
+                connection.exec_driver_sql("SET LOCAL statement_timeout = DEFAULT")
+                return value
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "57014":   # query_canceled
+                return None
+            raise
+    driver = connection.connection.driver_connection
+    deadline = time.monotonic() + COUNT_BUDGET_MS / 1000
+    driver.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+    try:
+        return session.scalar(statement)
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlite_errorcode", None) == SQLITE_INTERRUPT:
+            return None
+        raise
+    finally:
+        driver.set_progress_handler(None, 0)
 
 
 def _position(session: Session, call_id: str, field: str):

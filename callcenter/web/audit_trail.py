@@ -32,6 +32,7 @@ from flask import (
 from .. import audit
 from ..errors import InvalidInput
 from ..models import Role
+from ..records.export import text_cell
 from .access import requires
 from .services import services
 
@@ -87,12 +88,6 @@ def _csv_lines(search: audit.Search) -> Iterator[str]:
         for entry in chunk:
             yield line((entry.at.isoformat(), entry.actor, entry.action, entry.target,
                         entry.before or "", entry.after or ""))
-
-
-def text_cell(value: str) -> str:
-    """A cell a spreadsheet shows as text: a leading = + - @ (a formula) gets a quote. A failed
-    login's name is whatever someone typed."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _typed() -> dict[str, str]:

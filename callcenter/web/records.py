@@ -10,9 +10,6 @@ short transaction (constant memory, any size), and is itself an audit row. A cal
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,15 +22,15 @@ from flask import (
     request,
     stream_with_context,
 )
-from sqlalchemy import select
 
 from .. import audit
 from ..errors import Forbidden, InvalidInput
-from ..models import Agent, Call, Direction, Outcome, Queue, Role, User
+from ..models import Direction, Outcome, Role
+from ..records import export
 from ..records.search import COUNT_CAP, Filters, Search
 from .access import requires
 from .api import cdr_message
-from .audit_trail import moment, text_cell
+from .audit_trail import moment
 from .services import services
 
 bp = Blueprint("records", __name__)
@@ -41,13 +38,8 @@ bp = Blueprint("records", __name__)
 STAFF = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 PAGE_ROWS = 50
 API_ROWS = 20           # /api/calls without `limit`
-EXPORT_CHUNK = 1000
 SEARCH_FIELDS = ("from", "to", "agent", "queue", "direction", "number", "match", "outcome",
                  "cause", "disposition", "talk_min", "talk_max", "recorded")
-CSV_COLUMNS = ("call_id", "started", "direction", "agent", "queue", "number", "caller_id",
-               "outcome", "hangup_cause", "hangup_by", "answered", "ended", "wait_seconds",
-               "ring_seconds", "talk_seconds", "hold_seconds", "disposition", "notes",
-               "recorded")
 
 
 @bp.route("/records")
@@ -99,47 +91,9 @@ def _export(search: Search) -> Response:
                      after=search.filters.described()
                      | ({"viewer_agent": search.viewer_agent} if search.viewer_agent else {}))
     stamp = datetime.now(_zone()).strftime("%Y%m%d-%H%M")
-    return Response(stream_with_context(csv_lines(search)), mimetype="text/csv",
+    lines = export.lines(search, services().db.session)
+    return Response(stream_with_context(lines), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="calls-{stamp}.csv"'})
-
-
-def csv_lines(search: Search) -> Iterator[str]:
-    """The search as CSV lines: the header, then one line per call, newest first."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(values) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(values)
-        return buffer.getvalue()
-
-    with services().db.session() as s:
-        agents, queues = _names(s)
-    yield line(CSV_COLUMNS)
-    for chunk in search.chunks(services().db.session, EXPORT_CHUNK):
-        yield "".join(line(_csv_row(call, agents, queues)) for call in chunk)
-
-
-def _csv_row(call: Call, agents: dict[int, str], queues: dict[int, str]) -> list:
-    def when(value: datetime | None) -> str:
-        return value.isoformat() if value is not None else ""
-
-    return [call.id, when(call.created_at), call.direction.value,
-            agents.get(call.agent_id, ""), queues.get(call.queue_id, ""),
-            text_cell(call.customer_number), text_cell(call.caller_id),
-            call.outcome.value if call.outcome else "", call.hangup_cause or "",
-            call.hangup_by.value if call.hangup_by else "", when(call.answered_at),
-            when(call.ended_at), "" if call.wait_seconds is None else call.wait_seconds,
-            call.ring_seconds, call.talk_seconds, call.hold_seconds,
-            text_cell(call.disposition or ""), text_cell(call.notes or ""),
-            "yes" if call.recording_path else "no"]
-
-
-def _names(session) -> tuple[dict[int, str], dict[int, str]]:
-    agents = dict(session.execute(select(Agent.id, User.username).join(User)).all())
-    queues = dict(session.execute(select(Queue.id, Queue.name)).all())
-    return agents, queues
 
 
 # -- the request's search --------------------------------------------------------------------
@@ -210,14 +164,16 @@ def _zone() -> ZoneInfo:
 def _page(typed: dict, page, total, problems: dict, status: int = 200):
     zone = _zone()
     session = services().db_session()
-    agents, queues = _names(session)
+    agents, queues = export.names(session)
     staff = g.user.role is not Role.AGENT
     rows = [{"call": call, "at": call.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
              "agent": agents.get(call.agent_id, ""), "queue": queues.get(call.queue_id, "")}
             for call in (page.calls if page else [])]
     count = None
     if total is not None:
-        count = f"{COUNT_CAP:,}+" if total[1] else f"{total[0]:,}"
+        number, more = total
+        count = ("many (too many to count quickly)" if number is None
+                 else f"{COUNT_CAP:,}+" if more else f"{number:,}")
     search_args = {key: value for key, value in typed.items() if value}
     return render_template(
         "records.html", typed=typed, rows=rows, page=page, count=count, problems=problems,

@@ -58,6 +58,7 @@ INDEXES = (  # name, table, new columns, old columns (None: new in this revision
     ('ix_calls_queue_created', 'calls', ['queue_id', 'created_at', 'id'],
      ['queue_id', 'created_at']),
     ('ix_calls_disposition_created', 'calls', ['disposition', 'created_at', 'id'], None),
+    ('ix_calls_talk', 'calls', ['talk_seconds'], None),
     ('ix_call_agents_agent_call', 'call_agents', ['agent_id', 'call_id'], None),
 )
 
