@@ -49,7 +49,7 @@ GOAL_MS, GOAL_RSS_MB = 50.0, 150.0
 def _document(leg: str, call_id: str, number: str, start: datetime, talk: int) -> str:
     """A FreeSWITCH-like JSON CDR of about 3 KB (the variables a real one carries)."""
     epoch = int(start.timestamp())
-    variables = {f"sip_h_X-Bench-{i}": f"value-{i}-{leg[:8]}" for i in range(30)}
+    variables = {f"sip_h_X-Bench-{i}": f"value-{i}-{leg[:8]}" for i in range(56)}
     variables.update(uuid=leg, cc_call_id=call_id, caller_id_number=number,
                      start_epoch=str(epoch), answer_epoch=str(epoch + 5),
                      end_epoch=str(epoch + 5 + talk), billsec=str(talk),

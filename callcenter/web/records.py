@@ -27,7 +27,8 @@ from .. import audit
 from ..errors import Forbidden, InvalidInput
 from ..models import Direction, Outcome, Role
 from ..records import export
-from ..records.search import COUNT_CAP, Filters, Search
+from ..records import search as records_search
+from ..records.search import Filters, Search
 from .access import requires
 from .api import cdr_message
 from .audit_trail import moment
@@ -173,7 +174,7 @@ def _page(typed: dict, page, total, problems: dict, status: int = 200):
     if total is not None:
         number, more = total
         count = ("many (too many to count quickly)" if number is None
-                 else f"{COUNT_CAP:,}+" if more else f"{number:,}")
+                 else f"{records_search.COUNT_CAP:,}+" if more else f"{number:,}")
     search_args = {key: value for key, value in typed.items() if value}
     return render_template(
         "records.html", typed=typed, rows=rows, page=page, count=count, problems=problems,
