@@ -73,9 +73,9 @@ def calls(database, people):
     return people
 
 
-def found(database, filters: Filters = Filters(), viewer: int | None = None) -> list[str]:
+def found(database, filters: Filters | None = None, viewer: int | None = None) -> list[str]:
     with database.session() as s:
-        return [c.id for c in Search(filters, viewer).page(s, 100).calls]
+        return [c.id for c in Search(filters or Filters(), viewer).page(s, 100).calls]
 
 
 def test_each_filter_finds_its_calls(database, calls):
