@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from callcenter import db as dbmod
 from callcenter.accounts import create_user
 from callcenter.audit import CLI
-from callcenter.cdr import raw_cdr, raw_cdrs
+from callcenter.cdr.documents import raw_cdr, raw_cdrs
 from callcenter.models import Call, CallLeg, HangupBy, LegRole, Role
 from tests.conftest import PASSWORD
 from tests.freeswitch.controller import running, switch_clean
