@@ -1,1 +1,2 @@
-"""Call records: searching the CDR (search.py). A call's raw leg documents are cdr.documents'."""
+"""Call records: searching the CDR (search.py) and exporting a search as CSV (export.py). A
+leg's raw CDR document is cdr.documents'."""
