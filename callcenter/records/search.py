@@ -231,13 +231,15 @@ def _within_budget(session: Session, statement: Select) -> int | None:
         try:
             with session.begin_nested():
                 connection.exec_driver_sql(f"SET LOCAL statement_timeout = {COUNT_BUDGET_MS}")
-                value = session.scalar(statement)
-                connection.exec_driver_sql("SET LOCAL statement_timeout = DEFAULT")
-                return value
+                return session.scalar(statement)
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) == "57014":   # query_canceled
                 return None
             raise
+        finally:
+            # Rolling back to the savepoint left the timeout set (seen on PostgreSQL 15):
+            # the rest of the transaction must not inherit it.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = DEFAULT")
     driver = connection.connection.driver_connection
     deadline = time.monotonic() + COUNT_BUDGET_MS / 1000
     driver.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
