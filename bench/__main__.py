@@ -10,7 +10,7 @@ import importlib
 import sys
 
 BENCHMARKS = ("esl_throughput", "sender", "cps", "acd", "strategies", "login_flood", "live",
-              "figures", "metrics_scrape", "writer")
+              "figures", "metrics_scrape", "writer", "records")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
         numbers,
         pages,
         queues,
+        records,
         standby,
         supervising,
         supervisor_actions,
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None,
     for blueprint in (auth.bp, pages.bp, admin.bp, queues.bp, media.bp, api.bp, figures.bp,
                       freeswitch.bp, live.bp, callbacks.bp, supervising.bp, displays.bp,
                       supervisor_actions.bp, metrics.bp, numbers.bp, dispositions.bp,
-                      audit_trail.bp, call_page.bp, widget.bp, widgets_admin.bp):
+                      audit_trail.bp, call_page.bp, widget.bp, widgets_admin.bp, records.bp):
         app.register_blueprint(blueprint)
     # First: its request hooks time and name every request, those access refuses too.
     services.metrics = monitoring.init_app(app, services)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -494,12 +495,22 @@ class Call(Base):
     handlers: Mapped[list[CallAgent]] = relationship(
         order_by="CallAgent.joined_at", cascade="all, delete-orphan", passive_deletes=True)
 
-    # CDR search: by time, and by agent, queue or number within a time range.
+    # Call records' search (callcenter/records/search.py), newest first by (created_at, id):
+    # by time, and by agent, queue, disposition or number prefix within a time range. A number
+    # "contains" search reads a trigram index: on SQLite the FTS5 table `calls_numbers`, made
+    # and kept in step by migration 0020 (triggers), on PostgreSQL pg_trgm's GIN index below.
     __table_args__ = (
-        Index("ix_calls_created_at", "created_at"),
-        Index("ix_calls_agent_created", "agent_id", "created_at"),
-        Index("ix_calls_queue_created", "queue_id", "created_at"),
+        Index("ix_calls_created_at", "created_at", "id"),
+        Index("ix_calls_agent_created", "agent_id", "created_at", "id"),
+        Index("ix_calls_queue_created", "queue_id", "created_at", "id"),
         Index("ix_calls_customer_created", "customer_number", "created_at"),
+        Index("ix_calls_disposition_created", "disposition", "created_at", "id"),
+        Index("ix_calls_talk", "talk_seconds"),     # long (or short) calls
+        Index("ix_calls_number_trigram", "customer_number", postgresql_using="gin",
+              postgresql_ops={"customer_number": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+        # LIKE '123%' on PostgreSQL: its default collation's btree cannot serve a prefix.
+        Index("ix_calls_number_prefix", "customer_number", postgresql_ops={
+            "customer_number": "varchar_pattern_ops"}).ddl_if(dialect="postgresql"),
         # Today's figures: the day's queued calls read from the index alone.
         Index("ix_calls_entered", "entered_at", "queue_id", "left_at", "connected_at",
               "ended_at", "outcome", "talk_seconds", "id"),
@@ -519,9 +530,22 @@ class CallLeg(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     hangup_cause: Mapped[str | None] = mapped_column(String(64))
-    raw_cdr: Mapped[str | None] = mapped_column(Text)
 
     call: Mapped[Call] = relationship(back_populates="legs")
+
+
+class LegCdr(Base):
+    """A leg's raw CDR: FreeSWITCH's JSON document (or one built from the hangup event),
+    zlib-compressed (about 3 KB of JSON becomes about 1 KB), in a table of its own so searches
+    and summaries of calls never read it. Written by the CDR writer (cdr/write.py), read through
+    `cdr.documents.raw_cdr` when a call's page asks."""
+    __tablename__ = "leg_cdrs"
+
+    # No foreign key to call_legs: SQLite's batch migrations rebuild call_legs by dropping it,
+    # which would cascade here. The call's key goes with its legs alike.
+    leg_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    document: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CallAgent(Base):
@@ -541,8 +565,9 @@ class CallAgent(Base):
     wrapup_seconds: Mapped[float | None] = mapped_column(Float)  # left until wrap-up was over
     left_how: Mapped[AgentLeft | None] = mapped_column(_enum(AgentLeft, "agent_left", length=24))
 
-    # Today's figures read each agent's share from here.
-    __table_args__ = (Index("ix_call_agents_agent_joined", "agent_id", "joined_at"),)
+    # Today's figures read each agent's share from here; the records search an agent's calls.
+    __table_args__ = (Index("ix_call_agents_agent_joined", "agent_id", "joined_at"),
+                      Index("ix_call_agents_agent_call", "agent_id", "call_id"))
 
 
 class Recording(Base):

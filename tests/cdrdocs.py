@@ -102,10 +102,16 @@ def _row(obj) -> dict:
 
 
 def snapshot(database) -> tuple[list[dict], list[dict]]:
-    """Every column of every Call and CallLeg row, in key order."""
+    """Every column of every Call and CallLeg row, in key order; each leg with its raw CDR
+    (`raw_cdr`, from leg_cdrs, None without one)."""
+    from callcenter.cdr.documents import raw_cdrs
+
     with database.session() as session:
         calls = [_row(c) for c in session.scalars(select(Call).order_by(Call.id))]
         legs = [_row(leg) for leg in session.scalars(select(CallLeg).order_by(CallLeg.uuid))]
+        filed = raw_cdrs(session, [leg["uuid"] for leg in legs])
+    for leg in legs:
+        leg["raw_cdr"] = filed.get(leg["uuid"])
     return calls, legs
 
 

@@ -111,3 +111,18 @@ def test_the_metrics_benchmark_scrapes_every_agent_and_queue():
     found = metrics_scrape.measure(2)
     assert (found["agents"], found["queues"]) == (metrics_scrape.AGENTS, metrics_scrape.QUEUES)
     assert found["median_ms"] > 0 and found["samples"] > 500
+
+
+def test_the_records_benchmark_times_every_search_and_exports_every_call():
+    from bench import records
+
+    results = records.run(600, ["sqlite"], runs=2)
+    figures = results["sqlite"]
+    assert figures["calls"] == 600 and figures["export"]["rows"] == 600
+    assert set(figures["searches"]) == set(records.searches(None, [], [], []))
+    assert all(p50 > 0 and p99 >= p50 for p50, p99, _found in figures["searches"].values())
+    assert figures["searches"]["everything"][2] == 600          # the total, counted
+    assert figures["size_bytes"] > 0 and figures["export"]["rss_mb"] > 0
+    assert "calls_numbers VIRTUAL TABLE" in figures["plans"]["number contains (5 digits)"]
+    table = records.report(results, 600)
+    assert "100th page by keyset" in table and "CSV export: 600 rows" in table

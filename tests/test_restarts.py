@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from callcenter import db as dbmod
-from callcenter.cdr import LegRecord
+from callcenter.cdr import LegRecord, raw_cdr
 from callcenter.models import CallLeg, Role
 from tests.cdrdocs import leg_doc, own
 from tests.process import ServerProcess
@@ -168,4 +168,5 @@ def test_the_spool_directory_is_loaded_at_start_and_after_the_link_returns(setup
     setup.server.wait_for(r"CDR spool .*: imported 1, ", after=seen)
     assert not (spool / f"{second}.cdr.json").exists()
     with database.session() as session:
-        assert {leg.uuid: leg.raw_cdr for leg in session.query(CallLeg)} == documents
+        assert {leg.uuid: raw_cdr(session, leg.uuid) for leg in session.query(CallLeg)} \
+            == documents

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..db import insert_missing
 from ..models import Call, CallLeg, UnmatchedLeg
+from .documents import raw_cdr
 from .parse import CdrError, LegRecord
 from .write import has_document, same_document, write_legs
 
@@ -71,11 +72,12 @@ def file_document(session: Session, record: LegRecord, *, now: datetime, source:
         return Filed.UNMATCHED
     # Locked in write_legs' order (the call, then its legs), so the verdict below holds.
     began = session.scalar(select(Call.created_at).where(Call.id == call_id).with_for_update())
-    leg = session.execute(select(CallLeg.created_at, CallLeg.raw_cdr)
-                          .where(CallLeg.uuid == record.uuid).with_for_update()).one()
-    _check_times(record, call_id, min(began, leg.created_at), now)
-    if has_document(leg.raw_cdr):
-        if same_document(leg.raw_cdr, record.raw or ""):
+    leg_began = session.scalar(select(CallLeg.created_at).where(CallLeg.uuid == record.uuid)
+                               .with_for_update())
+    _check_times(record, call_id, min(began, leg_began), now)
+    filed = raw_cdr(session, record.uuid)
+    if has_document(filed):
+        if same_document(filed, record.raw or ""):
             return Filed.ALREADY
         log.warning("leg %s of call %s already has FreeSWITCH's CDR; a different one was "
                     "refused", record.uuid, call_id, extra={"call_id": call_id})

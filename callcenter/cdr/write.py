@@ -3,10 +3,10 @@
 `write_leg` upserts a leg's record by its UUID, and the Call's summary is recomputed from all
 its legs on every write (`summarize`), so either path alone gives the full CDR and both give the
 same rows. Which documents FreeSWITCH sends on its own may reach this writer at all is posts.py's
-rule. Each leg's record is kept in CallLeg.raw_cdr: FreeSWITCH's own document when the JSON path
-brought one, else a small document of the same shape built from the event (marked
-`"cc_source": "esl"`, and replaced when FreeSWITCH's arrives). After that a leg's record is
-settled: a later, different document for it changes nothing (`_merge_leg`).
+rule. Each leg's record is kept, compressed, in leg_cdrs (documents.py): FreeSWITCH's own
+document when the JSON path brought one, else a small document of the same shape built from
+the event (marked `"cc_source": "esl"`, and replaced when FreeSWITCH's arrives). After that
+a leg's record is settled: a later, different document for it changes nothing (`_merge_leg`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlalchemy.orm.util import identity_key
 
 from ..db import insert_missing
 from ..models import Agent, Call, CallLeg, Direction, Queue, utcnow
+from . import documents
 from .parse import ESL_SOURCE, CdrError, LegRecord
 from .summary import CallSummary, leg_order, summarize
 
@@ -97,6 +98,9 @@ def _write_call(session: Session, call_id: str, records: list[LegRecord]) -> Non
         dict(uuid=uuid, call_id=call_id, role=record.role, created_at=first_seen(record))
         for uuid, record in firsts.items()])
     ours = {row.uuid: row for row in _locked(session, _LEGS, _LEGS.c.uuid, list(firsts))}
+    filed = documents.raw_cdrs(session, list(ours))
+    for uuid, row in ours.items():
+        row.raw_cdr = filed.get(uuid)
     was = {uuid: dict(vars(row)) for uuid, row in ours.items()}
     for record in records:
         _merge_leg(ours[record.uuid], record)
@@ -105,8 +109,11 @@ def _write_call(session: Session, call_id: str, records: list[LegRecord]) -> Non
         session.execute(_LEG_UPDATE, [{"key": row.uuid} | {name: getattr(row, name)
                                                           for name in _MERGED}
                                       for row in changed])
+        documents.keep(session, [(row.uuid, call_id, row.raw_cdr) for row in changed
+                                 if row.raw_cdr != was[row.uuid]["raw_cdr"]])
 
-    legs = [SimpleNamespace(**row) for row in session.execute(
+    filed = documents.raw_cdrs(session, call_id=call_id)
+    legs = [SimpleNamespace(**row, raw_cdr=filed.get(row["uuid"])) for row in session.execute(
         select(_LEGS).where(_LEGS.c.call_id == call_id)).mappings()]
     stored = [_stored_record(row) for row in legs]
     was_call = dict(vars(call))
@@ -126,7 +133,7 @@ def _write_call(session: Session, call_id: str, records: list[LegRecord]) -> Non
 # What a CDR write may change, as statements built once (a statement built per write costs
 # more than running it): the leg's columns _merge_leg sets, the call's summary and the fields
 # _fill_switchboard_fields fills.
-_MERGED = ("channel_name", "created_at", "answered_at", "ended_at", "hangup_cause", "raw_cdr")
+_MERGED = ("channel_name", "created_at", "answered_at", "ended_at", "hangup_cause")
 _SUMMED = (*(f.name for f in fields(CallSummary)), "customer_number", "caller_id", "agent_id",
            "queue_id")
 _LEG_UPDATE = update(_LEGS).where(_LEGS.c.uuid == bindparam("key"))
@@ -188,7 +195,7 @@ def _built_from_event(raw: str) -> bool:
         return False
 
 
-def _stored_record(row: CallLeg) -> LegRecord:
+def _stored_record(row: Any) -> LegRecord:  # a call_legs row with its raw_cdr
     if row.raw_cdr is not None:
         try:
             record = LegRecord.from_json_cdr(row.raw_cdr)

@@ -56,7 +56,7 @@ class Record:
     @property
     def tables(self) -> tuple[str, ...]:
         """The tables running the record reads or writes (a CDR summarizes into its call)."""
-        return ("call_legs", "calls") if self.op == "cdr" else (self.table,)
+        return ("call_legs", "calls", "leg_cdrs") if self.op == "cdr" else (self.table,)
 
 
 def grouped(batch: Sequence[Record]) -> list[list[Record]]:

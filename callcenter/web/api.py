@@ -1,5 +1,5 @@
 """The JSON API the agent's page calls: dial, call progress, in-call controls, dispositions,
-the agent's recent calls, status.
+status (the calls list, GET /api/calls, is the records search: web/records.py).
 
 Every answer is JSON, errors included (callcenter/errors.py's kinds, mapped in app.py): 422
 names what is wrong with the input, 403 what this person may not do, 404 what does not exist,
@@ -12,7 +12,6 @@ import math
 import time
 
 from flask import Blueprint, g, jsonify, request
-from sqlalchemy import and_, or_, select
 
 from ..errors import CallEnded, Forbidden, InvalidInput, NotFound
 from ..models import AgentStatus, Call, CallAgent, HangupBy, Role
@@ -240,44 +239,6 @@ def _call_to_dispose(call_id: str):
         if mine is None or mine not in owners and not board.wrapping_up(mine, call_id):
             raise Forbidden("this is not your call")
     return row, live, mine
-
-
-@bp.get("/calls")
-@requires(*STAFF)
-def list_calls():
-    """Recent calls from the CDR, newest first: ?mine=1 for the caller's own (agents must ask
-    for theirs), limit=1-100 (20), before=<call id> for the page after that call."""
-    mine = request.args.get("mine", "0")
-    if mine not in ("0", "1"):
-        raise InvalidInput("1 for your own calls, 0 or nothing for everyone's", field="mine")
-    limit = request.args.get("limit", "20")
-    if not limit.isascii() or not limit.isdigit() or not 1 <= int(limit) <= 100:
-        raise InvalidInput(f"a whole number from 1 to 100 (got {limit[:20]!r})", field="limit")
-    limit = int(limit)
-    query = select(Call).order_by(Call.created_at.desc(), Call.id.desc())
-    if mine == "1":
-        query = query.where(Call.agent_id == _my_agent_id())
-    elif g.user.role is Role.AGENT:
-        raise Forbidden("agents see their own calls only: ask with ?mine=1")
-    session = _services().db_session()
-    before = request.args.get("before")
-    if before is not None:
-        cursor = session.get(Call, before)
-        if cursor is None:
-            raise InvalidInput("the id of a call from the previous page", field="before")
-        query = query.where(or_(Call.created_at < cursor.created_at,
-                                and_(Call.created_at == cursor.created_at,
-                                     Call.id < cursor.id)))
-    rows = session.scalars(query.limit(limit + 1)).all()
-    board = _services().switchboard
-    calls = []
-    for row in rows[:limit]:
-        item = cdr_message(row)
-        live = board.call(row.id) if board is not None else None
-        if live is not None and not live.ended:
-            item["progress"] = live.progress.value
-        calls.append(item)
-    return jsonify(calls=calls, next=rows[limit - 1].id if len(rows) > limit else None)
 
 
 def _check_mine(agent_id: int | None, also: set[int | None] = frozenset()) -> None:

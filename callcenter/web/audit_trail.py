@@ -32,6 +32,7 @@ from flask import (
 from .. import audit
 from ..errors import InvalidInput
 from ..models import Role
+from ..records.export import text_cell
 from .access import requires
 from .services import services
 
@@ -79,7 +80,7 @@ def _csv_lines(search: audit.Search) -> Iterator[str]:
     def line(values) -> str:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow([_cell(value) for value in values])
+        writer.writerow([text_cell(value) for value in values])
         return buffer.getvalue()
 
     yield line(CSV_COLUMNS)
@@ -89,23 +90,17 @@ def _csv_lines(search: audit.Search) -> Iterator[str]:
                         entry.before or "", entry.after or ""))
 
 
-def _cell(value: str) -> str:
-    """A cell a spreadsheet shows as text: a leading = + - @ (a formula) gets a quote. A failed
-    login's name is whatever someone typed."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _typed() -> dict[str, str]:
     return {field: request.args.get(field, "").strip() for field in SEARCH_FIELDS}
 
 
 def _search(typed: dict[str, str]) -> audit.Search:
     return audit.Search(who=typed["who"], action=typed["action"], target=typed["target"],
-                  since=_moment(typed["from"], "from", end=False),
-                  until=_moment(typed["to"], "to", end=True))
+                  since=moment(typed["from"], "from", end=False),
+                  until=moment(typed["to"], "to", end=True))
 
 
-def _moment(text: str, field: str, *, end: bool) -> datetime | None:
+def moment(text: str, field: str, *, end: bool) -> datetime | None:
     """A date (a whole day: `to` includes it) or a date and time, in the site's timezone."""
     if not text:
         return None

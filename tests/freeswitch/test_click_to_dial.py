@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from callcenter import db as dbmod
 from callcenter.accounts import create_user
 from callcenter.audit import CLI
+from callcenter.cdr.documents import raw_cdr, raw_cdrs
 from callcenter.models import Call, CallLeg, HangupBy, LegRole, Role
 from tests.conftest import PASSWORD
 from tests.freeswitch.controller import running, switch_clean
@@ -127,13 +128,15 @@ def cdr_with_switch_documents(lab: Lab, call_id: str, timeout: float = 30) -> Ca
         with lab.database.session() as s:
             row = s.get(Call, call_id)
             legs = list(row.legs) if row is not None else []
-            if len(legs) == 2 and all(leg.raw_cdr and "cc_source" not in json.loads(leg.raw_cdr)
-                                      for leg in legs):
+            filed = raw_cdrs(s, call_id=call_id)
+            if len(legs) == 2 and all(filed.get(leg.uuid) and "cc_source" not in json.loads(
+                    filed[leg.uuid]) for leg in legs):
                 s.expunge_all()
                 return row
         assert time.monotonic() < deadline, (
             f"json_cdr documents never landed on {call_id}: "
-            f"{[(leg.role, (leg.raw_cdr or '')[:80]) for leg in legs]}\n{lab.server.tail(30)}")
+            f"{[(leg.role, filed.get(leg.uuid, '')[:80]) for leg in legs]}\n"
+            f"{lab.server.tail(30)}")
         time.sleep(0.2)  # polling the database: nothing signals a committed row
 
 
@@ -163,7 +166,9 @@ def test_busy_customer_ends_the_call_and_the_agent_leg(lab):
     assert row.hangup_cause == "USER_BUSY" and row.talk_seconds == 0
     assert row.answered_at is None and row.bridged_at is None
     customer_leg = next(leg for leg in row.legs if leg.role is LegRole.CUSTOMER)
-    assert json.loads(customer_leg.raw_cdr)["variables"]["sip_term_status"] == "486"
+    with lab.database.session() as s:
+        document = json.loads(raw_cdr(s, customer_leg.uuid))
+    assert document["variables"]["sip_term_status"] == "486"
     assert_switch_clean(lab)
 
 
@@ -217,11 +222,13 @@ def test_answered_call_is_bridged_and_the_customers_bye_ends_both_legs(lab, ring
     assert set(roles) == {LegRole.AGENT, LegRole.CUSTOMER}
     assert roles[LegRole.AGENT].channel_name.startswith("sofia/internal/")
     assert roles[LegRole.CUSTOMER].channel_name.startswith("sofia/external/")
+    with lab.database.session() as s:
+        filed = raw_cdrs(s, call_id=call_id)
     for leg in row.legs:
         assert leg.hangup_cause == "NORMAL_CLEARING"
-        document = json.loads(leg.raw_cdr)
+        document = json.loads(filed[leg.uuid])
         assert document["variables"]["cc_call_id"] == call_id
-    assert json.loads(roles[LegRole.CUSTOMER].raw_cdr)["variables"][
+    assert json.loads(filed[roles[LegRole.CUSTOMER].uuid])["variables"][
         "sip_hangup_disposition"] == "recv_bye"
     listed = get(lab.live, "/api/calls?mine=1")["calls"]
     assert [c["id"] for c in listed].count(call_id) == 1

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.app import create_app
-from callcenter.cdr import LegRecord
+from callcenter.cdr import LegRecord, raw_cdr
 from callcenter.clock import ManualClock
 from callcenter.models import CallLeg, Direction, LegRole, Role, UnmatchedLeg
 from callcenter.sim import Simulator
@@ -72,7 +72,8 @@ def placed(database, n: int, call_id: str = "c-1", **kw) -> str:
 
 def raw_cdrs(database) -> dict[str, str | None]:
     with database.session() as session:
-        return dict(session.execute(select(CallLeg.uuid, CallLeg.raw_cdr)).all())
+        return {uuid: raw_cdr(session, uuid)
+                for uuid in session.scalars(select(CallLeg.uuid))}
 
 
 def unmatched(database) -> list[tuple[str, str | None, str]]:

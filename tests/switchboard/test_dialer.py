@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from callcenter.cdr import raw_cdr
 from callcenter.errors import CallEnded
 from callcenter.models import AgentState, HangupBy, LegRole
 from callcenter.sim import Behaviour
@@ -371,7 +372,9 @@ def test_the_legs_of_a_call_that_ends_are_written_in_one_cdr_write(rig, agent_id
     assert rig.board.stats.cdr_legs_written == 2 and rig.board.persist.held == 0
     row, legs = only_call(rig)
     assert row.talk_seconds == 5 and row.hangup_by is HangupBy.CUSTOMER
-    assert all(leg.raw_cdr and leg.ended_at is not None for leg in legs.values())
+    assert all(leg.ended_at is not None for leg in legs.values())
+    with rig.database.session() as session:
+        assert all(raw_cdr(session, leg.uuid) for leg in legs.values())
 
 
 def said_ok_to(rig, lost) -> None:
