@@ -64,8 +64,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('calls', schema=None) as batch_op:
-        batch_op.drop_column('channel')
+    # ALTER TABLE ... DROP COLUMN in place (SQLite 3.35+), not batch mode's copy of `calls`:
+    # the copy would lose the call-number search's triggers (0020) and renumber its rowids.
+    op.drop_column('calls', 'channel')
     with op.batch_alter_table('guest_calls', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_guest_calls_created_at'))
         batch_op.drop_index(batch_op.f('ix_guest_calls_widget_id'))
