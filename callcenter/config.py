@@ -57,7 +57,8 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_GUEST_WSS_URL", "CALLCENTER_SOFTPHONE_WSS_URL (the built-in simulator: its "
      "guest listener)", "where website visitors' calls connect (SIP over WebSocket)"),
     ("CALLCENTER_ICE_SERVERS", "[] (none)", "JSON list of RTCIceServer objects for the softphone"),
-    ("CALLCENTER_GUEST_REALM", "guests.<sip domain>", "the SIP realm of website visitors' "
+    ("CALLCENTER_GUEST_REALM", "guests.<sip domain> (guests.callcenter.invalid for an address)",
+     "the SIP realm of website visitors' "
      "one-call credentials (README: Calls from your website)"),
     ("CALLCENTER_TURN_URLS", "unset: none", "STUN/TURN URLs given to website visitors, "
      "separated by commas (e.g. stun:turn.example.com:3478, turn:turn.example.com:3478?"
@@ -383,9 +384,20 @@ def _whole(value: str, name: str, low: int, high: int) -> int:
     return int(value)
 
 
+IP_GUEST_REALM = "guests.callcenter.invalid"   # when agents register to an address, not a name
+
+
 def _guest_realm(value: str | None, sip_domain: str) -> str:
-    realm = (value or f"guests.{sip_domain}").lower()
-    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", realm):
+    """A host name (a browser's SIP stack refuses `guests.127.0.0.1`: its last label must not
+    be a number), never the agents' domain."""
+    if value:
+        realm = value.lower()
+    elif re.fullmatch(r"[0-9.]+|\[?[0-9a-fA-F:]+\]?", sip_domain):
+        realm = IP_GUEST_REALM
+    else:
+        realm = f"guests.{sip_domain}".lower()
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+                        r"\.[a-z]([a-z0-9-]*[a-z0-9])?", realm):
         raise ConfigError(f"CALLCENTER_GUEST_REALM must be a domain name like "
                           f"guests.cc.example.com, not {realm!r}")
     if realm == sip_domain.lower():

@@ -199,3 +199,23 @@ def test_a_standby_needs_postgresql_and_freeswitch(tmp_path, change, message):
     env = {**STANDBY_READY, "CALLCENTER_INSTANCE_DIR": str(tmp_path), **change}
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+@pytest.mark.parametrize(("domain", "given", "realm"), [
+    ("cc.example.com", None, "guests.cc.example.com"),
+    ("127.0.0.1", None, "guests.callcenter.invalid"),     # not guests.127.0.0.1: no host name
+    ("127.0.0.1", "Guests.PBX.example.test", "guests.pbx.example.test"),
+])
+def test_the_guest_realm_is_a_host_name(tmp_path, domain, given, realm):
+    env = {"CALLCENTER_INSTANCE_DIR": str(tmp_path), "CALLCENTER_SIP_DOMAIN": domain}
+    if given:
+        env["CALLCENTER_GUEST_REALM"] = given
+    assert Settings.from_env(env).guest_realm == realm
+
+
+@pytest.mark.parametrize("given", ["guests.10.0.0.1", "cc.example.com", "guests", "a_b.example"])
+def test_a_guest_realm_that_cannot_be_one_is_refused(tmp_path, given):
+    with pytest.raises(ConfigError, match="CALLCENTER_GUEST_REALM"):
+        Settings.from_env({"CALLCENTER_INSTANCE_DIR": str(tmp_path),
+                           "CALLCENTER_SIP_DOMAIN": "cc.example.com",
+                           "CALLCENTER_GUEST_REALM": given})
