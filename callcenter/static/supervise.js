@@ -141,7 +141,10 @@ function pickerDialog() {
   picker.choice.addEventListener("keydown", (event) => {
     if (event.key === "Enter") { event.preventDefault(); form.requestSubmit(); }
   });
+  // The close event is a queued task: after a quick Escape and reopen it can arrive when the
+  // dialog is open again with a new choice, which it must not clear.
   dialog.addEventListener("close", () => {
+    if (dialog.open) return;
     picker.pending = null;
     if (picker.opener?.isConnected) picker.opener.focus();
   });

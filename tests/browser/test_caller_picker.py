@@ -119,3 +119,30 @@ def test_offer_with_no_free_agent_says_so(server, browser, make_user):
     assert page.evaluate("document.activeElement.id") == "caller-picker-cancel"
     page.keyboard.press("Enter")
     page.wait_for_selector("dialog#caller-picker", state="hidden")
+
+
+def test_a_dialog_closed_and_opened_again_at_once_keeps_its_new_choice(server, browser,
+                                                                        make_user):
+    """A dialog's close event is a queued task: closed and reopened in one go (a quick Escape,
+    then Enter), the late event must not clear the new choice, or Move sends nothing."""
+    make_user("sam", Role.SUPERVISOR)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    log_in(page, server, "sam")
+    page.route_web_socket("**/live", lambda ws: ws.send(json.dumps(two_queues(time.time()))))
+    sent = []
+
+    def answer(route):
+        sent.append(route.request.post_data_json)
+        route.fulfill(status=200, content_type="application/json", body='{"call": {}}')
+
+    page.route("**/api/supervisor/calls/c2/move", answer)
+    page.goto(server + "/supervisor")
+    move = "#queues tr[data-queue=sales] button[data-act=move]"
+    page.click(move)
+    page.wait_for_selector("dialog#caller-picker[open]")
+    page.evaluate("""(move) => {
+        document.querySelector('#caller-picker').close();
+        document.querySelector(move).click(); }""", move)
+    page.click("#caller-picker-go")
+    page.wait_for_selector("dialog#caller-picker", state="hidden")
+    assert sent == [{"queue": "support"}]
