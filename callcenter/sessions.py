@@ -145,7 +145,7 @@ class Sessions:
         row = dict(id=login_key(token), user_id=user.id, created_at=now, last_seen_at=now,
                    expires_at=now + self.lifetimes.absolute, address=(address or "")[:64],
                    user_agent=(user_agent or "")[:255])
-        self._write(lambda writing: writing.add(LoginSession(**row)), session)
+        write(self.switchboard, session, lambda writing: writing.add(LoginSession(**row)))
         log.info("login: %s from %s", user.username, address or "an unknown address")
         return token
 
@@ -176,10 +176,6 @@ class Sessions:
                             (str(exc).splitlines() or [""])[0])
         return SignedIn(key, user)
 
-    def _write(self, work: Callable[[Session], object], session: Session):
-        """A write of logins, committed: off the hub when there is a writer (writing.py)."""
-        return write(self.switchboard, session, work)
-
     def _alive(self, login: LoginSession, now: datetime) -> bool:
         return (login.expires_at > now
                 and login.last_seen_at + self.lifetimes.idle > now)
@@ -195,7 +191,7 @@ class Sessions:
             return user_id
 
         with self.database.session() as session:
-            user_id = self._write(ending, session)
+            user_id = write(self.switchboard, session, ending)
         self.sockets.sign_out([key])
         if user_id is not None:
             self._end_phone_if_last(user_id, Why.LOGOUT)
@@ -203,8 +199,8 @@ class Sessions:
     def end_everywhere(self, user_id: int, why: str = Why.SIGNED_OUT) -> int:
         """Every login of the user ends, with its sockets and softphone; how many logins."""
         with self.database.session() as session:
-            ended = self._write(lambda writing: writing.execute(
-                delete(LoginSession).where(LoginSession.user_id == user_id)).rowcount, session)
+            ended = write(self.switchboard, session, lambda writing: writing.execute(
+                delete(LoginSession).where(LoginSession.user_id == user_id)).rowcount)
         self.sockets.sign_out(self.sockets.keys_of(user_id))
         self._end_phone_if_last(user_id, why)
         return ended
@@ -272,7 +268,7 @@ class Sessions:
             return expired, alive, orphans
 
         with self.database.session() as session:
-            expired, alive, orphans = self._write(sweeping, session)
+            expired, alive, orphans = write(self.switchboard, session, sweeping)
         if expired:
             log.info("%d login(s) expired", expired)
         gone = open_keys - alive
