@@ -24,8 +24,6 @@ from sqlalchemy.orm import selectinload
 from .. import accounts, audit, queue_config, user_import
 from ..accounts import (
     AccountError,
-    check_new_user,
-    check_password,
     set_phone_extension,
 )
 from ..credentials import Owner, Why
@@ -110,14 +108,11 @@ def add_user():
     who = audit.Actor.user(g.user)
     services = current_app.extensions["callcenter"]
     try:
-        username, role, extension = check_new_user(services.db_session(), username, role,
-                                                   extension)
-        check_password(form.get("password", ""), username)
-        hashed = hash_password(form.get("password", ""))   # off the hub and the writer
+        new_user = accounts.NewUser.checked(services.db_session(), username,
+                                            form.get("password", ""), role, extension)
 
         def adding(s) -> tuple[int | None, str | None]:
-            check_new_user(s, username, role, extension)    # still free: checked again
-            user = accounts.add_user(s, username, hashed, role, extension, who=who)
+            user = new_user.add(s, who=who)
             return (user.agent.id if user.agent is not None else None), user.extension
         agent_id, phone = services.write(adding)
     except AccountError as exc:
