@@ -13,22 +13,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import InvalidInput, NotFound
 from .models import Disposition, Queue
 from .typed import Problems
+from .versions import check_version, flush_unless_stale
 
 LABEL_MAX = 128
-
-
-class StaleEdit(Conflict):
-    """The disposition changed since the admin's page showed it."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(f"Disposition {code!r} was changed by someone else meanwhile: this is "
-                         "how it is now. Make your change again if it still applies.")
 
 
 def all_dispositions(session: Session) -> list[Disposition]:
@@ -108,17 +100,14 @@ def _current(session: Session, disposition_id: int, version: object) -> Disposit
     row = session.get(Disposition, disposition_id)
     if row is None:
         raise NotFound("there is no such disposition (deleted meanwhile?)")
-    if str(version).strip() != str(row.version):
-        raise StaleEdit(row.code)
+    check_version(row, version, f"Disposition {row.code!r}")
     return row
 
 
 def _saved(session: Session, row: Disposition, was: dict, action: str,
            who: audit.Actor) -> Disposition:
-    try:
-        session.flush()     # the UPDATE checks the version it read (another admin's commit)
-    except StaleDataError:
-        raise StaleEdit(was["code"]) from None
+    # The UPDATE checks the version it read (another admin's commit).
+    flush_unless_stale(session, f"Disposition {was['code']!r}")
     before, after = audit.changed(was, values(row))
     if after:
         audit.record(session, who, action, _target(row), before, after)

@@ -20,21 +20,17 @@ from xml.etree import ElementTree
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import InvalidInput, NotFound
 from .models import InboundNumber, Queue, utcnow
 from .typed import Problems
+from .versions import check_version, flush_unless_stale
 
 NUMBER_DIGITS = (3, 20)
 LABEL_LENGTH = 64
 _NUMBER = re.compile(r"\+?[0-9]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class StaleNumber(Conflict):
-    """The number changed (or went) since the page showing it was loaded."""
 
 
 def parse_number(text: str) -> str:
@@ -109,7 +105,7 @@ def change_number(session: Session, number: str, version: int | str, queue: str,
                                   {"queue": found.name, "label": text})
     if after:
         row.queue, row.label, row.updated_at = found, text, utcnow()
-        _flush(session, number)
+        flush_unless_stale(session, number)
         audit.record(session, who, "number.change", f"number {row.number}", before, after)
     return row
 
@@ -120,18 +116,7 @@ def delete_number(session: Session, number: str, version: int | str, *,
     audit.record(session, who, "number.delete", f"number {row.number}",
                  before={"queue": row.queue.name, "label": row.label})
     session.delete(row)
-    _flush(session, number)
-
-
-def _flush(session: Session, number: str) -> None:
-    """The mapper names the version it read in the UPDATE/DELETE: a change committed by someone
-    else between our read and this write matches no row."""
-    try:
-        session.flush()
-    except StaleDataError:
-        session.rollback()
-        raise StaleNumber(f"{number} was changed by someone else meanwhile; nothing was saved. "
-                          "Look at it again and redo your change.") from None
+    flush_unless_stale(session, number)
 
 
 def _current(session: Session, number: str, version: int | str) -> InboundNumber:
@@ -139,10 +124,7 @@ def _current(session: Session, number: str, version: int | str) -> InboundNumber
     row = session.scalar(select(InboundNumber).where(InboundNumber.number == number))
     if row is None:
         raise NotFound(f"{number} is no longer one of our numbers: someone deleted it meanwhile")
-    if str(row.version) != str(version).strip():
-        raise StaleNumber(f"{number} was changed by someone else meanwhile (now: queue "
-                          f"{row.queue.name}, label {row.label or '(none)'}); nothing was saved. "
-                          "Look at it again and redo your change.")
+    check_version(row, version, number)
     return row
 
 

@@ -12,12 +12,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from .errors import Conflict, InvalidInput
 from .typed import text
 
-STALE = "changed by someone else meanwhile: here is the current version"
+STALE = "changed by someone else meanwhile, so nothing was saved: here is how it is now"
 
 
 class Stale(Conflict):
     """An edit of something changed since the form showed it: refused (409), never silently
-    overwriting the other change."""
+    overwriting the other change. The one error every admin page says it with."""
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} was {STALE}")
@@ -33,6 +33,16 @@ def check_version(row: object, shown: object, what: str) -> None:
         raise InvalidInput("the form carries no version: reload the page", field="") from None
     if given != row.version:
         raise Stale(what)
+
+
+def flush_unless_stale(session: Session, what: str) -> None:
+    """Flush the edit; Stale (rolled back) when its UPDATE or DELETE matched no row at the
+    version read: someone else's save won the race after check_version."""
+    try:
+        session.flush()
+    except StaleDataError:
+        session.rollback()
+        raise Stale(what) from None
 
 
 T = TypeVar("T")

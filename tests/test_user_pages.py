@@ -159,7 +159,7 @@ def test_a_stale_form_is_refused_with_the_current_version(client, post, database
     reply = post(f"/admin/users/{alice}", **{**second, "wrapup_seconds": "45"})
     page = reply.get_data(as_text=True)
     assert reply.status_code == 409
-    assert "changed by someone else meanwhile: here is the current version" in page
+    assert "changed by someone else meanwhile, so nothing was saved: here is how it is now" in page
     assert 'name="wrapup_seconds" value="30"' in page
     assert agent_row(database).wrapup_seconds == 30
     # The page it answered carries the new version: saving from it works.

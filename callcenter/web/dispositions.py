@@ -16,6 +16,7 @@ from .. import audit, disposition_config
 from ..errors import InvalidInput, ProductError
 from ..models import Disposition, Queue, Role
 from ..typed import problems_of
+from ..versions import Stale
 from .access import requires
 from .services import services
 
@@ -56,7 +57,7 @@ def save(disposition_id: int):
     try:
         code = services().write(lambda s: disposition_config.change(
             s, disposition_id, version, typed, who=who).code)
-    except disposition_config.StaleEdit as exc:
+    except Stale as exc:
         return _edit_page(disposition_id, stale=str(exc), status=exc.status)
     except InvalidInput as exc:
         return _edit_page(disposition_id, typed=typed, problems=problems_of(exc),

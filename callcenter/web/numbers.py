@@ -12,13 +12,13 @@ from .. import audit
 from ..errors import InvalidInput, NotFound
 from ..models import Queue, Role
 from ..numbers import (
-    StaleNumber,
     add_number,
     all_numbers,
     change_number,
     delete_number,
 )
 from ..typed import problems_of
+from ..versions import Stale
 from .access import requires
 
 bp = Blueprint("numbers", __name__, url_prefix="/admin/numbers")
@@ -52,7 +52,7 @@ def save(number: str):
         change_number(s, number, typed["version"], typed["queue"], typed["label"], who=who)
     try:
         _write(changing)
-    except (InvalidInput, StaleNumber, NotFound) as exc:
+    except (InvalidInput, Stale, NotFound) as exc:
         return _page(editing=number, typed=typed, problems=problems_of(exc), status=exc.status)
     flash(f"Number {number} saved.")
     return redirect(url_for("numbers.index"))
@@ -64,7 +64,7 @@ def delete(number: str):
     version, who = request.form.get("version", ""), _who()
     try:
         _write(lambda s: delete_number(s, number, version, who=who))
-    except (StaleNumber, NotFound) as exc:
+    except (Stale, NotFound) as exc:
         return _page(editing=number, problems={"": str(exc)}, status=exc.status)
     flash(f"Number {number} deleted: its calls are refused from now on.")
     return redirect(url_for("numbers.index"))

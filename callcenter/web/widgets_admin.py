@@ -22,6 +22,7 @@ from .. import audit
 from ..errors import InvalidInput, NotFound
 from ..models import Queue, Role
 from ..typed import problems_of
+from ..versions import Stale
 from ..widgets import settings as rules
 from .access import requires
 
@@ -68,7 +69,7 @@ def save(public_id: str):
         rules.change_widget(s, public_id, version, typed, who=who)
     try:
         _write(changing)
-    except (InvalidInput, rules.StaleWidget, NotFound) as exc:
+    except (InvalidInput, Stale, NotFound) as exc:
         return _edit_page(public_id, typed=typed, problems=problems_of(exc),
                           status=exc.status)
     _reload()

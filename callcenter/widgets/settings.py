@@ -15,12 +15,12 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
 from .. import audit
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound
 from ..models import Queue, Widget
 from ..typed import Problems
+from ..versions import check_version, flush_unless_stale
 
 # The pre-call fields a business may ask for, with the label the visitor reads by default.
 FIELDS = {"name": "Your name", "email": "Your email", "topic": "What is it about?"}
@@ -35,10 +35,6 @@ LIMITS = {  # admin form field: (low, high, what it is)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{8,32}")
-
-
-class StaleWidget(Conflict):
-    """The widget changed (or went) since the page showing it was loaded."""
 
 
 @dataclass(frozen=True)
@@ -174,21 +170,14 @@ def change_widget(session: Session, public_id: str, version: int | str,
     widget = session.scalar(select(Widget).where(Widget.public_id == public_id))
     if widget is None:
         raise NotFound("this widget no longer exists: someone deleted it meanwhile")
-    if str(widget.version) != str(version).strip():
-        raise StaleWidget(f"widget {widget.name} was changed by someone else meanwhile; nothing "
-                          "was saved. Look at it again and redo your change.")
+    check_version(widget, version, f"widget {widget.name}")
     values = _parsed(session, form)
     before = _described(widget)
     for name, value in values.items():
         setattr(widget, name, value)
     before, after = audit.changed(before, _described(widget))
     if after:
-        try:
-            session.flush()
-        except StaleDataError:
-            session.rollback()
-            raise StaleWidget(f"widget {before.get('name', '')} was changed by someone else "
-                              "meanwhile; nothing was saved.") from None
+        flush_unless_stale(session, f"widget {before.get('name', '')}")
         audit.record(session, who, "widget.change", f"widget {public_id}", before, after)
     return widget
 

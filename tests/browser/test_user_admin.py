@@ -71,7 +71,7 @@ def test_a_stale_edit_from_a_second_tab_is_refused(server, browser, database, ma
     second.fill("#user-wrapup_seconds", "45")
     second.click("#user-form button[type=submit]")
     stale = second.wait_for_selector("#stale")
-    assert "changed by someone else meanwhile: here is the current version" in \
+    assert "changed by someone else meanwhile, so nothing was saved: here is how it is now" in \
         stale.text_content()
     assert second.input_value("#user-wrapup_seconds") == "30"      # the current value
     with database.session() as s:
