@@ -15,7 +15,7 @@ from flask import (
 )
 
 from .. import audit
-from ..accounts import AccountError, admin_exists, create_user
+from ..accounts import AccountError, NewUser, admin_exists
 from ..credentials import Credentials
 from ..models import Role
 from . import presence
@@ -65,12 +65,18 @@ def setup():
         if password != request.form.get("confirm", ""):
             error = "the two passwords differ"
         else:
-            db = _services().db
+            services = _services()
+
+            def creating(s) -> bool:
+                if admin_exists(s):      # someone finished first
+                    return False
+                first.add(s, who=audit.FIRST_RUN)
+                return True
             try:
-                with db.session() as s:
-                    if admin_exists(s):      # someone finished first
-                        abort(404)
-                    create_user(s, username, password, Role.ADMIN, who=audit.FIRST_RUN)
+                first = NewUser.checked(services.db_session(), username, password, Role.ADMIN,
+                                        None)
+                if not services.write(creating):
+                    abort(404)
             except AccountError as exc:
                 error = str(exc)
             else:

@@ -6,6 +6,8 @@ every call waits with it. Each change is still in the database when the page ans
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, select
@@ -15,6 +17,23 @@ from callcenter.models import Agent, AuditEntry, Disposition, InboundNumber, Que
 from tests.conftest import PASSWORD, AuthActions
 
 WRITES = {"INSERT", "UPDATE", "DELETE"}
+
+
+@contextmanager
+def writes_on_the_hub(database) -> Iterator[list[str]]:
+    """The writing statements run in this (the hub's) thread while the block runs."""
+    hub = threading.get_native_id()
+    on_the_hub: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if threading.get_native_id() == hub and statement.split()[0] in WRITES:
+            on_the_hub.append(statement.split("(")[0][:60])
+
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        yield on_the_hub
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
 
 
 @pytest.fixture
@@ -32,19 +51,12 @@ def admin_web(rig, settings, database, make_user):
 
 def test_an_admins_changes_are_written_off_the_hub(rig, admin_web, database, agent_id):
     client, auth = admin_web
-    hub = threading.get_native_id()
-    on_the_hub: list[str] = []
-
-    def seen(conn, cursor, statement, *args):
-        if threading.get_native_id() == hub and statement.split()[0] in WRITES:
-            on_the_hub.append(statement.split("(")[0][:60])
 
     def post(path: str, data: dict) -> None:
         reply = client.post(path, data={**data, "csrf_token": auth.csrf("/admin/users")})
         assert reply.status_code == 302, (path, reply.get_data(as_text=True)[:300])
 
-    event.listen(database.engine, "before_cursor_execute", seen)
-    try:
+    with writes_on_the_hub(database) as on_the_hub:
         post("/admin/users", {"username": "bob", "password": PASSWORD, "role": "agent",
                               "extension": "1007"})
         post("/admin/queues", {"name": "sales", "strategy": "longest_idle_agent"})
@@ -55,8 +67,6 @@ def test_an_admins_changes_are_written_off_the_hub(rig, admin_web, database, age
             bob, bobs_agent = s.execute(select(User.id, Agent.id).join(Agent)
                                         .where(User.username == "bob")).one()
         post(f"/admin/users/{bob}/active", {"active": "0"})
-    finally:
-        event.remove(database.engine, "before_cursor_execute", seen)
     assert on_the_hub == []
     with database.session() as s:
         assert s.scalar(select(InboundNumber.number)) == "5550100"
@@ -66,3 +76,19 @@ def test_an_admins_changes_are_written_off_the_hub(rig, admin_web, database, age
         actions = s.scalars(select(AuditEntry.action)).all()
     assert {"user.create", "queue.create", "queue.tier", "number.create", "disposition.create",
             "user.change"} <= set(actions)
+
+
+def test_the_first_admin_is_written_off_the_hub(rig, settings, database):
+    """The first-run page, before any admin exists, writes its admin through the writer too."""
+    app = create_app(settings, database, rig.board, rig.hub)
+    app.config["TESTING"] = True
+    client = app.test_client()
+    csrf = AuthActions(client).csrf("/setup")
+    with writes_on_the_hub(database) as on_the_hub:
+        reply = client.post("/setup", data={"username": "root", "password": PASSWORD,
+                                            "confirm": PASSWORD, "csrf_token": csrf})
+    assert reply.status_code == 302
+    assert on_the_hub == []
+    with database.session() as s:
+        assert s.scalar(select(User.username).where(User.role == "admin")) == "root"
+    assert client.get("/setup").status_code == 404, "the page is gone once an admin exists"
