@@ -17,10 +17,9 @@ QUEUE_KEYS = {"queue", "offered", "answered", "abandoned", "short_abandoned", "t
               "service_level_seconds", "asa_s", "aht_s"}
 
 
-@pytest.fixture
-def history(database):
-    """Queue sales with one call answered after 12 s and one abandoned after 30 s, today."""
-    now = datetime.now(UTC).replace(microsecond=0)
+def add_history(database, now: datetime) -> None:
+    """Queue sales with one call answered after 12 s and one abandoned after 30 s, on now's
+    (UTC) day, ending by now."""
     start = max(now - timedelta(minutes=30), now.replace(hour=0, minute=0, second=1))
     with database.session() as s:
         queue = Queue(name="sales", service_level_seconds=20)
@@ -34,6 +33,13 @@ def history(database):
             Call(id="c2", direction=Direction.INBOUND, queue_id=queue.id, created_at=start,
                  entered_at=start, left_at=start + timedelta(seconds=30),
                  ended_at=start + timedelta(seconds=30), outcome=Outcome.ABANDONED)])
+
+
+@pytest.fixture
+def history(database):
+    """That history today: the API counts the real clock's day."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    add_history(database, now)
     return now
 
 

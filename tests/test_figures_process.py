@@ -5,6 +5,7 @@ process; the process ends with the feed. On both databases."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import gevent
@@ -14,15 +15,18 @@ from callcenter import figures
 from callcenter.clock import ManualClock
 from callcenter.figures.worker import FiguresError, FiguresProcess
 from callcenter.switchboard.figures_feed import FiguresFeed, directly, site_figures
-from tests.test_figures_api import history  # noqa: F401 - fixture
+from tests.test_figures_api import add_history
 
 pytestmark = pytest.mark.both_databases
 
 
 @pytest.fixture
-def now(history) -> float:  # noqa: F811
-    """The API tests' day: a call answered after 12 s and one abandoned after 30 s."""
-    return history.timestamp()
+def now(database) -> float:
+    """The API tests' history at midday UTC, which is the same day in Paris too (a history
+    of the real clock's day would be yesterday in Paris after 23:00 UTC)."""
+    midday = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+    add_history(database, midday)
+    return midday.timestamp()
 
 
 def as_sent(value) -> object:
