@@ -10,7 +10,7 @@ import importlib
 import sys
 
 BENCHMARKS = ("esl_throughput", "sender", "cps", "acd", "strategies", "login_flood", "live",
-              "figures", "metrics_scrape", "writer", "records")
+              "figures", "metrics_scrape", "writer", "ended_calls", "records")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,8 +54,10 @@ def write_leg(session: Session, record: LegRecord) -> Call | None:
 
 def write_legs(session: Session, records: Sequence[LegRecord]) -> str | None:
     """`write_leg` for several legs at once, in the order given: the rows the same as writing
-    them one after the other, with the Call summarized once (the ESL path hands over a call's
-    legs together when they end together). Returns the (last) call id written, None if none.
+    them one after the other, with each Call summarized once. Several calls' legs (the
+    switchboard's writer hands over a batch of ended calls) go through the same few
+    statements: one insert, select, update per table for them all. Returns the (last) call id
+    written, None if none.
 
     Core statements, not the ORM's unit of work (this runs for every leg at full load); ORM
     objects of these rows already in the session are expired, so they read what was written.
@@ -65,6 +67,7 @@ def write_legs(session: Session, records: Sequence[LegRecord]) -> str | None:
     known = dict(session.execute(select(_LEGS.c.uuid, _LEGS.c.call_id)
                                  .where(_LEGS.c.uuid.in_(uuids))).all())
     calls: dict[str, list[LegRecord]] = {}
+    last = None
     for record in records:
         # A leg we track stays in its call: one tagged too late (hung up before uuid_setvar)
         # has no cc_call_id, and a leg never moves between calls.
@@ -74,56 +77,69 @@ def write_legs(session: Session, records: Sequence[LegRecord]) -> str | None:
         if record.call_id not in (None, call_id):
             log.warning("leg %s belongs to call %s, its CDR says %s: kept in %s",
                         record.uuid, call_id, record.call_id, call_id)
+        known[record.uuid] = call_id   # as a write one after the other would find it
         calls.setdefault(call_id, []).append(record)
-    for call_id, legs in calls.items():
-        _write_call(session, call_id, legs)
-    return call_id if calls else None
+        last = call_id
+    if calls:
+        _write_calls(session, calls)
+    return last
 
 
 _CALLS, _LEGS = Call.__table__, CallLeg.__table__
 
 
-def _write_call(session: Session, call_id: str, records: list[LegRecord]) -> None:
+def _write_calls(session: Session, calls: dict[str, list[LegRecord]]) -> None:
     def first_seen(record: LegRecord) -> datetime:
         return record.started or record.ended or utcnow()
 
-    first = records[0]
-    _insert_missing(session, Call, [dict(id=call_id, direction=first.direction
-                                         or Direction.OUTBOUND, created_at=first_seen(first))])
-    (call,) = _locked(session, _CALLS, _CALLS.c.id, [call_id])
-    firsts: dict[str, LegRecord] = {}
-    for record in records:
-        firsts.setdefault(record.uuid, record)
+    _insert_missing(session, Call, [
+        dict(id=call_id, direction=legs[0].direction or Direction.OUTBOUND,
+             created_at=first_seen(legs[0])) for call_id, legs in calls.items()])
+    locked_calls = {row.id: row for row in _locked(session, _CALLS, _CALLS.c.id, sorted(calls))}
+    firsts: dict[str, tuple[str, LegRecord]] = {}   # each leg's call and first record
+    for call_id, legs in calls.items():
+        for record in legs:
+            firsts.setdefault(record.uuid, (call_id, record))
     _insert_missing(session, CallLeg, [
         dict(uuid=uuid, call_id=call_id, role=record.role, created_at=first_seen(record))
-        for uuid, record in firsts.items()])
-    ours = {row.uuid: row for row in _locked(session, _LEGS, _LEGS.c.uuid, list(firsts))}
-    filed = documents.raw_cdrs(session, list(ours))
-    for uuid, row in ours.items():
-        row.raw_cdr = filed.get(uuid)
+        for uuid, (call_id, record) in firsts.items()])
+    # Every leg of these calls, locked: ours to merge into, the others to summarize with.
+    rows = [SimpleNamespace(**row) for row in session.execute(
+        select(_LEGS).where(_LEGS.c.call_id.in_(list(calls))).with_for_update()).mappings()]
+    ours = {row.uuid: row for row in rows if row.uuid in firsts}
+    if len(ours) != len(firsts):  # inserted or already there a moment ago
+        raise NoResultFound(f"call_legs rows {sorted(set(firsts) - set(ours))} vanished "
+                            "while being written")
+    filed = documents.raw_cdrs(session, [row.uuid for row in rows])
+    for row in rows:
+        row.raw_cdr = filed.get(row.uuid)
     was = {uuid: dict(vars(row)) for uuid, row in ours.items()}
-    for record in records:
-        _merge_leg(ours[record.uuid], record)
+    for legs in calls.values():
+        for record in legs:
+            _merge_leg(ours[record.uuid], record)
     changed = [row for uuid, row in ours.items() if vars(row) != was[uuid]]
     if changed:
         session.execute(_LEG_UPDATE, [{"key": row.uuid} | {name: getattr(row, name)
                                                           for name in _MERGED}
                                       for row in changed])
-        documents.keep(session, [(row.uuid, call_id, row.raw_cdr) for row in changed
+        documents.keep(session, [(row.uuid, row.call_id, row.raw_cdr) for row in changed
                                  if row.raw_cdr != was[row.uuid]["raw_cdr"]])
 
-    filed = documents.raw_cdrs(session, call_id=call_id)
-    legs = [SimpleNamespace(**row, raw_cdr=filed.get(row["uuid"])) for row in session.execute(
-        select(_LEGS).where(_LEGS.c.call_id == call_id)).mappings()]
-    stored = [_stored_record(row) for row in legs]
-    was_call = dict(vars(call))
-    _fill_switchboard_fields(session, call, stored)
-    for name, value in vars(summarize(call, stored)).items():
-        setattr(call, name, value)
-    if vars(call) != was_call:
-        session.execute(_CALL_UPDATE, [{"key": call_id} | {name: getattr(call, name)
-                                                           for name in _SUMMED}])
-    for model, keys in ((Call, [call_id]), (CallLeg, list(ours))):
+    by_call: dict[str, list[LegRecord]] = {call_id: [] for call_id in calls}
+    for row in rows:
+        by_call[row.call_id].append(_stored_record(row))
+    summed = []
+    for call_id, stored in by_call.items():
+        call = locked_calls[call_id]
+        was_call = dict(vars(call))
+        _fill_switchboard_fields(session, call, stored)
+        for name, value in vars(summarize(call, stored)).items():
+            setattr(call, name, value)
+        if vars(call) != was_call:
+            summed.append({"key": call_id} | {name: getattr(call, name) for name in _SUMMED})
+    if summed:
+        session.execute(_CALL_UPDATE, summed)
+    for model, keys in ((Call, list(calls)), (CallLeg, list(ours))):
         for key in keys:
             loaded = session.identity_map.get(identity_key(model, key))
             if loaded is not None:
@@ -146,7 +162,9 @@ def _insert_missing(session: Session, model: type, rows: list[dict[str, Any]]) -
 
 def _locked(session: Session, table, key: Any, values: list[str]) -> list[SimpleNamespace]:
     """The rows, locked (FOR UPDATE) until the transaction ends, as plain objects."""
-    rows = session.execute(select(table).where(key.in_(values)).with_for_update()).mappings()
+    # In key order: two writers locking the same rows take them in the same order.
+    rows = session.execute(select(table).where(key.in_(values)).order_by(key)
+                           .with_for_update()).mappings()
     found = [SimpleNamespace(**row) for row in rows]
     if len(found) != len(set(values)):  # inserted or already there a moment ago
         raise NoResultFound(f"{table.name} rows {values} vanished while being written")

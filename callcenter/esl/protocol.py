@@ -96,14 +96,17 @@ class Event:
     A plain event from :func:`parse_event` decodes lazily: its shape was checked (so the
     event is known to be well formed), ``get`` and the properties decode just the value
     they read, and the first use of ``headers`` decodes them all. Handlers that look at a
-    few headers of the many a CHANNEL event carries never pay for the rest.
+    few headers of the many a CHANNEL event carries never pay for the rest. A value read is
+    kept: the link, the router and each handler read Event-Name and Unique-ID again, and a
+    search of the block costs as much as a few dozen dictionary lookups.
     """
 
-    __slots__ = ("_headers", "_lines", "body")
+    __slots__ = ("_headers", "_lines", "_read", "body")
 
     def __init__(self, headers: dict[str, str], body: str | None = None) -> None:
         self._headers: dict[str, str] | None = headers
         self._lines: _ShapedLines | None = None
+        self._read: dict[str, str | None] = {}
         self.body = body
 
     @classmethod
@@ -111,6 +114,7 @@ class Event:
         event = cls.__new__(cls)
         event._headers = None
         event._lines = lines
+        event._read = {}
         event.body = None
         return event
 
@@ -130,7 +134,11 @@ class Event:
     def get(self, header: str, default: str | None = None) -> str | None:
         headers = self._headers
         if headers is None:
-            value = _find_value(self._lines.block, header)
+            read = self._read
+            if header in read:
+                value = read[header]
+            else:
+                value = read[header] = _find_value(self._lines.block, header)
             return default if value is None else value
         return headers.get(header, default)
 

@@ -47,9 +47,10 @@ class Record:
 
     @property
     def statement(self) -> tuple:
-        """Records with equal statements can share one executemany (CDR legs never do)."""
+        """Records with equal statements can share one executemany (CDR legs: one pass of
+        write_legs for several calls)."""
         if self.op == "cdr":
-            return (self.op, id(self))
+            return (self.op,)
         return (self.op, self.table, json.dumps(self.key, sort_keys=True),
                 tuple(self.values[0]))
 
@@ -64,25 +65,62 @@ def grouped(batch: Sequence[Record]) -> list[list[Record]]:
     joins an earlier group of its statement only if no other statement touched its table since
     (so no row is written in another order than submitted) and no later group inserts into a
     table it refers to (a call's legs never run before the insert of the call): the roster's
-    agent updates between call inserts, say, go in one executemany."""
+    agent updates between call inserts, say, go in one executemany.
+
+    CDR records are judged by call rather than by table (every ended call writes its call row
+    between two calls' CDRs, so by table no two would ever share a pass): a CDR joins the last
+    CDR group if nothing since touched any of its calls' rows, nor rows of calls it cannot
+    name (a leg updated by UUID alone)."""
     groups: list[list[Record]] = []
     by_statement: dict[tuple, int] = {}
     last_on_table: dict[str, int] = {}
     last_insert: dict[str, int] = {}
+    cdr_group: int | None = None       # the CDR group later CDRs may still join
+    calls_since: set[str] | None = set()   # calls touched since it (None: any call)
     for record in batch:
         statement = record.statement
         index = by_statement.get(statement)
-        if (index is None or any(last_on_table.get(t) != index for t in record.tables)
-                or any(last_insert.get(t, -1) > index for t in _parents(record.tables))):
+        calls = _calls_of(record)
+        if record.op == "cdr":
+            joins = (index is not None and index == cdr_group and calls is not None
+                     and calls_since is not None and not calls & calls_since
+                     and not any(last_insert.get(t, -1) > index
+                                 for t in _parents(record.tables)))
+        else:
+            joins = (index is not None
+                     and all(last_on_table.get(t) == index for t in record.tables)
+                     and not any(last_insert.get(t, -1) > index
+                                 for t in _parents(record.tables)))
+        if not joins:
             index = len(groups)
             groups.append([])
             by_statement[statement] = index
+            if record.op == "cdr":
+                cdr_group, calls_since = index, set()
         groups[index].append(record)
+        if index != cdr_group and calls_since is not None and _CALL_TABLES & set(record.tables):
+            calls_since = None if calls is None else calls_since | calls
         for table in record.tables:
-            last_on_table[table] = index
+            # max: a CDR joining an earlier group does not hide the later groups on its tables
+            last_on_table[table] = max(index, last_on_table.get(table, index))
             if record.op not in _CHANGES_ONLY:
-                last_insert[table] = index
+                last_insert[table] = max(index, last_insert.get(table, index))
     return groups
+
+
+_CALL_TABLES = frozenset({"calls", "call_legs", "leg_cdrs"})
+
+
+def _calls_of(record: Record) -> frozenset[str] | None:
+    """The call ids whose rows the record writes (a CDR: its legs' calls), None when some
+    row does not say (a leg updated by UUID, a CDR leg with no call id)."""
+    if record.op == "cdr" or record.table == "call_legs":
+        ids = [row.get("call_id") for row in record.values]
+    elif record.table == "calls" and record.key.get("by", "id") == "id":
+        ids = [row.get("id") for row in record.values]
+    else:
+        return None
+    return None if None in ids else frozenset(ids)
 
 
 _CHANGES_ONLY = frozenset({"update", "fill"})   # operations that never make a row

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.esl import protocol
 from callcenter.esl.protocol import (
     API_RESPONSE,
     AUTH_REQUEST,
@@ -354,6 +355,19 @@ def test_a_plain_event_decodes_only_what_is_read(scenario):
         if lazy.body is None:
             assert lazy._headers is None  # still undecoded after all those reads
         assert lazy == Event(decoded, lazy.body) and lazy.headers == decoded
+
+
+def test_a_header_read_again_is_not_searched_for_again(monkeypatch):
+    # The link, the router and the handlers each read Event-Name: one search of the block.
+    event = parse_event(Frame({"Content-Type": EVENT_PLAIN},
+                              b"Event-Name: CHANNEL_ANSWER\nUnique-ID: u1\n\n"))
+    searched = []
+    find = protocol._find_value
+    monkeypatch.setattr(protocol, "_find_value",
+                        lambda block, name: searched.append(name) or find(block, name))
+    reads = [(event.name, event.key, event.uuid, event.get("Nope", "-")) for _ in range(3)]
+    assert reads == [("CHANNEL_ANSWER", "CHANNEL_ANSWER", "u1", "-")] * 3
+    assert sorted(searched) == ["Event-Name", "Nope", "Unique-ID"]
 
 
 def test_lazy_events_behave_like_plain_ones():

@@ -324,6 +324,42 @@ def test_replay_is_idempotent(database):
     assert snapshot(database) == once
 
 
+def test_several_calls_in_one_pass_give_the_rows_of_one_at_a_time_in_fewer_statements(
+        database):
+    # The switchboard's writer hands a batch of ended calls to write_legs at once.
+    from sqlalchemy import event as sa_event
+
+    from callcenter.cdr import write_legs
+
+    captures = ["03-click-to-dial.plain", "04a-busy.plain", "05-inbound.plain",
+                "06-eavesdrop.plain"]
+    legs = [record for capture in captures for path in ("esl", "json")
+            for record in records(capture, path)]
+    write(database, *legs)
+    one_at_a_time = snapshot(database)
+    statements: list[str] = []
+    sa_event.listen(database.engine, "before_cursor_execute",
+                    lambda *args: statements.append(args[2]))
+
+    def one_pass(recs) -> int:
+        with database.session() as session:
+            session.execute(delete(CallLeg))
+            session.execute(delete(Call))
+        statements.clear()
+        with database.session() as session:
+            write_legs(session, recs)
+        return len(statements)
+
+    together = one_pass(legs)
+    assert snapshot(database) == one_at_a_time
+    apart = [one_pass([leg for leg in legs if leg.call_id == call_id])
+             for call_id in dict.fromkeys(leg.call_id for leg in legs)]
+    assert len(apart) == len(captures)
+    # One insert, select and update per table for all the calls, not per call (only an
+    # agent's or queue's lookup is per call).
+    assert together <= max(apart) + 2 * len(apart) < sum(apart)
+
+
 def test_an_event_never_erases_the_stored_document(database):
     (customer, agent) = records("04a-busy.plain", "json")
     write(database, customer)

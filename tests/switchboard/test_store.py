@@ -312,6 +312,34 @@ def test_records_of_one_statement_share_an_executemany_without_reordering_a_tabl
                       [batch[7]], [seen_a, seen_b]]
 
 
+def test_ended_calls_cdrs_share_a_pass_unless_something_touched_their_call_since():
+    from callcenter.models import LegRole
+
+    def cdr(call_id):
+        return records.Record("cdr", "call_legs", {}, [
+            {"uuid": f"{call_id}-{n}", "call_id": call_id, "role": LegRole.AGENT}
+            for n in (1, 2)])
+
+    def outcome(call_id):
+        return records.update_rows("calls", [{"id": call_id, "outcome": "answered"}])
+
+    # Each ended call: its CDR, then its outcome. Other calls' rows between CDRs hold nobody
+    # back, and each outcome still runs after its own call's CDR.
+    batch = [cdr("a"), outcome("a"), cdr("b"), outcome("b"), cdr("c"), outcome("c")]
+    assert records.grouped(batch) == [batch[0::2], batch[1::2]]
+    # A CDR after a write of its own call's row, or of a leg named by UUID alone (whose call
+    # the batch cannot tell), stays after it.
+    again = [cdr("a"), outcome("b"), cdr("b")]
+    assert records.grouped(again) == [[again[0]], [again[1]], [again[2]]]
+    by_uuid = records.fill_rows("call_legs", [{"uuid": "x-1", "ended_at": None}], by="uuid")
+    unknown = [cdr("a"), by_uuid, cdr("b")]
+    assert records.grouped(unknown) == [[unknown[0]], [by_uuid], [unknown[2]]]
+    # Nor does a CDR run before a later insert of a row it may refer to (its agent).
+    agent = records.insert("agents", [{"id": 7, "user_id": 7, "extension": "1007"}])
+    late_agent = [cdr("a"), agent, cdr("b")]
+    assert records.grouped(late_agent) == [[late_agent[0]], [agent], [late_agent[2]]]
+
+
 def leg_of(call_id: str, uuid: str) -> records.Record:
     return records.insert("call_legs", [dict(uuid=uuid, call_id=call_id, role="agent")])
 
