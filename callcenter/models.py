@@ -570,6 +570,24 @@ class CallAgent(Base):
                       Index("ix_call_agents_agent_call", "agent_id", "call_id"))
 
 
+class CallHandler(Base):
+    """An agent who handled a call: its agent of record, or an agent with a part in it
+    (call_agents), once per pair, with the call's created_at. Kept by database triggers on
+    calls and call_agents (migration 0023), never written by the application: the records
+    search reads "an agent's calls, newest first" as one walk of ix_call_handlers_agent_created
+    that stops after a page (records/search.py, `handled_by`)."""
+    __tablename__ = "call_handlers"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)   # the call's
+
+    __table_args__ = (Index("ix_call_handlers_agent_created", "agent_id", "created_at",
+                            "call_id"),)
+
+
 class Recording(Base):
     """One recording of a call: a file FreeSWITCH wrote, from its RECORD_START to its
     RECORD_STOP (switchboard/recording.py). A call has one per start: after a stop, or on the
