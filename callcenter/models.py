@@ -506,8 +506,10 @@ class Call(Base):
         Index("ix_calls_customer_created", "customer_number", "created_at"),
         Index("ix_calls_disposition_created", "disposition", "created_at", "id"),
         Index("ix_calls_talk", "talk_seconds"),     # long (or short) calls
+        # A short pending list (migration 0023): each "contains" search reads it through.
         Index("ix_calls_number_trigram", "customer_number", postgresql_using="gin",
-              postgresql_ops={"customer_number": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+              postgresql_ops={"customer_number": "gin_trgm_ops"},
+              postgresql_with={"gin_pending_list_limit": 256}).ddl_if(dialect="postgresql"),
         # LIKE '123%' on PostgreSQL: its default collation's btree cannot serve a prefix.
         Index("ix_calls_number_prefix", "customer_number", postgresql_ops={
             "customer_number": "varchar_pattern_ops"}).ddl_if(dialect="postgresql"),

@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Literal
 
@@ -53,11 +53,11 @@ def recorded() -> ColumnElement[bool]:
     return exists().where(Recording.call_id == Call.id)
 
 
-def handled_by(agent_id: int) -> ColumnElement[bool]:
+def handled_by(agent_id: int, call_id=Call.id) -> ColumnElement[bool]:
     """Calls the agent handled: its agent of record, or one of the agents who talked in it
     (call_agents). The database keeps that pair set in call_handlers (migration 0023's
     triggers), which a search by agent walks newest first (`Search`)."""
-    return Call.id.in_(select(CallHandler.call_id).where(CallHandler.agent_id == agent_id))
+    return call_id.in_(select(CallHandler.call_id).where(CallHandler.agent_id == agent_id))
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,10 @@ class Filters:
             raise InvalidInput("no more than the longest talk time", field="talk_min")
         if None not in (self.since, self.until) and self.since >= self.until:
             raise InvalidInput("before the end of the time range", field="from")
+
+    def by_time_only(self) -> bool:
+        """No filter but the time range and the agent: nothing to read from the calls."""
+        return replace(self, since=None, until=None, agent_id=None) == Filters()
 
     def described(self) -> dict[str, object]:
         """The filters set, as an export's audit row keeps them."""
@@ -198,16 +202,21 @@ class Search:
         rows = select(*columns)
         agents = self._agents()
         if agents:
-            first, *others = agents
-            rows = rows.join(CallHandler, and_(CallHandler.call_id == Call.id,
-                                               CallHandler.agent_id == first))
-            where.extend(handled_by(agent) for agent in others)
-            # The time range on the walked index too (the call's created_at, copied).
-            if self.filters.since is not None:
-                where.append(CallHandler.created_at >= self.filters.since)
-            if self.filters.until is not None:
-                where.append(CallHandler.created_at < self.filters.until)
+            rows = rows.join(CallHandler, CallHandler.call_id == Call.id)
+            where += self._handled(agents)
         return rows.where(*where)
+
+    def _handled(self, agents: list[int]) -> list[ColumnElement[bool]]:
+        """call_handlers' rows of the first agent (its index walked), within the time range
+        (the call's created_at, copied), that the other agent handled too."""
+        first, *others = agents
+        where = [CallHandler.agent_id == first]
+        where += [handled_by(agent, CallHandler.call_id) for agent in others]
+        if self.filters.since is not None:
+            where.append(CallHandler.created_at >= self.filters.since)
+        if self.filters.until is not None:
+            where.append(CallHandler.created_at < self.filters.until)
+        return where
 
     def page(self, session: Session, size: int, *, before: str | None = None,
              after: str | None = None) -> Page:
@@ -232,7 +241,13 @@ class Search:
         """How many calls match, counted up to COUNT_CAP (True: there are more). A filter no
         index narrows (a rare hangup cause over all time) may have to read every call to be
         counted: after COUNT_BUDGET_MS the count stops, and the total is (None, True)."""
-        capped = self.statement(session, (Call.id,)).limit(COUNT_CAP + 1).subquery()
+        agents = self._agents()
+        if agents and self.filters.by_time_only():
+            # An agent's calls in a time range: counted in call_handlers' index alone.
+            counted = select(CallHandler.call_id).where(*self._handled(agents))
+        else:
+            counted = self.statement(session, (Call.id,))
+        capped = counted.limit(COUNT_CAP + 1).subquery()
         count = _within_budget(session, select(func.count()).select_from(capped))
         if count is None:
             return None, True
