@@ -301,6 +301,29 @@ def test_contains_reads_the_trigram_index_not_the_table(database, calls):
         assert "calls_numbers VIRTUAL TABLE" in plan and "SCAN calls " not in plan + " ", plan
 
 
+def test_an_agent_s_calls_walk_the_handlers_index_newest_first(database, calls):
+    """The plan of an agent's first page: call_handlers' (agent_id, created_at, call_id) index
+    walked in order, each call read by its key, no sort of the agent's every call (on
+    PostgreSQL with sorts and sequential scans discouraged: on six rows it would rightly
+    prefer them)."""
+    with database.session() as s:
+        connection = s.connection()
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        for search in (Search(Filters(), calls["bob"]),
+                       Search(Filters(agent_id=calls["bob"], since=T0))):
+            statement = search.statement(s).order_by(*search.newest_first()).limit(50)
+            compiled = statement.compile(bind=connection, compile_kwargs={"literal_binds": True})
+            plan = " | ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                ("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + str(compiled)))
+            walked = ("Backward using ix_call_handlers_agent_created" if postgres else
+                      "SEARCH call_handlers USING COVERING INDEX ix_call_handlers_agent_created")
+            assert walked in plan, plan
+            assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
+
+
 def test_a_raw_cdr_round_trips_compressed(database, calls):
     document = '{"variables": {"uuid": "leg-1", "filler": "' + "x" * 3000 + '"}}'
     with database.session() as s:
