@@ -105,8 +105,8 @@ POSTGRESQL_DROP = (
 )
 
 # New calls' trigrams wait in the GIN index's pending list until a vacuum merges them, and
-# every "contains" search reads that list through: 4 MB by default (about 40 ms a search
-# when full, measured at a million calls), flushed by the writer past 256 kB instead.
+# every "contains" search reads that list through: up to 4 MB by default (1.2 MB of it cost
+# a search's count some 10 ms at a million calls), flushed by the writer past 256 kB instead.
 PENDING_LIMIT = 'ALTER INDEX ix_calls_number_trigram SET (gin_pending_list_limit = 256)'
 
 # The calls handled so far: agents of record, then agents with a part (each pair once).
