@@ -506,8 +506,10 @@ class Call(Base):
         Index("ix_calls_customer_created", "customer_number", "created_at"),
         Index("ix_calls_disposition_created", "disposition", "created_at", "id"),
         Index("ix_calls_talk", "talk_seconds"),     # long (or short) calls
+        # A short pending list (migration 0023): each "contains" search reads it through.
         Index("ix_calls_number_trigram", "customer_number", postgresql_using="gin",
-              postgresql_ops={"customer_number": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
+              postgresql_ops={"customer_number": "gin_trgm_ops"},
+              postgresql_with={"gin_pending_list_limit": 256}).ddl_if(dialect="postgresql"),
         # LIKE '123%' on PostgreSQL: its default collation's btree cannot serve a prefix.
         Index("ix_calls_number_prefix", "customer_number", postgresql_ops={
             "customer_number": "varchar_pattern_ops"}).ddl_if(dialect="postgresql"),
@@ -568,6 +570,24 @@ class CallAgent(Base):
     # Today's figures read each agent's share from here; the records search an agent's calls.
     __table_args__ = (Index("ix_call_agents_agent_joined", "agent_id", "joined_at"),
                       Index("ix_call_agents_agent_call", "agent_id", "call_id"))
+
+
+class CallHandler(Base):
+    """An agent who handled a call: its agent of record, or an agent with a part in it
+    (call_agents), once per pair, with the call's created_at. Kept by database triggers on
+    calls and call_agents (migration 0023), never written by the application: the records
+    search reads "an agent's calls, newest first" as one walk of ix_call_handlers_agent_created
+    that stops after a page (records/search.py, `handled_by`)."""
+    __tablename__ = "call_handlers"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)   # the call's
+
+    __table_args__ = (Index("ix_call_handlers_agent_created", "agent_id", "created_at",
+                            "call_id"),)
 
 
 class Recording(Base):

@@ -288,3 +288,63 @@ def test_raw_cdrs_move_compressed_into_leg_cdrs_and_back(url):
     assert "leg_cdrs" not in inspect(database.engine).get_table_names()
     dbmod.upgrade(url)
     database.dispose()
+
+
+def test_handled_calls_get_their_call_handlers_rows_on_upgrade_and_lose_them_on_downgrade(url):
+    """0023 gives each (agent, call) pair of the calls so far one call_handlers row, from the
+    call's agent of record and from its call_agents parts (twice the same agent: one row),
+    with the call's start; from then on the database keeps them; its downgrade removes the
+    table and the triggers (writing calls afterwards still works)."""
+    from sqlalchemy import insert, select, text
+
+    from callcenter.models import Agent, Role, User
+
+    dbmod.upgrade(url, "0022")
+    database = dbmod.Database(url)
+    call = ("INSERT INTO calls (id, direction, agent_id, customer_number, caller_id, created_at,"
+            " ring_seconds, talk_seconds, hold_seconds) VALUES (:id, 'inbound', :agent, '1555',"
+            " '', :at, 0, 0, 0)")
+    part = ("INSERT INTO call_agents (leg_uuid, call_id, agent_id, joined_at, hold_seconds) "
+            "VALUES (:leg, :call, :agent, '2026-12-01 10:00:00', 0)")
+    with database.session() as session:   # users and agents are as the models say at 0022
+        session.execute(insert(User), [{"username": name, "password_hash": "x",
+                                        "role": Role.AGENT} for name in ("a1", "a2")])
+        users = session.scalars(select(User.id).order_by(User.id)).all()
+        session.execute(insert(Agent), [{"user_id": user, "extension": str(2001 + n)}
+                                        for n, user in enumerate(users)])
+        a1, a2 = session.scalars(select(Agent.id).order_by(Agent.id)).all()
+    with database.engine.begin() as conn:
+        conn.execute(text(call), [
+            {"id": "c1", "agent": a1, "at": "2026-12-01 10:00:00"},   # a1's, then a2's too
+            {"id": "c2", "agent": None, "at": "2026-12-01 11:00:00"},  # a2 talked, twice
+            {"id": "c3", "agent": None, "at": "2026-12-01 12:00:00"}])  # nobody's
+        conn.execute(text(part), [{"leg": "l1", "call": "c1", "agent": a1},
+                                  {"leg": "l2", "call": "c1", "agent": a2},
+                                  {"leg": "l3", "call": "c2", "agent": a2},
+                                  {"leg": "l4", "call": "c2", "agent": a2}])
+    dbmod.upgrade(url)
+    read = text("SELECT agent_id, call_id, created_at FROM call_handlers "
+                "ORDER BY agent_id, call_id")
+    with database.engine.begin() as conn:
+        rows = [(r.agent_id, r.call_id, str(r.created_at)[:19]) for r in conn.execute(read)]
+        assert rows == [(a1, "c1", "2026-12-01 10:00:00"), (a2, "c1", "2026-12-01 10:00:00"),
+                        (a2, "c2", "2026-12-01 11:00:00")]
+        conn.execute(text(call), {"id": "c4", "agent": a2, "at": "2026-12-01 13:00:00"})
+        conn.execute(text(part), {"leg": "l5", "call": "c3", "agent": a1})
+        assert {(r.agent_id, r.call_id) for r in conn.execute(read)} >= {(a2, "c4"), (a1, "c3")}
+        if conn.dialect.name == "postgresql":   # the trigram index's short pending list
+            options = "SELECT reloptions FROM pg_class WHERE relname = 'ix_calls_number_trigram'"
+            assert conn.execute(text(options)).scalar() == ["gin_pending_list_limit=256"]
+    dbmod.downgrade(url, "0022")
+    assert "call_handlers" not in inspect(database.engine).get_table_names()
+    with database.engine.begin() as conn:   # no trigger left behind writing to it
+        if conn.dialect.name == "postgresql":
+            assert conn.execute(text(options)).scalar() is None
+        conn.execute(text(call), {"id": "c5", "agent": a1, "at": "2026-12-01 14:00:00"})
+        conn.execute(text(part), {"leg": "l6", "call": "c5", "agent": a2})
+        conn.execute(text("UPDATE calls SET agent_id = :a WHERE id = 'c5'"), {"a": a2})
+        conn.execute(text("DELETE FROM call_agents WHERE leg_uuid = 'l6'"))
+    dbmod.upgrade(url)
+    with database.engine.begin() as conn:
+        assert (a2, "c5") in {(r.agent_id, r.call_id) for r in conn.execute(read)}
+    database.dispose()

@@ -15,6 +15,7 @@ from callcenter.models import (
     Agent,
     Call,
     CallAgent,
+    CallHandler,
     CallLeg,
     Direction,
     LegCdr,
@@ -109,6 +110,85 @@ def test_an_agent_sees_only_the_calls_it_handled(database, calls):
     assert found(database, viewer=calls["bob"]) == ["call-04", "call-01", "call-00"]
     # Asking for another agent's calls finds none of them.
     assert found(database, Filters(agent_id=calls["bob"]), viewer=calls["alice"]) == ["call-00"]
+
+
+def test_call_handlers_follow_the_agent_of_record_and_the_parts(database, calls, make_user):
+    """call_handlers (the index an agent's search walks) holds each (agent, call) pair the
+    call's agent of record or its call_agents rows give, with the call's start, as they
+    change: kept by the database, whoever writes."""
+    make_user("carol")
+    with database.session() as s:
+        carol = s.scalar(select(Agent.id).order_by(Agent.id.desc()).limit(1))
+    alice, bob = calls["alice"], calls["bob"]
+
+    def handlers() -> set[tuple]:
+        with database.session() as s:
+            return set(s.execute(select(CallHandler.agent_id, CallHandler.call_id,
+                                        CallHandler.created_at)
+                                 .where(CallHandler.call_id == "call-00")))
+
+    assert handlers() == {(alice, "call-00", T0), (bob, "call-00", T0)}
+    with database.session() as s:   # the agent of record changes; Bob's part keeps his pair
+        s.execute(update(Call).where(Call.id == "call-00").values(agent_id=bob))
+    assert handlers() == {(bob, "call-00", T0)}
+    with database.session() as s:
+        s.add(CallAgent(leg_uuid="leg-carol-0", call_id="call-00", agent_id=carol,
+                        joined_at=T0))
+        s.add(CallAgent(leg_uuid="leg-carol-0b", call_id="call-00", agent_id=carol,
+                        joined_at=T0))
+    later = T0 - timedelta(hours=1)
+    with database.session() as s:   # a second part of Carol's goes: the first still counts
+        s.execute(delete(CallAgent).where(CallAgent.leg_uuid == "leg-carol-0b"))
+        s.execute(update(Call).where(Call.id == "call-00").values(created_at=later))
+    assert handlers() == {(bob, "call-00", later), (carol, "call-00", later)}
+    with database.session() as s:   # Bob's part goes, but he is still the agent of record
+        s.execute(delete(CallAgent).where(CallAgent.leg_uuid == "leg-bob-0"))
+    assert handlers() == {(bob, "call-00", later), (carol, "call-00", later)}
+    with database.session() as s:
+        s.execute(update(CallAgent).where(CallAgent.leg_uuid == "leg-carol-0")
+                  .values(agent_id=alice))
+        s.execute(update(Call).where(Call.id == "call-00").values(agent_id=None))
+    assert handlers() == {(alice, "call-00", later)}
+    assert found(database, viewer=carol) == []
+    assert found(database, viewer=alice) == ["call-03", "call-00"]
+    with database.session() as s:
+        s.execute(delete(Call).where(Call.id == "call-00"))
+    assert handlers() == set()
+
+
+def test_an_agent_s_pages_walk_its_calls_across_equal_timestamps(database, people):
+    """By agent the pages run on call_handlers' copy of (created_at, id): the same order, the
+    same cursors, forwards and back, and the time range still applies."""
+    alice, bob = people["alice"], people["bob"]
+    with database.session() as s:
+        s.add_all([_call(n, created_at=T0 if n < 5 else T0 + timedelta(seconds=n),
+                         agent_id=alice if n % 2 == 0 else bob) for n in range(9)])
+        s.flush()
+        s.add(CallAgent(leg_uuid="leg-3", call_id="call-03", agent_id=alice, joined_at=T0))
+    mine = ["call-08", "call-06", "call-04", "call-03", "call-02", "call-00"]
+    for search in (Search(Filters(), alice), Search(Filters(agent_id=alice)),
+                   Search(Filters(agent_id=alice), alice)):
+        seen, pages = [], []
+        with database.session() as s:
+            page = search.page(s, 2)
+            while True:
+                pages.append(page)
+                seen += [c.id for c in page.calls]
+                if page.older is None:
+                    break
+                page = search.page(s, 2, before=page.older)
+            back, page = [], pages[-1]
+            while page.newer is not None:
+                page = search.page(s, 2, after=page.newer)
+                back = [c.id for c in page.calls] + back
+            assert (seen, back) == (mine, mine[:4])
+            assert search.total(s) == (6, False)
+            assert [c.id for chunk in search.chunks(lambda: database.session(), 4)
+                    for c in chunk] == mine
+    assert found(database, Filters(since=T0 + timedelta(seconds=1), agent_id=alice)) == [
+        "call-08", "call-06"]
+    assert found(database, Filters(until=T0 + timedelta(seconds=1)), alice) == [
+        "call-04", "call-03", "call-02", "call-00"]
 
 
 def test_keyset_pages_across_equal_timestamps(database):
@@ -219,6 +299,29 @@ def test_contains_reads_the_trigram_index_not_the_table(database, calls):
         assert "ix_calls_number_trigram" in plan, plan
     else:
         assert "calls_numbers VIRTUAL TABLE" in plan and "SCAN calls " not in plan + " ", plan
+
+
+def test_an_agent_s_calls_walk_the_handlers_index_newest_first(database, calls):
+    """The plan of an agent's first page: call_handlers' (agent_id, created_at, call_id) index
+    walked in order, each call read by its key, no sort of the agent's every call (on
+    PostgreSQL with sorts and sequential scans discouraged: on six rows it would rightly
+    prefer them)."""
+    with database.session() as s:
+        connection = s.connection()
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        for search in (Search(Filters(), calls["bob"]),
+                       Search(Filters(agent_id=calls["bob"], since=T0))):
+            statement = search.statement(s).order_by(*search.newest_first()).limit(50)
+            compiled = statement.compile(bind=connection, compile_kwargs={"literal_binds": True})
+            plan = " | ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                ("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + str(compiled)))
+            walked = ("Backward using ix_call_handlers_agent_created" if postgres else
+                      "SEARCH call_handlers USING COVERING INDEX ix_call_handlers_agent_created")
+            assert walked in plan, plan
+            assert "Sort" not in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_a_raw_cdr_round_trips_compressed(database, calls):

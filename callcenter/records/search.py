@@ -7,7 +7,7 @@ timestamp are neither skipped nor repeated (ids break the tie). Which index serv
 is in the README ("Call records").
 
 Who sees what: supervisors and admins every call, an agent the calls it handled (`handled_by`:
-the call's agent of record, or any agent part in call_agents).
+the call's agent of record, or any agent part in call_agents, kept together in call_handlers).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Literal
 
@@ -27,7 +27,6 @@ from sqlalchemy import (
     exists,
     func,
     literal_column,
-    or_,
     select,
     text,
     tuple_,
@@ -36,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidInput
-from ..models import Call, CallAgent, Direction, Outcome, Recording
+from ..models import Call, CallHandler, Direction, Outcome, Recording
 
 NUMBER_INDEX = "calls_numbers"   # SQLite's FTS5 trigram table over calls.customer_number
 COUNT_CAP = 10_000               # counted exactly up to here; beyond, "10,000+"
@@ -54,10 +53,11 @@ def recorded() -> ColumnElement[bool]:
     return exists().where(Recording.call_id == Call.id)
 
 
-def handled_by(agent_id: int) -> ColumnElement[bool]:
-    """Calls the agent handled: its agent of record, or one of the agents who talked in it."""
-    return or_(Call.agent_id == agent_id,
-               Call.id.in_(select(CallAgent.call_id).where(CallAgent.agent_id == agent_id)))
+def handled_by(agent_id: int, call_id=Call.id) -> ColumnElement[bool]:
+    """Calls the agent handled: its agent of record, or one of the agents who talked in it
+    (call_agents). The database keeps that pair set in call_handlers (migration 0023's
+    triggers), which a search by agent walks newest first (`Search`)."""
+    return call_id.in_(select(CallHandler.call_id).where(CallHandler.agent_id == agent_id))
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,10 @@ class Filters:
         if None not in (self.since, self.until) and self.since >= self.until:
             raise InvalidInput("before the end of the time range", field="from")
 
+    def by_time_only(self) -> bool:
+        """No filter but the time range and the agent: nothing to read from the calls."""
+        return replace(self, since=None, until=None, agent_id=None) == Filters()
+
     def described(self) -> dict[str, object]:
         """The filters set, as an export's audit row keeps them."""
         values = {}
@@ -114,8 +118,6 @@ class Filters:
             where.append(Call.created_at >= self.since)
         if self.until is not None:
             where.append(Call.created_at < self.until)
-        if self.agent_id is not None:
-            where.append(handled_by(self.agent_id))
         if self.queue_id is not None:
             where.append(Call.queue_id == self.queue_id)
         if self.direction is not None:
@@ -178,29 +180,59 @@ class Search:
         self.filters = filters
         self.viewer_agent = viewer_agent
 
+    def _agents(self) -> list[int]:
+        """The agents whose calls these are (the viewer's own, the agent filter), each once."""
+        return list(dict.fromkeys(agent for agent in (self.viewer_agent, self.filters.agent_id)
+                                  if agent is not None))
+
+    def _key(self) -> tuple:
+        """The (created_at, call id) pair pages are ordered by. By agent, call_handlers' copy:
+        its index (agent_id, created_at, call_id) then gives the agent's calls newest first,
+        read until a page is full; the calls' own pair would make the database gather every
+        call of the agent and sort them."""
+        if self._agents():
+            return CallHandler.created_at, CallHandler.call_id
+        return Call.created_at, Call.id
+
+    def newest_first(self) -> tuple:
+        return tuple(column.desc() for column in self._key())
+
     def statement(self, session: Session, columns=(Call,)) -> Select:
         where = self.filters.conditions(session.get_bind().dialect.name)
-        if self.viewer_agent is not None:
-            where.append(handled_by(self.viewer_agent))
-        return select(*columns).where(*where)
+        rows = select(*columns)
+        agents = self._agents()
+        if agents:
+            rows = rows.join(CallHandler, CallHandler.call_id == Call.id)
+            where += self._handled(agents)
+        return rows.where(*where)
+
+    def _handled(self, agents: list[int]) -> list[ColumnElement[bool]]:
+        """call_handlers' rows of the first agent (its index walked), within the time range
+        (the call's created_at, copied), that the other agent handled too."""
+        first, *others = agents
+        where = [CallHandler.agent_id == first]
+        where += [handled_by(agent, CallHandler.call_id) for agent in others]
+        if self.filters.since is not None:
+            where.append(CallHandler.created_at >= self.filters.since)
+        if self.filters.until is not None:
+            where.append(CallHandler.created_at < self.filters.until)
+        return where
 
     def page(self, session: Session, size: int, *, before: str | None = None,
              after: str | None = None) -> Page:
         """Up to `size` calls, newest first: the first page, the page of calls older than the
         call `before`, or the page of calls newer than the call `after`."""
         rows = self.statement(session)
-        key = tuple_(Call.created_at, Call.id)
+        key = tuple_(*self._key())
         if after is not None:
             rows = rows.where(key > _position(session, after, "after"))
-            found = list(session.scalars(rows.order_by(Call.created_at, Call.id)
-                                         .limit(size + 1)))
+            found = list(session.scalars(rows.order_by(*self._key()).limit(size + 1)))
             more_newer, calls = len(found) > size, found[:size][::-1]
             return Page(calls, calls[0].id if more_newer else None,
                         calls[-1].id if calls else None)
         if before is not None:
             rows = rows.where(key < _position(session, before, "before"))
-        found = list(session.scalars(rows.order_by(Call.created_at.desc(), Call.id.desc())
-                                     .limit(size + 1)))
+        found = list(session.scalars(rows.order_by(*self.newest_first()).limit(size + 1)))
         calls = found[:size]
         return Page(calls, calls[0].id if before is not None and calls else None,
                     calls[-1].id if len(found) > size else None)
@@ -209,7 +241,13 @@ class Search:
         """How many calls match, counted up to COUNT_CAP (True: there are more). A filter no
         index narrows (a rare hangup cause over all time) may have to read every call to be
         counted: after COUNT_BUDGET_MS the count stops, and the total is (None, True)."""
-        capped = self.statement(session, (Call.id,)).limit(COUNT_CAP + 1).subquery()
+        agents = self._agents()
+        if agents and self.filters.by_time_only():
+            # An agent's calls in a time range: counted in call_handlers' index alone.
+            counted = select(CallHandler.call_id).where(*self._handled(agents))
+        else:
+            counted = self.statement(session, (Call.id,))
+        capped = counted.limit(COUNT_CAP + 1).subquery()
         count = _within_budget(session, select(func.count()).select_from(capped))
         if count is None:
             return None, True
@@ -224,9 +262,8 @@ class Search:
             with sessions() as session:
                 rows = self.statement(session)
                 if position is not None:
-                    rows = rows.where(tuple_(Call.created_at, Call.id) < position)
-                chunk = list(session.scalars(rows.order_by(Call.created_at.desc(),
-                                                           Call.id.desc()).limit(size)))
+                    rows = rows.where(tuple_(*self._key()) < position)
+                chunk = list(session.scalars(rows.order_by(*self.newest_first()).limit(size)))
                 session.expunge_all()
             if chunk:
                 yield chunk

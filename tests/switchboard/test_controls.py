@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 
 from callcenter.errors import CallEnded, InvalidInput
 from callcenter.esl.commands import CommandError
-from callcenter.models import Agent, AgentState, AgentStatus, HangupBy, LegRole
+from callcenter.models import Agent, AgentState, AgentStatus, CallHandler, HangupBy, LegRole
+from callcenter.records.search import Filters, Search
 from callcenter.sim import Behaviour
 from callcenter.switchboard import AgentError, ControlError
 from callcenter.switchboard.recording import recording_now
@@ -262,6 +263,13 @@ def test_transfer_to_another_agent_keeps_the_call_and_its_cdr(rig, agent_id, bob
     assert sorted((leg.uuid, leg.role) for leg in legs) == sorted(
         [(old, LegRole.AGENT), (new, LegRole.AGENT), (customer, LegRole.CUSTOMER)])
     assert all(leg.ended_at is not None for leg in legs)
+    # Both agents handled it: each one's records search finds it (call_handlers, kept by
+    # the database as the switchboard writes the call and its agents' parts).
+    with rig.database.session() as session:
+        handlers = set(session.execute(select(CallHandler.agent_id, CallHandler.call_id)))
+        assert handlers == {(agent_id, call.id), (bob, call.id)}
+        for agent in (agent_id, bob):
+            assert [c.id for c in Search(Filters(), agent).page(session, 10).calls] == [call.id]
 
 
 def test_transfer_to_a_number_bridges_on_early_media(rig, agent_id):
