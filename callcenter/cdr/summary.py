@@ -61,9 +61,9 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
     time, through transfers), whichever is more. hangup_cause: the customer leg's, else that of
     the leg that ended first. hangup_by: a leg's cc_hangup_by, else the first leg to end:
     `recv_*` (its far end hung up) gives that leg's side (supervisor counts as agent), else
-    `system`. channel: a leg's cc_channel (a website visitor's leg says web), else the call's own.
-Both pass over the legs put beside the call (LegRecord.beside: a transfer's new
-    leg that never joined, the agent leg it replaced, a queue's offer nobody took).
+    `system`. Both pass over the legs put beside the call (LegRecord.beside: a transfer's new
+    leg that never joined, the agent leg it replaced, a queue's offer nobody took). channel: a
+    leg's cc_channel (a website visitor's leg says web), else the call's own.
     Seconds are whole, rounded down, never negative. Supervisors' legs count for nothing.
     """
     # A supervisor who listened in changes nothing of how the call went.
