@@ -7,8 +7,8 @@ What a record says comes from the channel variables the switchboard sets on ever
 guest directory sets on a website visitor's leg) and from FreeSWITCH's
 own (`*_uepoch` times, `billsec`, `hold_accum_seconds`, `hangup_cause`,
 `sip_hangup_disposition`). Where ours are missing (older captures, a leg tagged late):
-- role: a leg on the `sofia/internal/` profile or dialled as `user/...` is an agent's, any
-  other the customer's;
+- role: a leg on the `sofia/internal/` profile or dialled as `user/...` is an agent's, unless
+  it is a website visitor's (cc_channel web), any other the customer's;
 - direction: `cc_queue` means inbound; a customer leg's own FreeSWITCH direction tells too (an
   inbound caller is FreeSWITCH-inbound, a customer we dialled is FreeSWITCH-outbound); an agent
   leg alone cannot tell.
@@ -239,7 +239,10 @@ def _read(variable: Callable[[str], str | None], *, uuid: str | None, channel_na
 
 
 def _infer_role(channel_name: str, variable: Callable[[str], str | None]) -> LegRole:
-    """No cc_role: agents' phones register on the internal profile and are dialled as user/."""
+    """No cc_role: agents' phones register on the internal profile and are dialled as user/;
+    a website visitor's browser comes in on the internal profile too, but its leg says web."""
+    if variable("cc_channel") == "web":
+        return LegRole.CUSTOMER
     if (channel_name.startswith("sofia/internal/") or variable("originate_endpoint") == "user"
             or variable("dialed_user")):
         return LegRole.AGENT
