@@ -60,6 +60,9 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("CALLCENTER_GUEST_REALM", "guests.<sip domain> (guests.callcenter.invalid for an address)",
      "the SIP realm of website visitors' "
      "one-call credentials (README: Calls from your website)"),
+    ("CALLCENTER_GUEST_CALLS_KEEP_DAYS", "30", "days (1-36500) a website visitor's call "
+     "details (fields, page, address) are kept after the call ended; unused one-call "
+     "credentials go after 10 minutes"),
     ("CALLCENTER_TURN_URLS", "unset: none", "STUN/TURN URLs given to website visitors, "
      "separated by commas (e.g. stun:turn.example.com:3478, turn:turn.example.com:3478?"
      "transport=udp)"),
@@ -162,6 +165,7 @@ class Settings:
     guest_realm: str = ""             # website visitors' SIP realm ("" : guests.<sip domain>)
     turn_urls: tuple[str, ...] = ()
     turn_secret: str | None = None
+    guest_calls_keep_days: int = 30   # guest_calls rows, after their call ended (widgets/upkeep.py)
 
     @property
     def freeswitch_http_urls(self) -> tuple[str, ...]:
@@ -239,6 +243,8 @@ class Settings:
             recordings_dir=Path(get("CALLCENTER_RECORDINGS_DIR")
                                 or instance_dir / "recordings").resolve(),
             media_dir=Path(get("CALLCENTER_MEDIA_DIR") or instance_dir / "media").resolve(),
+            guest_calls_keep_days=_whole(get("CALLCENTER_GUEST_CALLS_KEEP_DAYS") or "30",
+                                         "CALLCENTER_GUEST_CALLS_KEEP_DAYS", 1, 36500),
             recordings_keep_days=_whole(get("CALLCENTER_RECORDINGS_KEEP_DAYS"),
                                         "CALLCENTER_RECORDINGS_KEEP_DAYS", 1, 36500)
             if get("CALLCENTER_RECORDINGS_KEEP_DAYS") else None,

@@ -425,7 +425,8 @@ class GuestCall(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     sip_call_id: Mapped[str | None] = mapped_column(String(255))
-    call_id: Mapped[str | None] = mapped_column(String(64))    # the CDR's, once it is queued
+    # The CDR's, once it is queued (indexed: a restart's rebuild finds the visitor by it).
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
     client_address: Mapped[str] = mapped_column(String(64), default="")
     video: Mapped[bool] = mapped_column(Boolean, default=False)
     fields: Mapped[str] = mapped_column(Text, default="{}")

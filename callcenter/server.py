@@ -23,6 +23,7 @@ from .log import setup_logging
 from .private_files import exposed, make_private_dir
 from .standby import STOOD_DOWN_EXIT, standing_for
 from .switchboard import Switchboard
+from .widgets.upkeep import start_purge
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,10 @@ def run(settings: Settings) -> int:
         sweepers.append(start_sweeper(Credentials.of(settings, switch.board), database))
         # Expired logins are removed (their pages closed, their softphones ended) by this.
         sweepers.append(app.extensions["callcenter"].sessions.start_sweeper())
+        # Website visitors' details go when their credential expired unused or their call is
+        # past its retention.
+        sweepers.append(start_purge(switch.board, database, switch.board.clock,
+                                    settings.guest_calls_keep_days))
 
         def lost() -> None:
             switch.link.stop()      # at once: another controller may be taking over

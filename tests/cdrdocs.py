@@ -24,6 +24,21 @@ def hangups(capture: str) -> list[Event]:
     return [e for e in events if e.name == "CHANNEL_HANGUP_COMPLETE"]
 
 
+def web_call(capture: str) -> list[Event]:
+    """A capture's legs as a website visitor's call: its inbound caller's leg comes in on the
+    internal profile, as a guest's browser does, and carries what the guest directory sets on it
+    (cc_channel=web, cc_widget, cc_guest)."""
+    events = hangups(capture)
+    guest = "sofia/internal/g0123456789abcdef0123@guests.example.com"
+    for event in events:
+        if event.get("Call-Direction") == "inbound":
+            event.headers = {**event.headers, "Channel-Name": guest,
+                             "variable_channel_name": guest, "variable_cc_channel": "web",
+                             "variable_cc_widget": "w8Jd0Qx2", "variable_cc_guest": "t" * 24}
+    assert any(event.get("variable_cc_channel") == "web" for event in events), capture
+    return events
+
+
 def fs_encode(value: str) -> str:
     """switch_url_encode: printable ASCII but its unsafe set stays, the rest is %XX."""
     return quote(value, safe="!$'()*,-./_~")

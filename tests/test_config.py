@@ -173,6 +173,16 @@ def test_a_customer_sent_back_to_its_queue_keeps_its_place_unless_turned_off(tmp
         Settings.from_env({**base, "CALLCENTER_REQUEUE_KEEPS_PLACE": "maybe"})
 
 
+def test_website_visitors_details_are_kept_30_days_unless_the_operator_says(tmp_path):
+    base = {"CALLCENTER_INSTANCE_DIR": str(tmp_path)}
+    assert Settings.from_env(base).guest_calls_keep_days == 30
+    kept = Settings.from_env({**base, "CALLCENTER_GUEST_CALLS_KEEP_DAYS": "7"})
+    assert kept.guest_calls_keep_days == 7
+    for bad in ("0", "-1", "a week"):
+        with pytest.raises(ConfigError, match="CALLCENTER_GUEST_CALLS_KEEP_DAYS: .* from 1 to"):
+            Settings.from_env({**base, "CALLCENTER_GUEST_CALLS_KEEP_DAYS": bad})
+
+
 STANDBY_READY = {"CALLCENTER_STANDBY": "on",
                  "CALLCENTER_DATABASE_URL": "postgresql+psycopg://cc@db.example/cc",
                  "CALLCENTER_ESL_HOST": "fs.example", "CALLCENTER_ESL_PASSWORD": "x" * 20,

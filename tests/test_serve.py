@@ -150,3 +150,44 @@ def test_embedded_simulator_registers_supervisors_own_phones(settings, database,
         assert board.roster.phone_registered("2002")
     finally:
         switch.stop()
+
+
+def test_the_active_controller_purges_website_visitors_old_details_at_start(env, settings,
+                                                                            database):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from callcenter.audit import CLI
+    from callcenter.clock import RealClock
+    from callcenter.models import Call, Direction, GuestCall, Queue
+    from callcenter.widgets import credentials
+    from callcenter.widgets import settings as rules
+
+    clock = RealClock()
+    with database.session() as s:
+        s.add(Queue(name="sales"))
+        s.flush()
+        widget = rules.add_widget(s, {"name": "Shop", "queue": "sales",
+                                      "allowed_origins": "https://shop.example.com",
+                                      "calls_per_address_hour": "10", "concurrent_calls": "5",
+                                      "max_call_seconds": "300", "active": "on"}, who=CLI)
+        tokens = [credentials.mint(s, widget.id, "guests.example.com", clock,
+                                   address="192.0.2.1", video=False, fields={}, page_url="",
+                                   page_title="").token for _ in range(3)]
+        s.flush()
+        unused, ended, fresh = (s.get(GuestCall, token) for token in tokens)
+        unused.created_at -= timedelta(hours=1)
+        ended.created_at = ended.used_at = credentials.when(clock) - timedelta(days=9)
+        ended.call_id = "web-call-1"
+        s.add(Call(id="web-call-1", direction=Direction.INBOUND, channel="web",
+                   created_at=ended.used_at, ended_at=ended.used_at + timedelta(minutes=5)))
+        s.commit()
+    server = ServerProcess(["serve"], {**env, "CALLCENTER_HTTP_BIND": "127.0.0.1:0",
+                                       "CALLCENTER_GUEST_CALLS_KEEP_DAYS": "7"})
+    try:
+        server.wait_for(r"website calls: 1 unused credentials and 1 ended calls' details removed")
+    finally:
+        assert server.stop() == 0
+    with database.session() as s:
+        assert set(s.scalars(select(GuestCall.token))) == {fresh.token}

@@ -3,11 +3,12 @@ document. Both carry the same channel variables, so both become the same `LegRec
 
 What a record says comes from the channel variables the switchboard sets on every leg
 (`cc_call_id`, `cc_role`, `cc_agent_id`, `cc_direction`, `cc_customer_number`, `cc_caller_id`,
-`cc_queue`, and `cc_hangup_by` just before it hangs a leg up for someone) and from FreeSWITCH's
+`cc_queue`, and `cc_hangup_by` just before it hangs a leg up for someone; `cc_channel`, which the
+guest directory sets on a website visitor's leg) and from FreeSWITCH's
 own (`*_uepoch` times, `billsec`, `hold_accum_seconds`, `hangup_cause`,
 `sip_hangup_disposition`). Where ours are missing (older captures, a leg tagged late):
-- role: a leg on the `sofia/internal/` profile or dialled as `user/...` is an agent's, any
-  other the customer's;
+- role: a leg on the `sofia/internal/` profile or dialled as `user/...` is an agent's, unless
+  it is a website visitor's (cc_channel web), any other the customer's;
 - direction: `cc_queue` means inbound; a customer leg's own FreeSWITCH direction tells too (an
   inbound caller is FreeSWITCH-inbound, a customer we dialled is FreeSWITCH-outbound); an agent
   leg alone cannot tell.
@@ -38,6 +39,7 @@ _MAX_UEPOCH_DIGITS = 17  # about the year 5000: anything longer is garbage, not 
 ESL_SOURCE = "esl"
 # Lengths of the columns the cc_* values land in: a longer value is refused, not cut.
 _LIMITS = {"cc_call_id": 64, "cc_customer_number": 32, "cc_caller_id": 32, "cc_queue": 64}
+CHANNELS = ("phone", "web")   # how a customer came (calls.channel); the leg says, or it is unsaid
 
 
 class CdrError(ValueError):
@@ -56,6 +58,7 @@ class LegRecord:
     customer_number: str = ""
     caller_id: str = ""
     queue_name: str | None = None
+    channel: str | None = None         # cc_channel: "web" on a website visitor's leg
     channel_name: str = ""
     started: datetime | None = None
     progress: datetime | None = None   # first ringing or early media
@@ -136,7 +139,8 @@ class LegRecord:
             "cc_agent_id": None if self.agent_id is None else str(self.agent_id),
             "cc_direction": self.direction.value if self.direction else None,
             "cc_customer_number": self.customer_number, "cc_caller_id": self.caller_id,
-            "cc_queue": self.queue_name, "channel_name": self.channel_name,
+            "cc_queue": self.queue_name, "cc_channel": self.channel,
+            "channel_name": self.channel_name,
             "start_uepoch": _uepoch(self.started), "progress_uepoch": _uepoch(self.progress),
             "answer_uepoch": _uepoch(self.answered), "bridge_uepoch": _uepoch(self.bridged),
             "end_uepoch": _uepoch(self.ended), "billsec": str(self.billsec),
@@ -198,6 +202,9 @@ def _read(variable: Callable[[str], str | None], *, uuid: str | None, channel_na
     queue_name = ours("cc_queue") or None
     role = choice("cc_role", LegRole) or _infer_role(channel_name, variable)
     direction = choice("cc_direction", Direction)
+    channel = ours("cc_channel") or None
+    if channel is not None and channel not in CHANNELS:
+        raise fail(f"cc_channel {channel!r} is not one of {', '.join(CHANNELS)}")
     if direction is None and queue_name:
         direction = Direction.INBOUND
     elif direction is None and role is LegRole.CUSTOMER and channel_direction in ("inbound",
@@ -213,6 +220,7 @@ def _read(variable: Callable[[str], str | None], *, uuid: str | None, channel_na
         customer_number=ours("cc_customer_number"),
         caller_id=ours("cc_caller_id"),
         queue_name=queue_name,
+        channel=channel,
         channel_name=channel_name,
         started=time("start_uepoch"),
         progress=min(progress) if progress else None,
@@ -231,7 +239,10 @@ def _read(variable: Callable[[str], str | None], *, uuid: str | None, channel_na
 
 
 def _infer_role(channel_name: str, variable: Callable[[str], str | None]) -> LegRole:
-    """No cc_role: agents' phones register on the internal profile and are dialled as user/."""
+    """No cc_role: agents' phones register on the internal profile and are dialled as user/;
+    a website visitor's browser comes in on the internal profile too, but its leg says web."""
+    if variable("cc_channel") == "web":
+        return LegRole.CUSTOMER
     if (channel_name.startswith("sofia/internal/") or variable("originate_endpoint") == "user"
             or variable("dialed_user")):
         return LegRole.AGENT

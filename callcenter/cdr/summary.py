@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..models import Direction, HangupBy, LegRole, utcnow
-from .parse import LegRecord
+from .parse import CHANNELS, LegRecord
 
 if TYPE_CHECKING:
     pass
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class CallSummary:
     direction: Direction
+    channel: str
     created_at: datetime
     ringing_at: datetime | None
     answered_at: datetime | None
@@ -61,7 +62,8 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
     the leg that ended first. hangup_by: a leg's cc_hangup_by, else the first leg to end:
     `recv_*` (its far end hung up) gives that leg's side (supervisor counts as agent), else
     `system`. Both pass over the legs put beside the call (LegRecord.beside: a transfer's new
-    leg that never joined, the agent leg it replaced, a queue's offer nobody took).
+    leg that never joined, the agent leg it replaced, a queue's offer nobody took). channel: a
+    leg's cc_channel (a website visitor's leg says web), else the call's own.
     Seconds are whole, rounded down, never negative. Supervisors' legs count for nothing.
     """
     # A supervisor who listened in changes nothing of how the call went.
@@ -93,8 +95,10 @@ def summarize(call: Any, legs: Sequence[LegRecord]) -> CallSummary:
         else:
             hint = HangupBy.SYSTEM
     said = next((leg.direction for leg in legs if leg.direction), None)
+    channel = next((leg.channel for leg in legs if leg.channel), None)
     return CallSummary(
         direction=said or getattr(call, "direction", None) or Direction.OUTBOUND,
+        channel=channel or getattr(call, "channel", None) or CHANNELS[0],
         created_at=min(starts, default=None) or utcnow(),
         ringing_at=customer.progress if customer else None,
         answered_at=customer.answered if customer else None,

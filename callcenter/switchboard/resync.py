@@ -73,7 +73,7 @@ def rebuild(session: Session, legs: Legs, channels: dict[str, dict],
             id=call_row.id, kind=kind_of(call_row.direction), direction=call_row.direction,
             agent_id=call_row.agent_id,
             number=call_row.customer_number, caller_id=call_row.caller_id,
-            created=call_row.created_at.timestamp()))
+            created=call_row.created_at.timestamp(), channel=call_row.channel))
         for leg_row in call_row.legs:
             leg = legs.add_leg(call, leg_row.uuid, leg_row.role)
             _restore(leg, leg_row, channels.get(leg_row.uuid), pairs)

@@ -5,7 +5,12 @@ fields and page for the agent's card, its maximum length (the widget's, on the i
 clock), and the visitor's status (waiting and its place, connected, ended) for the widget.
 
 The guest's row is read once, when its call arrives: one primary-key SELECT, for web calls
-only; the widgets' maximum lengths are loaded with the queues."""
+only; the widgets' maximum lengths are loaded with the queues.
+
+After a controller restart the resync rebuilds the call: a visitor still waiting enters its queue
+again through `arrived` (its token read back from the channel), one already talking to an agent
+through `rebuilt` (its row found by the call's id). Either way the maximum length runs from the
+call's start — when its INVITE used the credential — so a call already past it ends at once."""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ MAX_LENGTH_CAUSE = "ALLOTTED_TIMEOUT"
 # list is audio-only: globals.xml).
 VIDEO_CODECS = "OPUS,PCMU,VP8"
 KEEP_ENDED = 1000            # ended calls whose status a widget may still ask for
+GUEST_VARIABLES = ("cc_channel", "cc_guest", "cc_widget")   # read by guest_of
 
 
 @dataclass
@@ -47,6 +53,14 @@ class Visitor:
     def as_dict(self) -> dict:
         return {"widget": self.widget, "fields": self.fields, "page_url": self.page_url,
                 "page_title": self.page_title, "video": self.video}
+
+
+def guest_of(variable: Callable[[str], str | None]) -> tuple[str, str] | None:
+    """A website call's (visitor token, widget id) from the channel variables the guest
+    directory set on its leg; None for any other call."""
+    if variable("cc_channel") == WEB and variable("cc_guest"):
+        return variable("cc_guest") or "", variable("cc_widget") or ""
+    return None
 
 
 def visitor_of(call: Call) -> Visitor | None:
@@ -78,32 +92,60 @@ class WebCalls:
         except SQLAlchemyError as exc:
             log.error("widgets not loaded: %s", str(exc).splitlines()[0])
 
-    def arrived(self, call: Call, token: str, widget: str) -> None:
-        """A parked caller came from a website: mark it, learn its visitor, time its length."""
-        call.channel = WEB
+    def arrived(self, call: Call, token: str, widget: str, entered: float | None = None) -> None:
+        """A parked caller came from a website: mark it, learn its visitor, time its length.
+        `entered`: when it first entered its queue, for a caller found again after a restart."""
         visitor = Visitor(token=token[:32], widget=widget[:32])
-        self._learn(visitor)
+        row = self._guest_row(GuestCall.token == visitor.token)
+        self._follow(call, visitor, row[0] if row else None, entered)
+        self.counts["arrived"] += 1
+        self.persist.guest_call(visitor.token, call.id)
+
+    def rebuilt(self, call: Call) -> None:
+        """A web call already with its agent when the controller restarted (rebuilt from the
+        database): its visitor is read again, its status answers again, its length is timed."""
+        row = self._guest_row(GuestCall.call_id == call.id)
+        if row is None:
+            log.warning("website call rebuilt without its visitor's row: no maximum length",
+                        extra={"call_id": call.id})
+            return
+        guest, widget = row
+        self._follow(call, Visitor(token=guest.token, widget=widget), guest, call.created)
+
+    def _follow(self, call: Call, visitor: Visitor, row: GuestCall | None,
+                known_start: float | None) -> None:
+        call.channel = WEB
+        if row is not None:
+            self._learn(visitor, row)
         call.features[VISITOR] = visitor
         self._by_token[visitor.token] = call
         self._forget_old()
-        self.counts["arrived"] += 1
-        if widget not in self._max_seconds:
+        if visitor.widget not in self._max_seconds:
             self.reload()       # added since the switchboard started
-        limit = self._max_seconds.get(widget)
+        limit = self._max_seconds.get(visitor.widget)
         if limit:
-            call.timers.append(self.clock.call_later(limit, self._too_long, call))
-        self.persist.guest_call(visitor.token, call.id)
+            now = self.clock.now()
+            started = row.used_at.timestamp() if row is not None and row.used_at \
+                else known_start if known_start is not None else now
+            # Past it already (the controller was away): ended at once, on the next turn.
+            call.timers.append(self.clock.call_later(started + limit - now, self._too_long,
+                                                     call))
 
-    def _learn(self, visitor: Visitor) -> None:
+    def _guest_row(self, where) -> tuple[GuestCall, str] | None:
+        """The visitor's credential row and its widget's public id (None: unknown, or the
+        database did not answer)."""
         try:
             with self._sessions() as session:
-                row = session.scalar(select(GuestCall).where(GuestCall.token == visitor.token))
+                found = session.execute(
+                    select(GuestCall, Widget.public_id)
+                    .join(Widget, Widget.id == GuestCall.widget_id).where(where)).first()
         except SQLAlchemyError as exc:
-            log.error("website call %s: visitor's fields not read: %s", visitor.token,
-                      str(exc).splitlines()[0])
-            return
-        if row is None:
-            return
+            log.error("website call: visitor's row not read: %s", str(exc).splitlines()[0])
+            return None
+        return None if found is None else (found[0], found[1])
+
+    @staticmethod
+    def _learn(visitor: Visitor, row: GuestCall) -> None:
         try:
             fields = json.loads(row.fields or "{}")
         except ValueError:

@@ -8,6 +8,7 @@ any other destination gets 403; a REGISTER with a guest credential is refused.""
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 import uuid
 
@@ -15,7 +16,10 @@ import pytest
 
 from callcenter.accounts import create_user
 from callcenter.audit import CLI
-from callcenter.models import Queue, Role
+from callcenter.cdr import LegRecord
+from callcenter.cdr.documents import raw_cdr
+from callcenter.cdr.write import has_document
+from callcenter.models import Call, LegRole, Queue, Role
 from callcenter.widgets import settings as rules
 from tests.conftest import PASSWORD
 from tests.freeswitch.controller import running, switch_clean
@@ -156,6 +160,31 @@ def test_a_guest_invite_lands_in_the_widget_s_queue_and_waits(lab):
         assert outgoing.bye().status == 200
         switch_clean(run.switch, binary, run.esl_port, guest)
     assert _http(run, "GET", credential["status_url"])["state"] == "ended"
+
+
+def test_freeswitch_s_own_cdr_of_a_guest_s_leg_says_web(lab):
+    """What `cdr import` or a json_cdr post alone would bring (the controller down meanwhile)."""
+    run, observer, binary, public_id = lab
+    credential = _credential(run, public_id)
+    with Guest(credential) as guest:
+        outgoing = guest.dial("call")
+        outgoing.wait_for(200)
+        park = observer.wait_event("the guest parks", lambda e: e.name == "CHANNEL_PARK"
+                                   and e.get("variable_cc_guest") == credential["call"])
+        assert outgoing.bye().status == 200
+        switch_clean(run.switch, binary, run.esl_port, guest)
+    deadline = time.monotonic() + 30
+    while True:
+        with run.database.session() as s:
+            document = raw_cdr(s, park.uuid)
+        if document and has_document(document):
+            break
+        assert time.monotonic() < deadline, f"no json_cdr document for {park.uuid}"
+        time.sleep(0.2)  # polling the database: nothing signals a committed row
+    record = LegRecord.from_json_cdr(document)
+    assert (record.channel, record.role) == ("web", LegRole.CUSTOMER)
+    with run.database.session() as s:
+        assert s.get(Call, record.call_id).channel == "web"
 
 
 def test_a_guest_invite_to_anything_else_gets_403(lab):

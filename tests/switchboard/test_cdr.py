@@ -33,7 +33,7 @@ from callcenter.models import (
     Queue,
     Role,
 )
-from tests.cdrdocs import at, hangups, json_cdr, leg_doc, snapshot
+from tests.cdrdocs import at, hangups, json_cdr, leg_doc, snapshot, web_call
 
 CAPTURES = ["03-click-to-dial", "04a-busy", "04b-no-answer", "04c-reject-503",
             "04e-agent-killed-while-ringing", "04f-agent-killed-before-bridge", "05-inbound",
@@ -65,8 +65,15 @@ EXPECTED = {
 }
 
 
+WEB = "+web"    # a capture's legs as a website visitor's call (cdrdocs.web_call)
+
+
+def events_of(capture: str):
+    return web_call(capture[:-len(WEB)]) if capture.endswith(WEB) else hangups(capture)
+
+
 def records(capture: str, path: str) -> list[LegRecord]:
-    events = hangups(capture)
+    events = events_of(capture)
     if path == "esl":
         return [LegRecord.from_event(e) for e in events]
     return [LegRecord.from_json_cdr(json_cdr(e)) for e in events]
@@ -94,10 +101,14 @@ def write(database, *recs: LegRecord) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["plain", "json"])
-@pytest.mark.parametrize("capture", CAPTURES)
+@pytest.mark.parametrize("capture", CAPTURES + ["05-inbound+web"])
 def test_both_paths_read_the_same_leg(capture, fmt):
-    events = hangups(f"{capture}.{fmt}")
+    name, web, _ = capture.partition(WEB)
+    events = events_of(f"{name}.{fmt}{web}")
     assert events
+    if web:     # the visitor's leg, on the internal profile with no cc_role, is the customer's
+        assert {(r.channel, r.role) for r in map(LegRecord.from_event, events)} == {
+            ("web", LegRole.CUSTOMER), (None, LegRole.AGENT)}
     for event in events:
         from_event = LegRecord.from_event(event)
         document = json_cdr(event)
@@ -151,12 +162,14 @@ def test_every_cc_variable_is_read():
     doc = leg_doc("5b0c6d4e-0000-4000-8000-000000000003", "call-1", start=0, end=9, answer=2,
                   role="agent", agent_id="7", direction="inbound", customer_number="+15551234567",
                   caller_id="5550100", queue="sales", hangup_by="agent")
-    record = LegRecord.from_json_cdr(doc)
+    doc = json.loads(doc)
+    doc["variables"]["cc_channel"] = "web"
+    record = LegRecord.from_json_cdr(json.dumps(doc))
     assert (record.call_id, record.role, record.agent_id, record.direction,
             record.customer_number, record.caller_id, record.queue_name,
-            record.hangup_by_hint, record.billsec) == (
+            record.hangup_by_hint, record.billsec, record.channel) == (
         "call-1", LegRole.AGENT, 7, Direction.INBOUND, "+15551234567", "5550100", "sales",
-        HangupBy.AGENT, 7)
+        HangupBy.AGENT, 7, "web")
 
 
 UUID = "5b0c6d4e-0000-4000-8000-0000000000ff"
@@ -182,6 +195,7 @@ def _with(**variables) -> str:
     (_with(cc_role="boss"), "cc_role 'boss' is not one of customer, agent, supervisor"),
     (_with(cc_direction="sideways"), "cc_direction 'sideways' is not one of"),
     (_with(cc_hangup_by="nobody"), "cc_hangup_by 'nobody' is not one of customer, agent, system"),
+    (_with(cc_channel="fax"), "cc_channel 'fax' is not one of phone, web"),
     (_with(cc_agent_id="alice"), "cc_agent_id 'alice' is not an agent id"),
     (_with(cc_customer_number="1" * 33), "cc_customer_number is longer than 32 characters"),
     (_with(cc_call_id="c" * 65), "cc_call_id is longer than 64 characters"),
@@ -295,8 +309,33 @@ def test_each_path_alone_writes_the_full_cdr(database, capture, path):
             assert leg["raw_cdr"] == record.raw
 
 
+@pytest.mark.parametrize("path", ["esl", "json"])
+@pytest.mark.parametrize("capture", ["05-inbound.plain", "05-inbound.json"])
+def test_each_path_alone_says_a_website_call_came_by_web(database, capture, path):
+    write(database, *records(capture + WEB, path))
+    (web,), _ = snapshot(database)
+    assert web["channel"] == "web"
+    with database.session() as session:     # the same legs as a phone call: phone
+        session.execute(delete(CallLeg))
+        session.execute(delete(Call))
+    write(database, *records(capture, path))
+    (phone,), _ = snapshot(database)
+    assert phone["channel"] == "phone"
+    # Otherwise the same call: the visitor's leg counts as the customer's (times, cause).
+    assert {**web, "channel": "phone"} == phone
+
+
+def test_the_switchboard_s_web_stands_when_the_legs_do_not_say(database):
+    with database.session() as session:
+        session.add(Call(id="C5-plain", direction=Direction.INBOUND, channel="web",
+                         created_at=at(-3)))
+    write(database, *records("05-inbound.plain", "json"))
+    assert call_row(database, "C5-plain")["channel"] == "web"
+
+
 @pytest.mark.parametrize("capture", ["03-click-to-dial.plain", "05-inbound.json",
-                                     "04e-agent-killed-while-ringing.plain"])
+                                     "04e-agent-killed-while-ringing.plain",
+                                     "05-inbound.plain+web", "05-inbound.json+web"])
 def test_both_paths_in_any_order_give_the_same_rows(database, capture):
     esl, js = records(capture, "esl"), records(capture, "json")
     orders = [esl + js, js + esl, [esl[1], js[0], js[1], esl[0]], js[::-1] + esl[::-1]]
@@ -310,6 +349,7 @@ def test_both_paths_in_any_order_give_the_same_rows(database, capture):
         results.append(snapshot(database))
     calls, legs = results[0]
     assert len(calls) == 1 and len(legs) == 2
+    assert calls[0]["channel"] == ("web" if capture.endswith(WEB) else "phone")
     assert all(result == results[0] for result in results[1:])
     # FreeSWITCH's own document is what every leg keeps.
     assert sorted(leg["raw_cdr"] for leg in legs) == sorted(r.raw for r in js)

@@ -21,6 +21,7 @@ from tests.switchboard.test_queues import (
     call_row,
     caller_enters,
     make_queue,
+    restart,
 )
 
 SITE = "https://shop.example.com"
@@ -59,6 +60,9 @@ def web(rig, agents, database, monkeypatch):
             minted = credentials.mint(s, row.id, "guests.127.0.0.1", rig.clock, address="192.0.2.1",
                                       video=video, fields=fields or {"name": "Ann"},
                                       page_url=f"{SITE}/shoes", page_title="Shoes")
+            s.commit()
+            # The guest's INVITE uses the credential (the directory's lookup): the call's start.
+            assert credentials.use(s, minted.user, f"sip-{minted.token}", rig.clock) is not None
             s.commit()
             public_id = widget or row.public_id
 
@@ -183,3 +187,124 @@ def test_a_visitor_still_waiting_at_the_maximum_length_times_out(rig, agents, we
     rig.board.store.flush(5)
     row = call_row(rig, call.id)
     assert row.outcome.value == "timed_out" and row.hangup_by.value == "system"
+
+
+# -- a controller restart mid-call ---------------------------------------------------------------
+
+
+def killed_at_max_length(rig, leg) -> bool:
+    return f"uuid_kill {leg} ALLOTTED_TIMEOUT" in rig.link.commands
+
+
+def test_a_waiting_visitor_keeps_its_status_and_maximum_length_across_a_restart(rig, agents,
+                                                                                 web):
+    token, leg = web(fields={"name": "Ann", "topic": "Shoes"})
+    call_id = call_of(rig, leg).id
+    rig.advance(100)
+    fresh = restart(rig)
+    try:
+        call = call_of(fresh, leg)
+        assert call is not None and call.id == call_id and call.channel == "web"
+        assert call.as_message()["visitor"]["fields"] == {"name": "Ann", "topic": "Shoes"}
+        assert fresh.board.guest_status(token) == {"state": "waiting", "position": 1,
+                                                   "waited_seconds": 100}
+        fresh.advance(199)          # 299 s since the call started, not since the restart
+        assert not killed_at_max_length(fresh, leg)
+        fresh.advance(1)
+        assert killed_at_max_length(fresh, leg)
+        assert call.ended and fresh.board.guest_status(token)["state"] == "ended"
+        fresh.board.store.flush(5)
+        assert call_row(fresh, call_id).outcome.value == "timed_out"
+    finally:
+        fresh.link.stop()
+        fresh.board.stop()
+
+
+def test_a_connected_visitor_keeps_its_status_and_maximum_length_across_a_restart(rig, agents,
+                                                                                   web):
+    token, leg = web()
+    available(rig, agents["bob"])
+    call_id = call_of(rig, leg).id
+    rig.advance(120)
+    fresh = restart(rig)
+    try:
+        call = call_of(fresh, leg)
+        assert call is not None and call.id == call_id and call.channel == "web"
+        assert call.as_message()["visitor"]["page_url"] == f"{SITE}/shoes"
+        assert fresh.board.guest_status(token)["state"] == "connected"
+        fresh.advance(179)
+        assert not killed_at_max_length(fresh, leg)
+        fresh.advance(1)
+        assert killed_at_max_length(fresh, leg)
+        fresh.settle()      # the hangup's events
+        assert fresh.board.guest_status(token)["state"] == "ended"
+    finally:
+        fresh.link.stop()
+        fresh.board.stop()
+
+
+@pytest.mark.parametrize("connected", [False, True], ids=["waiting", "connected"])
+def test_a_visitor_past_its_maximum_length_when_the_controller_returns_is_ended_at_once(
+        rig, agents, web, connected):
+    token, leg = web()
+    if connected:
+        available(rig, agents["bob"])
+    rig.link.stop()
+    rig.board.stop()
+    rig.clock.advance(400)      # the controller was away past the widget's 300 s
+    from tests.switchboard.conftest import connect_board
+    fresh = connect_board(rig.sim, rig.clock, rig.database)
+    try:
+        fresh.settle()
+        fresh.advance(0)
+        assert killed_at_max_length(fresh, leg)
+        fresh.settle()      # the hangup's events
+        assert fresh.board.guest_status(token)["state"] == "ended"
+    finally:
+        fresh.link.stop()
+        fresh.board.stop()
+
+
+class HangUps:
+    """The Calls a WebCalls needs, as far as its maximum length goes: a clock and hang_up."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.hung_up: list[tuple[str, str]] = []
+
+    def hang_up(self, leg: str, cause: str) -> None:
+        self.hung_up.append((leg, cause))
+
+
+def test_a_rebuilt_call_s_maximum_length_runs_from_the_credential_s_use(database, clock):
+    from callcenter.models import Direction
+    from callcenter.switchboard.legs import Call as LiveCall
+    from callcenter.switchboard.web_calls import WebCalls
+
+    make_queue(database)
+    with database.session() as s:
+        widget = rules.add_widget(s, {"name": "Shop", "queue": "sales", "allowed_origins": SITE,
+                                      "calls_per_address_hour": "10", "concurrent_calls": "5",
+                                      "max_call_seconds": "300", "active": "on"}, who=CLI)
+        s.flush()
+        minted = credentials.mint(s, widget.id, "guests.example.com", clock, address="192.0.2.1",
+                                  video=False, fields={"name": "Ann"}, page_url=SITE,
+                                  page_title="")
+        s.commit()
+        clock.advance(10)       # the INVITE comes: the call starts
+        credentials.use(s, minted.user, "sip-1", clock).call_id = "call-1"
+        s.commit()
+    started = clock.now()
+    clock.advance(200)          # the controller restarts and rebuilds the call now
+    calls = HangUps(clock)
+    web = WebCalls(calls=calls, persist=None, sessions=database.session, lines=dict)
+    web.reload()
+    call = LiveCall(id="call-1", direction=Direction.INBOUND, agent_id=None, number="",
+                    created=started + 1, customer_leg="visitor-leg")
+    web.rebuilt(call)
+    assert call.channel == "web" and call.features["visitor"].fields == {"name": "Ann"}
+    assert web.status(minted.token) is not None
+    clock.advance(99)
+    assert calls.hung_up == []
+    clock.advance(1)            # 300 s after the INVITE, not 300 s after the rebuild
+    assert calls.hung_up == [("visitor-leg", "ALLOTTED_TIMEOUT")]

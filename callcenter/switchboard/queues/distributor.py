@@ -55,7 +55,7 @@ from ..legs import COMING_UP, Call, CallKind, Happened, Leg, Progress
 from ..offers import Offers, refusal
 from ..persist import Persist, when
 from ..stats import Latency
-from ..web_calls import offer_variables
+from ..web_calls import guest_of, offer_variables
 from . import strategies
 from .announcer import Announcer
 from .audio import CallerAudio
@@ -156,9 +156,7 @@ class Distributor:
             return None
         entered = number(event.get("variable_cc_queue_entered"))
         call_id = event.get("variable_cc_call_id") or None
-        guest = None
-        if event.get("variable_cc_channel") == "web" and event.get("variable_cc_guest"):
-            guest = (event.get("variable_cc_guest"), event.get("variable_cc_widget") or "")
+        guest = guest_of(lambda name: event.get("variable_" + name))
         return self.enter(event.uuid, name, caller=event.get("Caller-Caller-ID-Number") or "",
                            caller_name=event.get("Caller-Caller-ID-Name") or "",
                            did=event.get("Caller-Destination-Number") or "",
@@ -178,7 +176,7 @@ class Distributor:
                     kind=CallKind.QUEUED, created=now, progress=Progress.WAITING)
         call.features[CALLER_NAME] = commands.passable_text(caller_name, 64)
         if guest is not None and self.web_calls is not None:
-            self.web_calls.arrived(call, *guest)
+            self.web_calls.arrived(call, *guest, entered=entered)
         self.legs.add_call(call)
         self.legs.add_leg(call, leg_uuid, LegRole.CUSTOMER)
         if queue is None:

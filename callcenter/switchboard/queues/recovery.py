@@ -1,7 +1,7 @@
 """Callers found again after the controller restarted: a queued call the resync rebuilt, and
 inbound channels parked while the controller was away. Each is asked its queue, call id and
 first entry time (`uuid_getvar`), and waits again from that time; one already talking to an
-agent talks on."""
+agent talks on. A website visitor's call is found again as one (web_calls.py) either way."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ...esl import commands
 from ..legs import Call
+from ..web_calls import GUEST_VARIABLES, WEB, guest_of
 from .waiting import FEATURE, Waiting
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RECONFIRM = ("cc_queue", "cc_call_id", "cc_queue_entered")
+RECONFIRM = ("cc_queue", "cc_call_id", "cc_queue_entered", *GUEST_VARIABLES)
 
 
 class Recovery:
@@ -41,6 +42,8 @@ class Recovery:
                                              ready_since=call.created,
                                              connected=call.agent_leg,
                                              left=call.created)
+        if call.channel == WEB and self.distributor.web_calls is not None:
+            self.distributor.web_calls.rebuilt(call)
         return False
 
     def recover(self, channels: Iterable[dict], bridged: set[str]) -> None:
@@ -84,7 +87,7 @@ class Recovery:
         claimed = self.distributor.enter(leg_uuid, queue, caller=call.number if call else "",
                               caller_name="", did=call.caller_id if call else "",
                               entered=entered, call_id=values.get("cc_call_id") or
-                              (call.id if call else None))
+                              (call.id if call else None), guest=guest_of(values.get))
         if claimed is not None:
             leg = self.calls.leg(leg_uuid)
             leg.seen = leg.parked = leg.answered = True
