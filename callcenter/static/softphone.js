@@ -1,9 +1,9 @@
 // The agent's browser phone, on SIP.js's full API (UserAgent, Registerer, Invitation, Inviter and
 // the web SessionDescriptionHandler). It registers over WSS with the login's SIP credential and
 // carries the audio (and video, when the caller offers it: a website visitor's video call); the
-// controller owns the call (dial, hold, transfer... go through the REST
-// API), so an INVITE that carries the controller's auto-answer header is answered at once and any
-// other rings with Answer/Decline: a stray call never opens the agent's microphone.
+// controller owns the call (dial, hold, transfer... go through the REST API), so an INVITE that
+// carries the controller's auto-answer header is answered at once and any other rings with
+// Answer/Decline: a stray call never opens the agent's microphone.
 //
 //   import { Softphone } from "/static/softphone.js";
 //   const phone = new Softphone({ fetchConfig, audio, video, useCamera, onState, onIncoming,
@@ -157,7 +157,6 @@ export class Softphone {
     this.session = null;        // the one call (Invitation or Inviter) this phone carries
     this.ringing = null;        // an Invitation waiting for Answer/Decline
     this.muted = false;
-    this.cameraOff = false;     // the agent's camera, paused during this video call
     this.failures = 0;
     this.retryTimer = null;
     this.stopped = false;
@@ -321,7 +320,6 @@ export class Softphone {
         const handler = session.sessionDescriptionHandler;
         this.audio.srcObject = handler.remoteMediaStream;
         this.audio.play().catch(() => {});  // autoplay policy: the page had a click already
-        this.cameraOff = false;
         this.setMuted(this.muted);
         this.showVideo(handler);
         this.onSession(SESSION.ESTABLISHED, session.remoteIdentity?.uri?.user || "");
@@ -369,7 +367,6 @@ export class Softphone {
   // Camera off sends black frames (the track stays, so no renegotiation): the caller sees the
   // agent is away from the camera rather than a frozen picture.
   setCameraOff(off) {
-    this.cameraOff = off;
     for (const sender of this.senders("video")) sender.track.enabled = !off;
   }
 
