@@ -481,6 +481,20 @@ async function softphoneConfig() {
   return reply.json();
 }
 
+// Video calls: the agent's camera goes with them unless this browser was told otherwise.
+const CAMERA_CHOICE = "callcenter.agent.use-camera";
+$("use-camera").checked = localStorage.getItem(CAMERA_CHOICE) !== "off";
+$("use-camera").addEventListener("change", () => {
+  localStorage.setItem(CAMERA_CHOICE, $("use-camera").checked ? "on" : "off");
+});
+
+function showCameraButton({ sending }) {
+  const button = $("camera-button");
+  button.hidden = !sending;
+  button.setAttribute("aria-pressed", "false");
+  button.textContent = "Camera off";
+}
+
 const phone = new Softphone({
   fetchConfig: async () => {
     const config = await softphoneConfig();
@@ -488,6 +502,9 @@ const phone = new Softphone({
     return config;
   },
   audio: $("remote-audio"),
+  video: $("remote-video"),
+  useCamera: () => $("use-camera").checked,
+  onVideo: showCameraButton,
   onState: showPhone,
   onIncoming: ({ from, auto }) => {
     if (!auto) incoming.phoneRings(from);   // the controller's auto-answer call: answered already
@@ -502,6 +519,13 @@ $("mute-button").addEventListener("click", () => {
   phone.setMuted(muted);
   $("mute-button").setAttribute("aria-pressed", String(muted));
   $("mute-button").textContent = muted ? "Unmute" : "Mute";
+});
+
+$("camera-button").addEventListener("click", () => {
+  const off = $("camera-button").getAttribute("aria-pressed") !== "true";
+  phone.setCameraOff(off);
+  $("camera-button").setAttribute("aria-pressed", String(off));
+  $("camera-button").textContent = off ? "Camera on" : "Camera off";
 });
 window.softphone = phone;   // for diagnostics from the browser console (and the browser tests)
 

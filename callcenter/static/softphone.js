@@ -1,11 +1,13 @@
 // The agent's browser phone, on SIP.js's full API (UserAgent, Registerer, Invitation, Inviter and
 // the web SessionDescriptionHandler). It registers over WSS with the login's SIP credential and
-// carries the audio; the controller owns the call (dial, hold, transfer... go through the REST
-// API), so an INVITE that carries the controller's auto-answer header is answered at once and any
-// other rings with Answer/Decline: a stray call never opens the agent's microphone.
+// carries the audio (and video, when the caller offers it: a website visitor's video call); the
+// controller owns the call (dial, hold, transfer... go through the REST API), so an INVITE that
+// carries the controller's auto-answer header is answered at once and any other rings with
+// Answer/Decline: a stray call never opens the agent's microphone.
 //
 //   import { Softphone } from "/static/softphone.js";
-//   const phone = new Softphone({ fetchConfig, audio, onState, onIncoming, onSession });
+//   const phone = new Softphone({ fetchConfig, audio, video, useCamera, onState, onIncoming,
+//                                 onSession, onVideo });
 //   phone.start();            // connecting → registered; offline/refused retry with backoff
 //
 // SIP.js itself is the bundle `make install` builds into static/vendor/ (not committed); it is
@@ -72,6 +74,50 @@ export function microphoneProblem(error) {
   return `Microphone unavailable: ${error?.message || error}`;
 }
 
+// True when an SDP offer asks for video: an m=video line with a port (port 0 declines it).
+export function offersVideo(sdp) {
+  return /^m=video [1-9]/m.test(sdp || "");
+}
+
+// getUserMedia for SIP.js, where a video call's camera is optional: no camera, a busy one or a
+// refusal leaves the agent with audio alone (they still see the caller: see CallMedia). A refused
+// microphone still fails the call, with the microphone's own error.
+export function cameraOptionalMedia(mediaDevices = globalThis.navigator?.mediaDevices) {
+  return async (constraints) => {
+    if (!constraints.audio && !constraints.video) return new MediaStream();
+    if (constraints.video) {
+      try {
+        return await mediaDevices.getUserMedia(constraints);
+      } catch { /* the camera is not to be had: audio alone */ }
+    }
+    return mediaDevices.getUserMedia({ audio: constraints.audio, video: false });
+  };
+}
+
+// SIP.js's SessionDescriptionHandler gives every transceiver the answer's direction (sendrecv),
+// even one with nothing to send; a video transceiver without a camera then claims to send. This
+// one says what it does: it only receives (recvonly), or is inactive when the other side only
+// receives too.
+function callMediaFactory(Web) {
+  class CallMedia extends Web.SessionDescriptionHandler {
+    async updateDirection(options) {
+      await super.updateDirection(options);
+      for (const transceiver of this.peerConnection.getTransceivers()) {
+        if (transceiver.sender.track || transceiver.direction === "stopped") continue;
+        if (transceiver.direction === "sendrecv") transceiver.direction = "recvonly";
+        else if (transceiver.direction === "sendonly") transceiver.direction = "inactive";
+      }
+    }
+  }
+  const getMedia = cameraOptionalMedia();
+  return (session, options) => new CallMedia(
+    session.userAgent.getLogger("sip.SessionDescriptionHandler"), getMedia, {
+      iceGatheringTimeout: options?.iceGatheringTimeout ?? ICE_GATHERING_TIMEOUT_MS,
+      peerConnectionConfiguration: {
+        ...Web.defaultPeerConnectionConfiguration(), ...options?.peerConnectionConfiguration },
+    });
+}
+
 export function transportProblem(wssUrl) {
   let check = "";
   try {
@@ -96,6 +142,9 @@ export class Softphone {
   constructor(options) {
     this.fetchConfig = options.fetchConfig;          // async () => /api/softphone's answer
     this.audio = options.audio;                      // <audio> that plays the far end
+    this.video = options.video || null;              // <video> that shows it, in a video call
+    this.useCamera = options.useCamera || (() => true);  // () => may a video call use the camera
+    this.onVideo = options.onVideo || (() => {});    // ({showing, sending}) as a call's video is
     this.onState = options.onState || (() => {});    // (state, detail): see start()
     this.onIncoming = options.onIncoming || (() => {});  // ({from, auto}) a ringing call
     this.onSession = options.onSession || (() => {});    // (a SESSION value, detail)
@@ -153,6 +202,7 @@ export class Softphone {
       authorizationUsername: config.extension,
       authorizationPassword: config.password,
       transportOptions: { server: config.wss_url, connectionTimeout: CONNECT_TIMEOUT_S },
+      sessionDescriptionHandlerFactory: callMediaFactory(this.sip.Web),
       sessionDescriptionHandlerFactoryOptions: {
         iceGatheringTimeout: ICE_GATHERING_TIMEOUT_MS,
         peerConnectionConfiguration: { iceServers: config.ice_servers || [] },
@@ -236,10 +286,13 @@ export class Softphone {
     if (invitation) invitation.reject({ statusCode: 603 }).catch(() => {});
   }
 
+  // A call whose offer has video is answered with video: the camera if the agent lets the page
+  // use it and has one, else receiving only. An audio call never asks for the camera.
   accept(invitation) {
     this.follow(invitation);
+    const video = offersVideo(invitation.body) && this.useCamera();
     invitation.accept({
-      sessionDescriptionHandlerOptions: { constraints: { audio: true, video: false } },
+      sessionDescriptionHandlerOptions: { constraints: { audio: true, video } },
     }).catch((error) => {
       const detail = error?.name === "NotAllowedError" ? microphoneProblem(error)
         : `Could not answer: ${error.message}`;
@@ -267,19 +320,54 @@ export class Softphone {
         const handler = session.sessionDescriptionHandler;
         this.audio.srcObject = handler.remoteMediaStream;
         this.audio.play().catch(() => {});  // autoplay policy: the page had a click already
-        handler.enableSenderTracks(!this.muted);
+        this.setMuted(this.muted);
+        this.showVideo(handler);
         this.onSession(SESSION.ESTABLISHED, session.remoteIdentity?.uri?.user || "");
       } else if (state === this.sip.SessionState.Terminated && this.session === session) {
         this.session = null;
         this.audio.srcObject = null;
+        this.hideVideo();
         this.onSession(SESSION.ENDED, "");
       }
     });
   }
 
+  // The caller's video (muted: its sound plays through the audio element), shown while the call
+  // carries video; `sending` says whether the agent's camera goes with it.
+  showVideo(handler) {
+    const showing = handler.remoteMediaStream.getVideoTracks().length > 0;
+    const sending = this.senders("video").length > 0;
+    if (this.video) {
+      this.video.srcObject = showing ? handler.remoteMediaStream : null;
+      this.video.hidden = !showing;
+      if (showing) this.video.play().catch(() => {});
+    }
+    this.onVideo({ showing, sending });
+  }
+
+  hideVideo() {
+    if (this.video) {
+      this.video.srcObject = null;
+      this.video.hidden = true;
+    }
+    this.onVideo({ showing: false, sending: false });
+  }
+
+  // The tracks this call sends of one kind ("audio" or "video").
+  senders(kind) {
+    const connection = this.session?.sessionDescriptionHandler?.peerConnection;
+    return (connection?.getSenders() || []).filter((sender) => sender.track?.kind === kind);
+  }
+
   setMuted(muted) {
     this.muted = muted;
-    this.session?.sessionDescriptionHandler?.enableSenderTracks(!muted);
+    for (const sender of this.senders("audio")) sender.track.enabled = !muted;
+  }
+
+  // Camera off sends black frames (the track stays, so no renegotiation): the caller sees the
+  // agent is away from the camera rather than a frozen picture.
+  setCameraOff(off) {
+    for (const sender of this.senders("video")) sender.track.enabled = !off;
   }
 
   // What the far end hears, for tests and diagnostics: the number of audio RTP packets sent.

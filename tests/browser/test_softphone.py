@@ -214,6 +214,40 @@ def test_only_the_controllers_header_auto_answers(phone_page):
     assert verdicts == {**AUTO_ANSWER_CASES, "none": False, "two": True}
 
 
+def test_video_offers_and_the_optional_camera(phone_page):
+    """An offer asks for video by an m=video line with a port; a video call's camera is optional
+    (no camera: audio alone), its microphone is not."""
+    seen = phone_page.evaluate(
+        """async () => {
+             const { cameraOptionalMedia, offersVideo } = await import('/static/softphone.js');
+             const asked = [];
+             const devices = (refuse) => ({ getUserMedia: async (constraints) => {
+               asked.push(constraints);
+               const which = constraints.video ? "camera" : "microphone";
+               if (refuse.includes(which)) throw new DOMException(which, "NotFoundError");
+               return which;
+             } });
+             const noCamera = await cameraOptionalMedia(devices(["camera"]))(
+               { audio: true, video: true });
+             let noMicrophone;
+             try {
+               await cameraOptionalMedia(devices(["camera", "microphone"]))(
+                 { audio: true, video: true });
+             } catch (error) { noMicrophone = error.name; }
+             const audioCall = await cameraOptionalMedia(devices([]))(
+               { audio: true, video: false });
+             return {
+               offers: [offersVideo("v=0\\r\\nm=audio 9 X\\r\\nm=video 9 X\\r\\n"),
+                        offersVideo("v=0\\r\\nm=audio 9 X\\r\\nm=video 0 X\\r\\n"),
+                        offersVideo("v=0\\r\\nm=audio 9 X\\r\\n"), offersVideo(undefined)],
+               noCamera, noMicrophone, audioCall, asked };
+           }""")
+    assert seen["offers"] == [True, False, False, False]
+    assert (seen["noCamera"], seen["noMicrophone"], seen["audioCall"]) == (
+        "microphone", "NotFoundError", "microphone")
+    assert [bool(c["video"]) for c in seen["asked"]] == [True, False, True, False, False]
+
+
 def serve_agent_page_as_if(page, *, simulated: bool) -> None:
     """The page as a controller on a real switch (or the simulator) renders it."""
     def rewrite(route):

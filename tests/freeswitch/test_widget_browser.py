@@ -5,7 +5,7 @@ answers its digest challenge with the one-call guest credential (checked by the 
 directory), lands in the guests context and in the widget's queue; the widget shows its place in
 line over real media (ICE connected to FreeSWITCH), and its Hang up ends the call there.
 
-Video with the agent's page is not proven here: the agent's softphone answers audio only."""
+Video between the visitor and the agent's page: test_video_calls.py."""
 
 from __future__ import annotations
 
