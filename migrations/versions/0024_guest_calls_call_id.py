@@ -1,16 +1,16 @@
 """guest_calls.call_id indexed: a website call rebuilt after a controller restart finds its
 visitor's row by the call's id
 
-Revision ID: 0025
-Revises: 0022
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-02 20:05:00.000000
 """
 
 from alembic import op
 
 
-revision = '0025'
-down_revision = '0022'
+revision = '0024'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
