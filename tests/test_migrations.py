@@ -348,3 +348,25 @@ def test_handled_calls_get_their_call_handlers_rows_on_upgrade_and_lose_them_on_
     with database.engine.begin() as conn:
         assert (a2, "c5") in {(r.agent_id, r.call_id) for r in conn.execute(read)}
     database.dispose()
+
+
+def test_talk_time_is_sampled_finely_on_postgresql_until_downgraded(url):
+    """0025 raises talk_seconds' statistics target on PostgreSQL (the planner then sees how few
+    long calls there are and reads ix_calls_talk); its downgrade puts the default back."""
+    from sqlalchemy import create_engine, text
+
+    if not url.startswith("postgresql"):
+        pytest.skip("statistics targets are PostgreSQL's")
+    target = text("SELECT attstattarget FROM pg_attribute WHERE attrelid = 'calls'::regclass "
+                  "AND attname = 'talk_seconds'")
+    engine = create_engine(url)
+    try:
+        dbmod.upgrade(url)
+        with engine.connect() as conn:
+            assert conn.execute(target).scalar() == 1000
+        dbmod.downgrade(url, "0024")
+        with engine.connect() as conn:
+            assert conn.execute(target).scalar() in (-1, None)   # the default (None from 17)
+        dbmod.upgrade(url)
+    finally:
+        engine.dispose()
