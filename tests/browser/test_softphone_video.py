@@ -86,13 +86,24 @@ def test_video_direction_reads_the_video_section_only():
     assert video_direction(sdp.replace("m=video 9", "m=video 0")) is None
 
 
+def frames_above(page, peer: str, floor: int, timeout: float) -> int:
+    """The peer's decoded video frames once above `floor` (0 when `timeout` ms pass first),
+    polled in the page: Playwright's wait_for_function takes an async predicate's promise as
+    truthy and may hand back a `false` it resolved to."""
+    return page.evaluate(f"""async () => {{
+        const deadline = Date.now() + {timeout};
+        for (;;) {{
+            const frames = await ({FRAMES_DECODED})({peer});
+            if (frames > {floor} || Date.now() > deadline) return frames > {floor} ? frames : 0;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }} }}""")
+
+
 def frames_grow(page, peer: str, timeout: float = 15000) -> None:
     """Wait until the peer connection decoded video frames, then for more: the picture moves."""
-    first = page.wait_for_function(f"""async () => {{
-        const frames = await ({FRAMES_DECODED})({peer}); return frames > 0 && frames; }}""",
-                                   timeout=timeout).json_value()
-    page.wait_for_function(f"async () => (await ({FRAMES_DECODED})({peer})) > {first}",
-                           timeout=timeout)
+    first = frames_above(page, peer, 0, timeout)
+    assert first > 0, "no video frame decoded"
+    assert frames_above(page, peer, first, timeout) > first, "the video stopped"
 
 
 def agent_page(browser, base: str):

@@ -90,12 +90,21 @@ def chromium():
 
 
 def video_grows(page, peer: str, timeout: float = 20000) -> dict:
-    """Wait until `peer` decoded video frames, then for more of them; the first figures."""
-    first = page.wait_for_function(f"""async () => {{
-        const seen = await ({VIDEO_IN})({peer}); return seen.frames > 0 && seen; }}""",
-                                   timeout=timeout).json_value()
-    page.wait_for_function(f"async () => (await ({VIDEO_IN})({peer})).frames > {first['frames']}",
-                           timeout=timeout)
+    """Wait until `peer` decoded video frames, then for more of them; the first figures.
+    Polled in the page: Playwright's wait_for_function takes an async predicate's promise as
+    truthy and may hand back a `false` it resolved to."""
+    def above(frames: int) -> dict:
+        return page.evaluate(f"""async () => {{
+            const deadline = Date.now() + {timeout};
+            for (;;) {{
+                const seen = await ({VIDEO_IN})({peer});
+                if (seen.frames > {frames} || Date.now() > deadline) return seen;
+                await new Promise((resolve) => setTimeout(resolve, 100));
+            }} }}""")
+    first = above(0)
+    assert first["frames"] > 0, f"no video frame decoded: {first}"
+    later = above(first["frames"])
+    assert later["frames"] > first["frames"], f"the video stopped: {later}"
     return first
 
 
