@@ -22,6 +22,7 @@ from tests.browser.test_softphone_sip import (  # noqa: F401  (fixtures)
     shot,
 )
 from tests.browser.test_softphone_sip import OFFER as AUDIO_OFFER
+from tests.browser.video import AGENT_PEER, video_grows
 
 pytestmark = pytest.mark.slow
 
@@ -59,14 +60,6 @@ OFFER = """async (video) => {
 }"""
 
 # Video frames a peer connection decoded so far.
-FRAMES_DECODED = """async (pc) => {
-  let frames = 0;
-  (await pc.getStats()).forEach((r) => {
-    if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0;
-  });
-  return frames;
-}"""
-AGENT_PEER = "window.softphone.session.sessionDescriptionHandler.peerConnection"
 
 
 def video_direction(sdp: str) -> str | None:
@@ -84,26 +77,6 @@ def test_video_direction_reads_the_video_section_only():
     assert video_direction(sdp.replace("a=sendrecv", "a=inactive")) == "inactive"
     assert video_direction("v=0\r\nm=audio 9 X\r\na=sendrecv\r\n") is None
     assert video_direction(sdp.replace("m=video 9", "m=video 0")) is None
-
-
-def frames_above(page, peer: str, floor: int, timeout: float) -> int:
-    """The peer's decoded video frames once above `floor` (0 when `timeout` ms pass first),
-    polled in the page: Playwright's wait_for_function takes an async predicate's promise as
-    truthy and may hand back a `false` it resolved to."""
-    return page.evaluate(f"""async () => {{
-        const deadline = Date.now() + {timeout};
-        for (;;) {{
-            const frames = await ({FRAMES_DECODED})({peer});
-            if (frames > {floor} || Date.now() > deadline) return frames > {floor} ? frames : 0;
-            await new Promise((resolve) => setTimeout(resolve, 100));
-        }} }}""")
-
-
-def frames_grow(page, peer: str, timeout: float = 15000) -> None:
-    """Wait until the peer connection decoded video frames, then for more: the picture moves."""
-    first = frames_above(page, peer, 0, timeout)
-    assert first > 0, "no video frame decoded"
-    assert frames_above(page, peer, first, timeout) > first, "the video stopped"
 
 
 def agent_page(browser, base: str):
@@ -148,8 +121,8 @@ def test_a_video_call_is_answered_with_the_agents_camera_and_an_audio_call_never
     page.wait_for_selector("#remote-video:not([hidden])")
     assert page.get_attribute("#remote-video", "aria-label") == "The caller's video"
     assert page.evaluate("document.getElementById('remote-video').muted")   # sound: <audio>
-    frames_grow(page, AGENT_PEER)                          # the agent sees the visitor ...
-    frames_grow(visitor, "window.farEnd")                  # ... and the visitor the agent
+    video_grows(page, AGENT_PEER, 15000)             # the agent sees the visitor ...
+    video_grows(visitor, "window.farEnd", 15000)     # ... and the visitor the agent
     assert page.evaluate("window.askedFor.at(-1)") == {"audio": True, "video": True}
     shot(page, "video-1-call")
 
@@ -194,7 +167,7 @@ def test_without_a_camera_or_with_it_declined_the_agent_still_sees_the_visitor(
     assert video_direction(answer) == "recvonly"
     assert visitor.evaluate(CONNECT, answer) > 0
     page.wait_for_selector("#remote-video:not([hidden])")
-    frames_grow(page, AGENT_PEER)
+    video_grows(page, AGENT_PEER, 15000)
     page.wait_for_function("async () => (await window.softphone.packetsSent()) > 0")
     assert page.is_hidden("#camera-button")               # nothing to turn off
     shot(page, "video-2-no-camera")
@@ -210,6 +183,6 @@ def test_without_a_camera_or_with_it_declined_the_agent_still_sees_the_visitor(
     assert video_direction(answer) == "recvonly"
     assert visitor.evaluate(CONNECT, answer) > 0
     page.wait_for_selector("#remote-video:not([hidden])")
-    frames_grow(page, AGENT_PEER)
+    video_grows(page, AGENT_PEER, 15000)
     assert not any(asked["video"] for asked in page.evaluate("window.askedFor"))
     hang_up(page, visitor, call)

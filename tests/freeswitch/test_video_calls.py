@@ -19,6 +19,7 @@ from callcenter.models import Queue, QueueAgent, Role
 from callcenter.widgets import settings as rules
 from tests.browser.conftest import BASE_ARGS, CHROMIUM, FAKE_MICROPHONE, GRANT_MICROPHONE
 from tests.browser.test_agent_page import log_in
+from tests.browser.video import AGENT_PEER, video_grows
 from tests.browser.widget_site import WIDGET_JS, HostPage
 from tests.conftest import PASSWORD
 from tests.freeswitch.controller import running
@@ -31,20 +32,8 @@ REALM = "guests.pbx.example.test"
 EXTENSION = "1077"
 
 # Video frames decoded so far by a peer connection, and the codec they came in.
-VIDEO_IN = """async (pc) => {
-  const stats = await pc.getStats();
-  let frames = 0, codec = null;
-  stats.forEach((r) => {
-    if (r.type === "inbound-rtp" && r.kind === "video") {
-      frames += r.framesDecoded || 0;
-      if (r.codecId) codec = stats.get(r.codecId)?.mimeType || codec;
-    }
-  });
-  return { frames, codec };
-}"""
 VISITOR_PEER = "window.__peers.find((p) => p.connectionState === 'connected')"
 VP8_LOADED = re.compile(r"Adding Codec VP8\b")   # FreeSWITCH's start-up, when built with libvpx
-AGENT_PEER = "window.softphone.session.sessionDescriptionHandler.peerConnection"
 
 
 @pytest.fixture(scope="module")
@@ -89,25 +78,6 @@ def chromium():
             browser.close()
 
 
-def video_grows(page, peer: str, timeout: float = 20000) -> dict:
-    """Wait until `peer` decoded video frames, then for more of them; the first figures.
-    Polled in the page: Playwright's wait_for_function takes an async predicate's promise as
-    truthy and may hand back a `false` it resolved to."""
-    def above(frames: int) -> dict:
-        return page.evaluate(f"""async () => {{
-            const deadline = Date.now() + {timeout};
-            for (;;) {{
-                const seen = await ({VIDEO_IN})({peer});
-                if (seen.frames > {frames} || Date.now() > deadline) return seen;
-                await new Promise((resolve) => setTimeout(resolve, 100));
-            }} }}""")
-    first = above(0)
-    assert first["frames"] > 0, f"no video frame decoded: {first}"
-    later = above(first["frames"])
-    assert later["frames"] > first["frames"], f"the video stopped: {later}"
-    return first
-
-
 def test_the_visitor_and_the_agent_see_each_other_through_freeswitch(lab, chromium):
     run, host = lab
     if not any(VP8_LOADED.search(line) for line in run.switch.lines):
@@ -137,8 +107,8 @@ def test_the_visitor_and_the_agent_see_each_other_through_freeswitch(lab, chromi
     visitor.wait_for_function(f"() => Boolean({VISITOR_PEER})", timeout=20000)
 
     # Both legs carry VP8 (FreeSWITCH passes it through), and frames keep coming both ways.
-    seen_by_agent = video_grows(agent, AGENT_PEER)
-    seen_by_visitor = video_grows(visitor, VISITOR_PEER)
+    seen_by_agent = video_grows(agent, AGENT_PEER, 20000)
+    seen_by_visitor = video_grows(visitor, VISITOR_PEER, 20000)
     assert seen_by_agent["codec"] == seen_by_visitor["codec"] == "video/VP8"
     agent_sdp = agent.evaluate(f"{AGENT_PEER}.localDescription.sdp")
     assert re.search(r"^m=video [1-9]", agent_sdp, re.M)
