@@ -13,13 +13,16 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from .errors import InvalidInput
 from .models import AuditEntry, User, utcnow
+
+if TYPE_CHECKING:
+    from .sessions import Person
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Actor:
     name: str
 
     @classmethod
-    def user(cls, user: User) -> Actor:
+    def user(cls, user: User | Person) -> Actor:
         return cls(user.id, user.username)
 
 

@@ -296,3 +296,28 @@ def test_a_login_waiting_on_the_writer_holds_no_pooled_connection(settings, data
     assert held == [False]
     with database.session() as session:
         assert sessions.signed_in(session, token).user.id == user_id
+
+
+def test_the_login_names_the_person_as_the_database_has_them_now(settings, database, make_user):
+    """A request's user is read afresh with its login: role, own extension and agent, and a
+    change made meanwhile (an admin's edit) is what the next request sees."""
+    from callcenter.models import Role, User
+    from callcenter.sessions import AgentRef, Lifetimes, Sessions
+
+    agent_id, boss_id = make_user("ann"), make_user("bob", Role.SUPERVISOR, "2001")
+    sessions = Sessions(database, Lifetimes.of(settings))
+    with database.session() as session:
+        ann, bob = (sessions.start(session, session.get(User, i)) for i in (agent_id, boss_id))
+        extension = session.get(User, agent_id).agent.extension
+    with database.session() as session:
+        person = sessions.signed_in(session, ann).user
+        assert (person.username, person.role) == ("ann", Role.AGENT)
+        assert person.agent == AgentRef(session.get(User, agent_id).agent.id, extension)
+        boss = sessions.signed_in(session, bob).user
+        assert (boss.role, boss.extension, boss.agent) == (Role.SUPERVISOR, "2001", None)
+    with database.session() as session:
+        session.get(User, agent_id).role = Role.SUPERVISOR
+        session.delete(session.get(User, agent_id).agent)
+    with database.session() as session:
+        person = sessions.signed_in(session, ann).user
+        assert (person.role, person.agent) == (Role.SUPERVISOR, None)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 
-from ..models import Role, User
+from ..models import Role
+from ..sessions import Person
 from .sessions import current_login
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -52,7 +53,7 @@ def requires(*roles: Role) -> Callable[[Callable], Callable]:
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def guarded(*args, **kwargs):
-            user: User | None = g.get("user")
+            user: Person | None = g.get("user")
             if user is None:
                 if wants_json():
                     return jsonify(error="log in first"), 401
@@ -119,7 +120,7 @@ def display(*roles: Role) -> Callable[[Callable], Callable]:
         def guarded(*args, **kwargs):
             from .. import displays
 
-            user: User | None = g.get("user")
+            user: Person | None = g.get("user")
             given = request.args.get("token")
             token = given or request.cookies.get(displays.COOKIE)
             g.display = None
@@ -187,8 +188,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def load_user_and_check_csrf():
-        # One SELECT: the login, its user and the user's agent (most API requests need the
-        # agent's id, and a lazy load would be a second round trip on every request).
+        # One SELECT: the login, its user and the user's agent's id (most API requests need
+        # it); g.user is a Person, not a row: a view loads the row when it needs more.
         signed = current_login()
         g.user = signed.user if signed is not None else None
         g.login_key = signed.key if signed is not None else None

@@ -14,7 +14,7 @@ import time
 from flask import Blueprint, g, jsonify, request
 
 from ..errors import CallEnded, Forbidden, InvalidInput, NotFound
-from ..models import AgentStatus, Call, CallAgent, HangupBy, Role
+from ..models import Agent, AgentStatus, Call, CallAgent, HangupBy, Role, User
 from ..switchboard.stats import process_memory
 from .access import requires
 from .services import services as _services
@@ -314,12 +314,13 @@ def softphone():
     servers, and whether the switch is the simulator (which then plays the phone itself)."""
     from ..credentials import Credentials
 
-    services = _services()
-    holder = g.user.agent or (g.user if g.user.extension else None)  # a supervisor's own
+    services, me = _services(), g.user
+    session = services.db_session()
+    holder = (session.get(Agent, me.agent.id) if me.agent is not None        # a supervisor's
+              else session.get(User, me.id) if me.extension else None)       # own phone
     if holder is None:
         raise Forbidden("your account has no extension: an administrator can give you one")
-    phone = Credentials.of(services.settings, services.switchboard).issue(
-        services.db_session(), holder)
+    phone = Credentials.of(services.settings, services.switchboard).issue(session, holder)
     return jsonify(extension=phone.extension, domain=phone.domain,
                    wss_url=services.settings.softphone_wss_url, password=phone.password,
                    expires_at=phone.expires_at.isoformat(),

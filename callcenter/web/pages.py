@@ -13,7 +13,7 @@ from flask import (
     url_for,
 )
 
-from ..models import Role
+from ..models import Agent, Role
 from .access import public, requires
 
 bp = Blueprint("pages", __name__)
@@ -33,7 +33,10 @@ def home():
 def agent():
     board = current_app.extensions["callcenter"].switchboard
     queues = board.queue_names() if board is not None else []
-    return render_template("agent.html", agent=g.user.agent, queues=queues)
+    mine = g.user.agent
+    agent = current_app.extensions["callcenter"].db_session().get(Agent, mine.id) \
+        if mine is not None else None
+    return render_template("agent.html", agent=agent, queues=queues)
 
 
 @bp.route("/healthz")
