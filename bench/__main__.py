@@ -9,8 +9,9 @@ import argparse
 import importlib
 import sys
 
-BENCHMARKS = ("esl_throughput", "sender", "cps", "acd", "strategies", "login_flood", "live",
-              "figures", "metrics_scrape", "writer", "ended_calls", "records")
+BENCHMARKS = ("esl_throughput", "sender", "cps", "login_lookup", "acd", "strategies",
+              "login_flood", "live", "figures", "metrics_scrape", "writer", "ended_calls",
+              "records")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -126,3 +126,11 @@ def test_the_records_benchmark_times_every_search_and_exports_every_call():
     assert "calls_numbers VIRTUAL TABLE" in figures["plans"]["number contains (5 digits)"]
     table = records.report(results, 600)
     assert "100th page by keyset" in table and "CSV export: 600 rows" in table
+
+
+def test_the_login_lookup_benchmark_times_both_lookups(tmp_path):
+    from bench import login_lookup
+
+    figures = login_lookup.run(f"sqlite:///{tmp_path}/bench.db", 20)
+    assert set(figures) == {"signed_in (columns)", "ORM rows"}
+    assert all(value > 0 for value in figures.values())
