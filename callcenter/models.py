@@ -451,6 +451,11 @@ class QueueAgent(Base):
     agent: Mapped[Agent] = relationship(back_populates="tiers")
 
 
+# How a customer came: the channel on a call's record (calls.channel).
+PHONE, WEB = "phone", "web"
+CHANNELS = (PHONE, WEB)
+
+
 class Call(Base):
     """The CDR: one customer interaction, keyed by the cc_call_id the controller gives it."""
     __tablename__ = "calls"
@@ -484,9 +489,9 @@ class Call(Base):
     left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     wait_seconds: Mapped[int | None] = mapped_column(Integer)
     recording_path: Mapped[str | None] = mapped_column(String(512))
-    # How the customer reached us: 'phone' (a DID, or a number we dialled) or 'web' (a
-    # visitor's call from a website's widget: callcenter/widgets/).
-    channel: Mapped[str] = mapped_column(String(8), default="phone", server_default="phone")
+    # How the customer reached us (CHANNELS): a DID or a number we dialled, or a visitor's call
+    # from a website's widget (callcenter/widgets/).
+    channel: Mapped[str] = mapped_column(String(8), default=PHONE, server_default=PHONE)
 
     agent: Mapped[Agent | None] = relationship()
     queue: Mapped[Queue | None] = relationship()

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, unquote_plus
 
-from ..models import Direction, HangupBy, LegRole
+from ..models import CHANNELS, WEB, Direction, HangupBy, LegRole
 
 if TYPE_CHECKING:
     from ..esl.protocol import Event
@@ -39,7 +39,6 @@ _MAX_UEPOCH_DIGITS = 17  # about the year 5000: anything longer is garbage, not 
 ESL_SOURCE = "esl"
 # Lengths of the columns the cc_* values land in: a longer value is refused, not cut.
 _LIMITS = {"cc_call_id": 64, "cc_customer_number": 32, "cc_caller_id": 32, "cc_queue": 64}
-CHANNELS = ("phone", "web")   # how a customer came (calls.channel); the leg says, or it is unsaid
 
 
 class CdrError(ValueError):
@@ -241,7 +240,7 @@ def _read(variable: Callable[[str], str | None], *, uuid: str | None, channel_na
 def _infer_role(channel_name: str, variable: Callable[[str], str | None]) -> LegRole:
     """No cc_role: agents' phones register on the internal profile and are dialled as user/;
     a website visitor's browser comes in on the internal profile too, but its leg says web."""
-    if variable("cc_channel") == "web":
+    if variable("cc_channel") == WEB:
         return LegRole.CUSTOMER
     if (channel_name.startswith("sofia/internal/") or variable("originate_endpoint") == "user"
             or variable("dialed_user")):

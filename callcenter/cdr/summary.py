@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..models import Direction, HangupBy, LegRole, utcnow
-from .parse import CHANNELS, LegRecord
+from ..models import CHANNELS, Direction, HangupBy, LegRole, utcnow
+from .parse import LegRecord
 
 if TYPE_CHECKING:
     pass

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..esl.protocol import Event
-from ..models import Direction, HangupBy, LegRole, Outcome
+from ..models import PHONE, Direction, HangupBy, LegRole, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class Call:
     number: str
     kind: CallKind = CallKind.DIAL_OUT
     caller_id: str = ""
-    channel: str = "phone"            # how the customer came: phone, or web (web_calls.py)
+    channel: str = PHONE              # how the customer came: phone, or web (web_calls.py)
     created: float = 0.0
     agent_leg: str | None = None
     customer_leg: str | None = None

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..models import GuestCall, HangupBy, Outcome, Widget
+from ..models import WEB, GuestCall, HangupBy, Outcome, Widget
 from .calls import Calls
 from .legs import Call
 from .persist import Persist
@@ -31,7 +31,6 @@ from .queues.waiting import Line, waiting_of
 
 log = logging.getLogger(__name__)
 
-WEB = "web"
 VISITOR = "visitor"          # call.features: the Visitor of a web call
 MAX_LENGTH_CAUSE = "ALLOTTED_TIMEOUT"
 # The agent leg of a visitor's video call is offered video too (the internal profile's outbound

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ..clock import Clock
 from ..credentials import DIAL_STRING, USER_CONTEXT, Credentials, DirectoryUser
 from ..esl.commands import CommandError, valid_domain, valid_extension
-from ..models import GuestCall
+from ..models import WEB, GuestCall
 from ..widgets import credentials as guests
 
 NOT_FOUND = ('<document type="freeswitch/xml"><section name="result">'
@@ -122,7 +122,7 @@ def guest_document(row: GuestCall, domain_name: str) -> str:
     _named(ElementTree.SubElement(entry, "variables"), "variable", {
         "user_context": guests.GUEST_CONTEXT,
         "cc_queue": row.widget.queue.name,
-        "cc_channel": guests.WEB,
+        "cc_channel": WEB,
         "cc_widget": row.widget.public_id,
         "cc_guest": row.token,
         "effective_caller_id_name": "Website",

@@ -27,7 +27,6 @@ GUEST_USER = re.compile(r"^g[0-9a-f]{20}$")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
 GUEST_CONTEXT = "guests"          # freeswitch-conf/dialplan/guests.xml
 CALL_TARGET = "call"              # the one destination the guests context serves
-WEB = "web"                       # the call's channel on its CDR (phone calls: "phone")
 
 
 @dataclass(frozen=True)

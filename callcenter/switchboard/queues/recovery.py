@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ...esl import commands
+from ...models import WEB
 from ..legs import Call
-from ..web_calls import GUEST_VARIABLES, WEB, guest_of
+from ..web_calls import GUEST_VARIABLES, guest_of
 from .waiting import FEATURE, Waiting
 
 if TYPE_CHECKING:
