@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..models import WEB, GuestCall, HangupBy, Outcome, Widget
+from ..models import Call as CallRow
 from .calls import Calls
 from .legs import Call
 from .persist import Persist
@@ -48,6 +49,9 @@ class Visitor:
     page_url: str = ""
     page_title: str = ""
     video: bool = False
+    # The wait the call's row recorded when an agent took it: a call rebuilt after a restart
+    # with its agent already (its line's entry is not rebuilt, only the row remembers it).
+    waited_seconds: int | None = None
 
     def as_dict(self) -> dict:
         return {"widget": self.widget, "fields": self.fields, "page_url": self.page_url,
@@ -109,7 +113,8 @@ class WebCalls:
                         extra={"call_id": call.id})
             return
         guest, widget = row
-        self._follow(call, Visitor(token=guest.token, widget=widget), guest, call.created)
+        visitor = Visitor(token=guest.token, widget=widget, waited_seconds=self._waited(call))
+        self._follow(call, visitor, guest, call.created)
 
     def _follow(self, call: Call, visitor: Visitor, row: GuestCall | None,
                 known_start: float | None) -> None:
@@ -142,6 +147,14 @@ class WebCalls:
             log.error("website call: visitor's row not read: %s", str(exc).splitlines()[0])
             return None
         return None if found is None else (found[0], found[1])
+
+    def _waited(self, call: Call) -> int | None:
+        try:
+            with self._sessions() as session:
+                return session.scalar(select(CallRow.wait_seconds).where(CallRow.id == call.id))
+        except SQLAlchemyError as exc:
+            log.error("website call: its wait not read: %s", str(exc).splitlines()[0])
+            return None
 
     @staticmethod
     def _learn(visitor: Visitor, row: GuestCall) -> None:
@@ -179,7 +192,9 @@ class WebCalls:
             return {"state": "connecting", "position": None, "waited_seconds": None}
         waited = int((waiting.left or now) - waiting.entered)
         if waiting.connected is not None:
-            return {"state": "connected", "position": None, "waited_seconds": waited}
+            rebuilt = visitor_of(call).waited_seconds      # every call here has its visitor
+            return {"state": "connected", "position": None,
+                    "waited_seconds": waited if rebuilt is None else rebuilt}
         line = self._lines().get(waiting.queue)
         position = line.position(call) if line is not None else None
         return {"state": "waiting", "position": position, "waited_seconds": waited}

@@ -6,8 +6,11 @@ line, connected, ended)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from callcenter.audit import CLI
 from callcenter.models import Call, GuestCall, Queue
@@ -223,15 +226,17 @@ def test_a_waiting_visitor_keeps_its_status_and_maximum_length_across_a_restart(
 def test_a_connected_visitor_keeps_its_status_and_maximum_length_across_a_restart(rig, agents,
                                                                                    web):
     token, leg = web()
+    rig.advance(25)                 # in line until Bob is free
     available(rig, agents["bob"])
     call_id = call_of(rig, leg).id
-    rig.advance(120)
+    rig.advance(95)
     fresh = restart(rig)
     try:
         call = call_of(fresh, leg)
         assert call is not None and call.id == call_id and call.channel == "web"
         assert call.as_message()["visitor"]["page_url"] == f"{SITE}/shoes"
-        assert fresh.board.guest_status(token)["state"] == "connected"
+        assert fresh.board.guest_status(token) == {"state": "connected", "position": None,
+                                                   "waited_seconds": 25}
         fresh.advance(179)
         assert not killed_at_max_length(fresh, leg)
         fresh.advance(1)
@@ -263,6 +268,12 @@ def test_a_visitor_past_its_maximum_length_when_the_controller_returns_is_ended_
     finally:
         fresh.link.stop()
         fresh.board.stop()
+
+
+@contextlib.contextmanager
+def refused():
+    raise OperationalError("SELECT", {}, Exception("database is locked"))
+    yield
 
 
 class HangUps:
@@ -303,7 +314,18 @@ def test_a_rebuilt_call_s_maximum_length_runs_from_the_credential_s_use(database
                     created=started + 1, customer_leg="visitor-leg")
     web.rebuilt(call)
     assert call.channel == "web" and call.features["visitor"].fields == {"name": "Ann"}
+    assert call.features["visitor"].waited_seconds is None          # no call row yet
     assert web.status(minted.token) is not None
+    # The database failing as the wait is read: the call is the visitor's all the same.
+    # The visitor's row, the call's wait, then the widgets' lengths.
+    answers = iter([database.session, refused, database.session])
+    other = WebCalls(calls=HangUps(clock), persist=None, sessions=lambda: next(answers)(),
+                     lines=dict)
+    again = LiveCall(id="call-1", direction=Direction.INBOUND, agent_id=None, number="",
+                     created=started + 1, customer_leg="visitor-leg")
+    other.rebuilt(again)
+    assert again.channel == "web" and again.features["visitor"].waited_seconds is None
+    again.cancel_timers()
     clock.advance(99)
     assert calls.hung_up == []
     clock.advance(1)            # 300 s after the INVITE, not 300 s after the rebuild
